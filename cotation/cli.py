@@ -11,6 +11,8 @@ import sys
 _COMMAND_MODULES = (
     "cotation.commands",
     "cotation.flux.cli",
+    "cotation.synth",
+    "sne_adapters.cli",
 )
 
 
@@ -23,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"cotation {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name in _COMMAND_MODULES:
+    for name in dict.fromkeys(_COMMAND_MODULES):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:

@@ -126,6 +126,13 @@ DERIVED: tuple[Derived, ...] = (
             "reste à vivre par unité de consommation (€)"),
     Derived("surface_par_personne", Kind.DECIMAL,
             "surface_actuelle / nb_personnes_logement_actuel", "surface par personne (m²)"),
+    # Used by the specification's own example grid. Only the count of refusals and the date of
+    # the last one are recorded, so refusals count while the last one is under 12 months old.
+    Derived("nb_refus_adaptes_12m", Kind.INT,
+            "if coalesce(nb_refus_adaptes, 0) == 0 then 0 "
+            "else if months_between(date_dernier_refus_adapte, today) < 12 then nb_refus_adaptes "
+            "else 0",
+            "refus d'offres adaptées dans les 12 derniers mois"),
 )
 
 DERIVED_BY_NAME: dict[str, Derived] = {d.name: d for d in DERIVED}

@@ -1,0 +1,32 @@
+"""A small progress reporter on stderr (no dependency): a bar on terminals, sparse lines
+elsewhere so logs stay readable."""
+from __future__ import annotations
+
+import sys
+import time
+
+
+class Progress:
+    def __init__(self, label: str, enabled: bool | None = None, stream=None):
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty() if enabled is None else enabled
+        self.label = label
+        self._last = -1
+        self._t0 = time.monotonic()
+        self._tty = self.stream.isatty()
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled or total <= 0:
+            return
+        pct = int(100 * done / total)
+        if pct == self._last or (not self._tty and pct % 10 and done != total):
+            return
+        self._last = pct
+        elapsed = time.monotonic() - self._t0
+        if self._tty:
+            bar = "#" * (pct // 4) + "-" * (25 - pct // 4)
+            end = "\n" if done >= total else ""
+            self.stream.write(f"\r{self.label} [{bar}] {pct:3d}% {done}/{total} {elapsed:.1f}s{end}")
+        else:
+            self.stream.write(f"{self.label}: {pct}% ({done}/{total}, {elapsed:.1f}s)\n")
+        self.stream.flush()
