@@ -58,7 +58,8 @@ def _hundredths(x: Any) -> int:
 
 
 def run_cases(cases_path: str | Path, grid_path: str | Path | None = None, *,
-              engine: str = "interpreter") -> list[CaseResult]:
+              engine: str = "interpreter", only: int | None = None) -> list[CaseResult]:
+    """Run the cases of a file (or only case number ``only``, 0-based)."""
     from .engines import score
 
     cases_path = Path(cases_path)
@@ -69,6 +70,8 @@ def run_cases(cases_path: str | Path, grid_path: str | Path | None = None, *,
     grids: dict[Path, Grid] = {}
     results = []
     for i, case in enumerate(doc.get("cases") or []):
+        if only is not None and i != only:
+            continue
         res = CaseResult(str(case.get("name") or f"case {i + 1}"))
         results.append(res)
         gpath = base / case["grid"] if case.get("grid") else default_grid

@@ -229,6 +229,8 @@ class Checker:
                         resolve(dep, chain + [name])
                 expr = self.typed(path, value, None, allow_loc=False, role="parameter",
                                   constant=True)
+                if expr is None:
+                    raise _Abort
                 from .interpreter import evaluate_constant
                 const = ir.Const(expr.type, expr.span, evaluate_constant(expr), name)
             self.params[name] = const
@@ -238,7 +240,9 @@ class Checker:
             try:
                 resolve(name, [])
             except _Abort:
-                state[name] = "done"
+                for k, v in state.items():
+                    if v == "active":
+                        state[k] = "done"  # reported once; its users stop quietly
 
     def _param_names_in(self, text: str) -> list[str]:
         try:
@@ -302,29 +306,27 @@ class Checker:
 
     def _bands(self, c, base: tuple) -> tuple[ir.BandStepIR, ...]:
         steps = []
-        ok = True
+        usable: list[tuple[int, ir.BandStepIR]] = []
         for j, s in enumerate(c.bands.steps):
             p = base + ("bands", "steps", j)
             lo = self.const_number(p + ("from",), s.from_, c.id)
             hi = self.const_number(p + ("to",), s.to, c.id)
             pts = self.points_expr(p + ("points",), s.points, c.id)
             if (s.from_ is not None and lo is None) or (s.to is not None and hi is None) or pts is None:
-                ok = False
                 continue
+            step = ir.BandStepIR(lo, hi, pts)
+            steps.append(step)
             if lo is not None and hi is not None and lo >= hi:
                 self.error("band-empty", f"band step {j + 1} is empty: from {_num(lo)} is not "
                            f"below to {_num(hi)}", self.smap.span(p), c.id)
-                ok = False
-            steps.append(ir.BandStepIR(lo, hi, pts))
-        if not ok:
-            return tuple(steps)
+                continue
+            usable.append((j, step))
         inf = float("inf")
-        for j, s in enumerate(steps):
-            for k in range(j):
-                t = steps[k]
+        for pos, (j, s) in enumerate(usable):
+            for k, t in usable[:pos]:
                 lo = max(-inf if s.low is None else s.low, -inf if t.low is None else t.low)
                 hi = min(inf if s.high is None else s.high, inf if t.high is None else t.high)
-                if lo < hi:
+                if lo < hi:  # first match wins, so an overlap silently changes who gets points
                     self.error("band-overlap", f"band step {j + 1} [{_bound(s.low)}, {_bound(s.high)}) "
                                f"overlaps step {k + 1} [{_bound(t.low)}, {_bound(t.high)}) on "
                                f"[{_bound(lo)}, {_bound(hi)})",
@@ -545,7 +547,7 @@ class Checker:
         raise AssertionError(f"unhandled grammar node {kind}")  # grammar and checker out of step
 
     def _name(self, name: str, where: _Where, off: int, span: Span, opts: dict) -> ir.Expr:
-        if name in self.params and (opts["constant"] or True):
+        if name in self.params:
             c = self.params[name]
             return ir.Const(c.type, span, c.value, name)
         if opts["constant"]:
