@@ -208,8 +208,9 @@ class Checker:
                 return
             if state.get(name) == "active":
                 cycle = chain[chain.index(name):] + [name]
+                referrer = chain[-1]  # the parameter whose expression closes the cycle
                 self.error("parameter-cycle", "parameters depend on each other in a cycle: "
-                           + " → ".join(cycle), self.smap.span(("parameters", name)))
+                           + " → ".join(cycle), self._name_span(("parameters", referrer), name))
                 raise _Abort
             state[name] = "active"
             value = params[name]
@@ -225,7 +226,7 @@ class Checker:
             else:
                 deps = self._param_names_in(value)
                 for dep in deps:
-                    if dep in params and dep != name or dep == name:
+                    if dep in params:
                         resolve(dep, chain + [name])
                 expr = self.typed(path, value, None, allow_loc=False, role="parameter",
                                   constant=True)
@@ -243,6 +244,18 @@ class Checker:
                 for k, v in state.items():
                     if v == "active":
                         state[k] = "done"  # reported once; its users stop quietly
+
+    def _name_span(self, path: tuple, name: str) -> Span:
+        """Where ``name`` is first written in the expression at ``path``."""
+        text = self._value_at(path)
+        if isinstance(text, str):
+            try:
+                for tok in dsl.parse(text).scan_values(lambda v: isinstance(v, Token)):
+                    if tok.type == "NAME" and tok.value == name:
+                        return self.smap.expr_span(path, text, tok.start_pos or 0)
+            except dsl.SyntaxProblem:
+                pass
+        return self.smap.span(path)
 
     def _param_names_in(self, text: str) -> list[str]:
         try:

@@ -173,6 +173,8 @@ def write_columns(columns: dict[str, list], path: str) -> None:
         return
     names = list(columns)
     n = len(columns[names[0]]) if names else 0
+    if path != "-":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
     out = sys.stdout if path == "-" else open(path, "w", newline="", encoding="utf-8")
     try:
         w = csv.writer(out, lineterminator="\n")

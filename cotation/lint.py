@@ -44,18 +44,16 @@ def _band_gaps(grid: ir.GridIR, smap: SourceMap) -> Iterable[Diagnostic]:
     for c in grid.criteria:
         if not c.bands:
             continue
-        intervals = sorted(((-_INF if s.low is None else s.low), (_INF if s.high is None else s.high))
-                           for s in c.bands)
-        gaps = []
+        intervals = sorted(((-_INF if s.low is None else s.low), (_INF if s.high is None else s.high), k)
+                           for k, s in enumerate(c.bands))
         reach = intervals[0][1]
-        for lo, hi in intervals[1:]:
-            if lo > reach:
-                gaps.append((reach, lo))
+        for lo, hi, k in intervals[1:]:
+            if lo > reach:  # point at the step that resumes after the gap
+                yield _warn("band-gap", f"no band step covers [{_fmt(reach)}, {_fmt(lo)}): values there "
+                            "get 0 points and the criterion is not met", smap,
+                            ("criteria", c.index, "bands", "steps", k), c.id,
+                            "add a step with points: 0 if this is intended")
             reach = max(reach, hi)
-        for lo, hi in gaps:
-            yield _warn("band-gap", f"no band step covers [{_fmt(lo)}, {_fmt(hi)}): values there get "
-                        "0 points and the criterion is not met", smap, ("criteria", c.index, "bands"), c.id,
-                        "add a step with points: 0 if this is intended")
 
 
 # -------------------------------------------------------------------- never met

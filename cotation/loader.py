@@ -93,6 +93,7 @@ class _Builder:
         self.positions: dict[PathKey, NodePos] = {}
         self.keys: dict[PathKey, NodePos] = {}
         self.errors: list[Diagnostic] = []
+        self._criterion: str | None = None  # id of the criterion or group being built
         self._scalar = yaml.constructor.SafeConstructor()
 
     def pos(self, node: yaml.Node) -> NodePos:
@@ -101,6 +102,18 @@ class _Builder:
 
     def build(self, node: yaml.Node, path: PathKey) -> Any:
         self.positions[path] = self.pos(node)
+        if isinstance(node, yaml.MappingNode) and len(path) == 2 and path[0] in ("criteria", "groups"):
+            outer = self._criterion
+            self._criterion = next((str(v.value) for k, v in node.value
+                                    if isinstance(k, yaml.ScalarNode) and k.value == "id"
+                                    and isinstance(v, yaml.ScalarNode)), None)
+            try:
+                return self._build_node(node, path)
+            finally:
+                self._criterion = outer
+        return self._build_node(node, path)
+
+    def _build_node(self, node: yaml.Node, path: PathKey) -> Any:
         if isinstance(node, yaml.MappingNode):
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
@@ -118,8 +131,9 @@ class _Builder:
                 if key in out:
                     first = self.keys[path + (key,)]
                     self.errors.append(Diagnostic(
-                        "duplicate-key", f"duplicate key '{key}' (first defined at line {first.line})",
-                        self._span(key_node)))
+                        "duplicate-key", f"duplicate key '{key}' (first defined at line {first.line}); "
+                        "YAML would silently keep the last one", self._span(key_node),
+                        criterion=self._criterion))
                     continue
                 self.keys[path + (key,)] = self.pos(key_node)
                 out[key] = self.build(value_node, path + (key,))

@@ -1,0 +1,40 @@
+"""Intentionally broken grids (grids/broken/) give the diagnostics the spec lists."""
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from cotation.cases import _diag_matches
+from cotation.diagnostics import GridError
+from cotation.grid import load_grid
+
+from conftest import ROOT
+
+BROKEN = ROOT / "grids" / "broken"
+EXPECTED = yaml.safe_load((BROKEN / "expected.yaml").read_text(encoding="utf-8")) if (BROKEN / "expected.yaml").exists() else []
+if isinstance(EXPECTED, dict):
+    EXPECTED = EXPECTED.get("expected") or EXPECTED.get("grids") or []
+SPEC_CODES = {"yaml-syntax", "duplicate-key", "schema", "expr-syntax", "unknown-name", "type-mismatch",
+              "not-in-enum", "duplicate-id", "group-unknown-member", "group-member-twice",
+              "parameter-cycle", "band-overlap", "band-empty", "missing-legal-priority",
+              "missing-refusal-policy"}
+
+
+@pytest.mark.parametrize("expected", EXPECTED, ids=[e["file"] for e in EXPECTED])
+def test_broken_grid_gives_expected_diagnostic(expected):
+    with pytest.raises(GridError) as exc:
+        load_grid(BROKEN / expected["file"])
+    diags = exc.value.diagnostics
+    want = {k: v for k, v in expected.items() if k in ("code", "line", "column", "criterion", "contains")}
+    assert any(_diag_matches(d, want) for d in diags), "\n".join(map(str, diags))
+
+
+def test_every_spec_error_has_a_broken_grid():
+    assert SPEC_CODES <= {e["code"] for e in EXPECTED}
+
+
+def test_example_grids_validate_without_errors():
+    grids = [p for p in (ROOT / "grids").glob("*.yaml") if not p.name.endswith(".cases.yaml")]
+    assert len(grids) >= 5
+    for path in grids:
+        load_grid(path)
