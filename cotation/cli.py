@@ -12,6 +12,7 @@ _COMMAND_MODULES = (
     "cotation.commands",
     "cotation.flux.cli",
     "cotation.synth",
+    "cotation.info_cli",
     "sne_adapters.cli",
 )
 

@@ -5,8 +5,10 @@ anchored on the public figures of ``domain.md`` §3 (generator defaults in §3.6
 ceilings of §4; the anchors are cited next to each default in :class:`SynthParams`.
 
 Reproducibility: one ``numpy.random.Generator(PCG64(seed))`` per call, draws in a fixed order,
-no wall clock and no global state; amounts are rounded to cents and dates to days, so the same
-arguments give the same table (and the same CSV bytes) on every platform with the same numpy.
+no wall clock and no global state, so the same arguments give the same table and the same CSV
+bytes. Amounts are rounded to cents and dates to days, so last-bit differences of platform math
+libraries cannot realistically show; numpy does not promise identical streams across its own
+versions, so a numpy upgrade may change the files (regenerate, never hand-edit).
 Columns are drawn as whole numpy arrays and only turned into Python values at the end, which
 keeps 1,000,000 demandes within a few seconds.
 """
@@ -34,7 +36,6 @@ MOTIFS = ENUMS["motifs"]
 SITUATIONS_PRO = ENUMS["situation_pro"]
 SITUATIONS_FAMILIALES = ENUMS["situation_familiale"]
 HOUSEHOLD_TYPES = ("seul", "monoparental", "couple", "autre")
-RESERVATAIRES = ("PPRIOR", "PFONCT", "COLTER", "COLACT", "AUTRES", "AUCUN")
 
 # Income ceilings 2025, "other regions" zone, categories 1..6 then the increment per extra
 # person (domain.md §4.2 PLUS, §4.3 PLAI; PLAI cat. 5, 6 and increment are *derived* cells).
@@ -62,7 +63,7 @@ class SynthParams:
     commune_zipf: float = 0.8
     nb_localisations: Mapping[int, float] = field(
         default_factory=lambda: {1: 0.35, 2: 0.25, 3: 0.20, 4: 0.20})
-    part_localisation_hors_territoire: float = 0.05   # brief: "occasionally (5 %)"
+    part_localisation_hors_territoire: float = 0.05   # guess: an occasional wider search
     communes_exterieures: tuple[str, ...] = ()        # extra "elsewhere" communes (INSEE)
 
     # --- household (§3.2: 45 % single, 24.5 % single parents, 28.4 % couples)
@@ -84,8 +85,8 @@ class SynthParams:
     part_sous_plai: float = 0.75
     part_sous_plus: float = 0.95
     part_sans_ressources: float = 0.02                # guess: declared zero resources
-    # RFR / (12 × monthly resources): housing-free benefits are not taxable and the RFR is
-    # N-2 income; lognormal around this median (guess).
+    # RFR / (12 × monthly resources): most benefits (RSA, family allowances) are not taxable,
+    # there is a 10 % allowance, and the RFR is N-2 income; lognormal around this (guess).
     rfr_ratio_median: float = 0.85
     rfr_ratio_sigma: float = 0.15
 
@@ -127,7 +128,9 @@ class SynthParams:
     # --- attributions (history of leases signed)
     attribution_part_mutation: float = 0.28           # §3.1: 28 % to social tenants (2021)
     # §3.4: right-skewed waits; IDF mean 33 / median 22.7 months → mean ≈ 1.45 × median.
-    attente_mediane_mois: float = 14.0                # §3.4: national ≈ 1.3–1.5 years
+    # §3.4: housed households waited 1 year 3 months (2020) to 520 days (2022) nationally;
+    # median 14 months gives a mean of about 20 months.
+    attente_mediane_mois: float = 14.0
     attente_ratio_moyenne_mediane: float = 1.45
     # T1 and T5+ wait longer (§3.2: 40 % ask a T1, 6 % obtain one; large units are rare).
     attente_facteur_typologie: Mapping[str, float] = field(default_factory=lambda: _d(
@@ -310,6 +313,15 @@ def _localisations(loc: np.ndarray, communes: Sequence[str]) -> list:
     return _decode_unique(loc, lambda row: tuple(communes[i] for i in row.tolist() if i >= 0))
 
 
+def _years_before(day: dt.date, k: int) -> int:
+    """Day number of the same date ``k`` years earlier (29 February → 28 February)."""
+    try:
+        d = day.replace(year=day.year - k)
+    except ValueError:
+        d = day.replace(year=day.year - k, day=28)
+    return d.toordinal() - _EPOCH_ORDINAL
+
+
 def _months(days_epoch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(year, month) of day numbers."""
     m = days_epoch.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
@@ -335,7 +347,6 @@ class _Territories:
     commune_weights: tuple[np.ndarray, ...]   # normalised Zipf weights per territory
     territory_cdf: np.ndarray
     territory_of: np.ndarray                  # universe index → territory (-1: exterior)
-    exterior: np.ndarray                      # universe indices of communes_exterieures
     departements: tuple[str, ...]             # distinct départements (3 chars)
     dept_of: np.ndarray                       # universe index → index in departements
 
@@ -364,14 +375,12 @@ class _Territories:
                 idx.append(len(universe))
                 universe.append(c)
             members.append(np.array(idx, dtype=np.int64))
-        ext = []
         for c in dict.fromkeys(p.communes_exterieures):
             try:
                 parse_cell(_COMMUNE, c)
             except ValueParseError:
                 raise ValueError(f"communes_exterieures: '{c}' is not an INSEE commune code") from None
             if c not in owner:
-                ext.append(len(universe))
                 universe.append(c)
         k = len(territories)
         tw = np.ones(k) if p.territory_weights is None else np.asarray(p.territory_weights, float)
@@ -388,7 +397,7 @@ class _Territories:
         dept_names = tuple(sorted(set(depts)))
         dept_of = np.array([dept_names.index(d) for d in depts], dtype=np.int64)
         return cls(tuple(universe), tuple(members), tuple(weights), _cdf(tw), territory_of,
-                   np.array(ext, dtype=np.int64), dept_names, dept_of)
+                   dept_names, dept_of)
 
     def outside(self, t: int) -> np.ndarray:
         """Universe indices not in territory ``t`` (other territories and exterior)."""
@@ -432,8 +441,9 @@ def _numeros(rng: np.random.Generator, dept: np.ndarray, depts: Sequence[str], d
     an id.
     """
     n = len(dept)
+    # Distinct office codes per département; (département, month, office, order) is unique.
     guichets = np.stack([rng.permutation(90000)[:_GUICHETS_PAR_DEPARTEMENT] + 10000
-                         for _ in depts]) if depts else np.zeros((0, 1), np.int64)
+                         for _ in depts])
     g_idx = rng.integers(0, _GUICHETS_PAR_DEPARTEMENT, n)
     tie = rng.random(n)
     year, month = _months(depot)
@@ -451,7 +461,7 @@ def _numeros(rng: np.random.Generator, dept: np.ndarray, depts: Sequence[str], d
                          "spread them over more territories or fewer rows")
     g = guichets[dept, g_idx]
     yy = year % 100
-    # Département as digits for the check letter (Corsica 2A/2B → 20.1/20.2 style offsets).
+    # Check letter over the numeric fields (Corsica's 2A/2B read as 21/22 for it).
     dnum = np.array([int(d.replace("A", "1").replace("B", "2")) for d in depts], dtype=np.int64)
     key = (dnum[dept] * 7 + month * 11 + yy * 13 + g * 17 + seq * 19) % 23
     buf = np.empty((n, 18), dtype=np.uint8)
@@ -502,7 +512,8 @@ def _typology_tables(p: SynthParams) -> tuple[np.ndarray, np.ndarray]:
     """(P(first typology | size), P(neighbour is the upper one | size, first)).
 
     Fitted by iterative proportional fitting so that, counting each demande once split over
-    its 1–2 typologies, the mix matches ``p.typologies`` (§3.6) under ``_COMPATIBLE``.
+    its 1–2 typologies, the mix matches ``p.typologies`` (§3.6) as closely as household sizes
+    allow under ``_COMPATIBLE``.
     """
     target = _weights(p.typologies, "typologies", TYPOLOGIES)
     sizes = _household_sizes(p)
@@ -538,6 +549,7 @@ def _typology_tables(p: SynthParams) -> tuple[np.ndarray, np.ndarray]:
         if np.abs(ratio - 1).max() < 1e-10:
             break
         w = w * np.sqrt(ratio)
+        w = np.maximum(w / w.max(), 1e-12)  # bounded, and every size row stays non-empty
     p_up = np.where(has, p_up, -1.0)  # -1: no compatible neighbour
     return first, p_up
 
@@ -637,11 +649,12 @@ _REVENU_DECALAGE = _d(cdi_fonctionnaire=0.45, cdd_interim=0.10, independant=0.10
                       apprenti=-0.20, etudiant=-0.70, retraite=0.05, autre=-0.45)
 _EMPLOIS = ("cdi_fonctionnaire", "cdd_interim", "independant", "apprenti")
 # (profession, essential worker): frequent jobs of demandeurs; essential = care, cleaning,
-# security, food retail, transport (the Nice bonus, domain.md §2.5).
+# security, food retail, education, transport (the Nice bonus, domain.md §2.5).
 _PROFESSIONS = (
     ("aide-soignant(e)", True), ("agent(e) d'entretien", True), ("auxiliaire de vie", True),
     ("caissier(ère)", True), ("infirmier(ère)", True), ("agent(e) de sécurité", True),
     ("chauffeur livreur", True), ("conducteur(trice) de bus", True), ("ATSEM", True),
+    ("assistant(e) d'éducation", True),
     ("employé(e) administratif(ve)", False), ("vendeur(se)", False), ("cuisinier(ère)", False),
     ("magasinier(ère)", False), ("ouvrier(ère) du bâtiment", False),
     ("agent(e) de restauration", False), ("animateur(trice)", False), ("technicien(ne)", False),
@@ -729,15 +742,16 @@ _CHUNK = 65536             # rows per block in the localisation draw (bounds mem
 class _Draft:
     """Arrays of one generation call, filled stage by stage (one per call, never shared)."""
 
-    def __init__(self, n: int, today: int, p: SynthParams, terr: _Territories):
-        self.n, self.today, self.p, self.ti = n, today, p, terr
+    def __init__(self, n: int, today: dt.date, p: SynthParams, terr: _Territories):
+        self.n, self.today_date, self.p, self.ti = n, today, p, terr
+        self.today = today.toordinal() - _EPOCH_ORDINAL   # day number since 1970-01-01
 
     def mean(self, a: np.ndarray) -> float:
         return float(a.mean()) if self.n else 1.0
 
 
 def _stage_households(rng: np.random.Generator, g: _Draft) -> None:
-    """Territory, mutation flag and household composition (§3.6)."""
+    """Territory, mutation flag, household composition (§3.6) and current housing situation."""
     n, p = g.n, g.p
     g.terr = np.searchsorted(g.ti.territory_cdf, rng.random(n), side="right")
     g.mutation = rng.random(n) < p.part_mutation
@@ -771,10 +785,14 @@ def _stage_dates(rng: np.random.Generator, g: _Draft) -> None:
     years = (np.floor(np.log1p(-u) / math.log(r)).astype(np.int64) if 0 < r < 1
              else np.zeros(n, np.int64))
     g.years = np.minimum(years, p.anciennete_max_annees - 1)
-    g.anc_days = np.floor((g.years + rng.random(n)) * _DAYS_PER_YEAR).astype(np.int64)
-    g.depot = g.today - g.anc_days
+    # Calendar anniversaries of today, so that months_between(date_depot, today) // 12 == years.
+    anniv = np.array([_years_before(g.today_date, k) for k in range(p.anciennete_max_annees + 1)],
+                     dtype=np.int64)
+    start, end = anniv[g.years], anniv[g.years + 1]
+    g.depot = start - np.floor(rng.random(n) * (start - end)).astype(np.int64)  # in (end, start]
+    g.anc_days = g.today - g.depot
     back = rng.integers(0, 60, n)  # renewed up to two months before the anniversary
-    renew = g.depot + np.floor(g.years * _DAYS_PER_YEAR).astype(np.int64) - back
+    renew = g.depot + (g.today - start) - back
     g.renouvellement = np.maximum(np.minimum(renew, g.today), g.depot + 1)
     g.no_renewal = g.years == 0
 
@@ -866,7 +884,7 @@ def _stage_typologies(rng: np.random.Generator, g: _Draft) -> None:
     delta = _pick(rng.random(n), np.array([0.2, 0.55, 0.25])) - 1
     big = 1 + (rng.random(n) < 0.4)
     delta = np.where(g.has["trop_petit"], -big, np.where(g.has["trop_grand"], big, delta))
-    cur = np.clip(g.typo + delta, 0, 6)
+    cur = np.clip(g.typo + delta, 1, 6)  # an own dwelling is at least a T1; rooms are collective
     cur = np.where(g.hosted, 2 + _pick(rng.random(n), np.array([0.2, 0.4, 0.3, 0.1])), cur)
     room = np.where(g.sit["hotel"], 0, (rng.random(n) < 0.45).astype(np.int64))
     g.cur = np.where(g.collective, room, cur)          # collective: chambre or T1
@@ -1029,7 +1047,7 @@ def generate_demandes(n: int, *, seed: int, today: dt.date, territories: Sequenc
     if not isinstance(today, dt.date) or isinstance(today, dt.datetime):
         raise TypeError("today must be a datetime.date")
     p = params or SynthParams()
-    g = _Draft(n, today.toordinal() - _EPOCH_ORDINAL, p, _Territories.build(territories, p))
+    g = _Draft(n, today, p, _Territories.build(territories, p))
     rng = _rng(seed)
     for stage in (_stage_households, _stage_dates, _stage_profile, _stage_motifs,
                   _stage_typologies, _stage_income, _stage_rent, _stage_priority,
@@ -1104,7 +1122,7 @@ def generate_demandes(n: int, *, seed: int, today: dt.date, territories: Sequenc
 def generate_attributions(n: int, *, seed: int, today: dt.date,
                           territories: Sequence[Sequence[str]], years: int = 3,
                           params: SynthParams | None = None) -> AttributionTable:
-    """``n`` leases signed over the ``years`` years before ``today`` (inclusive).
+    """``n`` leases signed over the ``years`` years up to ``today`` (included).
 
     Waits (date_attribution − date_depot) are lognormal with median
     ``params.attente_mediane_mois`` and mean ≈ ``attente_ratio_moyenne_mediane`` × median
@@ -1112,8 +1130,8 @@ def generate_attributions(n: int, *, seed: int, today: dt.date,
     """
     if n < 0:
         raise ValueError("n must be >= 0")
-    if years <= 0:
-        raise ValueError("years must be > 0")
+    if not isinstance(years, int) or years <= 0:
+        raise ValueError("years must be a whole number of years > 0")
     if not isinstance(today, dt.date) or isinstance(today, dt.datetime):
         raise TypeError("today must be a datetime.date")
     p = params or SynthParams()
@@ -1122,7 +1140,7 @@ def generate_attributions(n: int, *, seed: int, today: dt.date,
     rng = np.random.Generator(np.random.PCG64(seed).jumped())
     today_d = today.toordinal() - _EPOCH_ORDINAL
 
-    window = max(1, int(round(years * _DAYS_PER_YEAR)))
+    window = today_d - _years_before(today, years)  # signed in (today − years, today]
     signed = today_d - rng.integers(0, window, n)
     terr = np.searchsorted(terr_info.territory_cdf, rng.random(n), side="right")
     commune = terr_info.pick_commune(rng.random(n), terr)
