@@ -130,6 +130,10 @@ def cmd_score(args) -> int:
     result = _read(args)
     if result is None:
         return 1
+    if args.today < grid.ir.effective_from:
+        print(f"warning: grid {grid.ir.id} v{grid.ir.version} takes effect on "
+              f"{grid.ir.effective_from.isoformat()}, after the reference date {args.today.isoformat()}",
+              file=sys.stderr)
     engine = args.engine or default_engine()
     st = score(grid.ir, result.table, args.today, engine=engine, explain=args.explain,
                progress=Progress("cotation", args.progress))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 from . import ir
 from .schema import Kind
@@ -258,8 +258,7 @@ def evaluate_constant(node: ir.Expr) -> Any:
 
 # ------------------------------------------------------------------------ scoring
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     """One criterion for one (demande, commune): met, its points in hundredths, set aside."""
 
     met: bool
