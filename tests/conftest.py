@@ -1,15 +1,14 @@
-"""Shared fixtures. ``shared/`` (specs, real fixtures) sits beside the project in CI but not in a
-user's clone: tests that need it skip cleanly."""
+"""Fixtures shared by the core tests (helpers live in ``_support``, importable by name)."""
 from __future__ import annotations
 
-import datetime as dt
-import textwrap
+import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _support import SHARED  # noqa: E402
 
 
 @pytest.fixture
@@ -17,40 +16,3 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip("../shared is not present (it is only beside the project in CI)")
     return SHARED
-
-
-MINIMAL = """\
-format: cotation/1
-grid:
-  id: test-grid
-  title: "Grille de test"
-  territory:
-    epci_siren: "200046977"
-    name: "EPCI de test"
-    communes: ["69123", "69266"]
-  version: "1"
-  effective_from: 2024-01-01
-criteria:
-  - id: dalo
-    label: "DALO"
-    legal_priority: true
-    when: "dalo_statut == 'actif'"
-    points: 100
-"""
-
-
-def grid_text(extra: str = "", base: str = MINIMAL) -> str:
-    """MINIMAL followed by more criteria (a list continuing ``criteria:``) and sections."""
-    extra = textwrap.dedent(extra)
-    if extra.startswith("- "):
-        extra = textwrap.indent(extra, "  ", lambda line: True)
-    return base + extra
-
-
-def write_grid(tmp_path: Path, text: str, name: str = "grid.yaml") -> Path:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-TODAY = dt.date(2025, 6, 30)

@@ -8,7 +8,7 @@ from cotation.cases import _diag_matches
 from cotation.diagnostics import GridError
 from cotation.grid import load_grid
 
-from conftest import ROOT
+from _support import ROOT
 
 BROKEN = ROOT / "grids" / "broken"
 EXPECTED = yaml.safe_load((BROKEN / "expected.yaml").read_text(encoding="utf-8")) if (BROKEN / "expected.yaml").exists() else []

@@ -6,7 +6,7 @@ import pytest
 from cotation.diagnostics import GridError
 from cotation.grid import load_grid
 
-from conftest import MINIMAL, grid_text, write_grid
+from _support import MINIMAL, grid_text, write_grid
 
 
 def errors(tmp_path, text):

@@ -10,7 +10,7 @@ import pytest
 
 from cotation.cli import main
 
-from conftest import MINIMAL, ROOT, write_grid
+from _support import MINIMAL, ROOT, write_grid
 
 SPEC_GRID = ROOT / "tests" / "grids" / "spec_example.yaml"
 DEMANDES = """\

@@ -10,7 +10,7 @@ from cotation.grid import load_grid
 from cotation.interpreter import months_between, round_hundredths, round_to
 from cotation.scoring import score_interpreted
 
-from conftest import TODAY, grid_text, write_grid
+from _support import TODAY, grid_text, write_grid
 
 
 def score_one(tmp_path, extra: str, demande: dict, today=TODAY, commune="69123"):
@@ -281,7 +281,7 @@ def test_local_field_default_and_values(tmp_path):
 
 
 def test_spec_example_refusal_within_twelve_months(tmp_path):
-    from conftest import ROOT
+    from _support import ROOT
     grid = load_grid(ROOT / "tests" / "grids" / "spec_example.yaml")
     base = {"date_depot": "2024-06-30", "nb_personnes": 1, "localisations": ["69123"], "est_mutation": False}
     t = demandes_table([{**base, "numero_unique": "R1", "nb_refus_adaptes": 2, "date_dernier_refus_adapte": "2025-01-15"},

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from cotation.grid import load_grid
 
-from conftest import grid_text, write_grid
+from _support import grid_text, write_grid
 
 
 def warnings(tmp_path, extra):

@@ -11,7 +11,7 @@ from cotation.grid import load_grid
 from cotation.interpreter import Interpreter
 from cotation.scoring import score_interpreted
 
-from conftest import MINIMAL
+from _support import MINIMAL
 
 TODAY = dt.date(2025, 6, 30)
 COMMUNES = ["69123", "69266"]
