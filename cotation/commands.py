@@ -144,19 +144,22 @@ def cmd_score(args) -> int:
             from .table import write_rejects_csv
             write_rejects_csv(list(result.rejects) + st.rejects, args.rejects)
     order = output_order(st)
+    # CSV gets exact two-decimal text; Parquet gets numbers (hundredths / 100) for other tools.
+    parquet = args.output.lower().endswith(".parquet")
+    fmt = (lambda h: int(h) / 100) if parquet else format_hundredths
     columns: dict[str, list] = {
         "numero_unique": [st.numero_unique[i] for i in order],
         "commune": [st.commune[i] for i in order],
-        "score": [format_hundredths(st.score[i]) for i in order],
-        "score_valide": [format_hundredths(st.score_valide[i]) for i in order],
+        "score": [fmt(st.score[i]) for i in order],
+        "score_valide": [fmt(st.score_valide[i]) for i in order],
         "rank": [int(st.rank[i]) for i in order],
     }
     if args.explain:
         if st.points is None:
             raise RuntimeError("engine returned no per-criterion points")
         for j, c in enumerate(grid.ir.criteria):
-            columns[f"pts_{c.id}"] = [format_hundredths(st.points[i, j]) for i in order]
-    if args.audit or args.output.lower().endswith(".parquet"):
+            columns[f"pts_{c.id}"] = [fmt(st.points[i, j]) for i in order]
+    if args.audit or parquet:
         n = len(order)
         columns["grid_id"] = [grid.ir.id] * n
         columns["grid_version"] = [grid.ir.version] * n

@@ -113,3 +113,13 @@ def test_console_script_runs():
     res = subprocess.run([sys.executable, "-m", "cotation.cli", "validate", str(SPEC_GRID)],
                          capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
+
+
+def test_score_to_parquet_carries_audit_columns(tmp_path, demandes):
+    pq = pytest.importorskip("pyarrow.parquet")
+    out = tmp_path / "out.parquet"
+    assert main(["score", str(SPEC_GRID), str(demandes), "--today", "2025-06-30", "-o", str(out),
+                 "--engine", "interpreter"]) == 0
+    rows = pq.read_table(out).to_pylist()
+    assert rows[0]["score"] == 626.0 and rows[0]["rank"] == 1
+    assert {r["grid_version"] for r in rows} == {"2024.1"} and {r["today"] for r in rows} == {"2025-06-30"}
