@@ -1,0 +1,122 @@
+"""Stock → flux conversion (flux.md §6) and the état des réservations tables it starts from.
+
+An imported table whose totals do not add up is reported cell by cell, never fixed: the
+percentages use the totals as stated, so the report and the figures stay traceable.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Mapping
+
+from .errors import FluxInputError, Issue, Problem
+
+
+def strict_share(stock: Mapping[str, int]) -> dict[str, Fraction]:
+    """Method 1: flux % = share of the reserved stock (25 of 100 → 25 %)."""
+    total = sum(stock.values())
+    return {k: Fraction(100 * v, total) for k, v in stock.items()}
+
+
+def rotation_weighted(stock: Mapping[str, int], rotation: Mapping[str, Fraction]) -> dict[str, Fraction]:
+    """Method 2: weight = stock × rotation of that contingent."""
+    w = {k: stock[k] * Fraction(rotation[k]) for k in stock}
+    total = sum(w.values(), Fraction(0))
+    return {k: 100 * v / total for k, v in w.items()}
+
+
+def droits_uniques(stock: int, rotation: Fraction, years_left: int) -> Fraction:
+    """Method 3, product formula: stock × rotation × years left on the convention."""
+    return stock * Fraction(rotation) * years_left
+
+
+def droits_uniques_rate(droits_par_an: Fraction | int, attributions_par_an: int) -> Fraction:
+    """Yearly droits uniques as a percentage of the year's attributions (10 / 100 → 10 %)."""
+    return Fraction(100) * Fraction(droits_par_an) / attributions_par_an
+
+
+@dataclass(frozen=True)
+class ReservationTable:
+    """One réservataire's reservations by financement × typologie, with its stated totals."""
+
+    reservataire: str
+    columns: tuple[str, ...]
+    rows: dict[str, tuple[int, ...]]
+    row_totals: dict[str, int]
+    column_totals: tuple[int, ...]
+    total: int
+    lines: dict[str, int]
+
+
+def check_totals(table: ReservationTable) -> list[Issue]:
+    """TOTAL_INCOHERENT for every row, column and grand total that does not add up."""
+    issues: list[Issue] = []
+
+    def report(kind: str, label: str, computed: int, stated: int, line: int) -> None:
+        where = {"ligne": f"la ligne {label}", "colonne": f"la colonne {label}", "total": "le total général"}[kind]
+        issues.append(Issue("TOTAL_INCOHERENT", "error",
+                            f"Réservataire {table.reservataire}: {where} fait {computed}, le total indiqué est "
+                            f"{stated}. Le tableau n'est pas corrigé: à vérifier à la source.",
+                            {"reservataire": table.reservataire, "kind": kind, "label": label,
+                             "calcule": computed, "indique": stated, "ligne_source": line}))
+
+    for fin, cells in table.rows.items():
+        if sum(cells) != table.row_totals[fin]:
+            report("ligne", fin, sum(cells), table.row_totals[fin], table.lines[fin])
+    for j, col in enumerate(table.columns):
+        s = sum(cells[j] for cells in table.rows.values())
+        if s != table.column_totals[j]:
+            report("colonne", col, s, table.column_totals[j], table.lines["TOTAL"])
+    grand = sum(sum(cells) for cells in table.rows.values())
+    if grand != table.total:
+        report("total", "TOTAL", grand, table.total, table.lines["TOTAL"])
+    return issues
+
+
+def read_reservation_tables(path: str | Path | io.TextIOBase, source: str | None = None) -> list[ReservationTable]:
+    """Read ``reservataire,financement,<typologies…>,TOTAL`` rows; a ``TOTAL`` financement row
+    carries the column totals of its réservataire."""
+    if isinstance(path, (str, Path)):
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            return read_reservation_tables(fh, source or str(path))
+    source = source or "<etat>"
+    reader = csv.reader(path)
+    header = [h.strip() for h in next(reader, [])]
+    if len(header) < 4 or header[:2] != ["reservataire", "financement"] or header[-1] != "TOTAL":
+        raise FluxInputError([Problem(source, 1, "en-tête attendu: reservataire,financement,<typologies…>,TOTAL")])
+    cols = tuple(header[2:-1])
+    problems: list[Problem] = []
+    raw: dict[str, dict] = {}
+    for rec in reader:
+        if not rec or not any(c.strip() for c in rec):
+            continue
+        line = reader.line_num
+        if len(rec) != len(header):
+            problems.append(Problem(source, line, f"{len(rec)} cellules, l'en-tête en a {len(header)}"))
+            continue
+        try:
+            nums = [int(c.strip().replace(" ", "").replace("\u202f", "")) for c in rec[2:]]
+        except ValueError:
+            problems.append(Problem(source, line, "nombre entier attendu dans chaque cellule"))
+            continue
+        t = raw.setdefault(rec[0].strip(), {"rows": {}, "tot": {}, "lines": {}, "total_row": None})
+        fin = rec[1].strip()
+        if fin in t["lines"]:
+            problems.append(Problem(source, line, f"ligne {fin} en double pour {rec[0].strip()}"))
+            continue
+        t["lines"][fin] = line
+        if fin == "TOTAL":
+            t["total_row"] = nums
+        else:
+            t["rows"][fin] = tuple(nums[:-1])
+            t["tot"][fin] = nums[-1]
+    for rid, t in raw.items():
+        if t["total_row"] is None:
+            problems.append(Problem(source, min(t["lines"].values()), f"ligne TOTAL manquante pour {rid}"))
+    if problems:
+        raise FluxInputError(problems)
+    return [ReservationTable(rid, cols, t["rows"], t["tot"], tuple(t["total_row"][:-1]), t["total_row"][-1],
+                             t["lines"]) for rid, t in raw.items()]

@@ -1,0 +1,50 @@
+"""Diagnostics of the flux side: located input errors and coded rule findings."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One unreadable input value, located ``file:line``."""
+
+    source: str
+    line: int
+    message: str
+    column: str = ""
+
+    def __str__(self) -> str:
+        col = f" colonne {self.column}:" if self.column else ""
+        return f"{self.source}:{self.line}:{col} {self.message}"
+
+
+class FluxInputError(ValueError):
+    """Raised with every problem of an input file found in one pass."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        head = "\n".join(str(p) for p in problems[:50])
+        more = f"\n… et {len(problems) - 50} autre(s)" if len(problems) > 50 else ""
+        super().__init__(head + more)
+
+
+@dataclass(frozen=True)
+class Issue:
+    """A finding of the rule checks: stable code, severity, French message, context."""
+
+    code: str
+    severity: str          # "error" or "warning"
+    message: str
+    context: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "severity": self.severity, "message": self.message,
+                "context": self.context}
+
+    def __str__(self) -> str:
+        return f"{self.severity.upper()} {self.code}: {self.message}"

@@ -1,0 +1,302 @@
+"""Logements (RPLS-like) and vacancy events CSV files: strict readers and canonical writers.
+
+A bad row is never skipped: the reader collects every problem, each ``file:line: colonne …``,
+and raises :class:`FluxInputError` once the whole file has been read.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+from .errors import FluxInputError, Problem
+from .model import (CATEGORIES, DECISIONS, DEPART_MOTIFS, EVENT_TYPES, EXCLUSION_CODES,
+                    FINANCEMENTS, ORIGINES, SOUSTRACTION_CODES, STATUTS, ZONES, Evenement,
+                    Logement, normalise_typologie)
+
+LOGEMENT_COLUMNS = ("id", "commune", "qpv", "typologie", "financement", "category", "status",
+                    "mise_en_service", "sortie", "exclusion", "autorisation_date", "zone", "pmr",
+                    "loyer")
+LOGEMENT_REQUIRED = ("id", "commune", "qpv", "typologie", "financement")
+EVENT_COLUMNS = ("vacance_id", "logement_id", "date", "evenement", "reservataire", "candidat",
+                 "decision", "motif", "origine", "soustraction", "adapte")
+EVENT_REQUIRED = ("vacance_id", "logement_id", "date", "evenement")
+# Events that must name the réservataire concerned.
+_NEEDS_RESERVATAIRE = frozenset({"MISE_A_DISPOSITION", "DEFAUT_DESIGNATION", "RETOUR_BAILLEUR"})
+
+_TRUE = {"true", "1", "oui", "o", "yes", "vrai"}
+_FALSE = {"false", "0", "non", "n", "no", "faux", ""}
+
+
+class _Cell(ValueError):
+    pass
+
+
+def _bool(text: str) -> bool:
+    low = text.strip().lower()
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    raise _Cell(f"'{text}' n'est pas un booléen (true/false)")
+
+
+def _date(text: str) -> dt.date | None:
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise _Cell(f"'{text}' n'est pas une date AAAA-MM-JJ") from None
+
+
+def _code(text: str, allowed: Sequence[str], what: str, default: str | None = None) -> str | None:
+    text = text.strip()
+    if not text:
+        return default
+    if text not in allowed:
+        raise _Cell(f"'{text}' n'est pas un(e) {what} connu(e) ({', '.join(allowed)})")
+    return text
+
+
+def _commune(text: str) -> str:
+    t = text.strip()
+    if len(t) != 5 or not (t[:2].isdigit() or t[:2] in ("2A", "2B")) or not t[2:].isdigit():
+        raise _Cell(f"'{text}' n'est pas un code commune INSEE")
+    return t
+
+
+def _header(reader: Iterable[list[str]], source: str, required: Sequence[str],
+            known: Sequence[str]) -> list[str]:
+    try:
+        header = [h.strip() for h in next(iter(reader))]
+    except StopIteration:
+        raise FluxInputError([Problem(source, 1, "fichier vide, ligne d'en-tête attendue")]) from None
+    problems = []
+    missing = [c for c in required if c not in header]
+    if missing:
+        problems.append(Problem(source, 1, f"colonne(s) obligatoire(s) manquante(s): {', '.join(missing)}"))
+    dup = sorted({h for h in header if header.count(h) > 1})
+    if dup:
+        problems.append(Problem(source, 1, f"colonne(s) en double: {', '.join(dup)}"))
+    unknown = [h for h in header if h not in known]
+    if unknown:
+        problems.append(Problem(source, 1, f"colonne(s) inconnue(s): {', '.join(unknown)} "
+                                           f"(attendu: {', '.join(known)})"))
+    if problems:
+        raise FluxInputError(problems)
+    return header
+
+
+def _rows(fh: io.TextIOBase, source: str, required: Sequence[str], known: Sequence[str]):
+    reader = csv.reader(fh)
+    header = _header(reader, source, required, known)
+    for record in reader:
+        if not record or (len(record) == 1 and not record[0].strip()):
+            continue
+        line = reader.line_num
+        if len(record) != len(header):
+            yield line, None, f"{len(record)} cellules, l'en-tête en a {len(header)}"
+            continue
+        row = dict(zip(header, record))
+        for c in known:
+            row.setdefault(c, "")
+        yield line, row, None
+
+
+def _read(path: str | Path | io.TextIOBase, source: str | None,
+          fn: Callable[[io.TextIOBase, str], list]) -> list:
+    if isinstance(path, (str, Path)):
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            return fn(fh, source or str(path))
+    return fn(path, source or "<flux>")
+
+
+# ----------------------------------------------------------------------------- logements
+
+def read_logements(path: str | Path | io.TextIOBase, source: str | None = None) -> list[Logement]:
+    """Read the logements CSV (columns :data:`LOGEMENT_COLUMNS`)."""
+    return _read(path, source, _read_logements)
+
+
+def _read_logements(fh: io.TextIOBase, source: str) -> list[Logement]:
+    out: list[Logement] = []
+    problems: list[Problem] = []
+    seen: dict[str, int] = {}
+    for line, row, err in _rows(fh, source, LOGEMENT_REQUIRED, LOGEMENT_COLUMNS):
+        if err:
+            problems.append(Problem(source, line, err))
+            continue
+        col = ""
+        try:
+            col = "id"
+            lid = row["id"].strip()
+            if not lid:
+                raise _Cell("identifiant vide")
+            if lid in seen:
+                raise _Cell(f"logement '{lid}' en double (première occurrence ligne {seen[lid]})")
+            col = "commune"
+            commune = _commune(row["commune"])
+            col = "qpv"
+            qpv = _bool(row["qpv"]) if row["qpv"].strip() else None
+            if qpv is None:
+                raise _Cell("qpv obligatoire (true/false)")
+            col = "typologie"
+            typ = normalise_typologie(row["typologie"])
+            if typ is None:
+                raise _Cell(f"'{row['typologie']}' n'est pas une typologie (chambre, T1…T5, T6P)")
+            col = "financement"
+            fin = _code(row["financement"], FINANCEMENTS, "financement")
+            if fin is None:
+                raise _Cell("financement obligatoire")
+            col = "category"
+            cat = _code(row["category"], CATEGORIES, "catégorie", "familial")
+            col = "status"
+            status = _code(row["status"], STATUTS, "statut", "en_service")
+            col = "mise_en_service"
+            mes = _date(row["mise_en_service"])
+            col = "sortie"
+            sortie = _date(row["sortie"])
+            col = "exclusion"
+            excl = _code(row["exclusion"], EXCLUSION_CODES, "code d'exclusion")
+            col = "autorisation_date"
+            auth = _date(row["autorisation_date"])
+            col = "zone"
+            zone = _code(row["zone"], ZONES, "zone de plafonds")
+            col = "pmr"
+            pmr = _bool(row["pmr"])
+            col = "loyer"
+            loyer = float(row["loyer"]) if row["loyer"].strip() else None
+        except (_Cell, ValueError) as exc:
+            problems.append(Problem(source, line, str(exc), col))
+            continue
+        seen[lid] = line
+        out.append(Logement(lid, commune, qpv, typ, fin, cat, status, mes, sortie, excl, auth, zone,
+                            pmr, loyer, line))
+    if problems:
+        raise FluxInputError(problems)
+    return out
+
+
+def write_logements(logements: Iterable[Logement], path: str | Path | io.TextIOBase) -> None:
+    def cell(v: object) -> str:
+        if v is None:
+            return ""
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, dt.date):
+            return v.isoformat()
+        return str(v)
+    rows = ([cell(getattr(lg, c)) for c in LOGEMENT_COLUMNS] for lg in logements)
+    _write(path, LOGEMENT_COLUMNS, rows)
+
+
+# ----------------------------------------------------------------------------- events
+
+def read_evenements(path: str | Path | io.TextIOBase, source: str | None = None, *,
+                    logements: dict[str, Logement] | None = None,
+                    reservataires: set[str] | None = None) -> list[Evenement]:
+    """Read the vacancy events CSV; check references to logements and réservataires if given."""
+    return _read(path, source, lambda fh, src: _read_events(fh, src, logements, reservataires))
+
+
+def _read_events(fh: io.TextIOBase, source: str, logements: dict[str, Logement] | None,
+                 reservataires: set[str] | None) -> list[Evenement]:
+    out: list[Evenement] = []
+    problems: list[Problem] = []
+    vac_logement: dict[str, tuple[str, int]] = {}
+    liberation: dict[str, int] = {}
+    for line, row, err in _rows(fh, source, EVENT_REQUIRED, EVENT_COLUMNS):
+        if err:
+            problems.append(Problem(source, line, err))
+            continue
+        col = ""
+        try:
+            col = "vacance_id"
+            vid = row["vacance_id"].strip()
+            if not vid:
+                raise _Cell("vacance_id vide")
+            col = "logement_id"
+            lid = row["logement_id"].strip()
+            if logements is not None and lid not in logements:
+                raise _Cell(f"logement '{lid}' absent du fichier des logements")
+            if vid in vac_logement and vac_logement[vid][0] != lid:
+                raise _Cell(f"la vacance '{vid}' porte sur '{vac_logement[vid][0]}' "
+                            f"(ligne {vac_logement[vid][1]})")
+            col = "date"
+            date = _date(row["date"])
+            if date is None:
+                raise _Cell("date obligatoire")
+            col = "evenement"
+            typ = _code(row["evenement"], EVENT_TYPES, "type d'événement")
+            if typ is None:
+                raise _Cell("type d'événement obligatoire")
+            col = "reservataire"
+            rid = row["reservataire"].strip() or None
+            if rid is None and typ in _NEEDS_RESERVATAIRE:
+                raise _Cell(f"{typ} doit nommer le réservataire")
+            if rid is not None and reservataires is not None and rid not in reservataires:
+                raise _Cell(f"réservataire '{rid}' inconnu des conventions")
+            col = "decision"
+            decision = _code(row["decision"], DECISIONS, "décision CALEOL")
+            if typ == "PRESENTATION_CALEOL" and decision is None:
+                raise _Cell("PRESENTATION_CALEOL doit porter la décision de la CALEOL")
+            col = "motif"
+            motif = row["motif"].strip() or None
+            if typ == "LIBERATION" and motif is not None:
+                _code(motif, DEPART_MOTIFS, "motif de départ")
+            col = "origine"
+            origine = _code(row["origine"], ORIGINES, "origine")
+            if typ == "LIBERATION" and origine is None:
+                origine = "ROTATION"
+            col = "soustraction"
+            sous = _code(row["soustraction"], SOUSTRACTION_CODES, "catégorie de soustraction")
+            col = "adapte"
+            adapte = _bool(row["adapte"])
+            if typ == "LIBERATION":
+                if vid in liberation:
+                    raise _Cell(f"deuxième LIBERATION de la vacance '{vid}' (première ligne {liberation[vid]})")
+                liberation[vid] = line
+        except _Cell as exc:
+            problems.append(Problem(source, line, str(exc), col))
+            continue
+        vac_logement.setdefault(vid, (lid, line))
+        out.append(Evenement(vid, lid, date, typ, rid, row["candidat"].strip() or None, decision,
+                             motif, origine, sous, adapte, line))
+    if problems:
+        raise FluxInputError(problems)
+    return out
+
+
+def write_evenements(events: Iterable[Evenement], path: str | Path | io.TextIOBase) -> None:
+    def cell(e: Evenement, c: str) -> str:
+        v = e.date.isoformat() if c == "date" else getattr(e, "type" if c == "evenement" else c)
+        if isinstance(v, bool):
+            return "true" if v else ""
+        return "" if v is None else str(v)
+    _write(path, EVENT_COLUMNS, ([cell(e, c) for c in EVENT_COLUMNS] for e in events))
+
+
+def _write(path: str | Path | io.TextIOBase, header: Sequence[str], rows: Iterable[list[str]]) -> None:
+    def go(fh: io.TextIOBase) -> None:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(header)
+        w.writerows(rows)
+    if isinstance(path, (str, Path)):
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            go(fh)
+    else:
+        go(path)
+
+
+def by_vacancy(events: Iterable[Evenement]) -> dict[str, list[Evenement]]:
+    """Group events per vacancy, each list in (date, source line) order."""
+    out: dict[str, list[Evenement]] = {}
+    for e in events:
+        out.setdefault(e.vacance_id, []).append(e)
+    for lst in out.values():
+        lst.sort(key=lambda e: (e.date, e.line))
+    return out

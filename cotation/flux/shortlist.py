@@ -1,0 +1,390 @@
+"""Candidate shortlists (flux.md §9): the protocol, and a source reading a cotation score file.
+
+:class:`CandidateSource` is the whole interface the dispatcher needs; the compiled scorer can
+implement it later. :class:`ScoreFileSource` reads what ``cotation score`` writes
+(``numero_unique, commune, score, score_valide, rank``, rank 1..N within each commune) and the
+canonical demandes table. It pre-indexes demandes by (typologie wanted, commune) in cotation
+order once, so a query is a slice plus a few vectorised masks, never a loop over demandes.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Mapping, Protocol, Sequence, overload
+
+import numpy as np
+
+from ..schema import TYPOLOGIES
+from ..table import DemandeTable, read_demandes_csv
+from .errors import FluxInputError, Problem
+from .model import FINANCEMENTS_HORS_SOCIAL, RESERVATAIRE_TYPES, Logement
+from .plafonds import HOUSEHOLD_SIZE, ceiling_row, zone_of
+
+SCORE_COLUMNS = ("numero_unique", "commune", "score", "score_valide", "rank")
+_TYPO_INDEX = {t: i for i, t in enumerate(TYPOLOGIES)}
+_POOL_BIT = {t: 1 << i for i, t in enumerate(RESERVATAIRE_TYPES)}
+_ALL_POOLS = (1 << len(RESERVATAIRE_TYPES)) - 1
+_TRUE = {"true", "1", "oui", "o", "yes", "vrai"}
+
+
+class HasType(Protocol):
+    id: str
+    type: str
+
+
+@dataclass(frozen=True)
+class Candidate:
+    numero_unique: str
+    position: int            # 1..k in the shortlist
+    score: float | None      # cotation of the demande for the dwelling's commune
+    rank: int | None         # rank of that cotation in the commune (score file)
+
+
+@dataclass(frozen=True)
+class Shortlist(Sequence[Candidate]):
+    """Top-k candidates, with the number of demandes each filter set aside."""
+
+    candidates: tuple[Candidate, ...]
+    filtered: tuple[tuple[str, int], ...]
+    eligible: int
+    k: int
+    ordering: str = "cotation"       # or "date_depot" when the commune has no cotation
+
+    @property
+    def insuffisance(self) -> bool:
+        """INSUFFISANCE_CANDIDATS: fewer than k eligible demandes."""
+        return self.eligible < self.k
+
+    @overload
+    def __getitem__(self, i: int) -> Candidate: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[Candidate]: ...
+    def __getitem__(self, i):  # type: ignore[override]
+        return self.candidates[i]
+
+    def __len__(self) -> int:
+        return len(self.candidates)
+
+    def __iter__(self) -> Iterator[Candidate]:
+        return iter(self.candidates)
+
+    def as_dict(self) -> dict:
+        return {"k": self.k, "eligibles": self.eligible, "ordre": self.ordering,
+                "insuffisance_candidats": self.insuffisance,
+                "filtres": dict(self.filtered),
+                "candidats": [{"position": c.position, "numero_unique": c.numero_unique,
+                               "score": c.score, "rang_cotation": c.rank} for c in self.candidates]}
+
+
+class CandidateSource(Protocol):
+    """Anything that proposes the top-k eligible demandes for a dwelling and a réservataire."""
+
+    def shortlist(self, logement: Logement, reservataire: HasType, k: int) -> Shortlist: ...
+
+
+# ----------------------------------------------------------------------------- score file
+
+@dataclass(frozen=True)
+class ScoreArrays:
+    numero_unique: np.ndarray   # str
+    commune: np.ndarray         # str
+    score: np.ndarray           # float64, NaN when missing
+    score_valide: np.ndarray    # float64
+    rank: np.ndarray            # int64, -1 when missing
+
+
+def read_scores_csv(path: str | Path) -> ScoreArrays:
+    """Read a ``cotation score`` output; bad rows raise with file:line."""
+    path = Path(path)
+    nus: list[str] = []
+    coms: list[str] = []
+    sc: list[float] = []
+    sv: list[float] = []
+    rk: list[int] = []
+    problems: list[Problem] = []
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.reader(fh)
+        header = [h.strip() for h in next(reader, [])]
+        missing = [c for c in ("numero_unique", "commune", "score") if c not in header]
+        if missing:
+            raise FluxInputError([Problem(str(path), 1, f"colonne(s) manquante(s): {', '.join(missing)}")])
+        i_nu, i_c, i_s = header.index("numero_unique"), header.index("commune"), header.index("score")
+        i_v = header.index("score_valide") if "score_valide" in header else None
+        i_r = header.index("rank") if "rank" in header else None
+        for rec in reader:
+            if not rec:
+                continue
+            try:
+                row = (rec[i_nu].strip(), rec[i_c].strip(),
+                       float(rec[i_s]) if rec[i_s].strip() else np.nan,
+                       float(rec[i_v]) if i_v is not None and rec[i_v].strip() else np.nan,
+                       int(rec[i_r]) if i_r is not None and rec[i_r].strip() else -1)
+            except (ValueError, IndexError) as exc:
+                problems.append(Problem(str(path), reader.line_num, f"ligne illisible: {exc}"))
+                if len(problems) >= 50:
+                    break
+                continue
+            nus.append(row[0])
+            coms.append(row[1])
+            sc.append(row[2])
+            sv.append(row[3])
+            rk.append(row[4])
+    if problems:
+        raise FluxInputError(problems)
+    return ScoreArrays(np.array(nus, dtype=str), np.array(coms, dtype=str), np.array(sc, dtype=np.float64),
+                       np.array(sv, dtype=np.float64), np.array(rk, dtype=np.int64))
+
+
+def write_scores_csv(scores: ScoreArrays, path: str | Path) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(SCORE_COLUMNS)
+        for nu, c, s, v, r in zip(scores.numero_unique.tolist(), scores.commune.tolist(), scores.score.tolist(),
+                                  scores.score_valide.tolist(), scores.rank.tolist()):
+            w.writerow([nu, c, "" if s != s else repr(s), "" if v != v else repr(v), "" if r < 0 else r])
+
+
+# ----------------------------------------------------------------------------- index
+
+def _years_between(birth: np.ndarray, ref: dt.date) -> np.ndarray:
+    """Whole years from packed YYYYMMDD ints to ``ref`` (-1 when missing)."""
+    y, md = birth // 10000, birth % 10000
+    age = ref.year - y - ((ref.month * 100 + ref.day) < md)
+    return np.where(birth > 0, age, -1)
+
+
+def _packed_dates(values: Sequence[dt.date | None]) -> np.ndarray:
+    return np.fromiter((d.year * 10000 + d.month * 100 + d.day if d else 0 for d in values),
+                       dtype=np.int64, count=len(values))
+
+
+def _int_col(values: Sequence[int | None], missing: int = -1) -> np.ndarray:
+    return np.fromiter((missing if v is None else v for v in values), dtype=np.int64, count=len(values))
+
+
+def household_categories(table: DemandeTable, ref: dt.date) -> np.ndarray:
+    """Vectorised :func:`plafonds.categorie_menage` over a demandes table."""
+    cols = table.columns
+    n = np.maximum(_int_col(cols["nb_personnes"], 1), 1)
+    kids_raw = _int_col(cols["nb_enfants"])
+    adults_raw = _int_col(cols["nb_adultes"])
+    kids = np.where(kids_raw >= 0, kids_raw, np.where(adults_raw >= 0, n - adults_raw, 0))
+    adults = np.where(adults_raw >= 0, adults_raw, n - kids)
+    a1 = _years_between(_packed_dates(cols["date_naissance"]), ref)
+    a2 = _years_between(_packed_dates(cols["date_naissance_conjoint"]), ref)
+    young = (a1 >= 0) & (a2 >= 0) & (a1 + a2 <= 55)
+    cat = np.where(n == 1, 1,
+                   np.where((adults == 1) & (kids >= 1), kids + 2,
+                            np.where(n == 2, np.where(young, 3, 2), n)))
+    handicap = _int_col(cols["nb_personnes_handicap"], 0) > 0
+    return (cat + handicap).astype(np.int64)
+
+
+def pool_masks(table: DemandeTable) -> tuple[np.ndarray, bool]:
+    """Bit per réservataire type whose pool holds the demande; and whether pools are labelled.
+
+    État prioritaires: ``prioritaire`` or DALO actif, plus any label. Other pools come from
+    the extra column ``pools`` (types joined by ``|``, e.g. ``ACTION_LOGEMENT|ETAT_AGENTS``);
+    without it they hold every demande. The bailleur's pool is every demande.
+    """
+    cols = table.columns
+    n = len(table)
+    prio = np.fromiter((bool(p) or d == "actif" for p, d in zip(cols["prioritaire"], cols["dalo_statut"])),
+                       dtype=bool, count=n)
+    labelled = "pools" in table.extras
+    if labelled:
+        def bits(text: str | None) -> int:
+            out = _POOL_BIT["BAILLEUR"]
+            for t in (text or "").split("|"):
+                out |= _POOL_BIT.get(t.strip(), 0)
+            return out
+        mask = np.fromiter((bits(v) for v in table.extras["pools"]), dtype=np.int64, count=n)
+    else:
+        mask = np.full(n, _ALL_POOLS & ~_POOL_BIT["ETAT_PRIO"], dtype=np.int64)
+    return np.where(prio, mask | _POOL_BIT["ETAT_PRIO"], mask), labelled
+
+
+class ScoreFileSource:
+    """:class:`CandidateSource` over a demandes table and its cotation per commune."""
+
+    def __init__(self, table: DemandeTable, scores: ScoreArrays | None, *, year: int,
+                 ref_date: dt.date | None = None, communes: Sequence[str] = (),
+                 household_size: Mapping[str, tuple[int, int]] | None = None,
+                 max_taux_effort: float | None = None):
+        self.year = year
+        self.read_summary: dict = {}
+        ref = ref_date or dt.date(year, 1, 1)
+        cols = table.columns
+        n = len(table)
+        self.n = n
+        self._nu = np.array(cols["numero_unique"], dtype=str) if n else np.array([], dtype=str)
+        self._persons = np.maximum(_int_col(cols["nb_personnes"], 1), 1)
+        self._cat = household_categories(table, ref) if n else np.zeros(0, dtype=np.int64)
+        self._rfr = _int_col(cols["revenu_fiscal_reference"])
+        self._res = np.array([np.nan if v is None else v for v in cols["ressources_mensuelles"]], dtype=np.float64)
+        self._pools, self.pools_labelled = pool_masks(table) if n else (np.zeros(0, np.int64), False)
+        pmr = table.extras.get("besoin_pmr")
+        self._pmr = (np.fromiter(((v or "").strip().lower() in _TRUE for v in pmr), dtype=bool, count=n)
+                     if pmr is not None else np.zeros(n, dtype=bool))
+        self._sizes = dict(HOUSEHOLD_SIZE) | dict(household_size or {})
+        self._max_te = max_taux_effort
+        self._ceil_cache: dict[tuple[str, str], np.ndarray | None] = {}
+        self._income_cache: dict[tuple[int, str, str], np.ndarray | None] = {}
+        self._build(table, scores, tuple(communes))
+
+    @classmethod
+    def from_files(cls, demandes: str | Path, scores: str | Path | None, **kw) -> "ScoreFileSource":
+        """Read the canonical demandes CSV (rejected rows are left out) and the score file."""
+        res = read_demandes_csv(demandes)
+        src = cls(res.table, read_scores_csv(scores) if scores else None, **kw)
+        src.read_summary = res.summary()
+        return src
+
+    def _build(self, table: DemandeTable, scores: ScoreArrays | None, extra_communes: tuple[str, ...]) -> None:
+        locs = table.columns["localisations"]
+        lengths = np.fromiter((len(l) for l in locs), dtype=np.int64, count=self.n)
+        flat = [c for l in locs for c in l]
+        dem = np.repeat(np.arange(self.n, dtype=np.int64), lengths)
+        elargie = table.extras.get("demande_elargie")
+        if elargie is not None and extra_communes:
+            wide = [i for i, v in enumerate(elargie) if (v or "").strip().lower() in _TRUE]
+            have = {(i, c) for i in wide for c in locs[i]}
+            add = [(i, c) for i in wide for c in extra_communes if (i, c) not in have]
+            if add:
+                dem = np.concatenate([dem, np.array([i for i, _ in add], dtype=np.int64)])
+                flat += [c for _, c in add]
+        communes = sorted(set(flat) | set(extra_communes))
+        self._commune_idx = {c: i for i, c in enumerate(communes)}
+        com = np.array([self._commune_idx[c] for c in flat], dtype=np.int64) if flat else np.zeros(0, np.int64)
+        score = np.full(len(dem), np.nan)
+        rank = np.full(len(dem), -1, dtype=np.int64)
+        scored_communes = np.zeros(len(communes), dtype=bool)
+        if scores is not None and len(scores.numero_unique) and len(dem):
+            # Join score rows to (demande, commune) pairs on a single int64 key (a dict lookup per
+            # row: string searchsorted is several times slower at this size).
+            row_of = {nu: i for i, nu in enumerate(table.columns["numero_unique"])}
+            d_idx = np.fromiter((row_of.get(nu, -1) for nu in scores.numero_unique.tolist()),
+                                dtype=np.int64, count=len(scores.numero_unique))
+            cidx = np.array([self._commune_idx.get(c, -1) for c in scores.commune.tolist()], dtype=np.int64)
+            ok = (d_idx >= 0) & (cidx >= 0)
+            skey = d_idx[ok] * len(communes) + cidx[ok]
+            srt = np.argsort(skey, kind="stable")
+            skey = skey[srt]
+            pkey = dem * len(communes) + com
+            hit = np.searchsorted(skey, pkey)
+            hit_c = np.minimum(hit, max(len(skey) - 1, 0))
+            found = (hit < len(skey)) & (skey[hit_c] == pkey) if len(skey) else np.zeros(len(pkey), bool)
+            score[found] = scores.score[ok][srt][hit_c[found]]
+            rank[found] = scores.rank[ok][srt][hit_c[found]]
+            scored_communes[np.unique(cidx[ok])] = True
+        self._scored_communes = scored_communes
+        depot = _packed_dates(table.columns["date_depot"])
+        nu_rank = np.empty(self.n, dtype=np.int64)
+        nu_rank[np.argsort(self._nu, kind="stable")] = np.arange(self.n)
+        # Cotation order within a commune: the file's rank, then score desc, date_depot, numero_unique.
+        has_rank = rank >= 0
+        keys = (nu_rank[dem], depot[dem], np.where(np.isnan(score), np.inf, -score),
+                np.where(has_rank, rank, np.iinfo(np.int64).max), com)
+        srt = np.lexsort(keys)
+        dem, com, score, rank = dem[srt], com[srt], score[srt], rank[srt]
+        self._per_commune = np.bincount(com, minlength=len(communes))
+        typo = np.fromiter((sum(1 << _TYPO_INDEX[t] for t in s) for s in table.columns["typologies"]),
+                           dtype=np.int64, count=self.n)
+        # One slab per typologie wanted: demandes in (commune, cotation) order, with every
+        # attribute a filter reads stored alongside, so a query only slices contiguous arrays.
+        self._slabs: list[_Slab] = []
+        for t, name in enumerate(TYPOLOGIES):
+            sel = ((typo[dem] >> t) & 1).astype(bool)
+            d_t, c_t = dem[sel], com[sel]
+            lo_p, hi_p = self._sizes.get(name, (1, 99))
+            persons = self._persons[d_t]
+            self._slabs.append(_Slab(
+                dem=d_t, starts=np.searchsorted(c_t, np.arange(len(communes) + 1)),
+                score=score[sel], rank=rank[sel], size_ok=(persons >= lo_p) & (persons <= hi_p),
+                pools=self._pools[d_t], no_pmr=~self._pmr[d_t], cat=self._cat[d_t], rfr=self._rfr[d_t]))
+
+    def _ceilings(self, financement: str, zone: str) -> np.ndarray | None:
+        key = (financement, zone)
+        if key not in self._ceil_cache:
+            row = ceiling_row(self.year, financement, zone)
+            if row is None:
+                self._ceil_cache[key] = None
+            else:
+                # Indexed by household category; 7 and more add the per-person increment.
+                top = max(int(self._cat.max()) if self.n else 6, 6)
+                cats = np.arange(top + 1)
+                base = np.array((row[0],) + tuple(row[:6]), dtype=np.int64)
+                self._ceil_cache[key] = np.where(cats <= 6, base[np.minimum(cats, 6)],
+                                                 row[5] + (cats - 6) * row[6]).astype(np.int64)
+        return self._ceil_cache[key]
+
+    def _income_ok(self, t: int, financement: str, zone: str) -> np.ndarray | None:
+        """Income test of slab ``t`` for one ceiling table, computed once and cached."""
+        key = (t, financement, zone)
+        if key not in self._income_cache:
+            ceil = self._ceilings(financement, zone)
+            slab = self._slabs[t]
+            # Unknown income is not proof of ineligibility: the bailleur checks the file.
+            self._income_cache[key] = None if ceil is None else (slab.rfr < 0) | (slab.rfr <= ceil[slab.cat])
+        return self._income_cache[key]
+
+    def shortlist(self, logement: Logement, reservataire: HasType, k: int = 3) -> Shortlist:
+        """Top ``k`` eligible demandes in cotation order.
+
+        Filters, applied and counted in this order: commune sought (or demande élargie),
+        typologie wanted, the réservataire's pool, household size for the typologie, income
+        under the ceiling of the dwelling's financement (unknown income passes), PMR need,
+        then the optional maximum taux d'effort.
+        """
+        cidx = self._commune_idx.get(logement.commune)
+        if cidx is None or logement.typologie not in _TYPO_INDEX:
+            return Shortlist((), (("commune", self.n),), 0, k, "date_depot")
+        t = _TYPO_INDEX[logement.typologie]
+        slab = self._slabs[t]
+        lo, hi = int(slab.starts[cidx]), int(slab.starts[cidx + 1])
+        in_commune = int(self._per_commune[cidx])
+        filtered = [("commune", self.n - in_commune), ("typologie", in_commune - (hi - lo))]
+        keep = (slab.pools[lo:hi] & _POOL_BIT.get(reservataire.type, _ALL_POOLS)) != 0
+        left = int(np.count_nonzero(keep))
+        filtered.append(("pool", hi - lo - left))
+
+        def apply(name: str, ok: np.ndarray) -> None:
+            nonlocal keep, left
+            keep &= ok
+            now = int(np.count_nonzero(keep))
+            filtered.append((name, left - now))
+            left = now
+
+        apply("taille_menage", slab.size_ok[lo:hi])
+        if logement.financement not in FINANCEMENTS_HORS_SOCIAL:
+            ok = self._income_ok(t, logement.financement, logement.zone or zone_of(logement.commune))
+            if ok is not None:
+                apply("plafond_ressources", ok[lo:hi])
+        if not logement.pmr:
+            apply("pmr", slab.no_pmr[lo:hi])
+        if self._max_te is not None and logement.loyer is not None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                te = logement.loyer / self._res[slab.dem[lo:hi]]
+            apply("taux_effort", ~(te > self._max_te))
+        picked = np.flatnonzero(keep)[:k] + lo
+        cands = tuple(Candidate(str(self._nu[slab.dem[i]]), j + 1,
+                                None if np.isnan(slab.score[i]) else float(slab.score[i]),
+                                None if slab.rank[i] < 0 else int(slab.rank[i]))
+                      for j, i in enumerate(picked.tolist()))
+        ordering = "cotation" if self._scored_communes[cidx] else "date_depot"
+        return Shortlist(cands, tuple(filtered), left, k, ordering)
+
+
+@dataclass(frozen=True)
+class _Slab:
+    dem: np.ndarray        # demande row indices, by commune then cotation order
+    starts: np.ndarray     # offsets of each commune in ``dem``
+    score: np.ndarray
+    rank: np.ndarray
+    size_ok: np.ndarray    # household size fits this typologie
+    pools: np.ndarray      # pool bits
+    no_pmr: np.ndarray     # the demande does not need a PMR dwelling
+    cat: np.ndarray        # household category of the ceilings
+    rfr: np.ndarray        # revenu fiscal de référence, -1 when unknown

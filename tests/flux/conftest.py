@@ -1,0 +1,18 @@
+"""Fixtures of the flux tests: a small generated bailleur, in memory and as files."""
+from __future__ import annotations
+
+import pytest
+
+from cotation.flux.generate import generate
+
+
+@pytest.fixture(scope="session")
+def small_bailleur():
+    """A generated 1 500-dwelling bailleur (seed 11, year 2025)."""
+    return generate(11, 1500, 2025)
+
+
+@pytest.fixture(scope="session")
+def small_files(small_bailleur, tmp_path_factory):
+    d = tmp_path_factory.mktemp("bailleur")
+    return small_bailleur.write(d)
