@@ -185,7 +185,7 @@ def test_points_criterion_by_criterion(doc):
     assert status["anciennete"] == [(None, "met", 10.0)]     # 2024-03-10 → 2025-01-15: 10 months
     assert status["refus"] == [(None, "met", -10.0)]
     texts = [o["status_text"] for o in crit["travail"]["outcomes"]]
-    assert texts == ["Lyon (69123) : Oui", "Villeurbanne (69266) : Non"]
+    assert texts == ["Lyon : Oui", "Villeurbanne : Non"]
     assert crit["dalo"]["outcomes"][0]["status_text"] == "Oui, à vérifier"
     assert crit["enfants"]["outcomes"][0]["status_text"] == "Oui, non cumulé"
 
@@ -255,7 +255,8 @@ def test_summary_answers_the_four_questions(doc):
                  "Combien de temps attendent les demandeurs comme vous ?",
                  "Que se passe-t-il si vous refusez un logement ?"]
     a = [x["answer"] for x in doc["summary"]]
-    assert "150 points pour Lyon (69123)" in a[0] and "120 points pour Villeurbanne (69266)" in a[0]
+    assert a[0] == ("Votre demande a 150 points pour Lyon (69123), dont 50 déjà vérifiés ; 120 points "
+                    "pour Villeurbanne (69266), dont 20 déjà vérifiés.")
     assert "votre demande est classée 1re sur 31 demandes comparables" in a[1]
     assert "en moyenne" in a[2] and "mois" in a[2]
     assert "des refus passés vous retirent des points" in a[3]
