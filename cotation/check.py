@@ -153,7 +153,13 @@ class Checker:
                 if name in reserved or name in ir.FUNCTIONS:
                     self.error("schema", f"'{name}' is a word of the expression language and cannot "
                                f"name a {section[:-1]}", self.smap.span((section, name), key=True))
+        derived = {d.name for d in DERIVED}
         for name in self.grid.fields:
+            if name in derived:  # a local input the EPCI has may replace the engine's formula
+                self.error("shadows-derived", f"local field '{name}' replaces the derived field of "
+                           "the same name: its values are read from the data",
+                           self.smap.span(("fields", name), key=True), severity="warning")
+                continue
             if name in builtin:
                 self.error("duplicate-id", f"local field '{name}' has the name of a canonical or "
                            "derived field", self.smap.span(("fields", name), key=True))
@@ -770,6 +776,13 @@ class Checker:
         if fn == "has":
             arity(2, 2)
             s, code = args
+            if s.type.kind is Kind.COMMUNES:
+                if code.type.literal:
+                    code = self._coerce_literal(code, s.type, where, offs[1])
+                elif code.type.kind is not Kind.COMMUNE:
+                    self._fail("type-mismatch", "has(localisations, …) needs a commune second",
+                               where, offs[1])
+                return ir.Member(BOOL, span, code, s, False)
             if s.type.kind is not Kind.CODESET or isinstance(s, ir.SetLiteral):
                 self._fail("type-mismatch", f"has() needs a set field first, not {s.type.describe()}",
                            where, offs[0])

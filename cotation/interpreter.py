@@ -16,6 +16,10 @@ from .schema import Kind
 
 Fn = Callable[["Env"], Any]
 
+# A criterion yielding more than this (in absolute value) has no meaningful value; integer
+# hundredths of it still fit in int64 with room for sums.
+MAX_POINTS = 1e13
+
 
 class Env:
     """What an expression can read: the demande's row, the localisation, the reference date."""
@@ -390,6 +394,8 @@ class Interpreter:
         if c.cap is not None:
             x = min(x, c.cap)
         x = x * c.weight
+        if not abs(x) <= MAX_POINTS:  # overflow or inf: no meaningful value, so not met
+            return False, 0
         return True, round_hundredths(x)
 
     def _combine(self, raw: list[tuple[bool, int]], valide: list[bool] | None):

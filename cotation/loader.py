@@ -87,6 +87,10 @@ def _align(text: str, node: NodePos, value: str, offset: int) -> int:
     return min(i, max(0, len(text) - 1))
 
 
+# Scalars read as text whatever they look like.
+_TEXT_PATHS = {("grid", "version"), ("grid", "territory", "epci_siren")}
+
+
 class _Builder:
     def __init__(self, file: str):
         self.file = file
@@ -140,6 +144,9 @@ class _Builder:
             return out
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
+        if path in _TEXT_PATHS or (len(path) == 4 and path[:3] == ("grid", "territory", "communes")):
+            # version 2024.10 is not the float 2024.1; an unquoted INSEE code is a code
+            return node.value if isinstance(node, yaml.ScalarNode) else self.build_scalar(node)
         return self.build_scalar(node)
 
     def build_scalar(self, node: yaml.ScalarNode) -> Any:
@@ -149,6 +156,10 @@ class _Builder:
             return self._scalar.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
             self.errors.append(Diagnostic("yaml-syntax", str(exc).splitlines()[0], self._span(node)))
+            return node.value
+        except ValueError as exc:  # e.g. 2024-02-30 looks like a date but is none
+            self.errors.append(Diagnostic("schema", f"'{node.value}' is not a valid value: {exc}",
+                                          self._span(node), criterion=self._criterion))
             return node.value
 
     def _span(self, node: yaml.Node) -> Span:

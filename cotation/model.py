@@ -97,7 +97,7 @@ class Total(_Model):
 
 class OrderKey(_Model):
     key: str
-    direction: Literal["asc", "desc"] = "desc"
+    direction: Literal["asc", "desc"] | None = None   # resolved by the checker
     label: str | None = None
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
@@ -25,7 +26,16 @@ class ValueParseError(ValueError):
     """A cell that cannot be read as its column's type."""
 
 
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# Amounts beyond this are data errors, not incomes or rents; bounding them keeps every score
+# exactly representable in integer hundredths.
+MAX_MAGNITUDE = 1e12
+
+
 def parse_date(text: str) -> dt.date:
+    # fromisoformat alone would also take 20240105 or 2024-W01-1: the canonical form is strict.
+    if not _DATE.fullmatch(text):
+        raise ValueParseError(f"'{text}' is not a date YYYY-MM-DD")
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
@@ -50,15 +60,12 @@ def parse_cell(column: Column, text: str | None) -> Any:
     if kind is Kind.COMMUNES:
         if not text:
             return ()
-        seen: list[str] = []
-        for v in text.split(MULTI_SEPARATOR):
-            v = v.strip()
-            if not v:
-                continue
+        # Kept as written, duplicates included: rang is the position in this list, and the
+        # scorer counts a commune listed twice once, at its first rang.
+        communes = tuple(v.strip() for v in text.split(MULTI_SEPARATOR) if v.strip())
+        for v in communes:
             _check_insee(column, v)
-            if v not in seen:  # a commune listed twice counts once, at its best rang
-                seen.append(v)
-        return tuple(seen)
+        return communes
     if not text:
         return None
     if kind is Kind.BOOL:
@@ -70,16 +77,26 @@ def parse_cell(column: Column, text: str | None) -> Any:
         raise ValueParseError(f"'{text}' is not a boolean (true/false)")
     if kind is Kind.INT:
         try:
-            return int(text)
+            value = int(text)
         except ValueError:
-            raise ValueParseError(f"'{text}' is not a whole number") from None
+            # "3.0" is how many tools write whole numbers in a column with gaps
+            try:
+                f = float(text)
+            except ValueError:
+                f = float("nan")
+            if not (f == f and f.is_integer()):
+                raise ValueParseError(f"'{text}' is not a whole number") from None
+            value = int(f)
+        if abs(value) > MAX_MAGNITUDE:
+            raise ValueParseError(f"'{text}' is out of range")
+        return value
     if kind is Kind.DECIMAL:
         try:
             value = float(text)
         except ValueError:
             raise ValueParseError(f"'{text}' is not a decimal number (dot separator)") from None
-        if value != value or value in (float("inf"), float("-inf")):
-            raise ValueParseError(f"'{text}' is not a finite number")
+        if value != value or abs(value) > MAX_MAGNITUDE:
+            raise ValueParseError(f"'{text}' is not a finite number in range")
         return value
     if kind is Kind.DATE:
         return parse_date(text)
@@ -207,7 +224,7 @@ class DemandeTable:
                 elif c.kind is Kind.CODESET:
                     v = frozenset(v or ())
                 elif c.kind is Kind.COMMUNES:
-                    v = tuple(dict.fromkeys(v or ()))
+                    v = tuple(v or ())
                 cols[c.name].append(v)
             for k, v in rec.items():
                 if k not in COLUMNS_BY_NAME:

@@ -160,13 +160,8 @@ def _communes(spec: FieldSpec, arr: pa.ChunkedArray) -> tuple[np.ndarray, np.nda
         (() if e else tuple(items[a:b])
          for e, a, b in zip(empty.tolist(), offsets[:-1].tolist(), offsets[1:].tolist())),
         dtype=object, count=n)
-    # Rows naming a commune twice keep its first position, as parse_cell does.
-    codes = pc.index_in(flat, value_set=pc.unique(flat)).to_numpy(zero_copy_only=False)
-    key = parent.astype(np.int64) * (int(codes.max(initial=0)) + 1) + codes
-    key.sort()
-    dup_rows = np.unique(key[1:][key[1:] == key[:-1]] // (int(codes.max(initial=0)) + 1))
-    for i in dup_rows.tolist():
-        values[i] = tuple(dict.fromkeys(values[i]))
+    # Localisations are kept as written (duplicates included): the scorer counts a commune
+    # once at its first rang, and the list round-trips unchanged.
     return values, ok
 
 
