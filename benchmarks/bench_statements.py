@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from cotation.engines import score  # noqa: E402
 from cotation.grid import load_grid  # noqa: E402
-from cotation.info_cli import write_statements  # noqa: E402
+from cotation.statements import write_statements  # noqa: E402
 from cotation.positioning import position  # noqa: E402
 from cotation.progress import Progress  # noqa: E402
 from cotation.synth import generate_attributions, generate_demandes  # noqa: E402

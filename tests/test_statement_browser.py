@@ -16,7 +16,7 @@ import pytest
 
 from cotation.engines import score
 from cotation.grid import load_grid
-from cotation.info_cli import render_html, statement_for
+from cotation.statements import render_html, statement_for
 from cotation.positioning import position
 from cotation.synth import generate_attributions, generate_demandes
 

@@ -11,7 +11,7 @@ import pytest
 
 from cotation.engines import score
 from cotation.grid import load_grid
-from cotation.info_cli import (
+from cotation.statements import (
     build_statement, file_stem, render_html, statement_for, statement_static, demande_contexts,
 )
 from cotation.positioning import position
