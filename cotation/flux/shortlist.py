@@ -17,7 +17,8 @@ from typing import Iterator, Mapping, Protocol, Sequence, overload
 import numpy as np
 
 from ..schema import TYPOLOGIES
-from ..table import DemandeTable, read_demandes_csv
+from ..sources import read_demandes
+from ..table import DemandeTable
 from .errors import FluxInputError, Problem
 from .model import FINANCEMENTS_HORS_SOCIAL, RESERVATAIRE_TYPES, Logement
 from .plafonds import HOUSEHOLD_SIZE, ceiling_row, zone_of
@@ -237,13 +238,14 @@ class ScoreFileSource:
     @classmethod
     def from_files(cls, demandes: str | Path, scores: str | Path | None, **kw) -> "ScoreFileSource":
         """Read the canonical demandes CSV (rejected rows are left out) and the score file."""
-        res = read_demandes_csv(demandes)
+        res = read_demandes(demandes)
         src = cls(res.table, read_scores_csv(scores) if scores else None, **kw)
         src.read_summary = res.summary()
         return src
 
     def _build(self, table: DemandeTable, scores: ScoreArrays | None, extra_communes: tuple[str, ...]) -> None:
-        locs = table.columns["localisations"]
+        # A commune listed twice is one choice: never list a demande twice for one commune.
+        locs = [tuple(dict.fromkeys(l)) for l in table.columns["localisations"]]
         lengths = np.fromiter((len(l) for l in locs), dtype=np.int64, count=self.n)
         flat = [c for l in locs for c in l]
         dem = np.repeat(np.arange(self.n, dtype=np.int64), lengths)
