@@ -371,6 +371,23 @@ class AttributionTable:
         return len(self.columns["numero_unique"])
 
 
+def parse_attribution(rec: Mapping[str, Any], line: int) -> tuple[dict[str, Any], Reject | None]:
+    """Typed values of one attribution record, or the reject for its first bad cell."""
+    values: dict[str, Any] = {}
+    nu = str(rec.get("numero_unique") or "")
+    for name, col in _ATTR_TYPES.items():
+        cell = rec.get(name)
+        cell = None if cell is None else str(cell)
+        try:
+            v = parse_cell(col, cell)
+        except ValueParseError as exc:
+            return values, Reject(line, name, cell or "", str(exc), nu)
+        if col.required and v is None:
+            return values, Reject(line, name, "", f"{name} is required", nu)
+        values[name] = v
+    return values, None
+
+
 def read_attributions_csv(path: str | Path, *, strict: bool = False) -> tuple[AttributionTable, list[Reject], int]:
     with open(path, newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
@@ -383,19 +400,7 @@ def read_attributions_csv(path: str | Path, *, strict: bool = False) -> tuple[At
         n_read = 0
         for rec in reader:
             n_read += 1
-            line = reader.line_num
-            values = {}
-            bad = None
-            for name, col in _ATTR_TYPES.items():
-                try:
-                    v = parse_cell(col, rec.get(name))
-                except ValueParseError as exc:
-                    bad = Reject(line, name, rec.get(name) or "", str(exc), rec.get("numero_unique") or "")
-                    break
-                if col.required and v is None:
-                    bad = Reject(line, name, "", f"{name} is required", rec.get("numero_unique") or "")
-                    break
-                values[name] = v
+            values, bad = parse_attribution(rec, reader.line_num)
             if bad is not None:
                 if strict:
                     raise StrictModeError(bad, str(path))

@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from cotation.schema import ATTRIBUTION_COLUMNS, COLUMNS, COLUMNS_BY_NAME, Column, Kind
 from cotation.table import (ATTRIBUTION_FIELDS, MULTI_SEPARATOR, AttributionTable, DemandeTable,
-                            Reject, StrictModeError, ValueParseError, parse_cell)
+                            Reject, StrictModeError, ValueParseError, parse_attribution, parse_cell)
 
 from ._engine import AdapterResult, FieldSpec, build_table
 from ._split import Records, split_records
@@ -210,23 +210,9 @@ def read_attributions_parquet(path: str | Path, *, strict: bool = False
     cols: dict[str, list] = {k: [] for k in ATTRIBUTION_FIELDS}
     rejects: list[Reject] = []
     for i in range(table.num_rows):
-        line = i + 1
-        values = {}
-        bad = None
-        nu = cells["numero_unique"][i] if "numero_unique" in cells else ""
-        for name, col in ATTRIBUTION_FIELDS.items():
-            cell = cells[name][i] if name in cells else None
-            if isinstance(cell, float):
-                cell = repr(cell)
-            try:
-                v = parse_cell(col, cell)
-            except ValueParseError as exc:
-                bad = Reject(line, name, cell or "", str(exc), nu)
-                break
-            if col.required and v is None:
-                bad = Reject(line, name, "", f"{name} is required", nu)
-                break
-            values[name] = v
+        rec = {name: (repr(v) if isinstance(v, float) else v)
+               for name, v in ((n, cells[n][i]) for n in cells)}
+        values, bad = parse_attribution(rec, i + 1)
         if bad is not None:
             if strict:
                 raise StrictModeError(bad, str(path))
