@@ -204,7 +204,10 @@ def _member(node: ir.Member) -> Fn:
         item = fi(env)
         if item is None:
             return None
-        found = item in fc(env)
+        container = fc(env)
+        if container is None:  # e.g. a set field chosen by an if with a missing condition
+            return None
+        found = item in container
         return (not found) if negate else found
     return member
 

@@ -1,0 +1,399 @@
+"""Embedding API: load and compile a grid once, then score, explain, rank and shortlist.
+
+A :class:`Scorer` wraps one validated grid and its compiled kernels. It is immutable and
+thread-safe (share one per grid across threads, web workers or notebook cells); scoring keeps
+no state between calls. Kernels are cached on disk (``$COTATION_CACHE_DIR``, else
+``~/.cache/cotation``), so a second process starts without recompiling.
+
+Scoring a table::
+
+    import datetime as dt
+    from cotation.api import Scorer
+
+    scorer = Scorer.from_file("grids/lyon-metropole.yaml")     # validate + compile, once
+    result = scorer.score(data, today=dt.date(2025, 6, 30))    # data: see below
+    result.scores        # float64 points, one per (demande, commune) pair
+    result.ranks         # int64, 1 = first within the commune
+    result.to_records()  # [{'numero_unique': ..., 'commune': ..., 'score': 42.5, 'rank': 3, ...}]
+    scorer.explain(result, "0691234567890123A1")   # criteria met / set aside / awaiting, per commune
+
+``data`` may be a :class:`~cotation.table.DemandeTable`, a list of dicts, a dict of columns
+(numpy arrays or lists, canonical column names; dates as ``datetime.date``, ``datetime64`` or
+ISO strings, sets as Python sets/lists or ``'a|b'`` strings), a pandas or polars DataFrame or a
+pyarrow Table. None of those libraries is needed unless the data already is one of their
+objects. Missing values: ``None``, NaN, NaT, null or an empty string.
+
+Shortlisting the best eligible demandes for a vacant dwelling::
+
+    index = scorer.index(data, today=dt.date(2025, 6, 30))     # score + rank once
+    index.shortlist({"commune": "69123", "typologie": "T3", "financement": "PLUS"}, k=10)
+    # [{'numero_unique': ..., 'rank': 1, 'score': 87.0, ...}, ...]  (< 1 ms per call)
+
+A demande is eligible when the dwelling's commune is one of its localisations (in the grid's
+territory), the dwelling's typologie is among the typologies it asks for, and, when a
+financement (PLAI, PLUS, PLS) is given, its revenu fiscal de référence is at or below that
+financement's ceiling for its household category (:mod:`cotation.ceilings`; year of
+``today`` unless ``dwelling["year"]``, zone from the commune's département unless
+``dwelling["zone"]``). A demande with no typologies, or with no income when a financement is
+given, is not eligible.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from . import ir
+from .schema import TYPOLOGIES
+
+__all__ = ["Scorer", "Result", "ShortlistIndex"]
+
+Progress = Callable[[int, int], None]
+
+
+def _date(today: dt.date | str) -> dt.date:
+    if isinstance(today, dt.datetime):
+        return today.date()
+    if isinstance(today, dt.date):
+        return today
+    return dt.date.fromisoformat(str(today))
+
+
+@dataclass(eq=False)
+class Result:
+    """Scores of every (demande, commune) pair, in demande order then localisation order.
+
+    Scores are exact: ``score_hundredths`` holds integer hundredths, ``scores`` the same as
+    float points. Bitmasks (``met`` …) have bit *j* set when criterion *j* is met (set
+    aside by a group policy; met in the validated score; set aside in it).
+    """
+
+    grid: ir.GridIR
+    today: dt.date
+    rows: np.ndarray                 # int64 index of the demande in the input
+    score_hundredths: np.ndarray     # int64
+    score_valide_hundredths: np.ndarray
+    ranks: np.ndarray                # int64, 1 = first in its commune
+    rang: np.ndarray                 # int32, 1 = the demande's first choice
+    met: np.ndarray                  # uint64 (n, words)
+    set_aside: np.ndarray
+    met_valide: np.ndarray
+    set_aside_valide: np.ndarray
+    points: np.ndarray | None        # int64 (n, criteria) hundredths when explain=True
+    rejects: list
+    _terr: np.ndarray = field(repr=False, default=None)
+    _territory: tuple[str, ...] = field(repr=False, default=())
+    _nu: Callable[[], np.ndarray] = field(repr=False, default=None)
+    _table: Any = field(repr=False, default=None)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def scores(self) -> np.ndarray:
+        """Provisional scores in points (float64)."""
+        return self.score_hundredths / 100.0
+
+    @property
+    def scores_valide(self) -> np.ndarray:
+        """Validated scores in points (float64)."""
+        return self.score_valide_hundredths / 100.0
+
+    @property
+    def communes(self) -> np.ndarray:
+        """INSEE code of each pair's commune (object array of str)."""
+        return np.array(self._territory, dtype=object)[self._terr] if len(self) else \
+            np.array([], dtype=object)
+
+    @property
+    def commune_index(self) -> np.ndarray:
+        """Index of each pair's commune in ``grid.communes`` order (int32)."""
+        return self._terr
+
+    @property
+    def numero_unique(self) -> np.ndarray:
+        """numero_unique of each pair (object array of str)."""
+        return self._nu()[self.rows]
+
+    def criterion_met(self, criterion: str | int, *, valide: bool = False) -> np.ndarray:
+        """Boolean array: is the criterion (id or index) met for each pair."""
+        j = criterion if isinstance(criterion, int) else self.grid.criterion(criterion).index
+        mask = self.met_valide if valide else self.met
+        return ((mask[:, j // 64] >> np.uint64(j % 64)) & np.uint64(1)).astype(bool)
+
+    def criteria_counts(self, *, valide: bool = False) -> dict[str, int]:
+        """Number of pairs meeting each criterion (vectorised bit counts)."""
+        return {c.id: int(self.criterion_met(c.index, valide=valide).sum())
+                for c in self.grid.criteria}
+
+    def order(self) -> np.ndarray:
+        """Pair indices by commune (territory order) then rank."""
+        return np.lexsort((self.ranks, self._terr)) if len(self) else np.zeros(0, np.int64)
+
+    def to_records(self, *, sort: bool = False) -> list[dict[str, Any]]:
+        """One dict per pair: numero_unique, commune, rang, score, score_valide (points),
+        rank; in pair order, or by commune then rank when ``sort``."""
+        idx = self.order() if sort else np.arange(len(self))
+        nu = self.numero_unique
+        communes = self.communes
+        sc = self.score_hundredths
+        sv = self.score_valide_hundredths
+        return [{"numero_unique": nu[i], "commune": communes[i], "rang": int(self.rang[i]),
+                 "score": int(sc[i]) / 100, "score_valide": int(sv[i]) / 100,
+                 "rank": int(self.ranks[i])} for i in idx.tolist()]
+
+    def to_score_table(self):
+        """The engine-independent :class:`~cotation.scoring.ScoreTable` (with the ordering
+        key values, as ``cotation score`` writes them)."""
+        return self._table()
+
+
+class Scorer:
+    """One grid, validated and compiled once. Immutable and thread-safe.
+
+    >>> scorer = Scorer.from_file("tests/grids/spec_example.yaml")   # doctest: +SKIP
+    >>> scorer.criteria[:2]                                           # doctest: +SKIP
+    ('dalo', 'sans_logement')
+    """
+
+    def __init__(self, grid: Any, *, workers: int | None = None, warm: bool = True):
+        """``grid``: a :class:`~cotation.grid.Grid` (from ``load_grid``) or its IR.
+        Compiles (or loads from the disk cache) the kernels unless ``warm=False``.
+        Raises :class:`~cotation.compiled.LoweringError` for a construct the compiler cannot
+        lower (none is known for grids that validate)."""
+        from .compiled import CompiledGrid
+
+        gir = grid.ir if hasattr(grid, "ir") and isinstance(grid.ir, ir.GridIR) else grid
+        if not isinstance(gir, ir.GridIR):
+            raise TypeError("Scorer needs a Grid (cotation.grid.load_grid) or a GridIR; use "
+                            "Scorer.from_file(path) for a file")
+        self._grid_ir = gir
+        self._source = grid if gir is not grid else None
+        self._compiled = CompiledGrid(gir)
+        self._workers = workers
+        if warm:
+            self._compiled.warm()
+
+    @classmethod
+    def from_file(cls, path: str | Path, **kwargs: Any) -> "Scorer":
+        """Load, validate (raises :class:`~cotation.diagnostics.GridError` listing every
+        problem) and compile a grid file."""
+        from .grid import load_grid
+
+        return cls(load_grid(path), **kwargs)
+
+    # -- description
+    @property
+    def grid(self) -> ir.GridIR:
+        return self._grid_ir
+
+    @property
+    def criteria(self) -> tuple[str, ...]:
+        return tuple(c.id for c in self._grid_ir.criteria)
+
+    @property
+    def communes(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(self._grid_ir.communes))
+
+    # -- scoring
+    def prepare(self, data: Any, *, shortlist: bool = True):
+        """Encode ``data`` once for this grid; pass the result to :meth:`score` or
+        :meth:`index` several times (other dates) without re-encoding. ``shortlist=False``
+        leaves out the columns only shortlists need."""
+        from .compiled import Batch
+
+        if isinstance(data, Batch):
+            return data
+        return self._compiled.encode(data, extra_columns=_SHORTLIST_COLUMNS if shortlist else ())
+
+    def score(self, data: Any, today: dt.date | str, *, explain: bool = False,
+              progress: Progress | None = None) -> Result:
+        """Score and rank every (demande, commune) pair of ``data`` on ``today``.
+
+        ``explain=True`` adds the per-criterion points matrix (hundredths)."""
+        today = _date(today)
+        batch = self.prepare(data, shortlist=False)
+        cg = self._compiled
+        raw = cg.run(batch, today, explain=explain, progress=progress, workers=self._workers)
+        ranks = cg.rank(raw, batch)
+        return Result(grid=self._grid_ir, today=today, rows=raw.row,
+                      score_hundredths=raw.score, score_valide_hundredths=raw.score_valide,
+                      ranks=ranks, rang=raw.rang, met=raw.met, set_aside=raw.set_aside,
+                      met_valide=raw.met_valide, set_aside_valide=raw.set_aside_valide,
+                      points=raw.points, rejects=list(batch.rejects), _terr=raw.terr,
+                      _territory=batch.territory, _nu=batch.numero_unique_strings,
+                      _table=lambda: cg.score_table(raw, batch, today, ranks=ranks))
+
+    def explain(self, result: Result, which: str | int) -> list[dict[str, Any]]:
+        """Decode one demande's bitmasks: ``which`` is a numero_unique (all its communes) or
+        a pair index. One dict per pair with the criteria and their status (``met``,
+        ``not_met``, ``set_aside``, ``awaiting_validation``) and points when the result was
+        scored with ``explain=True`` (the reference interpreter rebuilds any other detail:
+        ``cotation explain``)."""
+        if isinstance(which, (int, np.integer)):
+            pairs = [int(which)]
+        else:
+            nu = result.numero_unique
+            pairs = np.flatnonzero(nu == which).tolist()
+            if not pairs:
+                raise KeyError(f"no scored pair for numero_unique {which!r}")
+        out = []
+        communes = result.communes
+        for p in pairs:
+            crit = []
+            for c in self._grid_ir.criteria:
+                w, b = divmod(c.index, 64)
+                bit = np.uint64(1) << np.uint64(b)
+                met = bool(result.met[p, w] & bit)
+                aside = bool(result.set_aside[p, w] & bit)
+                met_v = bool(result.met_valide[p, w] & bit)
+                if not met:
+                    status = "not_met"
+                elif aside:
+                    status = "set_aside"
+                elif c.needs_validation and not met_v:
+                    status = "awaiting_validation"
+                else:
+                    status = "met"
+                line = {"id": c.id, "label": c.label, "section": c.section, "status": status,
+                        "group": c.group, "validation": c.validation}
+                if result.points is not None:
+                    line["points"] = int(result.points[p, c.index]) / 100
+                crit.append(line)
+            out.append({"numero_unique": result.numero_unique[p], "commune": communes[p],
+                        "rang": int(result.rang[p]),
+                        "score": int(result.score_hundredths[p]) / 100,
+                        "score_valide": int(result.score_valide_hundredths[p]) / 100,
+                        "rank": int(result.ranks[p]), "criteria": crit})
+        return out
+
+    # -- shortlists
+    def index(self, data: Any, today: dt.date | str) -> "ShortlistIndex":
+        """Score and rank ``data`` once and index it for :meth:`ShortlistIndex.shortlist`."""
+        today = _date(today)
+        batch = self.prepare(data)
+        if any(c not in batch.extra for c in _SHORTLIST_COLUMNS):
+            raise ValueError("this batch was prepared with shortlist=False")
+        result = self.score(batch, today)
+        return ShortlistIndex._build(self, batch, result, today)
+
+    def shortlist(self, dwelling: Mapping[str, Any], k: int, today: dt.date | str,
+                  data: Any) -> list[dict[str, Any]]:
+        """Top-``k`` eligible demandes of ``data`` for one dwelling (builds an index; use
+        :meth:`index` to answer many dwellings)."""
+        return self.index(data, today).shortlist(dwelling, k)
+
+
+_SHORTLIST_COLUMNS = ("typologies", "revenu_fiscal_reference", "nb_personnes", "nb_adultes",
+                      "nb_enfants", "nb_personnes_handicap", "date_naissance",
+                      "date_naissance_conjoint")
+
+
+class ShortlistIndex:
+    """Scored, ranked demandes laid out per commune in rank order, with the attributes
+    eligibility needs. Immutable; queries are thread-safe."""
+
+    def __init__(self) -> None:  # use Scorer.index()
+        raise TypeError("build an index with Scorer.index(data, today)")
+
+    @classmethod
+    def _build(cls, scorer: Scorer, batch, result: Result, today: dt.date) -> "ShortlistIndex":
+        from .ceilings import household_categories
+
+        self = object.__new__(cls)
+        self.scorer = scorer
+        self.today = today
+        self.result = result
+        n_cells = max(1, len(batch.territory))
+        order = result.order()                      # by commune then rank
+        terr_sorted = result._terr[order]
+        counts = np.bincount(terr_sorted, minlength=n_cells) if len(order) else np.zeros(n_cells, np.int64)
+        bounds = np.zeros(n_cells + 1, dtype=np.int64)
+        np.cumsum(counts, out=bounds[1:])
+        self._bounds = bounds
+        self._order = order
+        self._commune_pos = {c: i for i, c in enumerate(batch.territory)}
+        rows = result.rows[order]
+        ex = batch.extra
+        typo = ex["typologies"]
+        # typologies bitset: canonical typologies are the first domain codes, in order
+        self._typo = (typo[:, 0] & np.uint64((1 << len(TYPOLOGIES)) - 1)).astype(np.uint8)[rows]
+        self._rfr = ex["revenu_fiscal_reference"][rows]
+        cats = household_categories(ex["nb_personnes"], ex["nb_enfants"], ex["nb_adultes"],
+                                    ex["nb_personnes_handicap"], ex["date_naissance"],
+                                    ex["date_naissance_conjoint"], today)
+        self._cat = cats[rows]
+        self._max_cat = int(cats.max()) if len(cats) else 6
+        self._score = result.score_hundredths[order]
+        self._score_v = result.score_valide_hundredths[order]
+        self._rank = result.ranks[order]
+        self._rows = rows
+        batch.numero_unique_strings()          # materialise now: queries stay sub-millisecond
+        self._nu = batch.numero_unique_strings
+        return self
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def _criteria(self, dwelling: Mapping[str, Any]) -> tuple[np.uint8, np.ndarray | None]:
+        from .ceilings import ceilings_by_category, zone_of_commune
+
+        typ = dwelling.get("typologie")
+        if typ not in TYPOLOGIES:
+            raise ValueError(f"unknown typologie {typ!r}; expected one of {', '.join(TYPOLOGIES)}")
+        bit = np.uint8(1 << TYPOLOGIES.index(typ))
+        fin = dwelling.get("financement")
+        if not fin:
+            return bit, None
+        zone = dwelling.get("zone") or zone_of_commune(str(dwelling["commune"]))
+        year = int(dwelling.get("year") or self.today.year)
+        return bit, ceilings_by_category(year, str(fin), zone, self._max_cat)
+
+    def _eligible(self, bit: np.uint8, ceil: np.ndarray | None, lo: int, hi: int) -> np.ndarray:
+        mask = (self._typo[lo:hi] & bit) != 0
+        if ceil is not None:
+            cat = self._cat[lo:hi]
+            rfr = self._rfr[lo:hi]
+            ok = (cat >= 1) & ~np.isnan(rfr)
+            mask &= ok & (rfr <= ceil[np.where(ok, cat, 0)])
+        return mask
+
+    def eligible(self, dwelling: Mapping[str, Any]) -> np.ndarray:
+        """Pair indices (into the index's result) of every eligible demande, best first."""
+        cell = self._cell(dwelling)
+        lo, hi = int(self._bounds[cell]), int(self._bounds[cell + 1])
+        bit, ceil = self._criteria(dwelling)
+        return self._order[lo + np.flatnonzero(self._eligible(bit, ceil, lo, hi))]
+
+    def _cell(self, dwelling: Mapping[str, Any]) -> int:
+        commune = str(dwelling.get("commune", ""))
+        cell = self._commune_pos.get(commune)
+        if cell is None:
+            raise ValueError(f"commune {commune!r} is not in the territory of grid "
+                             f"{self.scorer.grid.id}")
+        return cell
+
+    def shortlist(self, dwelling: Mapping[str, Any], k: int = 10) -> list[dict[str, Any]]:
+        """The ``k`` best-ranked eligible demandes for ``dwelling`` (``commune``,
+        ``typologie``, optional ``financement``, ``year``, ``zone``), best first."""
+        cell = self._cell(dwelling)
+        commune = str(dwelling["commune"])
+        lo, hi = int(self._bounds[cell]), int(self._bounds[cell + 1])
+        bit, ceil = self._criteria(dwelling)
+        picked: list[int] = []
+        block = max(256, 8 * k)
+        start = lo
+        while start < hi and len(picked) < k:
+            end = min(hi, start + block)
+            hits = np.flatnonzero(self._eligible(bit, ceil, start, end))
+            picked.extend((hits[: k - len(picked)] + start).tolist())
+            start = end
+            block *= 4
+        nus = self._nu()
+        return [{"numero_unique": nus[self._rows[p]], "row": int(self._rows[p]),
+                 "commune": commune, "rank": int(self._rank[p]),
+                 "score": int(self._score[p]) / 100, "score_valide": int(self._score_v[p]) / 100}
+                for p in picked]
