@@ -12,10 +12,10 @@ income (revenu fiscal de référence) in euros:
   PLS 2024 is derived the same way (rounded down) for completeness.
 
 Zones: ``paris`` (Paris and adjoining communes), ``idf`` (rest of Île-de-France), ``other``
-(other regions). :func:`zone_of_commune` decides by département (75 → paris; 77, 78, 91, 92,
-93, 94, 95 → idf; else other): the communes adjoining Paris, which belong to the Paris zone,
-are therefore treated as ``idf`` unless the caller says otherwise (the official list is not
-reliably available; see ``domain.md`` §4.1). Overseas départements have their own rules and
+(other regions). :func:`zone_of_commune` puts Paris and the communes adjoining it (the
+``PARIS_LIMITROPHES`` list, uncertain: see ``domain.md`` §4.1) in ``paris``, the rest of
+Île-de-France (77, 78, 91, 92, 93, 94, 95) in ``idf`` and every other commune in ``other``;
+callers may override a commune's zone. Overseas départements have their own rules and
 are not covered.
 
 >>> ceiling(2025, "PLUS", "other", 1), ceiling(2025, "PLAI", "paris", 3)
@@ -24,12 +24,13 @@ are not covered.
 72940
 >>> household_category(nb_personnes=2, nb_enfants=1, nb_adultes=1)
 3
->>> zone_of_commune("75056"), zone_of_commune("93066"), zone_of_commune("69123")
-('paris', 'idf', 'other')
+>>> zone_of_commune("75056"), zone_of_commune("93066"), zone_of_commune("93005"), zone_of_commune("69123")
+('paris', 'paris', 'idf', 'other')
 """
 from __future__ import annotations
 
 import datetime as dt
+from fractions import Fraction
 from typing import Mapping
 
 import numpy as np
@@ -84,11 +85,31 @@ _columns("PLS", [(2025, "paris"), (2026, "paris"), (2025, "idf"), (2026, "idf"),
     (108648, 109595, 99455, 100322, 77527, 78203),
     (12107, 12212, 11081, 11177, 8648, 8723),
 ])
-for _zone in ZONES:  # PLS 2024, derived from PLUS 2024 (rounded down)
+def _pls(v: int) -> int:
+    # PLUS × 1.3 rounded half to even: the rule that reproduces the 2025 and 2026 PLS tables
+    # (83 575 × 1.3 = 108 647.5 → 108 648).
+    return round(Fraction(v * 13, 10))
+
+
+for _zone in ZONES:  # PLS 2024, derived from PLUS 2024
     _cats, _inc = _TABLE[("PLUS", 2024, _zone)]
-    _TABLE[("PLS", 2024, _zone)] = (tuple(int(v * 13 // 10) for v in _cats), int(_inc * 13 // 10))
+    _TABLE[("PLS", 2024, _zone)] = (tuple(_pls(v) for v in _cats), _pls(_inc))
 
 YEARS = tuple(sorted({y for (_, y, _) in _TABLE}))
+
+# Paris and its adjoining communes (the first zone of the arrêté). The list in OpenFisca-France
+# has label and code errors; this one is uncertain too: verify against the arrêté annex.
+PARIS_LIMITROPHES = frozenset({
+    "75056", *(f"751{i:02d}" for i in range(1, 21)),
+    "92012", "92024", "92040", "92044", "92046", "92049", "92051", "92062", "92064", "92073", "92075",
+    "93001", "93006", "93045", "93048", "93055", "93061", "93066", "93070",
+    "94018", "94033", "94037", "94041", "94042", "94043", "94052", "94067", "94069", "94080",
+})
+
+
+def all_tables() -> dict[tuple[str, int, str], tuple[tuple[int, ...], int]]:
+    """Every tabulated (product, year, zone) → (categories 1..6, increment); a copy."""
+    return dict(_TABLE)
 
 
 def table(year: int, product: str, zone: str) -> tuple[tuple[int, ...], int]:
@@ -128,7 +149,7 @@ def zone_of_commune(insee: str, overrides: Mapping[str, str] | None = None) -> s
     if overrides and insee in overrides:
         return overrides[insee]
     dep = insee[:2]
-    if dep == "75":
+    if dep == "75" or insee in PARIS_LIMITROPHES:
         return "paris"
     if dep in IDF_DEPARTEMENTS:
         return "idf"

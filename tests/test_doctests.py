@@ -1,0 +1,15 @@
+"""The docstring examples of small exact functions run as tests."""
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = ["cotation.interpreter", "cotation.scoring", "cotation.ranking", "cotation.ceilings"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_doctests(name):
+    result = doctest.testmod(importlib.import_module(name))
+    assert result.failed == 0 and result.attempted > 0
