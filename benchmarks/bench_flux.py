@@ -3,7 +3,7 @@
     python benchmarks/bench_flux.py                       # 100 000 logements, 500 000 demandes
     python benchmarks/bench_flux.py --dwellings 20000 --demandes 100000
     python benchmarks/bench_flux.py --files                # also the CSV files path and the CLI
-    python benchmarks/bench_flux.py --write                # also rewrite benchmarks/README_flux.md
+    python benchmarks/bench_flux.py --write                # also write benchmarks/results/flux.md (a section for benchmarks/README.md)
 
 Seeded, in memory: the synthetic bailleur of ``cotation.flux.generate`` (patrimoine,
 conventions, 3 years of history and the year's events, whose orientations are made by the
@@ -41,7 +41,7 @@ from cotation.flux.generate import generate, generate_demandes, synthetic_scores
 from cotation.flux.shortlist import ScoreFileSource  # noqa: E402
 from cotation.flux.targets import compute_targets  # noqa: E402
 
-README = ROOT / "benchmarks" / "README_flux.md"
+README = ROOT / "benchmarks" / "results" / "flux.md"
 
 
 def _demandes(n: int, communes: tuple[str, ...], year: int, seed: int):
@@ -228,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(r, indent=2) + "\n", encoding="utf-8")
     if args.write:
+        README.parent.mkdir(parents=True, exist_ok=True)
         README.write_text(text, encoding="utf-8")
     return 0
 

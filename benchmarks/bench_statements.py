@@ -11,7 +11,7 @@ Statements are written to a RAM-backed temporary directory (``/dev/shm``) when t
 so that the figure measures the engine rather than the disk; ``--out DIR`` writes where you
 say (100,000 statements are about 4 GB). CPU seconds (this process and its workers) are
 reported beside wall seconds: on a shared machine they are the steadier figure.
-Figures go to ``benchmarks/README_statements.md`` by hand.
+Figures are recorded by hand in ``benchmarks/README.md``.
 """
 from __future__ import annotations
 

@@ -33,7 +33,7 @@ A demande is eligible when the dwelling's commune is one of its localisations (i
 territory), the dwelling's typologie is among the typologies it asks for, and, when a
 financement (PLAI, PLUS, PLS) is given, its revenu fiscal de référence is at or below that
 financement's ceiling for its household category (:mod:`cotation.ceilings`; year of
-``today`` unless ``dwelling["year"]``, zone from the commune's département unless
+``today`` unless ``dwelling["year"]``, zone from the commune (:func:`~cotation.ceilings.zone_of_commune`) unless
 ``dwelling["zone"]``). A demande with no typologies, or with no income when a financement is
 given, is not eligible.
 """
