@@ -243,6 +243,9 @@ def parse_grid_file(path: str | Path, text: str | None = None) -> tuple[GridFile
     if not isinstance(data, dict):
         raise GridError([Diagnostic("schema", "a grid file is a mapping with format, grid and criteria",
                                     smap.span(()))])
+    if "cases" in data and "format" not in data:
+        raise GridError([Diagnostic("schema", "this is a file of test cases, not a grid: run it with "
+                                    "'cotation test'", smap.span(("cases",), key=True))])
     diags = _schema_diagnostics(data, smap)
     if diags:
         raise GridError(diags)
