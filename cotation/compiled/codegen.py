@@ -260,6 +260,17 @@ def _has(col, i, c):
 '''
 
 
+def _read_value(vk: str, kind: Kind, src: str, n: int) -> list[str]:
+    """Lines reading one value and its known flag (missing sentinels: NaN, -1, DMISS)."""
+    if vk == _FLOAT:
+        return [f"v{n} = {src}", f"k{n} = not np.isnan(v{n})"]
+    if vk == _BOOL:
+        return [f"y{n} = {src}", f"v{n} = y{n} == 1", f"k{n} = y{n} >= 0"]
+    if kind is Kind.DATE:
+        return [f"v{n} = {src}", f"k{n} = v{n} != DMISS"]
+    return [f"v{n} = {src}", f"k{n} = v{n} >= 0"]
+
+
 def _data_free(node: ir.Expr) -> bool:
     """True when the expression reads no demande, no localisation and not ``today``."""
     return not any(isinstance(n, (ir.Ref, ir.LocRef, ir.Today)) for n in ir.walk(node))
@@ -454,19 +465,7 @@ class _Fn:
                 return vk, f"pi[{slot}]", "True"
             lines = self.block(node)
             n = self.tmp()
-            if vk == _FLOAT:
-                lines.append(f"v{n} = pf[{slot}]")
-                lines.append(f"k{n} = not np.isnan(v{n})")
-            elif vk == _BOOL:
-                lines.append(f"y{n} = pi[{slot}]")
-                lines.append(f"v{n} = y{n} == 1")
-                lines.append(f"k{n} = y{n} >= 0")
-            elif node.type.kind is Kind.DATE:
-                lines.append(f"v{n} = pi[{slot}]")
-                lines.append(f"k{n} = v{n} != DMISS")
-            else:
-                lines.append(f"v{n} = pi[{slot}]")
-                lines.append(f"k{n} = v{n} >= 0")
+            lines.extend(_read_value(vk, node.type.kind, f"pf[{slot}]" if vk == _FLOAT else f"pi[{slot}]", n))
             return vk, f"v{n}", f"k{n}"
         memo = self.memo_p if (self.has_pairs and self.uses_loc(node)) else self.memo_d
         key = node if not _has_const(node) else None
@@ -565,21 +564,11 @@ class _Fn:
                 return vk, self._zero(vk), "False"
             return self.lower(expr)
         c = self.sh.column(node)
-        col = f"col{c}"
         n = self.tmp()
-        if vk == _FLOAT:
-            L.append(f"v{n} = {col}[i]")
-            L.append(f"k{n} = not np.isnan(v{n})")
-        elif vk == _BOOL:
-            L.append(f"y{n} = {col}[i]")
-            L.append(f"v{n} = y{n} == 1")
-            L.append(f"k{n} = y{n} >= 0")
-        elif node.type.kind is Kind.DATE:
-            L.append(f"v{n} = {col}[i]")
-            L.append(f"k{n} = v{n} != DMISS")
-        else:
-            L.append(f"v{n} = np.int64({col}[i])")
-            L.append(f"k{n} = v{n} >= 0")
+        src = f"col{c}[i]"
+        if vk not in (_FLOAT, _BOOL) and node.type.kind is not Kind.DATE:
+            src = f"np.int64({src})"  # codes and ids are stored narrow
+        L.extend(_read_value(vk, node.type.kind, src, n))
         return vk, f"v{n}", f"k{n}"
 
     # -- membership
