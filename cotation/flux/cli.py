@@ -46,6 +46,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--demandes", type=Path, help="demandes au format canonique (CSV) pour les listes de candidats")
     p.add_argument("--scores", type=Path,
                    help="sortie de `cotation score` (numero_unique, commune, score, score_valide, rank)")
+    p.add_argument("--grid", type=Path,
+                   help="grille de cotation: les demandes sont cotées à --today (au lieu de --scores)")
     p.add_argument("-k", type=int, help="taille des listes de candidats (défaut: convention, sinon 3)")
     p.add_argument("-o", "--out", type=Path, required=True, help="dossier de sortie")
     p.set_defaults(func=cmd_dispatch)
@@ -225,16 +227,26 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
         print("erreur: objectifs invalides, orientation impossible", file=sys.stderr)
         return _EXIT_ISSUES
     source = None
+    if args.grid and args.scores:
+        print("erreur: --grid et --scores s'excluent (la grille cote les demandes elle-même)", file=sys.stderr)
+        return _EXIT_INPUT
     if args.demandes:
         s = d.cf.settings
-        source = ScoreFileSource.from_files(
-            args.demandes, args.scores, year=args.year, ref_date=on,
-            communes=sorted({lg.commune for lg in d.logements}),
-            household_size=dict(s.household_size) or None, max_taux_effort=s.max_taux_effort)
+        kw = dict(year=args.year, ref_date=on, communes=sorted({lg.commune for lg in d.logements}),
+                  household_size=dict(s.household_size) or None, max_taux_effort=s.max_taux_effort)
+        if args.grid:
+            from ..diagnostics import GridError
+            try:
+                source = ScoreFileSource.from_grid(args.demandes, args.grid, on, **kw)
+            except GridError as exc:
+                print(exc, file=sys.stderr)
+                return _EXIT_INPUT
+        else:
+            source = ScoreFileSource.from_files(args.demandes, args.scores, **kw)
         rs = source.read_summary
         print(f"demandes: {rs['read']} lues, {rs['accepted']} retenues, {rs['rejected']} rejetées", file=sys.stderr)
-    elif args.scores:
-        print("erreur: --scores demande aussi --demandes", file=sys.stderr)
+    elif args.scores or args.grid:
+        print("erreur: --scores et --grid demandent aussi --demandes", file=sys.stderr)
         return _EXIT_INPUT
     res = run_dispatch(d.by_id, d.events, d.cf, t, a.excluded, args.year, source=source, k=args.k,
                        departement=d.departement)
@@ -242,7 +254,7 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
     header["entrees"] = {name: {"fichier": p.name, "sha256": _sha256(p)}
                          for name, p in (("logements", args.logements), ("conventions", args.conventions),
                                          ("evenements", args.evenements), ("demandes", args.demandes),
-                                         ("scores", args.scores)) if p is not None}
+                                         ("scores", args.scores), ("grille", args.grid)) if p is not None}
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "audit.jsonl", "w", encoding="utf-8") as fh:

@@ -243,6 +243,21 @@ class ScoreFileSource:
         src.read_summary = res.summary()
         return src
 
+    @classmethod
+    def from_grid(cls, demandes: str | Path, grid: str | Path, today: dt.date, **kw) -> "ScoreFileSource":
+        """Score the demandes with a grid in-process (the default engine) instead of reading a
+        score file: same ranks as ``cotation score`` at the same reference date."""
+        from ..commands import default_engine
+        from ..engines import score
+        from ..grid import load_grid
+        res = read_demandes(demandes)
+        st = score(load_grid(grid).ir, res.table, today, engine=default_engine())
+        arrays = ScoreArrays(np.asarray(st.numero_unique, dtype=str), np.asarray(st.commune, dtype=str),
+                             st.score / 100.0, st.score_valide / 100.0, st.rank.astype(np.int64))
+        src = cls(res.table, arrays, **kw)
+        src.read_summary = res.summary()
+        return src
+
     def _build(self, table: DemandeTable, scores: ScoreArrays | None, extra_communes: tuple[str, ...]) -> None:
         # A commune listed twice is one choice: never list a demande twice for one commune.
         locs = [tuple(dict.fromkeys(l)) for l in table.columns["localisations"]]

@@ -133,6 +133,10 @@ def test_shortlists_from_a_real_cotation_score_file(tmp_path):
     for s in lists:   # candidates come in cotation order
         ranks = [c["rang_cotation"] for c in s["candidats"] if c["rang_cotation"] is not None]
         assert ranks == sorted(ranks)
+    # Scoring in-process with the grid (default engine) gives the very same shortlists.
+    assert main(["flux", "dispatch", *_inputs(tmp_path), "--today", "2025-01-01", "--demandes",
+                 str(tmp_path / "demandes.csv"), "--grid", str(GRID), "-o", str(tmp_path / "g")]) == 0
+    assert (tmp_path / "g" / "shortlists.jsonl").read_bytes() == (tmp_path / "d" / "shortlists.jsonl").read_bytes()
 
 
 def test_outputs_do_not_depend_on_hash_seed(gen, tmp_path):
