@@ -32,8 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--explain", action="store_true", help="add one pts_<criterion> column per criterion")
     p.add_argument("--audit", action="store_true",
                    help="add grid_id, grid_version, grid_hash and today columns to every row")
-    p.add_argument("--engine", choices=("interpreter", "compiled"), default=None,
-                   help="scoring back end (default: compiled when available)")
+    p.add_argument("--engine", choices=("auto", "compiled", "interpreter"), default=None,
+                   help="scoring back end (default auto: compiled, the interpreter if it cannot run)")
     p.add_argument("--mapping", help="mapping file for a local CSV extraction")
     p.add_argument("--rejects", help="write rows that could not be read to this CSV")
     p.add_argument("--strict", action="store_true", help="fail on the first rejected row")
@@ -112,11 +112,8 @@ def _read(args):
 
 
 def default_engine() -> str:
-    try:
-        import cotation.compiled  # noqa: F401
-        return "compiled"
-    except ImportError:
-        return "interpreter"
+    """The compiled engine, falling back to the interpreter if it cannot run (``auto``)."""
+    return "auto"
 
 
 def cmd_score(args) -> int:

@@ -8,12 +8,24 @@ from . import ir
 from .scoring import Progress, ScoreTable, score_interpreted
 from .table import DemandeTable
 
-ENGINES = ("interpreter", "compiled")
+ENGINES = ("interpreter", "compiled", "auto")
 DEFAULT_ENGINE = "interpreter"
 
 
 def score(grid: ir.GridIR, table: DemandeTable, today: dt.date, *, engine: str = DEFAULT_ENGINE,
           explain: bool = False, progress: Progress | None = None) -> ScoreTable:
+    """``auto`` is the compiled engine, with the reference interpreter as a safety net: a
+    failure of the compiler or of Numba must never stop a run the interpreter can do."""
+    if engine == "auto":
+        try:
+            return score(grid, table, today, engine="compiled", explain=explain, progress=progress)
+        except ImportError:
+            pass
+        except Exception as exc:  # noqa: BLE001 - any compiler failure; the reference takes over
+            import warnings
+            warnings.warn(f"compiled engine failed for grid {grid.id} ({type(exc).__name__}: {exc}); "
+                          "scoring with the reference interpreter", RuntimeWarning, stacklevel=2)
+        return score_interpreted(grid, table, today, explain=explain, progress=progress)
     if engine == "interpreter":
         return score_interpreted(grid, table, today, explain=explain, progress=progress)
     if engine == "compiled":

@@ -21,8 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         p.add_argument("demandes", metavar="DEMANDES")
         p.add_argument("attributions", metavar="ATTRIBUTIONS", help="attributions.csv (leases signed)")
         p.add_argument("--today", type=_date, required=True, help="reference date YYYY-MM-DD")
-        p.add_argument("--engine", choices=("interpreter", "compiled"), default=None,
-                       help="scoring back end (default: compiled when available)")
+        p.add_argument("--engine", choices=("auto", "compiled", "interpreter"), default=None,
+                       help="scoring back end (default auto: compiled, the interpreter if it cannot run)")
         p.add_argument("--mapping", help="mapping file for a local CSV extraction")
         p.add_argument("--progress", action="store_true", default=None, help="show progress on stderr")
 
