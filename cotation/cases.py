@@ -16,7 +16,6 @@ import yaml
 
 from .diagnostics import GridError
 from .grid import Grid, load_grid
-from .schema import COLUMNS_BY_NAME
 from .scoring import format_hundredths
 from .table import DemandeTable, ValueParseError
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from lark import Token, Tree
 
 from . import dsl
 from . import ir
-from .diagnostics import Diagnostic, GridError, Span, closest, did_you_mean
+from .diagnostics import Diagnostic, GridError, Span, did_you_mean
 from .ir import BOOL, COMMUNE, DATE, DECIMAL, INT, STRING_LITERAL, TEXT, Type
 from .loader import SourceMap
 from .model import DEFAULT_ORDERING, GridFile
@@ -56,7 +56,6 @@ class Checker:
         return self.smap.span(where.path)
 
     def _value_at(self, path: tuple) -> Any:
-        node: Any = self.smap  # walk the model's raw data through the grid model dump
         data = self._raw
         for p in path:
             try:
@@ -97,7 +96,6 @@ class Checker:
                                  allow_loc=False, role="applies_to")
         criteria = self._criteria()
         groups, ungrouped = self._groups(criteria)
-        criteria = tuple(c if c.group is None else c for c in criteria)
         total_floor = self.const_number(("total", "floor"), g.total.floor, None)
         total_cap = self.const_number(("total", "cap"), g.total.cap, None)
         if total_floor is not None and total_cap is not None and total_floor > total_cap:

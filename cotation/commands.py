@@ -210,7 +210,7 @@ def cmd_explain(args) -> int:
         print(f"error: no demande '{args.id}' in {args.demandes}", file=sys.stderr)
         return 1
     # Ranks need every demande of the file; the breakdown comes from the reference interpreter.
-    st = score(grid.ir, table, args.today, engine=args.__dict__.get("engine") or "interpreter")
+    st = score(grid.ir, table, args.today, engine=default_engine())
     ranks, sizes = {}, {}
     for p in range(len(st)):
         sizes[st.commune[p]] = sizes.get(st.commune[p], 0) + 1

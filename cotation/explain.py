@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import ir
-from .interpreter import Interpreter, Outcome, PairScore
+from .interpreter import Interpreter, PairScore
 from .scoring import format_hundredths
 
 VALIDATION_LABELS = {

@@ -103,34 +103,9 @@ def compile_expr(node: ir.Expr) -> Fn:
                 return None
             return lo <= x <= hi
         return between
-    if isinstance(node, ir.And):
-        fa, fb = compile_expr(node.left), compile_expr(node.right)
-
-        def and_(env):  # Kleene: false wins over missing
-            a = fa(env)
-            if a is False:
-                return False
-            b = fb(env)
-            if b is False:
-                return False
-            if a is None or b is None:
-                return None
-            return True
-        return and_
-    if isinstance(node, ir.Or):
-        fa, fb = compile_expr(node.left), compile_expr(node.right)
-
-        def or_(env):  # Kleene: true wins over missing
-            a = fa(env)
-            if a is True:
-                return True
-            b = fb(env)
-            if b is True:
-                return True
-            if a is None or b is None:
-                return None
-            return False
-        return or_
+    if isinstance(node, (ir.And, ir.Or)):
+        # Kleene logic: the dominant value (false for and, true for or) wins over missing.
+        return _kleene(compile_expr(node.left), compile_expr(node.right), isinstance(node, ir.Or))
     if isinstance(node, ir.Not):
         f = compile_expr(node.operand)
 
@@ -153,6 +128,20 @@ def compile_expr(node: ir.Expr) -> Fn:
         values = frozenset(i.value for i in node.items)
         return lambda env: values
     raise TypeError(f"no interpreter rule for {type(node).__name__}")
+
+
+def _kleene(fa: Fn, fb: Fn, dominant: bool) -> Fn:
+    def kleene(env):
+        a = fa(env)
+        if a is dominant:
+            return dominant
+        b = fb(env)
+        if b is dominant:
+            return dominant
+        if a is None or b is None:
+            return None
+        return not dominant
+    return kleene
 
 
 def _arith(op: str, fa: Fn, fb: Fn) -> Fn:
@@ -292,6 +281,19 @@ class PairScore:
     keys: tuple                       # ordering key values ('score' resolved)
 
 
+def _hundredths_or_none(x: float | None) -> int | None:
+    return None if x is None else round_hundredths(x)
+
+
+def _bounded(h: int, floor: int | None, cap: int | None) -> int:
+    """Floor then cap, in hundredths (groups and the total)."""
+    if floor is not None:
+        h = max(h, floor)
+    if cap is not None:
+        h = min(h, cap)
+    return h
+
+
 def _bits(flags: Sequence[bool]) -> int:
     m = 0
     for j, f in enumerate(flags):
@@ -318,8 +320,9 @@ class Interpreter:
         self._crit = [self._compile_criterion(c) for c in grid.criteria]
         self._keys = [None if k.expr is None else compile_expr(k.expr) for k in grid.ordering]
         self._territory = set(grid.communes)
-        self._floor_h = None if grid.total_floor is None else round_hundredths(grid.total_floor)
-        self._cap_h = None if grid.total_cap is None else round_hundredths(grid.total_cap)
+        self._floor_h = _hundredths_or_none(grid.total_floor)
+        self._cap_h = _hundredths_or_none(grid.total_cap)
+        self._group_bounds = [(_hundredths_or_none(g.floor), _hundredths_or_none(g.cap)) for g in grid.groups]
 
     def _compile_criterion(self, c: ir.CriterionIR):
         when = compile_expr(c.when) if c.when is not None else None
@@ -409,7 +412,7 @@ class Interpreter:
         pts = [raw[j][1] if met[j] else 0 for j in range(n)]
         aside = [False] * n
         group_points: dict[str, int] = {}
-        for g in self.grid.groups:
+        for g, (g_floor, g_cap) in zip(self.grid.groups, self._group_bounds):
             members = [j for j in g.members if met[j]]
             if g.policy == "max" and members:
                 best = members[0]
@@ -425,16 +428,8 @@ class Interpreter:
                 total = pts[members[0]]
             else:
                 total = sum(pts[j] for j in members)
-            if g.floor is not None:
-                total = max(total, round_hundredths(g.floor))
-            if g.cap is not None:
-                total = min(total, round_hundredths(g.cap))
-            group_points[g.id] = total
+            group_points[g.id] = _bounded(total, g_floor, g_cap)
         outcomes = tuple(Outcome(met[j], pts[j], aside[j], awaiting[j]) for j in range(n))
         # group caps/floors change what a group adds, so the total is built from the groups
         total = sum(group_points.values()) + sum(pts[j] for j in self.grid.ungrouped if met[j])
-        if self._floor_h is not None:
-            total = max(total, self._floor_h)
-        if self._cap_h is not None:
-            total = min(total, self._cap_h)
-        return outcomes, group_points, total
+        return outcomes, group_points, _bounded(total, self._floor_h, self._cap_h)

@@ -16,7 +16,7 @@ import numpy as np
 from . import ir
 from .interpreter import Interpreter, PairScore
 from .ranking import rank_within
-from .schema import Column, Kind
+from .schema import Column
 from .table import DemandeTable, Reject, ValueParseError, parse_cell
 
 Progress = Callable[[int, int], None]

@@ -395,19 +395,25 @@ def read_attributions_csv(path: str | Path, *, strict: bool = False) -> tuple[At
         missing = [c for c in ATTRIBUTION_COLUMNS if c not in header and _ATTR_TYPES[c].required]
         if missing:
             raise ValueError(f"{path}:1: missing required column(s): {', '.join(missing)}")
-        cols: dict[str, list] = {k: [] for k in _ATTR_TYPES}
-        rejects: list[Reject] = []
-        n_read = 0
-        for rec in reader:
-            n_read += 1
-            values, bad = parse_attribution(rec, reader.line_num)
-            if bad is not None:
-                if strict:
-                    raise StrictModeError(bad, str(path))
-                rejects.append(bad)
-                continue
-            for k in cols:
-                cols[k].append(values[k])
+        return attributions_from_records(((reader.line_num, rec) for rec in reader), str(path), strict)
+
+
+def attributions_from_records(records: Iterable[tuple[int, Mapping[str, Any]]], source: str,
+                              strict: bool = False) -> tuple[AttributionTable, list[Reject], int]:
+    """(line, record) pairs → typed table, rejects and the number of records read."""
+    cols: dict[str, list] = {k: [] for k in _ATTR_TYPES}
+    rejects: list[Reject] = []
+    n_read = 0
+    for line, rec in records:
+        n_read += 1
+        values, bad = parse_attribution(rec, line)
+        if bad is not None:
+            if strict:
+                raise StrictModeError(bad, source)
+            rejects.append(bad)
+            continue
+        for k in cols:
+            cols[k].append(values[k])
     return AttributionTable(cols), rejects, n_read
 
 

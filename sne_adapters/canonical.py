@@ -24,7 +24,8 @@ import pyarrow.parquet as pq
 
 from cotation.schema import ATTRIBUTION_COLUMNS, COLUMNS, COLUMNS_BY_NAME, Column, Kind
 from cotation.table import (ATTRIBUTION_FIELDS, MULTI_SEPARATOR, AttributionTable, DemandeTable,
-                            Reject, StrictModeError, ValueParseError, parse_attribution, parse_cell)
+                            Reject, ValueParseError, attributions_from_records,
+                            parse_cell)
 
 from ._engine import AdapterResult, FieldSpec, build_table
 from ._split import Records, split_records
@@ -207,20 +208,9 @@ def read_attributions_parquet(path: str | Path, *, strict: bool = False
         raise ValueError(f"{path}:1: missing required column(s): {', '.join(missing)}")
     cells = {name: _as_strings(table.column(name), ATTRIBUTION_FIELDS[name]).to_pylist()
              for name in ATTRIBUTION_FIELDS if name in header}
-    cols: dict[str, list] = {k: [] for k in ATTRIBUTION_FIELDS}
-    rejects: list[Reject] = []
-    for i in range(table.num_rows):
-        rec = {name: (repr(v) if isinstance(v, float) else v)
-               for name, v in ((n, cells[n][i]) for n in cells)}
-        values, bad = parse_attribution(rec, i + 1)
-        if bad is not None:
-            if strict:
-                raise StrictModeError(bad, str(path))
-            rejects.append(bad)
-            continue
-        for k in cols:
-            cols[k].append(values[k])
-    return AttributionTable(cols), rejects, table.num_rows
+    records = ((i + 1, {n: (repr(v[i]) if isinstance(v[i], float) else v[i]) for n, v in cells.items()})
+               for i in range(table.num_rows))
+    return attributions_from_records(records, str(path), strict)
 
 
 def write_attributions_parquet(table: AttributionTable, path: str | Path) -> None:

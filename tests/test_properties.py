@@ -59,8 +59,8 @@ def test_group_policies_caps_and_ranks(tmp_path, members, policy, group_cap, dem
             if policy == "max" and member_pts:
                 assert g <= max(member_pts)  # a max group never exceeds its largest member
                 assert sum(o.set_aside for o in pair.outcomes) == len(member_pts) - 1
-            if policy == "first" and member_pts:
-                assert g == min(member_pts[0], g if group_cap is None else group_cap * 100)
+            if policy == "first" and member_pts:  # the first met member, then the group cap
+                assert g == (member_pts[0] if group_cap is None else min(member_pts[0], group_cap * 100))
             if group_cap is not None:
                 assert g <= group_cap * 100
             assert pair.score == pair.outcomes[0].counted + g

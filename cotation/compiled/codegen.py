@@ -260,6 +260,19 @@ def _has(col, i, c):
 '''
 
 
+def _emit_bounds(L: list[str], fn, sh, var: str, prefix: str, floor: float | None,
+                 cap: float | None) -> str:
+    """Lines applying a floor then a cap (hundredths read from the parameter array)."""
+    from ..interpreter import round_hundredths  # the interpreter's rounding, shared
+    for bound, op in ((floor, "<"), (cap, ">")):
+        if bound is not None:
+            s = sh.hundredths(round_hundredths(bound))
+            n = fn.tmp()
+            L.append(f"{prefix}{n} = _sel({var} {op} pi[{s}], pi[{s}], {var})")
+            var = f"{prefix}{n}"
+    return var
+
+
 def _read_value(vk: str, kind: Kind, src: str, n: int) -> list[str]:
     """Lines reading one value and its known flag (missing sentinels: NaN, -1, DMISS)."""
     if vk == _FLOAT:
@@ -893,7 +906,6 @@ def _combine(fn: "_Fn", grid: ir.GridIR, L: list[str], met: dict[int, str],
     total, per-group results). With ``reuse`` (the provisional results), a group whose
     members never await validation is not recomputed for the validated score. Every step
     assigns a fresh variable (no reassignment: cheaper for Numba's SSA passes)."""
-    from ..interpreter import round_hundredths
 
     sh = fn.sh
     aside: dict[int, str] = {}
@@ -930,16 +942,7 @@ def _combine(fn: "_Fn", grid: ir.GridIR, L: list[str], met: dict[int, str],
             terms = " + ".join(pts[j] for j in g.members) or "0"
             L.append(f"tg{n} = np.int64({terms})")
             tg = f"tg{n}"
-        if g.floor is not None:
-            s = sh.hundredths(round_hundredths(g.floor))
-            n = fn.tmp()
-            L.append(f"tg{n} = _sel({tg} < pi[{s}], pi[{s}], {tg})")
-            tg = f"tg{n}"
-        if g.cap is not None:
-            s = sh.hundredths(round_hundredths(g.cap))
-            n = fn.tmp()
-            L.append(f"tg{n} = _sel({tg} > pi[{s}], pi[{s}], {tg})")
-            tg = f"tg{n}"
+        tg = _emit_bounds(L, fn, sh, tg, "tg", g.floor, g.cap)
         aside.update(g_aside)
         totals.append(tg)
         results[g.id] = (tg, g_aside)
@@ -947,16 +950,7 @@ def _combine(fn: "_Fn", grid: ir.GridIR, L: list[str], met: dict[int, str],
     n = fn.tmp()
     tot = f"tt{n}"
     L.append(f"{tot} = np.int64({' + '.join(totals) or '0'})")
-    if grid.total_floor is not None:
-        s = sh.hundredths(round_hundredths(grid.total_floor))
-        n = fn.tmp()
-        L.append(f"tt{n} = _sel({tot} < pi[{s}], pi[{s}], {tot})")
-        tot = f"tt{n}"
-    if grid.total_cap is not None:
-        s = sh.hundredths(round_hundredths(grid.total_cap))
-        n = fn.tmp()
-        L.append(f"tt{n} = _sel({tot} > pi[{s}], pi[{s}], {tot})")
-        tot = f"tt{n}"
+    tot = _emit_bounds(L, fn, sh, tot, "tt", grid.total_floor, grid.total_cap)
     return aside, tot, results
 
 
