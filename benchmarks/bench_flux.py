@@ -7,7 +7,7 @@
 
 Seeded, in memory: the synthetic bailleur of ``cotation.flux.generate`` (patrimoine,
 conventions, 3 years of history and the year's events, whose orientations are made by the
-dispatcher itself), demandes from ``cotation.synth.generate_demandes`` over the bailleur's
+dispatcher itself), demandes from ``cotation.data.synth.generate_demandes`` over the bailleur's
 communes (a simple numpy generator when that module is absent), and a stand-in score file
 (one cotation per demande × commune sought, ranked per commune). Then each stage is timed:
 assiette, targets and checks, shortlist index, the year's dispatch with a top-3 shortlist per
@@ -45,13 +45,13 @@ README = ROOT / "benchmarks" / "results" / "flux.md"
 
 
 def _demandes(n: int, communes: tuple[str, ...], year: int, seed: int):
-    """The product's generator when present (cotation/synth.py), else the flux test generator."""
+    """The product's generator when present (cotation/data/synth/), else the flux test generator."""
     try:
-        from cotation.synth import generate_demandes as synth
+        from cotation.data.synth import generate_demandes as synth
     except ImportError:
         return generate_demandes(seed, n, communes, year), "cotation.flux.generate.generate_demandes"
     return synth(n, seed=seed, today=dt.date(year, 1, 1), territories=[list(communes)]), \
-        "cotation.synth.generate_demandes"
+        "cotation.data.synth.generate_demandes"
 
 
 class Stopwatch:
@@ -75,7 +75,7 @@ def run_files(bailleur, table, scores, year: int, sw: Stopwatch) -> None:
 
     from cotation.cli import main as cli
     from cotation.flux.shortlist import write_scores_csv
-    from cotation.table import write_demandes_csv
+    from cotation.data.table import write_demandes_csv
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         bailleur.write(d)
@@ -203,7 +203,7 @@ def render(r: dict) -> str:
         "(typologie, commune) index, then vectorised pool, household-size, income-ceiling and PMR "
         "masks over arrays stored alongside it; no Python loop over demandes. Dispatch decisions are "
         "identical with and without shortlists, and the audit log replays without a difference. "
-        f"Through files, reading the {r['demandes']:,}-row canonical CSV with `cotation.table.read_demandes_csv` "
+        f"Through files, reading the {r['demandes']:,}-row canonical CSV with `cotation.data.table.read_demandes_csv` "
         "(full validation into typed Python values) dominates the end-to-end time.",
         "",
         f"Measured with Python {r['python']}, numpy {r['numpy']}, {r['machine']}, single process{load}.",

@@ -24,7 +24,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cotation.schema import COLUMNS, ENUMS  # noqa: E402
+from cotation.data.schema import COLUMNS, ENUMS  # noqa: E402
 
 PRESET = ROOT / "sne_adapters" / "presets" / "extraction_sne_latin1.yaml"
 COMMUNES = np.array([f"{d:02d}{n:03d}" for d in (1, 6, 13, 33, 59, 69, 75, 92, 93, 94)
@@ -158,7 +158,7 @@ def timed(fn, repeat: int):
 def run(rows: int, seed: int, repeat: int, reference: bool) -> dict:
     import pyarrow.csv as pacsv
     import sne_adapters
-    from cotation.table import read_demandes_csv
+    from cotation.data.table import read_demandes_csv
     try:
         import pandas as pd
     except ImportError:
@@ -177,7 +177,7 @@ def run(rows: int, seed: int, repeat: int, reference: bool) -> dict:
                 "sne_adapters.read_demandes": lambda: sne_adapters.read_demandes(canon),
                 "pyarrow.csv.read_csv": lambda: pacsv.read_csv(canon),
                 "pandas.read_csv": (lambda: pd.read_csv(canon, low_memory=False)) if pd else None,
-                "cotation.table.read_demandes_csv (row by row)":
+                "cotation.data.table.read_demandes_csv (row by row)":
                     (lambda: read_demandes_csv(canon)) if reference else None,
             }),
             "mapped extraction (cp1252, semicolon, preset)": (extr, {

@@ -2,7 +2,7 @@
 
     python benchmarks/bench_scoring.py --demandes 1000000
 
-Data: ``cotation.synth.generate_demandes`` (seeded) over an 8-commune territory with 2–4
+Data: ``cotation.data.synth.generate_demandes`` (seeded) over an 8-commune territory with 2–4
 localisations per demande (about 3 scored communes each), converted once to a pyarrow Table;
 every engine starts from that table. Grid: ``benchmarks/grids/bench30.yaml`` (30 criteria,
 max/first/sum groups, bands, validation levels, a local field, commune-dependent criteria).
@@ -100,9 +100,9 @@ def log(msg: str) -> None:
 def make_data(n: int, grid_ir):
     """Synthetic demandes (DemandeTable) and the same data as a pyarrow Table."""
     try:
-        from cotation.synth import SynthParams, generate_demandes
+        from cotation.data.synth import SynthParams, generate_demandes
     except ImportError:  # pragma: no cover - the generator is part of the project
-        raise SystemExit("cotation.synth is needed for the benchmark data")
+        raise SystemExit("cotation.data.synth is needed for the benchmark data")
     validated = tuple(c.id for c in grid_ir.criteria if c.needs_validation)
     # about 3 scored communes per demande: 2–4 localisations, few mutations (out of scope)
     params = SynthParams(nb_localisations={2: 0.2, 3: 0.5, 4: 0.3}, part_mutation=0.04,
@@ -115,7 +115,7 @@ def make_data(n: int, grid_ir):
 def to_arrow(table):
     import pyarrow as pa
 
-    from cotation.schema import COLUMNS, Kind
+    from cotation.data.schema import COLUMNS, Kind
     arrays, names = [], []
     for c in COLUMNS:
         v = table.columns[c.name]
@@ -210,8 +210,8 @@ def numpy_score(cols: dict, batch, grid_ir, today: dt.date):
     """The bench30 grid, vectorised with numpy over the encoded columns.
 
     Returns (row, terr, score, score_valide) per pair in pair order."""
-    from cotation.compiled.codegen import DMISS
-    from cotation.schema import ENUMS
+    from cotation.engine.compiled.plan import DMISS
+    from cotation.data.schema import ENUMS
 
     def code(field, value):
         return ENUMS[field].index(value)
@@ -339,7 +339,7 @@ def numpy_score(cols: dict, batch, grid_ir, today: dt.date):
 
 
 def numpy_rank(prow, pterr, score, cols, n_cells):
-    from cotation.compiled.codegen import DMISS
+    from cotation.engine.compiled.plan import DMISS
     depot = cols["date_depot"][prow]
     depot = np.where(depot == DMISS, np.iinfo(np.int64).max, depot)
     nu = cols["numero_unique"][prow]
@@ -539,7 +539,7 @@ def main(argv=None) -> int:
 
     from cotation.api import Scorer
     from cotation.grid import load_grid
-    from cotation.scoring import score_interpreted
+    from cotation.engine.scoring import score_interpreted
 
     out: dict = {"demandes": args.demandes, "machine": {
         "cpus": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,

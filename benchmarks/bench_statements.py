@@ -1,6 +1,6 @@
 """Benchmark: information statements (JSON + HTML) for 100,000 demandes.
 
-Synthetic demandes and attributions come from ``cotation.synth``; the Lyon example grid
+Synthetic demandes and attributions come from ``cotation.data.synth``; the Lyon example grid
 scores them (it takes external demandes only, so more demandes are generated than statements
 are written). Phases are timed separately: scoring (any engine), positioning, statements
 (build + render + write, in ``--jobs`` processes). Run from the repository root:
@@ -29,12 +29,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cotation.engines import score  # noqa: E402
+from cotation.engine import score  # noqa: E402
 from cotation.grid import load_grid  # noqa: E402
-from cotation.statements import write_statements  # noqa: E402
-from cotation.positioning import position  # noqa: E402
+from cotation.info.statements import write_statements  # noqa: E402
+from cotation.info.positioning import position  # noqa: E402
 from cotation.progress import Progress  # noqa: E402
-from cotation.synth import generate_attributions, generate_demandes  # noqa: E402
+from cotation.data.synth import generate_attributions, generate_demandes  # noqa: E402
 
 TODAY = dt.date(2025, 6, 30)
 

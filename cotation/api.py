@@ -17,7 +17,7 @@ Scoring a table::
     result.to_records()  # [{'numero_unique': ..., 'commune': ..., 'score': 42.5, 'rank': 3, ...}]
     scorer.explain(result, "0691234567890123A1")   # criteria met / set aside / awaiting, per commune
 
-``data`` may be a :class:`~cotation.table.DemandeTable`, a list of dicts, a dict of columns
+``data`` may be a :class:`~cotation.data.table.DemandeTable`, a list of dicts, a dict of columns
 (numpy arrays or lists, canonical column names; dates as ``datetime.date``, ``datetime64`` or
 ISO strings, sets as Python sets/lists or ``'a|b'`` strings), a pandas or polars DataFrame or a
 pyarrow Table. None of those libraries is needed unless the data already is one of their
@@ -46,8 +46,8 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from . import ir
-from .schema import TYPOLOGIES
+from cotation.grid import ir
+from cotation.data.schema import TYPOLOGIES
 
 __all__ = ["Scorer", "Result", "ShortlistIndex"]
 
@@ -146,7 +146,7 @@ class Result:
                  "rank": int(self.ranks[i])} for i in idx.tolist()]
 
     def to_score_table(self):
-        """The engine-independent :class:`~cotation.scoring.ScoreTable` (with the ordering
+        """The engine-independent :class:`~cotation.engine.scoring.ScoreTable` (with the ordering
         key values, as ``cotation score`` writes them)."""
         return self._table()
 
@@ -162,9 +162,9 @@ class Scorer:
     def __init__(self, grid: Any, *, workers: int | None = None, warm: bool = True):
         """``grid``: a :class:`~cotation.grid.Grid` (from ``load_grid``) or its IR.
         Compiles (or loads from the disk cache) the kernels unless ``warm=False``.
-        Raises :class:`~cotation.compiled.LoweringError` for a construct the compiler cannot
+        Raises :class:`~cotation.engine.compiled.LoweringError` for a construct the compiler cannot
         lower (none is known for grids that validate)."""
-        from .compiled import CompiledGrid
+        from cotation.engine.compiled import CompiledGrid
 
         gir = grid.ir if hasattr(grid, "ir") and isinstance(grid.ir, ir.GridIR) else grid
         if not isinstance(gir, ir.GridIR):
@@ -179,9 +179,9 @@ class Scorer:
 
     @classmethod
     def from_file(cls, path: str | Path, **kwargs: Any) -> "Scorer":
-        """Load, validate (raises :class:`~cotation.diagnostics.GridError` listing every
+        """Load, validate (raises :class:`~cotation.grid.diagnostics.GridError` listing every
         problem) and compile a grid file."""
-        from .grid import load_grid
+        from cotation.grid import load_grid
 
         return cls(load_grid(path), **kwargs)
 
@@ -203,7 +203,7 @@ class Scorer:
         """Encode ``data`` once for this grid; pass the result to :meth:`score` or
         :meth:`index` several times (other dates) without re-encoding. ``shortlist=False``
         leaves out the columns only shortlists need."""
-        from .compiled import Batch
+        from cotation.engine.compiled import Batch
 
         if isinstance(data, Batch):
             return data
@@ -301,7 +301,7 @@ class ShortlistIndex:
 
     @classmethod
     def _build(cls, scorer: Scorer, batch, result: Result, today: dt.date) -> "ShortlistIndex":
-        from .ceilings import household_categories
+        from cotation.data.ceilings import household_categories
 
         self = object.__new__(cls)
         self.scorer = scorer
@@ -339,7 +339,7 @@ class ShortlistIndex:
         return len(self._order)
 
     def _criteria(self, dwelling: Mapping[str, Any]) -> tuple[np.uint8, np.ndarray | None]:
-        from .ceilings import ceilings_by_category, zone_of_commune
+        from cotation.data.ceilings import ceilings_by_category, zone_of_commune
 
         typ = dwelling.get("typologie")
         if typ not in TYPOLOGIES:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Mapping
 
-from cotation.schema import ENUMS
+from cotation.data.schema import ENUMS
 
 Table = Mapping[str, "str | bool | None"]
 

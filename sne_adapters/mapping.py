@@ -32,13 +32,14 @@ from typing import Any, Callable, Mapping as TMapping
 import jsonschema
 import yaml
 
-from cotation.schema import COLUMNS, COLUMNS_BY_NAME, Kind
-from cotation.table import Reject, ValueParseError, parse_cell
+from cotation.data.schema import COLUMNS, COLUMNS_BY_NAME, Kind
+from cotation.data.table import Reject
+from cotation.data.values import ValueParseError, parse_cell
 
-from . import codes as sne_codes
-from ._engine import JOIN, AdapterResult, FieldSpec, build_table
-from ._split import split_records
-from .canonical import BOM, decode_reject, shown
+from sne_adapters import codes as sne_codes
+from cotation.data.build import JOIN, AdapterResult, FieldSpec, build_table
+from cotation.data.split import split_records
+from cotation.data.canonical import BOM, decode_reject, shown
 
 _UTF8 = {"utf-8", "utf8", "utf-8-sig"}
 _DEFAULT_SOURCE = {

@@ -31,11 +31,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator
 
-from cotation.schema import COLUMNS, COLUMNS_BY_NAME
-from cotation.table import DemandeTable, Reject, StrictModeError, ValueParseError, parse_cell
+from cotation.data.schema import COLUMNS, COLUMNS_BY_NAME
+from cotation.data.table import DemandeTable, Reject, StrictModeError
+from cotation.data.values import ValueParseError, parse_cell
 
-from . import codes
-from ._engine import AdapterResult, empty_value
+from sne_adapters import codes
+from cotation.data.build import AdapterResult, empty_value
 
 VERSIONS = ("02.00", "02.01")
 ROW = "demandeLogement"

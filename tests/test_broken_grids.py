@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from cotation.cases import _diag_matches
-from cotation.diagnostics import GridError
+from cotation.testing.cases import _diag_matches
+from cotation.grid.diagnostics import GridError
 from cotation.grid import load_grid
 
 from _support import ROOT

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from cotation.diagnostics import GridError
+from cotation.grid.diagnostics import GridError
 from cotation.grid import load_grid
 
 from _support import MINIMAL, grid_text, write_grid

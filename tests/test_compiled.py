@@ -22,13 +22,13 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cotation import ir
-from cotation.diagnostics import GridError
+from cotation.grid import ir
+from cotation.grid.diagnostics import GridError
 from cotation.grid import load_grid
-from cotation.ranking import rank_within
-from cotation.schema import ENUMS, TYPOLOGIES
-from cotation.scoring import score_interpreted
-from cotation.table import DemandeTable
+from cotation.engine.ranking import rank_within
+from cotation.data.schema import ENUMS, TYPOLOGIES
+from cotation.engine.scoring import score_interpreted
+from cotation.data.table import DemandeTable
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -642,7 +642,7 @@ def assert_same(a, b):
 
 
 def compiled_table(grid, table, today, explain):
-    from cotation.compiled import score_compiled
+    from cotation.engine.compiled import score_compiled
     return score_compiled(grid, table, today, explain=explain)
 
 
@@ -714,7 +714,7 @@ def test_templates_cover_the_language():
 
 def test_number_edits_reuse_the_kernel():
     """Variants of a template differ in every number, code and text, not in kernel source."""
-    from cotation.compiled import compile_grid
+    from cotation.engine.compiled import compile_grid
     for t in TEMPLATES[:4]:
         digests = {compile_grid(t.grid(vseed)).digest for vseed in range(6)}
         assert len(digests) == 1
@@ -726,7 +726,7 @@ REAL_GRIDS = ["tests/grids/spec_example.yaml", "benchmarks/grids/bench30.yaml"] 
 
 @pytest.mark.parametrize("path", REAL_GRIDS)
 def test_real_grids_on_synthetic_demandes(path):
-    from cotation.synth import generate_demandes
+    from cotation.data.synth import generate_demandes
     full = REPO / path
     if not full.exists():
         pytest.skip(f"{path} not present")
@@ -807,7 +807,7 @@ def _adversarial_strings():
 
 
 def test_adversarial_grid_is_data():
-    from cotation.compiled import compile_grid
+    from cotation.engine.compiled import compile_grid
     g = load_grid("<adversarial>", ADVERSARIAL, lint=False).ir
     cg = compile_grid(g)
     src = cg.plan.source
@@ -864,7 +864,7 @@ def _yaml_safe(x: str) -> bool:
 def test_grid_strings_never_change_the_source(label, literal, values):
     """Labels, titles, string literals and enumeration values are data: the kernel source
     (hence its digest and the kernel cache) does not depend on them."""
-    from cotation.compiled import generate
+    from cotation.engine.compiled import generate
 
     def grid(label, literal, values):
         doc = {"format": "cotation/1",
@@ -883,7 +883,9 @@ def test_grid_strings_never_change_the_source(label, literal, values):
 
 
 def test_audit_rejects_tampered_source():
-    from cotation.compiled.codegen import LoweringError, audit_source, generate
+    from cotation.engine.compiled.audit import audit_source
+    from cotation.engine.compiled.codegen import generate
+    from cotation.engine.compiled.plan import LoweringError
     src = generate(load_grid(REPO / "tests/grids/spec_example.yaml").ir).source
     audit_source(src)
     for evil in ['__import__("os").system("id")', 'open("/etc/passwd")', 'x = "text"',
@@ -897,7 +899,7 @@ def test_audit_rejects_tampered_source():
 @settings(SETTINGS, max_examples=150)
 @given(data=st.data())
 def test_packed_rank_equals_reference(data):
-    from cotation.compiled.rank import rank_cells, score_field, value_field, dense_rank
+    from cotation.engine.compiled.rank import rank_cells, score_field, value_field, dense_rank
     n = data.draw(st.integers(0, 60))
     n_cells = data.draw(st.integers(1, 4))
     cells = np.array(data.draw(st.lists(st.integers(0, n_cells - 1), min_size=n, max_size=n)), dtype=np.int64)
@@ -930,7 +932,7 @@ def test_packed_rank_equals_reference(data):
 @pytest.fixture(scope="module")
 def lyon():
     from cotation.api import Scorer
-    from cotation.synth import generate_demandes
+    from cotation.data.synth import generate_demandes
     path = REPO / "grids/lyon-metropole.yaml"
     if not path.exists():
         path = REPO / "tests/grids/spec_example.yaml"
@@ -945,7 +947,7 @@ def lyon():
 
 
 def _columns(table: DemandeTable) -> dict:
-    from cotation.schema import COLUMNS, Kind
+    from cotation.data.schema import COLUMNS, Kind
     out = {}
     for c in COLUMNS:
         v = table.columns[c.name]
@@ -1003,8 +1005,8 @@ def test_api_result_and_explain(lyon):
     assert len(recs) == len(res) and recs[0]["rank"] == 1
     nu = res.numero_unique[0]
     lines = scorer.explain(res, nu)
-    from cotation.explain import criterion_lines
-    from cotation.interpreter import Interpreter
+    from cotation.engine.explain import criterion_lines
+    from cotation.engine.interpreter import Interpreter
     pairs = Interpreter(scorer.grid).score_row(int(res.rows[0]), table.row(int(res.rows[0])), today)
     for got, pair in zip(lines, pairs):
         want = {ln.id: ln.status for ln in criterion_lines(scorer.grid, pair)}
@@ -1038,7 +1040,7 @@ def test_api_concurrent_calls(lyon):
 
 
 def test_shortlist_matches_brute_force(lyon):
-    from cotation.ceilings import ceiling, household_category, zone_of_commune
+    from cotation.data.ceilings import ceiling, household_category, zone_of_commune
     scorer, table, today = lyon
     index = scorer.index(table, today)
     res = index.result
@@ -1079,7 +1081,7 @@ def test_shortlist_matches_brute_force(lyon):
 
 
 def test_household_categories_vectorised():
-    from cotation.ceilings import household_categories, household_category
+    from cotation.data.ceilings import household_categories, household_category
     rng = random.Random(5)
     today = dt.date(2025, 6, 30)
     rows = []
@@ -1101,8 +1103,8 @@ def test_household_categories_vectorised():
 # ================================================================================ cache
 
 def test_cache_files_are_written_once(tmp_path, monkeypatch):
-    from cotation.compiled import cache
-    from cotation.compiled.codegen import generate
+    from cotation.engine.compiled import cache
+    from cotation.engine.compiled.codegen import generate
     monkeypatch.setenv("COTATION_CACHE_DIR", str(tmp_path))
     src = generate(load_grid(REPO / "tests/grids/spec_example.yaml").ir).source
     d = cache.cache_dir()
@@ -1119,9 +1121,9 @@ def test_cache_files_are_written_once(tmp_path, monkeypatch):
 
 
 def test_engine_dispatch_and_progress():
-    from cotation.engines import score
+    from cotation.engine import score
     grid = load_grid(REPO / "tests/grids/spec_example.yaml").ir
-    from cotation.synth import generate_demandes
+    from cotation.data.synth import generate_demandes
     today = dt.date(2025, 6, 30)
     table = generate_demandes(500, seed=2, today=today, territories=[list(grid.communes)])
     seen = []
@@ -1132,8 +1134,8 @@ def test_engine_dispatch_and_progress():
 
 def test_months_between_kernel_helper():
     """The kernels' calendar arithmetic equals the interpreter's on many date pairs."""
-    from cotation.compiled import compile_grid
-    from cotation.interpreter import months_between
+    from cotation.engine.compiled import compile_grid
+    from cotation.grid.evaluate import months_between
     cg = compile_grid(load_grid(REPO / "tests/grids/spec_example.yaml").ir)
     mod = cg.kernels()
     rng = random.Random(3)

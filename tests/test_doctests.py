@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 
-MODULES = ["cotation.interpreter", "cotation.scoring", "cotation.ranking", "cotation.ceilings"]
+MODULES = ["cotation.grid.evaluate", "cotation.engine.scoring", "cotation.engine.ranking", "cotation.data.ceilings"]
 
 
 @pytest.mark.parametrize("name", MODULES)

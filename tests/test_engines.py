@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import cotation.compiled as compiled
-from cotation.cases import demandes_table
-from cotation.engines import score
+import cotation.engine.compiled as compiled
+from cotation.testing.cases import demandes_table
+from cotation.engine import score
 from cotation.grid import load_grid
 
 from _support import ROOT, TODAY

@@ -5,10 +5,10 @@ import datetime as dt
 
 import pytest
 
-from cotation.cases import demandes_table
+from cotation.testing.cases import demandes_table
 from cotation.grid import load_grid
-from cotation.interpreter import months_between, round_hundredths, round_to
-from cotation.scoring import score_interpreted
+from cotation.grid.evaluate import months_between, round_hundredths, round_to
+from cotation.engine.scoring import score_interpreted
 
 from _support import TODAY, grid_text, write_grid
 

@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st_
 
-from cotation.engines import score
+from cotation.engine import score
 from cotation.grid import load_grid
-from cotation.positioning import (
+from cotation.info.positioning import (
     DAYS_PER_MONTH, add_months, cell_key, encode_order_keys, histogram, peer_levels, position,
-    waiting_window,
+    waiting_window
 )
-from cotation.ranking import order_indices
-from cotation.table import AttributionTable, DemandeTable
+from cotation.engine.ranking import order_indices
+from cotation.data.table import AttributionTable, DemandeTable
 
 TODAY = dt.date(2025, 1, 15)
 A, B, C = "69123", "69266", "69259"
@@ -279,7 +279,7 @@ def test_delai_anormalement_long(pos):
 
 def test_position_cli(grid, tmp_path):
     from cotation.cli import main
-    from cotation.table import write_attributions_csv, write_demandes_csv
+    from cotation.data.table import write_attributions_csv, write_demandes_csv
     d, a, out = tmp_path / "d.csv", tmp_path / "a.csv", tmp_path / "pos.csv"
     write_demandes_csv(demandes_table(), d)
     write_attributions_csv(attributions_table(), a)
@@ -350,7 +350,7 @@ def _brute_force(pos, i):
     "by: [loc.epci]\n  min_size: 1",
 ])
 def test_positions_match_brute_force_on_synthetic_data(tmp_path, peers):
-    from cotation.synth import generate_demandes
+    from cotation.data.synth import generate_demandes
     text = GRID.split("peers:")[0] + "peers:\n  " + peers + "\n"
     path = tmp_path / "g.yaml"
     path.write_text(text, encoding="utf-8")
@@ -365,7 +365,7 @@ def test_positions_match_brute_force_on_synthetic_data(tmp_path, peers):
 
 def test_commune_cells_rank_like_cotation_score(grid, tmp_path):
     """With peers by commune alone, positions are the ranks of `cotation score`."""
-    from cotation.synth import generate_demandes
+    from cotation.data.synth import generate_demandes
     path = tmp_path / "g.yaml"
     path.write_text(GRID.split("peers:")[0] + "peers:\n  by: [loc.commune]\n  min_size: 1\n", encoding="utf-8")
     g = load_grid(path)
@@ -378,7 +378,7 @@ def test_commune_cells_rank_like_cotation_score(grid, tmp_path):
 def test_positions_do_not_depend_on_the_engines_pair_order(grid):
     """Another engine may list pairs in another order: same positions, row for row."""
     import dataclasses
-    from cotation.synth import generate_demandes
+    from cotation.data.synth import generate_demandes
     table = generate_demandes(200, seed=5, today=TODAY, territories=[grid.ir.communes])
     st = score(grid.ir, table, TODAY, explain=True)
     perm = np.random.default_rng(0).permutation(len(st))

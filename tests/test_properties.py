@@ -6,10 +6,10 @@ import datetime as dt
 import numpy as np
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from cotation.cases import demandes_table
+from cotation.testing.cases import demandes_table
 from cotation.grid import load_grid
-from cotation.interpreter import Interpreter
-from cotation.scoring import score_interpreted
+from cotation.engine.interpreter import Interpreter
+from cotation.engine.scoring import score_interpreted
 
 from _support import MINIMAL
 

@@ -4,7 +4,7 @@ import datetime as dt
 
 from hypothesis import given, strategies as st
 
-from cotation.ranking import order_indices, rank_within
+from cotation.engine.ranking import order_indices, rank_within
 
 
 def test_missing_sorts_last_in_both_directions():

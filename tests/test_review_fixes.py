@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import pytest
 
-from cotation.cases import demandes_table
-from cotation.diagnostics import GridError
+from cotation.testing.cases import demandes_table
+from cotation.grid.diagnostics import GridError
 from cotation.grid import load_grid
-from cotation.scoring import score_interpreted
-from cotation.schema import COLUMNS_BY_NAME
-from cotation.table import ValueParseError, parse_cell
+from cotation.engine.scoring import score_interpreted
+from cotation.data.schema import COLUMNS_BY_NAME
+from cotation.data.values import ValueParseError, parse_cell
 
 from _support import MINIMAL, TODAY, grid_text, write_grid
 

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from cotation.engines import score
+from cotation.engine import score
 from cotation.grid import load_grid
-from cotation.statements import render_html, statement_for
-from cotation.positioning import position
-from cotation.synth import generate_attributions, generate_demandes
+from cotation.info.statements import render_html, statement_for
+from cotation.info.positioning import position
+from cotation.data.synth import generate_attributions, generate_demandes
 
 ROOT = Path(__file__).resolve().parents[1]
 TODAY = dt.date(2025, 6, 30)

@@ -9,13 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from cotation.engines import score
+from cotation.engine import score
 from cotation.grid import load_grid
-from cotation.statements import (
-    build_statement, file_stem, render_html, statement_for, statement_static, demande_contexts,
+from cotation.info.statements import (
+    build_statement, file_stem, render_html, statement_for, statement_static, demande_contexts
 )
-from cotation.positioning import position
-from cotation.table import AttributionTable, DemandeTable, write_attributions_csv, write_demandes_csv
+from cotation.info.positioning import position
+from cotation.data.table import (
+    AttributionTable, DemandeTable, write_attributions_csv, write_demandes_csv
+)
 
 TODAY = dt.date(2025, 1, 15)
 A, B, C = "69123", "69266", "69259"

@@ -12,11 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from cotation.cli import main as cli_main
-from cotation.schema import COLUMNS, TYPOLOGIES
-from cotation.synth import SynthParams, generate_attributions, generate_demandes
-from cotation.table import (
+from cotation.data.schema import COLUMNS, TYPOLOGIES
+from cotation.data.synth import SynthParams, generate_attributions, generate_demandes
+from cotation.data.table import (
     read_attributions_csv, read_demandes_csv, read_demandes_stream, write_attributions_csv,
-    write_demandes_csv,
+    write_demandes_csv
 )
 
 TODAY = dt.date(2025, 6, 30)

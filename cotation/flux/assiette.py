@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Iterable, Sequence
 
-from .conventions import Settings
-from .errors import Issue
-from .model import FINANCEMENTS_HORS_SOCIAL, Evenement, Logement
-from .rounding import dec_display, pct_display
+from cotation.flux.conventions import Settings
+from cotation.flux.errors import Issue
+from cotation.flux.model import FINANCEMENTS_HORS_SOCIAL, Evenement, Logement
+from cotation.flux.rounding import dec_display, pct_display
 
 _CATEGORY_EXCLUSION = {"foyer": "FOYER_RESIDENCE_SOCIALE", "residence_sociale": "FOYER_RESIDENCE_SOCIALE",
                        "chrs": "FOYER_RESIDENCE_SOCIALE", "medico_social": "MEDICO_SOCIAL",

@@ -15,19 +15,21 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from .assiette import Assiette
-from .checks import etat_hors_qpv, expected_cell_flux
-from .conventions import ConventionFile, Settings
-from .decompte import Charge, charge_vacancy, resolve_holders
-from .errors import Issue
-from .model import ATTRIBUTION_DECISIONS, BAILLEUR, ETAT_TYPES, STEPS, Evenement, Logement
-from .rounding import dec_display, largest_remainder, pct_display
-from .targets import Targets, party_order
+from cotation.flux.assiette import Assiette
+from cotation.flux.checks import etat_hors_qpv, expected_cell_flux
+from cotation.flux.conventions import ConventionFile, Settings
+from cotation.flux.decompte import Charge, charge_vacancy, resolve_holders
+from cotation.flux.errors import Issue
+from cotation.flux.model import (
+    ATTRIBUTION_DECISIONS, BAILLEUR, BILAN_COUNTS, BILAN_DIMENSIONS, ETAT_TYPES, STEPS, Evenement,
+    Logement,
+)
+from cotation.flux.report import render_html
+from cotation.flux.rounding import dec_display, largest_remainder, pct_display
+from cotation.flux.targets import Targets, party_order
 
-COUNTS = ("mises_a_disposition", "designations", "examens_caleol", "attributions", "non_attributions",
-          "refus", "defauts_designation", "retours_bailleur", "baux_signes", "decomptes",
-          *(f"decompte_{s}" for s in STEPS))
-DIMENSIONS = ("typologie", "financement", "qpv", "commune")
+COUNTS = BILAN_COUNTS
+DIMENSIONS = BILAN_DIMENSIONS
 _EVENT_COUNT = {"DESIGNATION": "designations", "PRESENTATION_CALEOL": "examens_caleol", "REFUS": "refus",
                 "DEFAUT_DESIGNATION": "defauts_designation", "RETOUR_BAILLEUR": "retours_bailleur",
                 "BAIL_SIGNE": "baux_signes"}
@@ -77,7 +79,6 @@ class Bilan:
         return buf.getvalue()
 
     def write(self, outdir: str | Path) -> dict[str, Path]:
-        from .report import render_html  # the report imports this module
         out = Path(outdir)
         out.mkdir(parents=True, exist_ok=True)
         paths = {"json": out / "bilan.json", "csv": out / "bilan.csv",

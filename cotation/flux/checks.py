@@ -10,12 +10,12 @@ import datetime as dt
 from fractions import Fraction
 from typing import Mapping, Sequence
 
-from .assiette import Assiette
-from .conventions import ConventionFile, Settings
-from .errors import Issue
-from .model import DIMENSIONS, ETAT_TYPES, Logement
-from .rounding import dec_display, pct_display
-from .targets import Party, parties_in_force
+from cotation.flux.assiette import Assiette
+from cotation.flux.conventions import ConventionFile, Settings
+from cotation.flux.errors import Issue
+from cotation.flux.model import DIMENSIONS, ETAT_TYPES, Logement
+from cotation.flux.rounding import dec_display, pct_display
+from cotation.flux.targets import Party, parties_in_force
 
 CellKey = tuple
 

@@ -17,9 +17,10 @@ from typing import Any
 import jsonschema
 import yaml
 
-from .errors import FluxInputError, Problem
-from .model import (BAILLEUR, DEFAULT_EXCLUSIONS, Convention, Derogation, Programme,
-                    Reservataire, Segment, Selector)
+from cotation.flux.errors import FluxInputError, Problem
+from cotation.flux.model import (
+    BAILLEUR, DEFAULT_EXCLUSIONS, Convention, Derogation, Programme, Reservataire, Segment, Selector
+)
 
 SCHEMA_PATH = Path(__file__).with_name("conventions.schema.json")
 

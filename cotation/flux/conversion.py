@@ -12,7 +12,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Mapping
 
-from .errors import FluxInputError, Issue, Problem
+from cotation.flux.errors import FluxInputError, Issue, Problem
 
 
 def strict_share(stock: Mapping[str, int]) -> dict[str, Fraction]:

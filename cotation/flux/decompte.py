@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from typing import Iterable, Mapping, Sequence
 
-from .model import ATTRIBUTION_DECISIONS, BAILLEUR, Evenement
+from cotation.flux.model import ATTRIBUTION_DECISIONS, BAILLEUR, Evenement
 
 _HOLDER_EVENTS = frozenset({"DESIGNATION", "PRESENTATION_CALEOL", "REFUS", "BAIL_SIGNE"})
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Callable, Iterable, Mapping, Sequence
 
-from .conventions import ConventionFile
-from .decompte import charge_vacancy
-from .model import BAILLEUR, DIMENSIONS, Evenement, Logement
-from .shortlist import CandidateSource
-from .targets import Party, Targets, party_order
+from cotation.flux.conventions import ConventionFile
+from cotation.flux.decompte import charge_vacancy
+from cotation.flux.model import BAILLEUR, DIMENSIONS, Evenement, Logement
+from cotation.flux.shortlist import CandidateSource
+from cotation.flux.targets import Party, Targets, party_order
 
 RULE_VERSION = "flux-dispatch/1"
 

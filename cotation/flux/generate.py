@@ -17,17 +17,17 @@ from typing import Sequence
 import numpy as np
 import yaml
 
-from ..schema import TYPOLOGIES
-from ..table import DemandeTable
-from .assiette import compute_assiette
-from .conventions import ConventionFile, parse_conventions
-from .dispatch import run_dispatch
-from .inputs import write_evenements, write_logements
-from .model import BAILLEUR, Evenement, Logement
-from .plafonds import ceiling
-from .rounding import largest_remainder
-from .shortlist import ScoreArrays
-from .targets import compute_targets
+from cotation.data.schema import TYPOLOGIES
+from cotation.data.table import DemandeTable
+from cotation.flux.assiette import compute_assiette
+from cotation.flux.conventions import ConventionFile, parse_conventions
+from cotation.flux.dispatch import run_dispatch
+from cotation.flux.inputs import write_evenements, write_logements
+from cotation.flux.model import BAILLEUR, Evenement, Logement
+from cotation.flux.plafonds import ceiling
+from cotation.flux.rounding import largest_remainder
+from cotation.flux.shortlist import ScoreArrays
+from cotation.flux.targets import compute_targets
 
 def _cum(table: Sequence[tuple[str, int]]) -> tuple[tuple[str, ...], tuple[int, ...]]:
     """Keys and cumulative weights, so each draw skips re-accumulating (same draws as weights=)."""
@@ -262,7 +262,7 @@ def _conventions(year: int, departement: str, centre: str, logements: Sequence[L
 
 def generate_demandes(seed: int, n: int, communes: Sequence[str], year: int, *,
                       departement: str = "83") -> DemandeTable:
-    """Canonical demandes for shortlist tests and benchmarks (numpy draws; cotation.synth is the
+    """Canonical demandes for shortlist tests and benchmarks (numpy draws; cotation.data.synth is the
     product's generator). Extra column ``pools`` labels Action Logement, agents and collectivité
     applicants."""
     g = np.random.default_rng(seed)

@@ -11,10 +11,11 @@ import io
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from .errors import FluxInputError, Problem
-from .model import (CATEGORIES, DECISIONS, DEPART_MOTIFS, EVENT_TYPES, EXCLUSION_CODES,
-                    FINANCEMENTS, ORIGINES, SOUSTRACTION_CODES, STATUTS, ZONES, Evenement,
-                    Logement, normalise_typologie)
+from cotation.flux.errors import FluxInputError, Problem
+from cotation.flux.model import (
+    CATEGORIES, DECISIONS, DEPART_MOTIFS, EVENT_TYPES, EXCLUSION_CODES, FINANCEMENTS, ORIGINES,
+    SOUSTRACTION_CODES, STATUTS, ZONES, Evenement, Logement, normalise_typologie
+)
 
 LOGEMENT_COLUMNS = ("id", "commune", "qpv", "typologie", "financement", "category", "status",
                     "mise_en_service", "sortie", "exclusion", "autorisation_date", "zone", "pmr",

@@ -8,7 +8,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from ..schema import TYPOLOGIES
+from cotation.data.schema import TYPOLOGIES
 
 BAILLEUR = "BAILLEUR"
 """Réservataire id of the bailleur's own (residual) share."""
@@ -49,6 +49,13 @@ ATTRIBUTION_DECISIONS = frozenset(DECISIONS[:3])
 ORIGINES = ("ROTATION", "MISE_EN_SERVICE")
 
 DIMENSIONS = ("commune", "qpv", "typologie", "financement")
+
+# What a bilan counts per réservataire and breakdown, and the breakdowns it makes (the bilan
+# computes them, the report reads them).
+BILAN_COUNTS = ("mises_a_disposition", "designations", "examens_caleol", "attributions", "non_attributions",
+                "refus", "defauts_designation", "retours_bailleur", "baux_signes", "decomptes",
+                *(f"decompte_{s}" for s in STEPS))
+BILAN_DIMENSIONS = ("typologie", "financement", "qpv", "commune")
 """Dwelling attributes that segments, perimeters and dispatch quotas may refer to."""
 
 

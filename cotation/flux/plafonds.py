@@ -11,7 +11,7 @@ from fractions import Fraction
 from types import MappingProxyType
 from typing import Mapping
 
-from .. import ceilings as _ceilings
+from cotation.data import ceilings as _ceilings
 
 Row = tuple[int, int, int, int, int, int, int]
 

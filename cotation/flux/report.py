@@ -2,12 +2,9 @@
 from __future__ import annotations
 
 from html import escape
-from typing import TYPE_CHECKING, Sequence
+from typing import Any, Sequence
 
-from .model import STEP_LABELS, STEPS
-
-if TYPE_CHECKING:
-    from .bilan import Bilan
+from cotation.flux.model import BILAN_COUNTS as COUNTS, BILAN_DIMENSIONS as DIMENSIONS, STEP_LABELS, STEPS
 
 _PALETTE = ("#1f5fa8", "#e07b28", "#3a9a48", "#b8333a", "#7d5ba6", "#8c6d31", "#c85ca6", "#6b6b6b")
 _CSS = """
@@ -78,9 +75,8 @@ def _num(v: object) -> float:
     return float(v) if isinstance(v, (int, float)) else 0.0
 
 
-def render_html(bilan: "Bilan") -> str:
-    """The bilan as one HTML page; same bilan, same bytes."""
-    from .bilan import COUNTS, DIMENSIONS
+def render_html(bilan: Any) -> str:
+    """The bilan (a :class:`cotation.flux.bilan.Bilan`) as one HTML page; same bilan, same bytes."""
     rows = bilan.rows
     names = [_short(r["nom"]) for r in rows]
     kind = "annuel" if bilan.annual else "intermédiaire"

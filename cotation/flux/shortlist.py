@@ -12,22 +12,22 @@ import csv
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Mapping, Protocol, Sequence, overload
+from typing import Callable, Iterator, Mapping, Protocol, Sequence, overload
 
 import numpy as np
 
-from ..schema import TYPOLOGIES
-from ..sources import read_demandes
-from ..table import DemandeTable
-from .errors import FluxInputError, Problem
-from .model import FINANCEMENTS_HORS_SOCIAL, RESERVATAIRE_TYPES, Logement
-from .plafonds import HOUSEHOLD_SIZE, ceiling_row, zone_of
+from cotation.data.schema import TYPOLOGIES
+from cotation.data.sources import read_demandes
+from cotation.data.table import DemandeTable, ReadResult
+from cotation.data.values import TRUE_WORDS
+from cotation.flux.errors import FluxInputError, Problem
+from cotation.flux.model import FINANCEMENTS_HORS_SOCIAL, RESERVATAIRE_TYPES, Logement
+from cotation.flux.plafonds import HOUSEHOLD_SIZE, ceiling_row, zone_of
 
 SCORE_COLUMNS = ("numero_unique", "commune", "score", "score_valide", "rank")
 _TYPO_INDEX = {t: i for i, t in enumerate(TYPOLOGIES)}
 _POOL_BIT = {t: 1 << i for i, t in enumerate(RESERVATAIRE_TYPES)}
 _ALL_POOLS = (1 << len(RESERVATAIRE_TYPES)) - 1
-_TRUE = {"true", "1", "oui", "o", "yes", "vrai"}
 
 
 class HasType(Protocol):
@@ -227,7 +227,7 @@ class ScoreFileSource:
         self._res = np.array([np.nan if v is None else v for v in cols["ressources_mensuelles"]], dtype=np.float64)
         self._pools, self.pools_labelled = pool_masks(table) if n else (np.zeros(0, np.int64), False)
         pmr = table.extras.get("besoin_pmr")
-        self._pmr = (np.fromiter(((v or "").strip().lower() in _TRUE for v in pmr), dtype=bool, count=n)
+        self._pmr = (np.fromiter(((v or "").strip().lower() in TRUE_WORDS for v in pmr), dtype=bool, count=n)
                      if pmr is not None else np.zeros(n, dtype=bool))
         self._sizes = dict(HOUSEHOLD_SIZE) | dict(household_size or {})
         self._max_te = max_taux_effort
@@ -236,22 +236,24 @@ class ScoreFileSource:
         self._build(table, scores, tuple(communes))
 
     @classmethod
-    def from_files(cls, demandes: str | Path, scores: str | Path | None, **kw) -> "ScoreFileSource":
-        """Read the canonical demandes CSV (rejected rows are left out) and the score file."""
-        res = read_demandes(demandes)
+    def from_files(cls, demandes: str | Path, scores: str | Path | None, *,
+                   reader: Callable[[str | Path], ReadResult] = read_demandes, **kw) -> "ScoreFileSource":
+        """Read the demandes with ``reader`` (canonical CSV or Parquet by default; rejected rows
+        are left out) and the score file."""
+        res = reader(demandes)
         src = cls(res.table, read_scores_csv(scores) if scores else None, **kw)
         src.read_summary = res.summary()
         return src
 
     @classmethod
-    def from_grid(cls, demandes: str | Path, grid: str | Path, today: dt.date, **kw) -> "ScoreFileSource":
+    def from_grid(cls, demandes: str | Path, grid: str | Path, today: dt.date, *,
+                  reader: Callable[[str | Path], ReadResult] = read_demandes, **kw) -> "ScoreFileSource":
         """Score the demandes with a grid in-process (the default engine) instead of reading a
         score file: same ranks as ``cotation score`` at the same reference date."""
-        from ..commands import default_engine
-        from ..engines import score
-        from ..grid import load_grid
-        res = read_demandes(demandes)
-        st = score(load_grid(grid).ir, res.table, today, engine=default_engine())
+        from cotation.engine import score
+        from cotation.grid import load_grid
+        res = reader(demandes)
+        st = score(load_grid(grid).ir, res.table, today, engine="auto")
         arrays = ScoreArrays(np.asarray(st.numero_unique, dtype=str), np.asarray(st.commune, dtype=str),
                              st.score / 100.0, st.score_valide / 100.0, st.rank.astype(np.int64))
         src = cls(res.table, arrays, **kw)
@@ -266,7 +268,7 @@ class ScoreFileSource:
         dem = np.repeat(np.arange(self.n, dtype=np.int64), lengths)
         elargie = table.extras.get("demande_elargie")
         if elargie is not None and extra_communes:
-            wide = [i for i, v in enumerate(elargie) if (v or "").strip().lower() in _TRUE]
+            wide = [i for i, v in enumerate(elargie) if (v or "").strip().lower() in TRUE_WORDS]
             have = {(i, c) for i in wide for c in locs[i]}
             add = [(i, c) for i in wide for c in extra_communes if (i, c) not in have]
             if add:

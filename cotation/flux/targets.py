@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Mapping, Sequence
 
-from .assiette import Assiette
-from .conventions import ConventionFile
-from .errors import Issue
-from .model import BAILLEUR, DIMENSIONS, PRIORITY_RANK, Convention, Logement
-from .rounding import dec_display, largest_remainder
+from cotation.flux.assiette import Assiette
+from cotation.flux.conventions import ConventionFile
+from cotation.flux.errors import Issue
+from cotation.flux.model import BAILLEUR, DIMENSIONS, PRIORITY_RANK, Convention, Logement
+from cotation.flux.rounding import dec_display, largest_remainder
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ import csv
 import io
 from pathlib import Path
 
-from cotation.schema import COLUMNS
-from cotation.table import ReadResult
+from cotation.data.schema import COLUMNS
+from cotation.data.table import ReadResult
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 ROOT = Path(__file__).resolve().parents[2]

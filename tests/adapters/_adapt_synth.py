@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 
-from cotation.schema import COLUMNS, ENUMS, Kind
+from cotation.data.schema import COLUMNS, ENUMS, Kind
 
 COMMUNES = ["75056", "75113", "69123", "13055", "2A004", "2B033", "01053", "33063", "59350", "06088"]
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from cotation.schema import COLUMNS
-from cotation.table import StrictModeError, read_demandes_csv
+from cotation.data.schema import COLUMNS
+from cotation.data.table import StrictModeError, read_demandes_csv
 from sne_adapters import read_demandes
-from sne_adapters.canonical import read_canonical_csv
+from cotation.data.canonical import read_canonical_csv
 
 import _adapt_synth as synth
 from _adapt_helpers import FIXTURES, assert_accounted, assert_same, write_csv

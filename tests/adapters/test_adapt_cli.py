@@ -9,7 +9,7 @@ import pytest
 import argparse
 
 from sne_adapters import read_demandes
-from sne_adapters.cli import register
+from cotation.cli.convert import register
 
 from _adapt_helpers import FIXTURES, PRESET
 

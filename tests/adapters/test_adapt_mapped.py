@@ -8,8 +8,8 @@ import random
 import pytest
 import yaml
 
-from cotation.schema import COLUMNS
-from cotation.table import StrictModeError
+from cotation.data.schema import COLUMNS
+from cotation.data.table import StrictModeError
 from sne_adapters import MappingError, load_mapping, read_demandes
 from sne_adapters.codes import TABLES, TARGETS
 from sne_adapters.mapping import mapping_schema, read_mapped_csv

@@ -7,9 +7,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from cotation.table import AttributionTable, read_attributions_csv
-from sne_adapters import (read_attributions, read_demandes, write_attributions, write_demandes)
-from sne_adapters.canonical import read_canonical_parquet
+from cotation.data.table import AttributionTable, read_attributions_csv
+from sne_adapters import read_attributions, read_demandes, write_attributions, write_demandes
+from cotation.data.canonical import read_canonical_parquet
 
 from _adapt_helpers import FIXTURES, assert_accounted, assert_same
 
@@ -62,7 +62,7 @@ def test_parquet_strict_and_duplicates(tmp_path):
                              "nb_personnes": [1, 2]}), path)
     res = read_demandes(path)
     assert res.rejects[0].reason == "duplicated numero_unique (first at line 1)"
-    from cotation.table import StrictModeError
+    from cotation.data.table import StrictModeError
     with pytest.raises(StrictModeError):
         read_demandes(path, strict=True)
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from hypothesis import given, settings, strategies as st
 
-from cotation.schema import COLUMNS, Kind
-from cotation.table import DemandeTable
+from cotation.data.schema import COLUMNS, Kind
+from cotation.data.table import DemandeTable
 from sne_adapters import read_demandes, write_demandes
-from sne_adapters.canonical import read_canonical_csv
+from cotation.data.canonical import read_canonical_csv
 
 from _adapt_helpers import typed
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cotation.table import StrictModeError
+from cotation.data.table import StrictModeError
 from sne_adapters import read_demandes
 from sne_adapters.sne_xml import read_sne_xml
 

@@ -6,8 +6,9 @@ from fractions import Fraction
 
 from flux_helpers import conventions_a, patrimoine_a
 
-from cotation.flux.assiette import (compute_assiette, exclusion_code, exclusion_reasons,
-                                    flux_from_counts)
+from cotation.flux.assiette import (
+    compute_assiette, exclusion_code, exclusion_reasons, flux_from_counts
+)
 from cotation.flux.conventions import RotationSettings, Settings
 from cotation.flux.model import DEFAULT_EXCLUSIONS, EXCLUSION_CODES, Evenement, Logement
 from cotation.flux.rounding import pct_display

@@ -114,10 +114,10 @@ def test_shortlists_from_a_real_cotation_score_file(tmp_path):
 
     from cotation.flux.generate import generate
     try:
-        from cotation.synth import generate_demandes
+        from cotation.data.synth import generate_demandes
     except ImportError:
-        pytest.skip("cotation.synth not present")
-    from cotation.table import write_demandes_csv
+        pytest.skip("cotation.data.synth not present")
+    from cotation.data.table import write_demandes_csv
     communes = ["25056", "25047", "25212", "25287", "25462"]
     write_demandes_csv(generate_demandes(300, seed=4, today=dt.date(2025, 1, 1), territories=[communes]),
                        tmp_path / "demandes.csv")

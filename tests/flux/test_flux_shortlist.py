@@ -8,11 +8,14 @@ import numpy as np
 import pytest
 
 from cotation.flux.model import Logement
-from cotation.flux.plafonds import (PLS, PLUS, PlafondsIndisponibles, categorie_menage, ceiling, ceiling_row,
-                                    zone_of)
-from cotation.flux.shortlist import CandidateSource, ScoreArrays, ScoreFileSource, read_scores_csv, write_scores_csv
+from cotation.flux.plafonds import (
+    PLS, PLUS, PlafondsIndisponibles, categorie_menage, ceiling, ceiling_row, zone_of
+)
+from cotation.flux.shortlist import (
+    CandidateSource, ScoreArrays, ScoreFileSource, read_scores_csv, write_scores_csv
+)
 from cotation.flux.targets import Party
-from cotation.table import DemandeTable
+from cotation.data.table import DemandeTable
 
 DW = Logement("L1", "83001", False, "T3", "PLUS")
 BAILLEUR = Party("BAILLEUR", "BAILLEUR", "b")

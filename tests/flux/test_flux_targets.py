@@ -6,8 +6,10 @@ from pathlib import Path
 
 from hypothesis import given, settings, strategies as st
 
-from cotation.flux.conversion import (check_totals, droits_uniques, droits_uniques_rate,
-                                      read_reservation_tables, rotation_weighted, strict_share)
+from cotation.flux.conversion import (
+    check_totals, droits_uniques, droits_uniques_rate, read_reservation_tables, rotation_weighted,
+    strict_share
+)
 from cotation.flux.model import BAILLEUR, Selector, Segment, Convention
 from cotation.flux.rounding import largest_remainder
 from cotation.flux.targets import Cell, Party, simple_targets, targets_from_cells

@@ -1,0 +1,222 @@
+"""Canonical demandes and attributions in CSV and Parquet.
+
+CSV follows ``demande-schema.md`` and reads exactly like ``cotation.data.table.read_demandes_csv``
+(same rows, values, rejects and line numbers) but vectorised; in addition a line whose bytes are
+not UTF-8 becomes a reject instead of stopping the run.
+
+Parquet holds the same columns with native types: text and codes as ``string``, ``int64``,
+``float64``, ``date32``, ``bool``; a set of codes (``motifs``, ``typologies``,
+``criteres_valides``) as ``list<string>`` in canonical order, and ``localisations`` as
+``list<string>`` in preference order. Extra columns are ``string``. The reader also accepts
+``|``-joined strings or plain strings in any column (they are parsed as CSV cells), integral
+floats in integer columns (pandas writes those), and reports row numbers (1-based) as lines.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from cotation.data.schema import ATTRIBUTION_COLUMNS, COLUMNS, COLUMNS_BY_NAME, Column, Kind
+from cotation.data.table import (
+    ATTRIBUTION_FIELDS, AttributionTable, DemandeTable, Reject, attributions_from_records
+)
+from cotation.data.values import MULTI_SEPARATOR, ValueParseError, parse_cell
+
+from cotation.data.build import AdapterResult, FieldSpec, build_table
+from cotation.data.split import Records, split_records
+
+BOM = b"\xef\xbb\xbf"
+
+_ARROW_TYPES: dict[Kind, pa.DataType] = {
+    Kind.BOOL: pa.bool_(), Kind.INT: pa.int64(), Kind.DECIMAL: pa.float64(),
+    Kind.DATE: pa.date32(), Kind.CODE: pa.string(), Kind.TEXT: pa.string(),
+    Kind.COMMUNE: pa.string(), Kind.CODESET: pa.list_(pa.string()),
+    Kind.COMMUNES: pa.list_(pa.string()),
+}
+
+
+def canonical_parser(col: Column):
+    """``parse_cell`` plus the required check, as the reference reader applies them."""
+    def parse(text: str) -> Any:
+        value = parse_cell(col, text)
+        if col.required and (value is None or value == ""):
+            raise ValueParseError(f"{col.name} is required")
+        return value
+    return parse
+
+
+def canonical_fields(header: list[str]) -> list[FieldSpec]:
+    out = []
+    for i, name in enumerate(header):
+        col = COLUMNS_BY_NAME.get(name)
+        if col is None:
+            continue
+        number = {Kind.INT: "int", Kind.DECIMAL: "decimal"}.get(col.kind)
+        split = (MULTI_SEPARATOR,) if col.kind is Kind.COMMUNES else ()
+        out.append(FieldSpec(col.name, (i,), col.name, canonical_parser(col), col.kind,
+                             col.required, number, communes_split=split))
+    return out
+
+
+def check_header(header: list[str], source: str) -> None:
+    missing = [c.name for c in COLUMNS if c.required and c.name not in header]
+    if missing:
+        raise ValueError(f"{source}:1: missing required column(s): {', '.join(missing)}")
+    dup = sorted({h for h in header if header.count(h) > 1})
+    if dup:
+        raise ValueError(f"{source}:1: duplicated column(s): {', '.join(dup)}")
+
+
+def shown(text: str) -> str:
+    """Text that may hold surrogate escapes, printable (undecodable bytes as \\xNN)."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def decode_reject(line: int, cells: list[str], header: list[str], encoding: str,
+                  nu: str) -> Reject:
+    """A record holding bytes that ``encoding`` cannot decode."""
+    for name, cell in zip(header + ["*"] * len(cells), cells):
+        raw = cell.encode("utf-8", "surrogateescape")
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            bad = raw[exc.start:exc.end].hex()
+            return Reject(line, name, shown(cell),
+                          f"bytes 0x{bad} are not valid {encoding}; declare the file's encoding "
+                          "in a mapping (encoding: cp1252 for most Windows exports)", nu)
+    return Reject(line, "*", "", f"line is not valid {encoding}", nu)
+
+
+def _decode(data: bytes) -> tuple[bytes | None, str | None]:
+    """(utf-8 bytes for the fast path, or text with surrogate escapes for the Python path)."""
+    if data.startswith(BOM):
+        data = data[len(BOM):]
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, data.decode("utf-8", "surrogateescape")
+    return data, None
+
+
+def read_canonical_csv(path: str | Path, *, strict: bool = False, fast: bool = True) -> AdapterResult:
+    """Read a canonical demande CSV. ``fast=False`` is the row-by-row path (tests, debugging)."""
+    source = str(path)
+    data, text = _decode(Path(path).read_bytes())
+    records = split_records(data, text, fast=fast, source=source)
+    return records_to_result(records, source=source, strict=strict, fast=fast, fmt="csv")
+
+
+def records_to_result(records: Records, *, source: str, strict: bool, fast: bool,
+                      fmt: str, encoding: str = "utf-8") -> AdapterResult:
+    header = records.header
+    check_header(header, source)
+    fields = canonical_fields(header)
+    extras = [(h, i) for i, h in enumerate(header) if h not in COLUMNS_BY_NAME]
+    nu_idx = header.index("numero_unique")
+    width = len(header)
+
+    def odd(line: int, cells: list[str], why: str) -> Reject:
+        nu = cells[nu_idx].strip() if len(cells) > nu_idx else ""
+        if why == "encoding":
+            return decode_reject(line, cells, header, encoding, shown(nu))
+        return Reject(line, "*", "", f"{len(cells)} cells, header has {width}", nu)
+
+    table, rejects = build_table(records, fields, extras, nu_source=nu_idx, source=source,
+                                 strict=strict, vectorised=fast, odd_reject=odd)
+    return AdapterResult(table, rejects, records.n_read, [name for name, _ in extras], fmt)
+
+
+# ----------------------------------------------------------------------------- Parquet
+
+def _as_strings(arr: pa.ChunkedArray, col: Column | None) -> pa.ChunkedArray:
+    """A Parquet column as canonical CSV cells (floats kept for decimal columns)."""
+    t = arr.type
+    if pa.types.is_dictionary(t):
+        arr = arr.cast(t.value_type)
+        t = arr.type
+    if pa.types.is_floating(t):
+        if col is not None and col.kind is Kind.DECIMAL:
+            return arr
+        nums = arr.to_numpy(zero_copy_only=False).astype(np.float64)
+        integral = np.isfinite(nums) & (np.floor(nums) == nums) & (np.abs(nums) < 2 ** 53)
+        valid = pc.is_valid(arr).to_numpy(zero_copy_only=False)
+        cells = ["" if not ok else (str(int(x)) if whole else repr(float(x)))
+                 for x, ok, whole in zip(nums.tolist(), valid.tolist(), integral.tolist())]
+        return pa.chunked_array([pa.array(cells, pa.string())])
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        arr = pc.binary_join(arr.cast(pa.list_(pa.string())), MULTI_SEPARATOR)
+    elif not (pa.types.is_string(t) or pa.types.is_large_string(t)):
+        arr = arr.cast(pa.string())
+    return arr.cast(pa.string()).fill_null("")
+
+
+def read_canonical_parquet(path: str | Path, *, strict: bool = False,
+                           fast: bool = True) -> AdapterResult:
+    source = str(path)
+    table = pq.read_table(path)
+    header = list(table.column_names)
+    check_header(header, source)
+    columns = [_as_strings(table.column(i), COLUMNS_BY_NAME.get(h)) for i, h in enumerate(header)]
+    records = Records(header, columns, np.arange(1, table.num_rows + 1, dtype=np.int64))
+    return records_to_result(records, source=source, strict=strict, fast=fast, fmt="parquet")
+
+
+def _arrow_column(col: Column, values: list) -> pa.Array:
+    if col.kind is Kind.CODESET:
+        order = col.enum
+        values = [[v for v in order if v in s] if order else sorted(s) for s in values]
+    elif col.kind is Kind.COMMUNES:
+        values = [list(v) for v in values]
+    return pa.array(values, _ARROW_TYPES[col.kind])
+
+
+def demandes_to_arrow(table: DemandeTable) -> pa.Table:
+    arrays = [_arrow_column(c, table.columns[c.name]) for c in COLUMNS]
+    names = [c.name for c in COLUMNS]
+    for name, values in table.extras.items():
+        arrays.append(pa.array(values, pa.string()))
+        names.append(name)
+    return pa.Table.from_arrays(arrays, names=names)
+
+
+def write_parquet(table: pa.Table, path: str | Path) -> None:
+    """Deterministic Parquet (no wall-clock metadata), written through a temporary file."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(table, tmp, compression="zstd", write_statistics=True)
+    os.replace(tmp, path)
+
+
+def write_demandes_parquet(table: DemandeTable, path: str | Path) -> None:
+    write_parquet(demandes_to_arrow(table), path)
+
+
+# ----------------------------------------------------------------------------- attributions
+
+def read_attributions_parquet(path: str | Path, *, strict: bool = False
+                              ) -> tuple[AttributionTable, list[Reject], int]:
+    """Same result shape and rules as ``cotation.data.table.read_attributions_csv``."""
+    table = pq.read_table(path)
+    header = table.column_names
+    missing = [c for c in ATTRIBUTION_COLUMNS if c not in header and ATTRIBUTION_FIELDS[c].required]
+    if missing:
+        raise ValueError(f"{path}:1: missing required column(s): {', '.join(missing)}")
+    cells = {name: _as_strings(table.column(name), ATTRIBUTION_FIELDS[name]).to_pylist()
+             for name in ATTRIBUTION_FIELDS if name in header}
+    records = ((i + 1, {n: (repr(v[i]) if isinstance(v[i], float) else v[i]) for n, v in cells.items()})
+               for i in range(table.num_rows))
+    return attributions_from_records(records, str(path), strict)
+
+
+def write_attributions_parquet(table: AttributionTable, path: str | Path) -> None:
+    arrays, names = [], []
+    for name, col in ATTRIBUTION_FIELDS.items():
+        arrays.append(pa.array(table.columns[name], _ARROW_TYPES[col.kind]))
+        names.append(name)
+    write_parquet(pa.Table.from_arrays(arrays, names=names), path)

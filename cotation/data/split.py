@@ -1,0 +1,268 @@
+"""Split delimited text into records: string columns plus the source line of each record.
+
+The fast path finds line boundaries with numpy and lets ``pyarrow.csv`` split the regular lines
+(no quote character, exactly one cell per header column). Every other line is split by Python's
+``csv`` module, and the whole file falls back to ``csv`` when a quoted cell may span lines or a
+lone carriage return appears, so records, cells and line numbers always match what
+``csv.reader`` (the reference) yields: the line of a record is ``reader.line_num``.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+_LF, _CR = 10, 13
+
+
+@dataclass
+class Records:
+    """Well-shaped records as string columns, plus the records that could not be used as is."""
+
+    header: list[str]
+    columns: list[pa.ChunkedArray]
+    lines: np.ndarray                      # int64, ascending: source line of each record
+    # (line, cells, problem) for records with a wrong cell count ("shape") or bytes the
+    # declared encoding cannot decode ("encoding"); they count as read and become rejects.
+    odd: list[tuple[int, list[str], str]] = field(default_factory=list)
+
+    @property
+    def n_read(self) -> int:
+        return len(self.lines) + len(self.odd)
+
+
+def is_blank(cells: list[str]) -> bool:
+    """A blank line is not a record (same rule as ``cotation.data.table``)."""
+    return not cells or (len(cells) == 1 and not cells[0].strip())
+
+
+def split_records(data: bytes | None, text: str | None = None, *, delimiter: str = ",",
+                  quote: str | None = '"', skip_lines: int = 0, fast: bool = True,
+                  source: str = "<data>") -> Records:
+    """Split UTF-8 ``data`` (or already decoded ``text``, which may hold surrogate escapes)."""
+    if fast and data is not None and len(delimiter) == 1 and delimiter.isascii() \
+            and (quote is None or (len(quote) == 1 and quote.isascii())):
+        records = _split_fast(data, delimiter, quote, skip_lines, source)
+        if records is not None:
+            return records
+    if text is None:
+        assert data is not None
+        text = data.decode("utf-8")
+    return _split_python(text, delimiter, quote, skip_lines, source)
+
+
+def _reader(lines, delimiter: str, quote: str | None):
+    if quote is None:
+        return csv.reader(lines, delimiter=delimiter, quoting=csv.QUOTE_NONE)
+    return csv.reader(lines, delimiter=delimiter, quotechar=quote)
+
+
+def _header(cells: list[str] | None, source: str) -> list[str]:
+    if cells is None:
+        raise ValueError(f"{source}: empty file, expected a header row")
+    return [h.strip() for h in cells]
+
+
+def _has_surrogate(cells: list[str]) -> bool:
+    return any(not c.isascii() and any("\udc80" <= ch <= "\udcff" for ch in c) for c in cells)
+
+
+def _split_python(text: str, delimiter: str, quote: str | None, skip_lines: int,
+                  source: str) -> Records:
+    fh = io.StringIO(text, newline="")
+    for _ in range(skip_lines):
+        fh.readline()
+    reader = _reader(fh, delimiter, quote)
+    header = _header(next(reader, None), source)
+    width = len(header)
+    cols: list[list[str]] = [[] for _ in header]
+    lines: list[int] = []
+    odd: list[tuple[int, list[str], str]] = []
+    check_enc = "\udc80" <= max(text, default="\x00")  # surrogates sort above all BMP text
+    for cells in reader:
+        line = reader.line_num + skip_lines
+        if is_blank(cells):
+            continue
+        if check_enc and _has_surrogate(cells):
+            odd.append((line, cells, "encoding"))
+        elif len(cells) != width:
+            odd.append((line, cells, "shape"))
+        else:
+            for col, cell in zip(cols, cells):
+                col.append(cell)
+            lines.append(line)
+    columns = [pa.chunked_array([pa.array(c, pa.string())]) for c in cols]
+    return Records(header, columns, np.asarray(lines, dtype=np.int64), odd)
+
+
+def _split_fast(data: bytes, delimiter: str, quote: str | None, skip_lines: int,
+                source: str) -> Records | None:
+    """None when the file needs the Python splitter (multi-line cells, lone CR)."""
+    arr = np.frombuffer(data, dtype=np.uint8)
+    n = arr.size
+    if n == 0:
+        raise ValueError(f"{source}: empty file, expected a header row")
+    cr = np.flatnonzero(arr == _CR)
+    if cr.size and (cr[-1] == n - 1 or np.any(arr[cr + 1] != _LF)):
+        return None  # csv treats a lone CR as a line end: leave that to it
+    nl = np.flatnonzero(arr == _LF)
+    ends = nl if arr[-1] == _LF else np.append(nl, n)
+    starts = np.concatenate(([0], nl + 1))[: ends.size]
+    if ends.size <= skip_lines:
+        raise ValueError(f"{source}: empty file, expected a header row")
+    qpos = np.flatnonzero(arr == ord(quote)) if quote is not None else np.empty(0, np.int64)
+    qcount = None
+    if qpos.size:
+        qcount = np.searchsorted(qpos, ends) - np.searchsorted(qpos, starts)
+        if np.any(qcount & 1):
+            return None  # a quoted cell may span lines
+    h = skip_lines
+    header_text = data[starts[h]:ends[h]].decode("utf-8")
+    header = _header(next(_reader([header_text], delimiter, quote), None), source)
+    width = len(header)
+    starts, ends = starts[h + 1:], ends[h + 1:]
+    line_no = np.arange(h + 2, h + 2 + starts.size, dtype=np.int64)
+    content_end = ends - ((ends > starts) & (arr[np.maximum(ends - 1, 0)] == _CR))
+    empty = content_end == starts
+    if qcount is not None:
+        qcount = qcount[h + 1:]
+        quoted = np.flatnonzero(qcount > 0)
+        well = _well_formed(data, starts[quoted], content_end[quoted], delimiter, quote)
+        if not well.all():
+            qcount = qcount.copy()
+            qcount[quoted[~well]] = -1  # split by csv below
+        else:
+            quick = _split_quick(data, starts, empty, line_no, header, delimiter, quote)
+            if quick is not None:
+                return quick
+    elif width > 1:
+        quick = _split_quick(data, starts, empty, line_no, header, delimiter, quote)
+        if quick is not None:
+            return quick
+
+    # Exact path: count cells per line to find the lines pyarrow can take as they are.
+    dpos = np.flatnonzero(arr == ord(delimiter))
+    if qpos.size:
+        # Lines hold an even number of quotes, so in a well-formed line a delimiter sits
+        # inside a quoted cell exactly when an odd number of quotes precede it.
+        dpos = dpos[(np.searchsorted(qpos, dpos) & 1) == 0]
+    dcount = np.searchsorted(dpos, ends) - np.searchsorted(dpos, starts)
+    del dpos
+    regular = (~empty) & (dcount == width - 1)
+    if qcount is not None:
+        regular &= qcount >= 0
+    other = np.flatnonzero(~regular & ~empty)
+
+    # The lines pyarrow reads: all of them when regular and contiguous, else a filtered copy.
+    first = int(starts[0]) if starts.size else n
+    if regular.all():
+        buf = memoryview(data)[first:]
+    else:
+        seg_len = np.append(starts[1:], n) - starts
+        buf = arr[first:][np.repeat(regular, seg_len)].tobytes()
+    columns = _pyarrow_split(buf, width, delimiter, quote)
+
+    lines = line_no[regular]
+    odd: list[tuple[int, list[str], str]] = []
+    if other.size:
+        parsed = _parse_lines(arr, starts[other], content_end[other], delimiter, quote)
+        if parsed is None:
+            return None
+        extra_cols: list[list[str]] = [[] for _ in header]
+        extra_lines: list[int] = []
+        for line, cells in zip(line_no[other].tolist(), parsed):
+            if is_blank(cells):
+                continue
+            if len(cells) != width:
+                odd.append((line, cells, "shape"))
+                continue
+            for col, cell in zip(extra_cols, cells):
+                col.append(cell)
+            extra_lines.append(line)
+        if extra_lines:
+            lines = np.concatenate((lines, np.asarray(extra_lines, dtype=np.int64)))
+            order = np.argsort(lines, kind="stable")
+            lines = lines[order]
+            take = pa.array(order)
+            columns = [pa.chunked_array(c.chunks + [pa.array(e, pa.string())]).take(take)
+                       for c, e in zip(columns, extra_cols)]
+    return Records(header, columns, lines, odd)
+
+
+def _split_quick(data: bytes, starts: np.ndarray, empty: np.ndarray, line_no: np.ndarray,
+                 header: list[str], delimiter: str, quote: str | None) -> Records | None:
+    """All lines well-formed: let pyarrow count cells; None if any line has a wrong count."""
+    if len(header) < 2:
+        return None  # a one-column file cannot tell a blank line from a record
+    first = int(starts[0]) if starts.size else len(data)
+    bad: list[int] = []
+
+    def invalid(row) -> str:
+        bad.append(1)
+        return "skip"
+
+    columns = _pyarrow_split(memoryview(data)[first:], len(header), delimiter, quote, invalid)
+    lines = line_no[~empty]
+    if bad or (columns and len(columns[0]) != lines.size):
+        return None
+    return Records(header, columns, lines)
+
+
+def _well_formed(data: bytes, starts: np.ndarray, ends: np.ndarray, delimiter: str,
+                 quote: str) -> np.ndarray:
+    """Lines whose quoting follows RFC 4180, where pyarrow and csv split alike."""
+    if starts.size == 0:
+        return np.ones(0, dtype=bool)
+    d, q = re.escape(delimiter), re.escape(quote)
+    cell = f"(?:[^{q}{d}\\r\\n]*|{q}(?:[^{q}]|{q}{q})*{q})"
+    pattern = f"^{cell}(?:{d}{cell})*$"
+    offsets = np.empty(2 * starts.size, dtype=np.int64)
+    offsets[0::2], offsets[1::2] = starts, ends
+    # Every other string of this array is one of the lines; the ones between are gaps.
+    strings = pa.LargeStringArray.from_buffers(offsets.size - 1, pa.py_buffer(offsets),
+                                               pa.py_buffer(data))
+    lines = strings.take(pa.array(np.arange(0, offsets.size - 1, 2)))
+    return pc.match_substring_regex(lines, pattern).to_numpy(zero_copy_only=False)
+
+
+def _parse_lines(arr: np.ndarray, starts: np.ndarray, ends: np.ndarray, delimiter: str,
+                 quote: str | None) -> list[list[str]] | None:
+    """csv-parse some lines in one pass; None if a record spans lines (the caller falls back).
+
+    Each line is followed by an empty line: outside quotes csv yields it as an empty record,
+    inside an open quote it swallows it, which shifts the line count and gives us away.
+    """
+    pieces = [arr[s:e].tobytes().decode("utf-8") for s, e in zip(starts.tolist(), ends.tolist())]
+    text = "\n\n".join(pieces) + "\n\n"
+    reader = _reader(io.StringIO(text, newline=""), delimiter, quote)
+    out = []
+    for k, cells in enumerate(reader):
+        if reader.line_num != k + 1 or (k % 2 == 1) != (cells == []):
+            return None
+        if k % 2 == 0:
+            out.append(cells)
+    return out if len(out) == len(pieces) else None
+
+
+def _pyarrow_split(buf, width: int, delimiter: str, quote: str | None,
+                   invalid=None) -> list[pa.ChunkedArray]:
+    names = [f"c{i}" for i in range(width)]
+    if len(buf) == 0:
+        return [pa.chunked_array([pa.array([], pa.string())]) for _ in names]
+    table = pacsv.read_csv(
+        pa.py_buffer(buf),
+        read_options=pacsv.ReadOptions(column_names=names),
+        parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char=quote or False,
+                                         double_quote=True,
+                                         escape_char=False, newlines_in_values=False,
+                                         invalid_row_handler=invalid),
+        convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in names},
+                                             strings_can_be_null=False,
+                                             quoted_strings_can_be_null=False))
+    return [table.column(i) for i in range(width)]

@@ -1,0 +1,311 @@
+"""The canonical demande and attribution tables in memory, and the reference CSV reader and writer.
+
+A table is columnar: one Python list per canonical column holding typed values (``None`` for
+missing, ``datetime.date`` for dates, ``str`` for codes and text, ``frozenset`` for sets of
+codes, ``tuple`` for localisations), plus the source's extra columns kept as raw strings.
+Back ends that need arrays encode from here; the reference interpreter reads rows.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+from cotation.data.schema import (
+    ATTRIBUTION_COLUMNS, COLUMNS, COLUMNS_BY_NAME, FINANCEMENTS, TYPOLOGIES, Column, Kind
+)
+from cotation.data.values import ValueParseError, format_cell, parse_cell
+
+
+@dataclass(frozen=True)
+class Reject:
+    """A source row that could not be read: where, what and why."""
+
+    line: int
+    column: str
+    value: str
+    reason: str
+    numero_unique: str = ""
+
+    def as_row(self) -> dict[str, str]:
+        return {"line": str(self.line), "column": self.column, "value": self.value,
+                "reason": self.reason, "numero_unique": self.numero_unique}
+
+
+REJECT_COLUMNS = ("line", "column", "value", "reason", "numero_unique")
+
+
+class StrictModeError(ValueError):
+    """Raised in strict mode on the first rejected row."""
+
+    def __init__(self, reject: Reject, source: str):
+        self.reject = reject
+        super().__init__(f"{source}:{reject.line}: column {reject.column}: {reject.reason}")
+
+
+@dataclass
+class DemandeTable:
+    """Columnar canonical demandes. ``columns`` has every canonical column, same length."""
+
+    columns: dict[str, list]
+    extras: dict[str, list] = field(default_factory=dict)
+    source_lines: list[int] | None = None
+
+    def __post_init__(self) -> None:
+        for c in COLUMNS:
+            if c.name not in self.columns:
+                empty = frozenset() if c.kind is Kind.CODESET else (() if c.kind is Kind.COMMUNES else None)
+                self.columns[c.name] = [empty] * self._guess_len()
+        lengths = {len(v) for v in self.columns.values()} | {len(v) for v in self.extras.values()}
+        if len(lengths) > 1:
+            raise ValueError(f"columns of unequal length: {sorted(lengths)}")
+
+    def _guess_len(self) -> int:
+        for v in self.columns.values():
+            return len(v)
+        for v in self.extras.values():
+            return len(v)
+        return 0
+
+    def __len__(self) -> int:
+        return len(self.columns["numero_unique"])
+
+    def row(self, i: int) -> dict[str, Any]:
+        """Row ``i`` as a dict of typed values (extras as raw strings)."""
+        out = {name: col[i] for name, col in self.columns.items()}
+        for name, col in self.extras.items():
+            out[name] = col[i]
+        return out
+
+    def rows(self) -> Iterator[dict[str, Any]]:
+        for i in range(len(self)):
+            yield self.row(i)
+
+    def index_of(self, numero_unique: str) -> int:
+        try:
+            return self.columns["numero_unique"].index(numero_unique)
+        except ValueError:
+            raise KeyError(numero_unique) from None
+
+    def take(self, indices: Sequence[int]) -> "DemandeTable":
+        cols = {k: [v[i] for i in indices] for k, v in self.columns.items()}
+        extras = {k: [v[i] for i in indices] for k, v in self.extras.items()}
+        lines = [self.source_lines[i] for i in indices] if self.source_lines else None
+        return DemandeTable(cols, extras, lines)
+
+    @classmethod
+    def from_records(cls, records: Iterable[Mapping[str, Any]], *, parse: bool = False) -> "DemandeTable":
+        """Build from dicts of typed values (or canonical strings when ``parse``)."""
+        cols: dict[str, list] = {c.name: [] for c in COLUMNS}
+        extras: dict[str, list] = {}
+        n = 0
+        for rec in records:
+            for c in COLUMNS:
+                v = rec.get(c.name)
+                if parse or isinstance(v, str) and c.kind not in (Kind.TEXT, Kind.CODE, Kind.COMMUNE):
+                    v = parse_cell(c, v if v is None or isinstance(v, str) else format_cell(c, v))
+                elif c.kind is Kind.CODESET:
+                    v = frozenset(v or ())
+                elif c.kind is Kind.COMMUNES:
+                    v = tuple(v or ())
+                cols[c.name].append(v)
+            for k, v in rec.items():
+                if k not in COLUMNS_BY_NAME:
+                    extras.setdefault(k, [None] * n).append(None if v is None or v == "" else str(v))
+            n += 1
+            for col in extras.values():
+                if len(col) < n:
+                    col.append(None)
+        return cls(cols, extras)
+
+
+@dataclass
+class ReadResult:
+    table: DemandeTable
+    rejects: list[Reject]
+    n_read: int
+    unmapped_columns: list[str] = field(default_factory=list)
+
+    @property
+    def n_accepted(self) -> int:
+        return len(self.table)
+
+    def summary(self) -> dict[str, Any]:
+        return {"read": self.n_read, "accepted": self.n_accepted, "rejected": len(self.rejects),
+                "unmapped_columns": list(self.unmapped_columns)}
+
+
+def read_demandes_csv(path: str | Path, *, strict: bool = False) -> ReadResult:
+    """Read a canonical demande CSV. Bad rows become rejects (one per row, first error)."""
+    path = Path(path)
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        return read_demandes_stream(fh, source=str(path), strict=strict)
+
+
+def read_demandes_stream(fh: io.TextIOBase, *, source: str = "<stream>", strict: bool = False) -> ReadResult:
+    reader = csv.reader(fh)
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise ValueError(f"{source}: empty file, expected a header row") from None
+    missing = [c.name for c in COLUMNS if c.required and c.name not in header]
+    if missing:
+        raise ValueError(f"{source}:1: missing required column(s): {', '.join(missing)}")
+    dup = sorted({h for h in header if header.count(h) > 1})
+    if dup:
+        raise ValueError(f"{source}:1: duplicated column(s): {', '.join(dup)}")
+    canon = [(i, COLUMNS_BY_NAME[h]) for i, h in enumerate(header) if h in COLUMNS_BY_NAME]
+    extra = [(i, h) for i, h in enumerate(header) if h not in COLUMNS_BY_NAME]
+    cols: dict[str, list] = {c.name: [] for c in COLUMNS}
+    present = {c.name for _, c in canon}
+    extras: dict[str, list] = {h: [] for _, h in extra}
+    lines: list[int] = []
+    rejects: list[Reject] = []
+    seen: dict[str, int] = {}
+    n_read = 0
+    for record in reader:
+        line = reader.line_num
+        if not record or (len(record) == 1 and not record[0].strip()):
+            continue  # blank line: not a row
+        n_read += 1
+        nu = record[header.index("numero_unique")].strip() if len(record) > header.index("numero_unique") else ""
+        reject = None
+        if len(record) != len(header):
+            reject = Reject(line, "*", "", f"{len(record)} cells, header has {len(header)}", nu)
+        values: dict[str, Any] = {}
+        if reject is None:
+            for i, col in canon:
+                try:
+                    v = parse_cell(col, record[i])
+                except ValueParseError as exc:
+                    reject = Reject(line, col.name, record[i], str(exc), nu)
+                    break
+                if col.required and (v is None or v == ""):
+                    reject = Reject(line, col.name, record[i], f"{col.name} is required", nu)
+                    break
+                values[col.name] = v
+        if reject is None and nu in seen:
+            reject = Reject(line, "numero_unique", nu, f"duplicated numero_unique (first at line {seen[nu]})", nu)
+        if reject is not None:
+            if strict:
+                raise StrictModeError(reject, source)
+            rejects.append(reject)
+            continue
+        seen[nu] = line
+        for c in COLUMNS:
+            if c.name in present:
+                cols[c.name].append(values[c.name])
+            else:
+                cols[c.name].append(frozenset() if c.kind is Kind.CODESET else (() if c.kind is Kind.COMMUNES else None))
+        for i, h in extra:
+            cell = record[i]
+            extras[h].append(cell if cell != "" else None)
+        lines.append(line)
+    return ReadResult(DemandeTable(cols, extras, lines), rejects, n_read)
+
+
+def write_demandes_csv(table: DemandeTable, path: str | Path | io.TextIOBase) -> None:
+    """Write the canonical CSV (canonical columns in schema order, then extras)."""
+    def _write(fh: Any) -> None:
+        w = csv.writer(fh, lineterminator="\n")
+        extra_names = list(table.extras)
+        w.writerow([c.name for c in COLUMNS] + extra_names)
+        for i in range(len(table)):
+            w.writerow([format_cell(c, table.columns[c.name][i]) for c in COLUMNS]
+                       + [table.extras[h][i] or "" for h in extra_names])
+    if isinstance(path, (str, Path)):
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            _write(fh)
+    else:
+        _write(path)
+
+
+def write_rejects_csv(rejects: Sequence[Reject], path: str | Path) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=REJECT_COLUMNS, lineterminator="\n")
+        w.writeheader()
+        for r in rejects:
+            w.writerow(r.as_row())
+
+
+# ----------------------------------------------------------------------------- attributions
+
+_ATTR_TYPES: dict[str, Column] = {
+    "numero_unique": Column("numero_unique", Kind.TEXT, True),
+    "date_depot": Column("date_depot", Kind.DATE, True),
+    "date_attribution": Column("date_attribution", Kind.DATE, True),
+    "commune": Column("commune", Kind.COMMUNE, True),
+    "typologie": Column("typologie", Kind.CODE, True, TYPOLOGIES),
+    "est_mutation": Column("est_mutation", Kind.BOOL),
+    "financement": Column("financement", Kind.CODE, False, FINANCEMENTS),
+    "qpv": Column("qpv", Kind.BOOL),
+    "reservataire": Column("reservataire", Kind.TEXT),
+}
+ATTRIBUTION_FIELDS = _ATTR_TYPES
+
+
+@dataclass
+class AttributionTable:
+    """Leases signed (history for reference waiting times), columnar like DemandeTable."""
+
+    columns: dict[str, list]
+
+    def __len__(self) -> int:
+        return len(self.columns["numero_unique"])
+
+
+def parse_attribution(rec: Mapping[str, Any], line: int) -> tuple[dict[str, Any], Reject | None]:
+    """Typed values of one attribution record, or the reject for its first bad cell."""
+    values: dict[str, Any] = {}
+    nu = str(rec.get("numero_unique") or "")
+    for name, col in _ATTR_TYPES.items():
+        cell = rec.get(name)
+        cell = None if cell is None else str(cell)
+        try:
+            v = parse_cell(col, cell)
+        except ValueParseError as exc:
+            return values, Reject(line, name, cell or "", str(exc), nu)
+        if col.required and v is None:
+            return values, Reject(line, name, "", f"{name} is required", nu)
+        values[name] = v
+    return values, None
+
+
+def read_attributions_csv(path: str | Path, *, strict: bool = False) -> tuple[AttributionTable, list[Reject], int]:
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        header = reader.fieldnames or []
+        missing = [c for c in ATTRIBUTION_COLUMNS if c not in header and _ATTR_TYPES[c].required]
+        if missing:
+            raise ValueError(f"{path}:1: missing required column(s): {', '.join(missing)}")
+        return attributions_from_records(((reader.line_num, rec) for rec in reader), str(path), strict)
+
+
+def attributions_from_records(records: Iterable[tuple[int, Mapping[str, Any]]], source: str,
+                              strict: bool = False) -> tuple[AttributionTable, list[Reject], int]:
+    """(line, record) pairs → typed table, rejects and the number of records read."""
+    cols: dict[str, list] = {k: [] for k in _ATTR_TYPES}
+    rejects: list[Reject] = []
+    n_read = 0
+    for line, rec in records:
+        n_read += 1
+        values, bad = parse_attribution(rec, line)
+        if bad is not None:
+            if strict:
+                raise StrictModeError(bad, source)
+            rejects.append(bad)
+            continue
+        for k in cols:
+            cols[k].append(values[k])
+    return AttributionTable(cols), rejects, n_read
+
+
+def write_attributions_csv(table: AttributionTable, path: str | Path) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        names = list(_ATTR_TYPES)
+        w.writerow(names)
+        for i in range(len(table)):
+            w.writerow([format_cell(_ATTR_TYPES[k], table.columns[k][i]) for k in names])

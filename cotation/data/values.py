@@ -1,0 +1,132 @@
+"""Reading and writing one canonical value: the rules every source follows.
+
+A cell is text in the canonical form (CSV) or a value from a typed source; :func:`parse_cell`
+turns the text into the typed value of its column (``None`` for missing, ``datetime.date`` for
+dates, ``str`` for codes, ``frozenset`` for sets of codes, ``tuple`` for localisations) or raises
+:class:`ValueParseError` with a reason a person can read; :func:`format_cell` is its inverse.
+The grid front end parses literal dates and commune codes with the same functions.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from cotation.data.schema import Column, Kind
+
+MULTI_SEPARATOR = "|"
+# The words read as a boolean (lower case), by every reader and encoder.
+TRUE_WORDS = frozenset({"true", "1", "oui", "o", "yes", "vrai"})
+FALSE_WORDS = frozenset({"false", "0", "non", "n", "no", "faux"})
+
+
+class ValueParseError(ValueError):
+    """A cell that cannot be read as its column's type."""
+
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# Amounts beyond this are data errors, not incomes or rents; bounding them keeps every score
+# exactly representable in integer hundredths.
+MAX_MAGNITUDE = 1e12
+
+
+def parse_date(text: str) -> dt.date:
+    # fromisoformat alone would also take 20240105 or 2024-W01-1: the canonical form is strict.
+    if not _DATE.fullmatch(text):
+        raise ValueParseError(f"'{text}' is not a date YYYY-MM-DD")
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValueParseError(f"'{text}' is not a date YYYY-MM-DD") from None
+
+
+def parse_cell(column: Column, text: str | None) -> Any:
+    """Parse one canonical CSV cell; raise ValueParseError with a reason an agent can read."""
+    if text is None:
+        text = ""
+    text = text.strip()
+    kind = column.kind
+    if kind is Kind.CODESET:
+        if not text:
+            return frozenset()
+        values = [v.strip() for v in text.split(MULTI_SEPARATOR) if v.strip()]
+        if column.enum is not None:
+            bad = [v for v in values if v not in column.enum]
+            if bad:
+                raise ValueParseError(f"'{bad[0]}' is not a value of {column.name}")
+        return frozenset(values)
+    if kind is Kind.COMMUNES:
+        if not text:
+            return ()
+        # Kept as written, duplicates included: rang is the position in this list, and the
+        # scorer counts a commune listed twice once, at its first rang.
+        communes = tuple(v.strip() for v in text.split(MULTI_SEPARATOR) if v.strip())
+        for v in communes:
+            check_insee(column, v)
+        return communes
+    if not text:
+        return None
+    if kind is Kind.BOOL:
+        low = text.lower()
+        if low in TRUE_WORDS:
+            return True
+        if low in FALSE_WORDS:
+            return False
+        raise ValueParseError(f"'{text}' is not a boolean (true/false)")
+    if kind is Kind.INT:
+        try:
+            value = int(text)
+        except ValueError:
+            # "3.0" is how many tools write whole numbers in a column with gaps
+            try:
+                f = float(text)
+            except ValueError:
+                f = float("nan")
+            if not (f == f and f.is_integer()):
+                raise ValueParseError(f"'{text}' is not a whole number") from None
+            value = int(f)
+        if abs(value) > MAX_MAGNITUDE:
+            raise ValueParseError(f"'{text}' is out of range")
+        return value
+    if kind is Kind.DECIMAL:
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueParseError(f"'{text}' is not a decimal number (dot separator)") from None
+        if value != value or abs(value) > MAX_MAGNITUDE:
+            raise ValueParseError(f"'{text}' is not a finite number in range")
+        return value
+    if kind is Kind.DATE:
+        return parse_date(text)
+    if kind is Kind.CODE:
+        if column.enum is not None and text not in column.enum:
+            raise ValueParseError(f"'{text}' is not a value of {column.name}")
+        return text
+    if kind is Kind.COMMUNE:
+        check_insee(column, text)
+        return text
+    return text  # TEXT
+
+
+def check_insee(column: Column, text: str) -> None:
+    if len(text) != 5 or not (text[:2].isdigit() or text[:2] in ("2A", "2B")) or not text[2:].isdigit():
+        raise ValueParseError(f"'{text}' is not an INSEE commune code in {column.name}")
+
+
+def format_cell(column: Column, value: Any) -> str:
+    """Inverse of :func:`parse_cell` (canonical text form)."""
+    kind = column.kind
+    if kind is Kind.CODESET:
+        order = column.enum or tuple(sorted(value))
+        return MULTI_SEPARATOR.join(v for v in order if v in value) if value else ""
+    if kind is Kind.COMMUNES:
+        return MULTI_SEPARATOR.join(value)
+    if value is None:
+        return ""
+    if kind is Kind.BOOL:
+        return "true" if value else "false"
+    if kind is Kind.DECIMAL:
+        return repr(float(value))
+    if kind is Kind.DATE:
+        return value.isoformat()
+    return str(value)

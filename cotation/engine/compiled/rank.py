@@ -1,0 +1,152 @@
+"""Ranking at scale: one packed integer key per pair, one sort.
+
+Each ordering key becomes an unsigned bit field, most significant first, after the peer cell
+(the commune): the score as integer hundredths offset by the run's smallest (or largest, for
+``desc``) total; other keys as ``value − min`` when their values are whole numbers in a
+modest range (dates, ids, codes, booleans) or as a dense rank otherwise. A descending key is
+stored as ``max − v``; a missing value sets the field's own top bit, so it sorts after every
+present value whatever the direction. Codes sort by their text (a lookup table maps the
+enumeration index to the code's place in string order); texts and communes are ids in sorted
+dictionaries already.
+
+When the fields and the pair index fit in 64 bits the keys themselves are sorted (the index
+in the low bits makes them unique, so an unstable sort is exact and much faster than an
+argsort); when only the fields fit, a stable argsort keeps ties in pair order; beyond 63
+bits, ``np.lexsort`` over the fields. Every path equals :func:`cotation.engine.ranking.rank_within`:
+ties (possible only with duplicated ``numero_unique``) keep the pairs' original order, as the
+reference's stable sorts do.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+
+@dataclass
+class Field:
+    """One ordering key as unsigned integers: smaller sorts first."""
+
+    values: np.ndarray   # uint64
+    bits: int
+
+
+def _bits(span: int) -> int:
+    return int(span).bit_length()
+
+
+def score_field(score: np.ndarray, direction: str) -> Field:
+    """The total in hundredths, offset by its minimum (or maximum, descending)."""
+    if len(score) == 0:
+        return Field(np.zeros(0, dtype=np.uint64), 0)
+    lo, hi = int(score.min()), int(score.max())
+    if direction == "desc":
+        f = (np.int64(hi) - score).astype(np.uint64)
+    else:
+        f = (score - np.int64(lo)).astype(np.uint64)
+    return Field(f, _bits(hi - lo))
+
+
+def value_field(values: np.ndarray, known: np.ndarray, direction: str, *,
+                order_lut: np.ndarray | None = None, max_range_bits: int = 40) -> Field:
+    """A key given as float64 values with a known mask (missing sorts last)."""
+    n = len(values)
+    known = known.astype(bool, copy=False)
+    out = np.zeros(n, dtype=np.uint64)
+    if n == 0:
+        return Field(out, 0)
+    v = values[known]
+    if order_lut is not None:
+        v = order_lut[v.astype(np.int64)].astype(np.float64)
+    if len(v) == 0:
+        return Field(out, 0)  # all missing: every pair equal on this key
+    lo, hi = float(v.min()), float(v.max())
+    integral = bool(np.all(v == np.floor(v))) and hi - lo < float(2 ** max_range_bits)
+    if integral:
+        span = int(hi - lo)
+        f = (v - lo) if direction == "asc" else (hi - v)
+        fv = f.astype(np.uint64)
+    else:
+        uniq, inv = np.unique(v, return_inverse=True)
+        span = len(uniq) - 1
+        fv = (inv if direction == "asc" else span - inv).astype(np.uint64)
+    bits = _bits(span)
+    out[known] = fv
+    if not known.all():
+        out[~known] = np.uint64(1) << np.uint64(bits)
+        bits += 1
+    return Field(out, bits)
+
+
+def dense_rank(fields: Sequence[Field]) -> Field:
+    """One field equivalent to several (most significant first): the dense rank of each
+    item's tuple of values (equal tuples share a rank)."""
+    n = len(fields[0].values) if fields else 0
+    if n == 0:
+        return Field(np.zeros(0, dtype=np.uint64), 0)
+    total = sum(f.bits for f in fields)
+    if total <= 64:
+        key = np.zeros(n, dtype=np.uint64)
+        shift = total
+        for f in fields:
+            shift -= f.bits
+            if f.bits:
+                key |= f.values << np.uint64(shift)
+        idx_bits = _bits(n - 1)
+        if total + idx_bits <= 64:
+            packed = (key << np.uint64(idx_bits)) | np.arange(n, dtype=np.uint64)
+            packed.sort()
+            order = (packed & np.uint64((1 << idx_bits) - 1)).astype(np.int64) if idx_bits \
+                else np.zeros(n, dtype=np.int64)
+        else:
+            order = np.argsort(key, kind="stable")
+        sk = key[order]
+        new = np.empty(n, dtype=bool)
+        new[0] = True
+        np.not_equal(sk[1:], sk[:-1], out=new[1:])
+    else:
+        order = np.lexsort([f.values for f in reversed(fields)])
+        new = np.zeros(n, dtype=bool)
+        new[0] = True
+        for f in fields:
+            sv = f.values[order]
+            new[1:] |= sv[1:] != sv[:-1]
+    dense = np.cumsum(new) - 1
+    out = np.empty(n, dtype=np.uint64)
+    out[order] = dense.astype(np.uint64)
+    return Field(out, _bits(int(dense[-1])))
+
+
+def rank_cells(cells: np.ndarray, n_cells: int, fields: Sequence[Field]) -> np.ndarray:
+    """Rank 1..N of every pair within its cell under the fields (most significant first)."""
+    n = len(cells)
+    ranks = np.zeros(n, dtype=np.int64)
+    if n == 0:
+        return ranks
+    cells = cells.astype(np.int64, copy=False)
+    cell_bits = _bits(max(n_cells - 1, 0))
+    total = cell_bits + sum(f.bits for f in fields)
+    idx_bits = _bits(n - 1)
+    if total <= 63:
+        key = cells.astype(np.uint64) << np.uint64(total - cell_bits)
+        shift = total - cell_bits
+        for f in fields:
+            shift -= f.bits
+            if f.bits:
+                key |= f.values << np.uint64(shift)
+        if total + idx_bits <= 64:
+            packed = (key << np.uint64(idx_bits)) | np.arange(n, dtype=np.uint64)
+            packed.sort()
+            order = (packed & np.uint64((1 << idx_bits) - 1)).astype(np.int64) if idx_bits \
+                else np.zeros(n, dtype=np.int64)
+        else:
+            order = np.argsort(key, kind="stable")
+    else:
+        cols = [f.values for f in reversed(fields)] + [cells]
+        order = np.lexsort(cols)
+    counts = np.bincount(cells, minlength=n_cells)
+    start = np.cumsum(counts) - counts
+    sorted_cells = cells[order]
+    ranks[order] = np.arange(n, dtype=np.int64) - start[sorted_cells] + 1
+    return ranks

@@ -1,0 +1,158 @@
+"""Scores of a demande table under a grid: the engine-independent result, and the
+interpreter back end that fills it.
+
+Scores are integer hundredths. Criteria bitmasks (bit j = criterion j) say which criteria were
+met and which were set aside by a group policy, for the provisional and the validated score;
+any back end must produce the same arrays, bit for bit.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from cotation.grid import ir
+from cotation.engine.interpreter import Interpreter, PairScore
+from cotation.engine.ranking import rank_within
+from cotation.data.schema import Column
+from cotation.data.table import DemandeTable, Reject
+from cotation.data.values import ValueParseError, parse_cell
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class ScoreTable:
+    """One row per scored (demande, commune) pair, in demande order then localisation order."""
+
+    grid: ir.GridIR
+    today: dt.date
+    row: np.ndarray            # int64 index into the demande table
+    numero_unique: np.ndarray  # object (str)
+    commune: np.ndarray        # object (str)
+    rang: np.ndarray           # int32, 1 = first choice
+    score: np.ndarray          # int64 hundredths
+    score_valide: np.ndarray   # int64 hundredths
+    met: np.ndarray            # uint64 (n, words)
+    set_aside: np.ndarray
+    met_valide: np.ndarray
+    set_aside_valide: np.ndarray
+    points: np.ndarray | None  # int64 (n, criteria) hundredths when explanations were asked
+    order_keys: list[list[Any]] = field(default_factory=list)  # per ordering key, per pair
+    rank: np.ndarray | None = None
+    rejects: list[Reject] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.row)
+
+    def criterion_met(self, j: int, valide: bool = False) -> np.ndarray:
+        mask = self.met_valide if valide else self.met
+        return ((mask[:, j // 64] >> np.uint64(j % 64)) & np.uint64(1)).astype(bool)
+
+
+def words_for(n_criteria: int) -> int:
+    return max(1, (n_criteria + 63) // 64)
+
+
+def local_field_values(grid: ir.GridIR, table: DemandeTable) -> tuple[dict[str, list], list[Reject]]:
+    """Parse the grid's local fields from the table's extra columns.
+
+    An absent column or an empty cell gives the field's default; a cell that cannot be read
+    is a reject (the demande is not scored), never a silent default.
+    """
+    values: dict[str, list] = {}
+    rejects: list[Reject] = []
+    lines = table.source_lines or list(range(2, len(table) + 2))
+    nus = table.columns["numero_unique"]
+    for f in grid.local_fields:
+        raw = table.extras.get(f.name)
+        if raw is None:
+            values[f.name] = [f.default] * len(table)
+            continue
+        col = Column(f.name, f.type.kind, False, f.type.enum)
+        out = []
+        for i, cell in enumerate(raw):
+            if cell is None or str(cell).strip() == "":
+                out.append(f.default)
+                continue
+            try:
+                out.append(parse_cell(col, str(cell)))
+            except ValueParseError as exc:
+                rejects.append(Reject(lines[i], f.name, str(cell), str(exc), nus[i]))
+                out.append(f.default)
+        values[f.name] = out
+    return values, rejects
+
+
+def score_interpreted(grid: ir.GridIR, table: DemandeTable, today: dt.date, *,
+                      explain: bool = True, progress: Progress | None = None) -> ScoreTable:
+    """Score every pair in scope with the reference interpreter, then rank."""
+    interp = Interpreter(grid)
+    local, rejects = local_field_values(grid, table)
+    rejected_rows = {r.numero_unique for r in rejects}
+    pairs: list[PairScore] = []
+    n = len(table)
+    step = max(1, n // 100)
+    for i in range(n):
+        row = table.row(i)
+        if row["numero_unique"] in rejected_rows:
+            continue
+        for name, vals in local.items():
+            row[name] = vals[i]
+        pairs.extend(interp.score_row(i, row, today))
+        if progress is not None and (i % step == 0 or i == n - 1):
+            progress(i + 1, n)
+    return from_pairs(grid, today, pairs, explain=explain, rejects=rejects)
+
+
+def from_pairs(grid: ir.GridIR, today: dt.date, pairs: Sequence[PairScore], *,
+               explain: bool = True, rejects: list[Reject] | None = None) -> ScoreTable:
+    k = len(grid.criteria)
+    w = words_for(k)
+    n = len(pairs)
+
+    def masks(attr: str, flag: str) -> np.ndarray:
+        out = np.zeros((n, w), dtype=np.uint64)
+        for p, pair in enumerate(pairs):
+            for j, o in enumerate(getattr(pair, attr)):
+                if getattr(o, flag):
+                    out[p, j // 64] |= np.uint64(1) << np.uint64(j % 64)
+        return out
+
+    st = ScoreTable(
+        grid=grid, today=today,
+        row=np.array([p.row for p in pairs], dtype=np.int64),
+        numero_unique=np.array([p.numero_unique for p in pairs], dtype=object),
+        commune=np.array([p.commune for p in pairs], dtype=object),
+        rang=np.array([p.rang for p in pairs], dtype=np.int32),
+        score=np.array([p.score for p in pairs], dtype=np.int64),
+        score_valide=np.array([p.score_valide for p in pairs], dtype=np.int64),
+        met=masks("outcomes", "met"), set_aside=masks("outcomes", "set_aside"),
+        met_valide=masks("outcomes_valide", "met"),
+        set_aside_valide=masks("outcomes_valide", "set_aside"),
+        points=(np.array([[o.points for o in p.outcomes] for p in pairs], dtype=np.int64).reshape(n, k)
+                if explain else None),
+        order_keys=[[p.keys[j] for p in pairs] for j in range(len(grid.ordering))],
+        rejects=list(rejects or []),
+    )
+    st.rank = rank_within(list(st.commune), st.order_keys, [o.direction for o in grid.ordering])
+    return st
+
+
+def output_order(st: ScoreTable) -> np.ndarray:
+    """Pair indices sorted by commune then rank (the order of `cotation score` output)."""
+    communes = np.asarray(st.commune, dtype=str) if len(st) else np.array([], dtype=str)
+    return np.lexsort((st.rank, communes)) if len(st) else np.array([], dtype=np.int64)
+
+
+def format_hundredths(h: int) -> str:
+    """Integer hundredths as a decimal string with two decimals.
+
+    >>> format_hundredths(54250), format_hundredths(-5), format_hundredths(0)
+    ('542.50', '-0.05', '0.00')
+    """
+    sign = "-" if h < 0 else ""
+    h = abs(int(h))
+    return f"{sign}{h // 100}.{h % 100:02d}"

@@ -1,0 +1,195 @@
+"""YAML loading that keeps the line and column of every node.
+
+PyYAML's composer gives nodes with marks; we construct plain Python values ourselves so that
+each value's document path maps to its source position, and so duplicate keys are rejected
+(PyYAML silently keeps the last one).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cotation.grid.diagnostics import Diagnostic, GridError, Span
+
+PathKey = tuple  # a document path: keys (str) and list indices (int)
+
+
+@dataclass(frozen=True)
+class NodePos:
+    line: int          # 1-based
+    column: int        # 1-based
+    start: int         # character offset of the node in the file
+    end: int
+    style: str | None  # None (plain), "'", '"', '|', '>'
+
+
+class SourceMap:
+    """Maps document paths to source positions, and expression offsets to file positions."""
+
+    def __init__(self, file: str, text: str, positions: dict[PathKey, NodePos],
+                 key_positions: dict[PathKey, NodePos]):
+        self.file = file
+        self.text = text
+        self._pos = positions
+        self._keys = key_positions
+
+    def span(self, path: PathKey, *, key: bool = False) -> Span:
+        """Position of the value at ``path`` (or of its key), falling back to the nearest parent."""
+        table = self._keys if key else self._pos
+        p = tuple(path)
+        while p:
+            if p in table:
+                n = table[p]
+                return Span(self.file, n.line, n.column)
+            if not key and p in self._pos:
+                n = self._pos[p]
+                return Span(self.file, n.line, n.column)
+            p = p[:-1]
+        n = self._pos.get((), None)
+        return Span(self.file, n.line if n else 1, n.column if n else 1)
+
+    def expr_span(self, path: PathKey, value: str, offset: int) -> Span:
+        """File position of character ``offset`` of the scalar string ``value`` at ``path``."""
+        node = self._pos.get(tuple(path))
+        if node is None:
+            return self.span(path)
+        src_index = _align(self.text, node, value, offset)
+        line = self.text.count("\n", 0, src_index) + 1
+        col = src_index - (self.text.rfind("\n", 0, src_index) + 1) + 1
+        return Span(self.file, line, col)
+
+
+def _align(text: str, node: NodePos, value: str, offset: int) -> int:
+    """Walk the scalar's source and its value together to find where value[offset] is written.
+
+    Folding, quotes and indentation differ between source and value, so we match characters
+    greedily, skipping source whitespace and quote characters the value does not contain.
+    """
+    i = node.start
+    if node.style in ("'", '"'):
+        i += 1
+    elif node.style in ("|", ">"):
+        nl = text.find("\n", i)
+        i = nl + 1 if nl >= 0 else i
+    end = max(node.end, i)
+    offset = max(0, min(offset, len(value)))
+    for k, ch in enumerate(value):
+        while i < end and text[i] != ch:
+            i += 1
+        if i >= end:
+            return min(end, len(text) - 1) if text else 0
+        if k == offset:
+            return i
+        i += 1
+    return min(i, max(0, len(text) - 1))
+
+
+# Scalars read as text whatever they look like.
+_TEXT_PATHS = {("grid", "version"), ("grid", "territory", "epci_siren")}
+
+
+class _Builder:
+    def __init__(self, file: str):
+        self.file = file
+        self.positions: dict[PathKey, NodePos] = {}
+        self.keys: dict[PathKey, NodePos] = {}
+        self.errors: list[Diagnostic] = []
+        self._criterion: str | None = None  # id of the criterion or group being built
+        self._scalar = yaml.constructor.SafeConstructor()
+
+    def pos(self, node: yaml.Node) -> NodePos:
+        return NodePos(node.start_mark.line + 1, node.start_mark.column + 1,
+                       node.start_mark.index, node.end_mark.index, getattr(node, "style", None))
+
+    def build(self, node: yaml.Node, path: PathKey) -> Any:
+        self.positions[path] = self.pos(node)
+        if isinstance(node, yaml.MappingNode) and len(path) == 2 and path[0] in ("criteria", "groups"):
+            outer = self._criterion
+            self._criterion = next((str(v.value) for k, v in node.value
+                                    if isinstance(k, yaml.ScalarNode) and k.value == "id"
+                                    and isinstance(v, yaml.ScalarNode)), None)
+            try:
+                return self._build_node(node, path)
+            finally:
+                self._criterion = outer
+        return self._build_node(node, path)
+
+    def _build_node(self, node: yaml.Node, path: PathKey) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            out: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    self.errors.append(Diagnostic(
+                        "schema", "merge keys (<<) are not supported in grid files",
+                        self._span(key_node)))
+                    continue
+                key = self.build_scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+                if not isinstance(key, (str, int, float, bool)) or key is None:
+                    self.errors.append(Diagnostic("schema", "mapping keys must be plain names",
+                                                  self._span(key_node)))
+                    continue
+                key = str(key) if not isinstance(key, str) else key
+                if key in out:
+                    first = self.keys[path + (key,)]
+                    self.errors.append(Diagnostic(
+                        "duplicate-key", f"duplicate key '{key}' (first defined at line {first.line}); "
+                        "YAML would silently keep the last one", self._span(key_node),
+                        criterion=self._criterion))
+                    continue
+                self.keys[path + (key,)] = self.pos(key_node)
+                out[key] = self.build(value_node, path + (key,))
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
+        if path in _TEXT_PATHS or (len(path) == 4 and path[:3] == ("grid", "territory", "communes")):
+            # version 2024.10 is not the float 2024.1; an unquoted INSEE code is a code
+            return node.value if isinstance(node, yaml.ScalarNode) else self.build_scalar(node)
+        return self.build_scalar(node)
+
+    def build_scalar(self, node: yaml.ScalarNode) -> Any:
+        if node.tag == "tag:yaml.org,2002:str" or node.style in ("'", '"', "|", ">"):
+            return node.value
+        try:
+            return self._scalar.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:
+            self.errors.append(Diagnostic("yaml-syntax", str(exc).splitlines()[0], self._span(node)))
+            return node.value
+        except ValueError as exc:  # e.g. 2024-02-30 looks like a date but is none
+            self.errors.append(Diagnostic("schema", f"'{node.value}' is not a valid value: {exc}",
+                                          self._span(node), criterion=self._criterion))
+            return node.value
+
+    def _span(self, node: yaml.Node) -> Span:
+        return Span(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def load_yaml(path: str | Path, text: str | None = None) -> tuple[Any, SourceMap]:
+    """Load a YAML document with positions. Raises GridError on syntax errors or duplicate keys."""
+    file = str(path)
+    if text is None:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise GridError([Diagnostic("yaml-syntax", f"file is not UTF-8 text ({exc.reason})",
+                                        Span(file, 1, 1))]) from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        msg = (exc.problem or str(exc)).strip()
+        if exc.context:
+            msg = f"{msg} ({exc.context.strip()})"
+        raise GridError([Diagnostic("yaml-syntax", msg, Span(file, line, col))]) from None
+    except yaml.YAMLError as exc:
+        raise GridError([Diagnostic("yaml-syntax", str(exc), Span(file, 1, 1))]) from None
+    if node is None:
+        raise GridError([Diagnostic("schema", "the file is empty", Span(file, 1, 1))])
+    builder = _Builder(file)
+    data = builder.build(node, ())
+    if builder.errors:
+        raise GridError(builder.errors)
+    return data, SourceMap(file, text, builder.positions, builder.keys)
