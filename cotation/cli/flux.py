@@ -63,6 +63,18 @@ def register(subparsers: Any) -> None:
     p.add_argument("-o", "--out", type=Path, required=True, help="dossier de sortie")
     p.set_defaults(func=cmd_bilan)
 
+    p = sub.add_parser("echeances", help="délais des mises à disposition: échéances dues et dépassées à une date")
+    p.add_argument("--logements", type=Path, required=True, help="patrimoine (CSV type RPLS)")
+    p.add_argument("--conventions", type=Path, required=True, help="conventions (YAML, avec leurs delais)")
+    p.add_argument("--evenements", type=Path, required=True, help="événements de vacance (CSV)")
+    p.add_argument("--today", type=_date, required=True, help="date de référence")
+    p.add_argument("--departement", help="département (défaut: celui du bailleur ou des logements)")
+    p.add_argument("--statut", action="append", choices=("respecte", "hors_delai", "a_venir", "depasse",
+                                                         "retour_bailleur"),
+                   help="ne garder que ces statuts (répétable)")
+    p.add_argument("-o", "--out", type=Path, help="fichier CSV de sortie; sinon CSV sur stdout")
+    p.set_defaults(func=cmd_echeances)
+
     p = sub.add_parser("stock", help="état des réservations en stock → pourcentages de flux "
                                      "(contrôle des totaux)")
     p.add_argument("--table", type=Path, required=True, help="CSV reservataire,financement,<typologies…>,TOTAL")
@@ -302,11 +314,44 @@ def cmd_bilan(args: argparse.Namespace) -> int:
     if end < start:
         print("erreur: --to avant --from", file=sys.stderr)
         return _EXIT_INPUT
-    b = compute_bilan(d.by_id, d.events, d.cf, start, end, targets=t, assiette=a,
-                      generated_on=args.today or end)
+    from cotation.flux.delays import delay_summary, derive_defaults, echeances
+    from cotation.flux.inputs import by_vacancy
+    as_of = args.today or end
+    events, derived = derive_defaults(d.events, d.by_id, d.cf, min(as_of, end))
+    b = compute_bilan(d.by_id, events, d.cf, start, end, targets=t, assiette=a, generated_on=as_of)
+    if any(c.delais for c in d.cf.conventions):
+        items = [e for e in echeances(by_vacancy(d.events), d.by_id, d.cf, min(as_of, end)) if start <= e.due <= end]
+        b.delais = {"par_reservataire": delay_summary(items),
+                    "defauts_derives": {r: sum(1 for e in derived if e.reservataire == r and start <= e.due <= end)
+                                        for r in sorted({e.reservataire for e in derived})}}
     paths = b.write(args.out)
     print(f"bilan {start} → {end}: {b.vacances['vacances']} vacances, écrit dans {paths['html'].parent}")
     return _report(b.issues)
+
+
+@_guard
+def cmd_echeances(args: argparse.Namespace) -> int:
+    """Every deadline of every mise à disposition, as of --today."""
+    from cotation.flux.delays import echeances
+    from cotation.flux.inputs import by_vacancy
+    d = _load(args)
+    items = [e for e in echeances(by_vacancy(d.events), d.by_id, d.cf, args.today)
+             if args.statut is None or e.status in args.statut]
+    rows = [e.row() for e in items]
+    cols = ["vacance_id", "logement_id", "reservataire", "convention", "delai", "type", "duree", "depart",
+            "echeance", "satisfait_le", "statut", "jours_restants", "ligne"]
+    if args.out is None:
+        w = csv.DictWriter(sys.stdout, fieldnames=cols, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    else:
+        _write_csv(args.out, rows, cols)
+    counts = {s: sum(1 for e in items if e.status == s) for s in ("respecte", "hors_delai", "a_venir", "depasse",
+                                                                   "retour_bailleur")}
+    print(f"{len(items)} échéance(s) au {args.today}: {counts['respecte']} respectée(s), {counts['hors_delai']} "
+          f"hors délai, {counts['a_venir']} à venir, {counts['depasse']} dépassée(s), "
+          f"{counts['retour_bailleur']} retour(s) au bailleur", file=sys.stderr)
+    return 0
 
 
 @_guard

@@ -54,12 +54,14 @@ class Bilan:
     annexe: dict
     generated_on: dt.date
     issues: list[Issue] = field(default_factory=list)
+    delais: dict | None = None   # deadlines per réservataire and status, when conventions declare delays
 
     def as_dict(self) -> dict:
         return {"periode": {"debut": self.start.isoformat(), "fin": self.end.isoformat(),
                             "annuel": self.annual, "edite_le": self.generated_on.isoformat()},
                 "reservataires": self.rows, "ventilations": self.breakdowns, "vacances": self.vacances,
-                "annexe_bailleur": self.annexe, "issues": [i.as_dict() for i in self.issues]}
+                "annexe_bailleur": self.annexe, "issues": [i.as_dict() for i in self.issues],
+                **({} if self.delais is None else {"delais": self.delais})}
 
     def csv_text(self) -> str:
         buf = io.StringIO()
