@@ -75,6 +75,31 @@ def register(subparsers: Any) -> None:
     p.add_argument("-o", "--out", type=Path, help="fichier CSV de sortie; sinon CSV sur stdout")
     p.set_defaults(func=cmd_echeances)
 
+    p = sub.add_parser("etat-des-lieux", help="état des lieux des réservations en stock (financement, typologie, "
+                                              "QPV, commune, EPCI, collectif) et rotation par réservataire")
+    p.add_argument("--logements", type=Path, required=True,
+                   help="patrimoine (CSV type RPLS, colonnes facultatives reservataire_stock et collectif)")
+    p.add_argument("--evenements", type=Path, help="événements de vacance, pour la rotation du stock de chaque "
+                                                   "réservataire")
+    p.add_argument("--year", type=int, help="année de la rotation (départs de l'année ÷ stock au 31 décembre)")
+    p.add_argument("--date", type=_date, help="logements en stock à cette date (défaut: toutes les lignes)")
+    p.add_argument("-o", "--out", type=Path, help="dossier de sortie (etat_des_lieux.json, .csv); sinon JSON sur stdout")
+    p.set_defaults(func=cmd_etat_des_lieux)
+
+    p = sub.add_parser("conversion", help="passage du stock au flux: part stricte, part pondérée par la rotation, "
+                                          "droits uniques (flux.md §6)")
+    p.add_argument("--methode", required=True, choices=("part_stricte", "rotation", "droits_uniques"))
+    p.add_argument("--stock", action="append", default=[], metavar="ID=N",
+                   help="logements réservés d'un réservataire (répétable); BAILLEUR=N pour le non réservé")
+    p.add_argument("--logements", type=Path, help="ou: le patrimoine avec sa colonne reservataire_stock")
+    p.add_argument("--rotation", action="append", default=[], metavar="ID=TAUX",
+                   help="taux de rotation en % du contingent (méthode rotation; droits_uniques avec --stock)")
+    p.add_argument("--droits", type=int, help="droits uniques accordés sur la convention")
+    p.add_argument("--annees", type=int, help="durée de la convention (droits uniques), en années")
+    p.add_argument("--attributions", type=int, help="attributions de l'année (droits uniques → pourcentage)")
+    p.add_argument("--flux", type=int, help="flux annuel à répartir selon les parts obtenues")
+    p.set_defaults(func=cmd_conversion)
+
     p = sub.add_parser("stock", help="état des réservations en stock → pourcentages de flux "
                                      "(contrôle des totaux)")
     p.add_argument("--table", type=Path, required=True, help="CSV reservataire,financement,<typologies…>,TOTAL")
@@ -174,9 +199,11 @@ def _report(issues: Sequence[Issue]) -> int:
 def _prepare(args: argparse.Namespace):
     from cotation.flux.assiette import compute_assiette
     from cotation.flux.targets import compute_targets
+    from cotation.flux.conversion import resolve_quantities
     d = _load(args)
     on = getattr(args, "today", None) or dt.date(args.year, 1, 1)
     a = compute_assiette(d.logements, d.events, args.year, d.cf.settings, d.departement)
+    d.cf = resolve_quantities(d.cf, a.flux_net)
     t = compute_targets(a, d.by_id, d.cf, on)
     return d, a, t, on
 
@@ -351,6 +378,106 @@ def cmd_echeances(args: argparse.Namespace) -> int:
     print(f"{len(items)} échéance(s) au {args.today}: {counts['respecte']} respectée(s), {counts['hors_delai']} "
           f"hors délai, {counts['a_venir']} à venir, {counts['depasse']} dépassée(s), "
           f"{counts['retour_bailleur']} retour(s) au bailleur", file=sys.stderr)
+    return 0
+
+
+@_guard
+def cmd_etat_des_lieux(args: argparse.Namespace) -> int:
+    """Stock inventory tables of the seeds, with each réservataire's rotation."""
+    from cotation.flux.etat import etat_des_lieux
+    from cotation.flux.inputs import read_evenements, read_logements
+    logements = read_logements(args.logements)
+    if (args.evenements is None) != (args.year is None):
+        print("erreur: --evenements et --year vont ensemble (rotation du stock de chaque réservataire)",
+              file=sys.stderr)
+        return _EXIT_INPUT
+    events = read_evenements(args.evenements, logements={lg.id: lg for lg in logements}) if args.evenements else ()
+    e = etat_des_lieux(logements, on=args.date, events=events, rotation_year=args.year)
+    if args.out is None:
+        sys.stdout.write(_dump(e.as_dict()))
+        return 0
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "etat_des_lieux.json").write_text(_dump(e.as_dict()), encoding="utf-8")
+    _write_csv(args.out / "etat_des_lieux.csv", e.rows(),
+               ("reservataire", "dimension", "valeur", "logements", "part", "part_affichee", "part_2d"))
+    print(f"{e.totals['TOUS']} logements, {len(e.reservataires)} réservataire(s) → {args.out}")
+    return 0
+
+
+def _pairs(items: Sequence[str], what: str) -> dict[str, Any]:
+    from fractions import Fraction
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        try:
+            if not sep or not key.strip():
+                raise ValueError
+            out[key.strip()] = Fraction(value.strip().rstrip("%").strip())
+        except (ValueError, ZeroDivisionError):
+            raise FluxInputError([Problem(f"--{what}", 1, f"'{item}': attendu ID=NOMBRE")]) from None
+    return out
+
+
+@_guard
+def cmd_conversion(args: argparse.Namespace) -> int:
+    """Stock → flux conversion, each method of flux.md §6 from the command line."""
+    from fractions import Fraction
+    from cotation.flux.conversion import droits_uniques, droits_uniques_rate, rotation_weighted, strict_share
+    from cotation.flux.rounding import dec_display
+    from cotation.flux.targets import simple_targets
+    stock = _pairs(args.stock, "stock")
+    if args.logements is not None:
+        from cotation.flux.inputs import read_logements
+        for lg in read_logements(args.logements):
+            rid = lg.reservataire_stock or "BAILLEUR"
+            stock[rid] = stock.get(rid, 0) + 1
+    rotation = _pairs(args.rotation, "rotation")
+    doc: dict[str, Any] = {"methode": args.methode}
+
+    def shares(pcts: dict) -> dict:
+        return {k: {"exact": str(v), "affiche": dec_display(v, 2) + " %"} for k, v in pcts.items()}
+
+    if args.methode == "droits_uniques":
+        if args.droits is not None:
+            if not args.annees:
+                print("erreur: --droits demande --annees", file=sys.stderr)
+                return _EXIT_INPUT
+            per_year = Fraction(args.droits, args.annees)
+        elif stock and rotation and args.annees:
+            # Product formula: stock × rotation × years left, per réservataire.
+            missing = sorted(set(stock) - set(rotation))
+            if missing:
+                print(f"erreur: taux de rotation manquant pour {', '.join(missing)}", file=sys.stderr)
+                return _EXIT_INPUT
+            du = {k: droits_uniques(int(n), rotation[k] / 100, args.annees) for k, n in stock.items()}
+            doc["droits_uniques"] = {k: str(v) for k, v in du.items()}
+            doc["droits_par_an"] = {k: str(v / args.annees) for k, v in du.items()}
+            sys.stdout.write(_dump(doc))
+            return 0
+        else:
+            print("erreur: --droits et --annees (ou --stock, --rotation et --annees)", file=sys.stderr)
+            return _EXIT_INPUT
+        doc["droits_par_an"] = str(per_year)
+        if args.attributions:
+            rate = droits_uniques_rate(per_year, args.attributions)
+            doc["pourcentage"] = {"exact": str(rate), "affiche": dec_display(rate, 2) + " %"}
+        sys.stdout.write(_dump(doc))
+        return 0
+    if not stock or any(v < 0 for v in stock.values()) or sum(stock.values()) == 0:
+        print("erreur: --stock ID=N (ou --logements) avec au moins un logement", file=sys.stderr)
+        return _EXIT_INPUT
+    if args.methode == "part_stricte":
+        pcts = strict_share({k: int(v) for k, v in stock.items()})
+    else:
+        missing = sorted(set(stock) - set(rotation))
+        if missing:
+            print(f"erreur: taux de rotation manquant pour {', '.join(missing)}", file=sys.stderr)
+            return _EXIT_INPUT
+        pcts = rotation_weighted({k: int(v) for k, v in stock.items()}, rotation)
+    doc["parts"] = shares(pcts)
+    if args.flux is not None:
+        doc["cibles"] = simple_targets(args.flux, pcts)
+    sys.stdout.write(_dump(doc))
     return 0
 
 
