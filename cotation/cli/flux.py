@@ -100,6 +100,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--flux", type=int, help="flux annuel à répartir selon les parts obtenues")
     p.set_defaults(func=cmd_conversion)
 
+    p = sub.add_parser("consolider", help="consolider les bilans de plusieurs bailleurs (EPCI, CIL)")
+    p.add_argument("--bilan", type=Path, action="append", required=True,
+                   help="dossier (ou bilan.json) écrit par `cotation flux bilan`, un par bailleur (répétable)")
+    p.add_argument("--epci", help="SIREN de l'EPCI de la CIL: ne garder que ses communes dans le tableau territorial")
+    p.add_argument("-o", "--out", type=Path, required=True, help="dossier de sortie")
+    p.set_defaults(func=cmd_consolider)
+
     p = sub.add_parser("stock", help="état des réservations en stock → pourcentages de flux "
                                      "(contrôle des totaux)")
     p.add_argument("--table", type=Path, required=True, help="CSV reservataire,financement,<typologies…>,TOTAL")
@@ -129,6 +136,8 @@ def _inputs(p: argparse.ArgumentParser, today: bool = False) -> None:
     p.add_argument("--evenements", type=Path, required=True, help="événements de vacance (CSV)")
     p.add_argument("--year", type=int, required=True, help="année N du flux")
     p.add_argument("--departement", help="département du flux (défaut: celui du bailleur ou des logements)")
+    p.add_argument("--epci", help="SIREN d'un EPCI: ne garder que les logements de ses communes (table des "
+                                  "communes), comme l'assiette par EPCI de la DDETS 06")
     if today:
         p.add_argument("--today", type=_date, help="date de référence (défaut: 1er janvier de --year)")
 
@@ -150,6 +159,14 @@ def _load(args: argparse.Namespace) -> _Loaded:
     by_id = {lg.id: lg for lg in logements}
     known = {r.id for r in cf.reservataires} | {"BAILLEUR"}
     events = read_evenements(args.evenements, logements=by_id, reservataires=known)
+    if getattr(args, "epci", None):
+        from cotation.data.communes import epci_names, epci_of
+        if args.epci not in epci_names():
+            raise FluxInputError([Problem("--epci", 1, f"'{args.epci}' n'est pas le SIREN d'un EPCI connu")])
+        of = epci_of({lg.commune for lg in logements})
+        logements = [lg for lg in logements if of[lg.commune] == args.epci]
+        by_id = {lg.id: lg for lg in logements}
+        events = [e for e in events if e.logement_id in by_id]
     dep = args.departement or cf.bailleur.departement
     if dep is None:
         deps = sorted({lg.departement for lg in logements})
@@ -478,6 +495,23 @@ def cmd_conversion(args: argparse.Namespace) -> int:
     if args.flux is not None:
         doc["cibles"] = simple_targets(args.flux, pcts)
     sys.stdout.write(_dump(doc))
+    return 0
+
+
+@_guard
+def cmd_consolider(args: argparse.Namespace) -> int:
+    """EPCI / CIL tables and report from several bailleurs' bilans."""
+    from cotation.flux.consolidate import SUMMED, consolidate, read_bilan, report_text
+    from cotation.flux.model import BILAN_COUNTS
+    c = consolidate([read_bilan(p) for p in args.bilan], epci=args.epci)
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "consolidation.json").write_text(_dump(c.as_dict()), encoding="utf-8")
+    _write_csv(out / "consolidation_reservataires.csv", c.reservataires, ("bailleur", "reservataire", "nom", "type",
+                                                                          *SUMMED))
+    _write_csv(out / "consolidation_epci.csv", c.epci, ("epci", "epci_nom", "reservataire", *BILAN_COUNTS))
+    (out / "rapport.md").write_text(report_text(c), encoding="utf-8")
+    print(f"{len(c.bailleurs)} bailleur(s) consolidé(s), {len({r['epci'] for r in c.epci})} EPCI → {out}")
     return 0
 
 

@@ -108,6 +108,13 @@ class Logement:
     def departement(self) -> str:
         return departement_of(self.commune)
 
+    @property
+    def epci(self) -> str:
+        """SIREN of the commune's EPCI (commune table), "" when none or unknown."""
+        from cotation.data.communes import commune
+        c = commune(self.commune)
+        return c.epci if c is not None else ""
+
     def attr(self, dim: str) -> object:
         return getattr(self, dim)
 
