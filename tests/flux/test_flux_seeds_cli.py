@@ -157,3 +157,23 @@ conventions: []
     doc = _json(capsys)
     assert (doc["base"], doc["rotation"]["taux"], doc["liberations_estimees"], doc["flux_net"]) == \
         (5367, "1/20", "5367/20", 268)  # 268.35
+
+
+def test_droits_uniques_convention_through_targets(tmp_path, capsys):
+    """A droits-uniques convention (100 over 10 years) and a volume one (12 a year) in the
+    conventions file: 10 and 12 dwellings of a flux of 1 000."""
+    conv = """version: 1
+bailleur: {id: OLS, nom: Bailleur, departement: "31"}
+settings:
+  soustractions: {MUTATION: 300, ANRU: 150}
+reservataires:
+  - {id: AL, nom: Action Logement, type: ACTION_LOGEMENT}
+  - {id: COM, nom: Commune, type: COLLECTIVITE}
+conventions:
+  - {id: C-AL, reservataire: AL, droits_uniques: {total: 100, annees: 10}}
+  - {id: C-COM, reservataire: COM, volume: 12}
+"""
+    args = _bailleur(tmp_path, 14500, 500, 1450, conv)
+    assert main(["flux", "targets", *args, "--today", "2025-01-01"]) == 0
+    doc = _json(capsys)
+    assert {r["reservataire"]: int(r["cible"]) for r in doc["reservataires"]} == {"AL": 10, "COM": 12, "BAILLEUR": 978}
