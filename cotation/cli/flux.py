@@ -1,4 +1,5 @@
-"""``cotation flux …``: assiette, targets, dispatch, verify, bilan, stock, generate.
+"""``cotation flux …``: assiette, targets, dispatch, verify, bilan, echeances, etat-des-lieux,
+conversion, consolider, stock, generate.
 
 Reference dates are arguments (``--year``, ``--today``), never the wall clock, and every
 output is written in a fixed order so the same inputs give byte-identical files.
@@ -49,6 +50,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--grid", type=Path,
                    help="grille de cotation: les demandes sont cotées à --today (au lieu de --scores)")
     p.add_argument("-k", type=int, help="taille des listes de candidats (défaut: convention, sinon 3)")
+    p.add_argument("--motifs", action="store_true",
+                   help="pour chaque liste, le motif de chaque demande mieux classée non retenue (filtre "
+                        "d'éligibilité échoué, ou déjà proposée dans une liste précédente)")
     p.add_argument("-o", "--out", type=Path, required=True, help="dossier de sortie")
     p.set_defaults(func=cmd_dispatch)
 
@@ -291,7 +295,7 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
         from sne_adapters import read_demandes
         kw = dict(year=args.year, ref_date=on, communes=sorted({lg.commune for lg in d.logements}),
                   household_size=dict(s.household_size) or None, max_taux_effort=s.max_taux_effort,
-                  reader=read_demandes)
+                  reader=read_demandes, explain=args.motifs)
         if args.grid:
             from cotation.grid.diagnostics import GridError
             try:
