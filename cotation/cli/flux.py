@@ -1,4 +1,5 @@
-"""``cotation flux …``: assiette, targets, dispatch, verify, bilan, stock, generate.
+"""``cotation flux …``: assiette, targets, dispatch, verify, bilan, echeances, etat-des-lieux,
+conversion, consolider, stock, generate.
 
 Reference dates are arguments (``--year``, ``--today``), never the wall clock, and every
 output is written in a fixed order so the same inputs give byte-identical files.
@@ -49,6 +50,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--grid", type=Path,
                    help="grille de cotation: les demandes sont cotées à --today (au lieu de --scores)")
     p.add_argument("-k", type=int, help="taille des listes de candidats (défaut: convention, sinon 3)")
+    p.add_argument("--motifs", action="store_true",
+                   help="pour chaque liste, le motif de chaque demande mieux classée non retenue (filtre "
+                        "d'éligibilité échoué, ou déjà proposée dans une liste précédente)")
     p.add_argument("-o", "--out", type=Path, required=True, help="dossier de sortie")
     p.set_defaults(func=cmd_dispatch)
 
@@ -62,6 +66,50 @@ def register(subparsers: Any) -> None:
     p.add_argument("--to", dest="end", type=_date, help="fin de période incluse (défaut: 31 décembre de --year)")
     p.add_argument("-o", "--out", type=Path, required=True, help="dossier de sortie")
     p.set_defaults(func=cmd_bilan)
+
+    p = sub.add_parser("echeances", help="délais des mises à disposition: échéances dues et dépassées à une date")
+    p.add_argument("--logements", type=Path, required=True, help="patrimoine (CSV type RPLS)")
+    p.add_argument("--conventions", type=Path, required=True, help="conventions (YAML, avec leurs delais)")
+    p.add_argument("--evenements", type=Path, required=True, help="événements de vacance (CSV)")
+    p.add_argument("--today", type=_date, required=True, help="date de référence")
+    p.add_argument("--departement", help="département (défaut: celui du bailleur ou des logements)")
+    p.add_argument("--statut", action="append", choices=("respecte", "hors_delai", "a_venir", "depasse",
+                                                         "retour_bailleur"),
+                   help="ne garder que ces statuts (répétable)")
+    p.add_argument("-o", "--out", type=Path, help="fichier CSV de sortie; sinon CSV sur stdout")
+    p.set_defaults(func=cmd_echeances)
+
+    p = sub.add_parser("etat-des-lieux", help="état des lieux des réservations en stock (financement, typologie, "
+                                              "QPV, commune, EPCI, collectif) et rotation par réservataire")
+    p.add_argument("--logements", type=Path, required=True,
+                   help="patrimoine (CSV type RPLS, colonnes facultatives reservataire_stock et collectif)")
+    p.add_argument("--evenements", type=Path, help="événements de vacance, pour la rotation du stock de chaque "
+                                                   "réservataire")
+    p.add_argument("--year", type=int, help="année de la rotation (départs de l'année ÷ stock au 31 décembre)")
+    p.add_argument("--date", type=_date, help="logements en stock à cette date (défaut: toutes les lignes)")
+    p.add_argument("-o", "--out", type=Path, help="dossier de sortie (etat_des_lieux.json, .csv); sinon JSON sur stdout")
+    p.set_defaults(func=cmd_etat_des_lieux)
+
+    p = sub.add_parser("conversion", help="passage du stock au flux: part stricte, part pondérée par la rotation, "
+                                          "droits uniques (flux.md §6)")
+    p.add_argument("--methode", required=True, choices=("part_stricte", "rotation", "droits_uniques"))
+    p.add_argument("--stock", action="append", default=[], metavar="ID=N",
+                   help="logements réservés d'un réservataire (répétable); BAILLEUR=N pour le non réservé")
+    p.add_argument("--logements", type=Path, help="ou: le patrimoine avec sa colonne reservataire_stock")
+    p.add_argument("--rotation", action="append", default=[], metavar="ID=TAUX",
+                   help="taux de rotation en % du contingent (méthode rotation; droits_uniques avec --stock)")
+    p.add_argument("--droits", type=int, help="droits uniques accordés sur la convention")
+    p.add_argument("--annees", type=int, help="durée de la convention (droits uniques), en années")
+    p.add_argument("--attributions", type=int, help="attributions de l'année (droits uniques → pourcentage)")
+    p.add_argument("--flux", type=int, help="flux annuel à répartir selon les parts obtenues")
+    p.set_defaults(func=cmd_conversion)
+
+    p = sub.add_parser("consolider", help="consolider les bilans de plusieurs bailleurs (EPCI, CIL)")
+    p.add_argument("--bilan", type=Path, action="append", required=True,
+                   help="dossier (ou bilan.json) écrit par `cotation flux bilan`, un par bailleur (répétable)")
+    p.add_argument("--epci", help="SIREN de l'EPCI de la CIL: ne garder que ses communes dans le tableau territorial")
+    p.add_argument("-o", "--out", type=Path, required=True, help="dossier de sortie")
+    p.set_defaults(func=cmd_consolider)
 
     p = sub.add_parser("stock", help="état des réservations en stock → pourcentages de flux "
                                      "(contrôle des totaux)")
@@ -92,6 +140,8 @@ def _inputs(p: argparse.ArgumentParser, today: bool = False) -> None:
     p.add_argument("--evenements", type=Path, required=True, help="événements de vacance (CSV)")
     p.add_argument("--year", type=int, required=True, help="année N du flux")
     p.add_argument("--departement", help="département du flux (défaut: celui du bailleur ou des logements)")
+    p.add_argument("--epci", help="SIREN d'un EPCI: ne garder que les logements de ses communes (table des "
+                                  "communes), comme l'assiette par EPCI de la DDETS 06")
     if today:
         p.add_argument("--today", type=_date, help="date de référence (défaut: 1er janvier de --year)")
 
@@ -113,6 +163,14 @@ def _load(args: argparse.Namespace) -> _Loaded:
     by_id = {lg.id: lg for lg in logements}
     known = {r.id for r in cf.reservataires} | {"BAILLEUR"}
     events = read_evenements(args.evenements, logements=by_id, reservataires=known)
+    if getattr(args, "epci", None):
+        from cotation.data.communes import epci_names, epci_of
+        if args.epci not in epci_names():
+            raise FluxInputError([Problem("--epci", 1, f"'{args.epci}' n'est pas le SIREN d'un EPCI connu")])
+        of = epci_of({lg.commune for lg in logements})
+        logements = [lg for lg in logements if of[lg.commune] == args.epci]
+        by_id = {lg.id: lg for lg in logements}
+        events = [e for e in events if e.logement_id in by_id]
     dep = args.departement or cf.bailleur.departement
     if dep is None:
         deps = sorted({lg.departement for lg in logements})
@@ -162,9 +220,11 @@ def _report(issues: Sequence[Issue]) -> int:
 def _prepare(args: argparse.Namespace):
     from cotation.flux.assiette import compute_assiette
     from cotation.flux.targets import compute_targets
+    from cotation.flux.conversion import resolve_quantities
     d = _load(args)
     on = getattr(args, "today", None) or dt.date(args.year, 1, 1)
     a = compute_assiette(d.logements, d.events, args.year, d.cf.settings, d.departement)
+    d.cf = resolve_quantities(d.cf, a.flux_net)
     t = compute_targets(a, d.by_id, d.cf, on)
     return d, a, t, on
 
@@ -235,7 +295,7 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
         from sne_adapters import read_demandes
         kw = dict(year=args.year, ref_date=on, communes=sorted({lg.commune for lg in d.logements}),
                   household_size=dict(s.household_size) or None, max_taux_effort=s.max_taux_effort,
-                  reader=read_demandes)
+                  reader=read_demandes, explain=args.motifs)
         if args.grid:
             from cotation.grid.diagnostics import GridError
             try:
@@ -302,11 +362,161 @@ def cmd_bilan(args: argparse.Namespace) -> int:
     if end < start:
         print("erreur: --to avant --from", file=sys.stderr)
         return _EXIT_INPUT
-    b = compute_bilan(d.by_id, d.events, d.cf, start, end, targets=t, assiette=a,
-                      generated_on=args.today or end)
+    from cotation.flux.delays import delay_summary, derive_defaults, echeances
+    from cotation.flux.inputs import by_vacancy
+    as_of = args.today or end
+    events, derived = derive_defaults(d.events, d.by_id, d.cf, min(as_of, end))
+    b = compute_bilan(d.by_id, events, d.cf, start, end, targets=t, assiette=a, generated_on=as_of)
+    if any(c.delais for c in d.cf.conventions):
+        items = [e for e in echeances(by_vacancy(d.events), d.by_id, d.cf, min(as_of, end)) if start <= e.due <= end]
+        b.delais = {"par_reservataire": delay_summary(items),
+                    "defauts_derives": {r: sum(1 for e in derived if e.reservataire == r and start <= e.due <= end)
+                                        for r in sorted({e.reservataire for e in derived})}}
     paths = b.write(args.out)
     print(f"bilan {start} → {end}: {b.vacances['vacances']} vacances, écrit dans {paths['html'].parent}")
     return _report(b.issues)
+
+
+@_guard
+def cmd_echeances(args: argparse.Namespace) -> int:
+    """Every deadline of every mise à disposition, as of --today."""
+    from cotation.flux.delays import echeances
+    from cotation.flux.inputs import by_vacancy
+    d = _load(args)
+    items = [e for e in echeances(by_vacancy(d.events), d.by_id, d.cf, args.today)
+             if args.statut is None or e.status in args.statut]
+    rows = [e.row() for e in items]
+    cols = ["vacance_id", "logement_id", "reservataire", "convention", "delai", "type", "duree", "depart",
+            "echeance", "satisfait_le", "statut", "jours_restants", "ligne"]
+    if args.out is None:
+        w = csv.DictWriter(sys.stdout, fieldnames=cols, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    else:
+        _write_csv(args.out, rows, cols)
+    counts = {s: sum(1 for e in items if e.status == s) for s in ("respecte", "hors_delai", "a_venir", "depasse",
+                                                                   "retour_bailleur")}
+    print(f"{len(items)} échéance(s) au {args.today}: {counts['respecte']} respectée(s), {counts['hors_delai']} "
+          f"hors délai, {counts['a_venir']} à venir, {counts['depasse']} dépassée(s), "
+          f"{counts['retour_bailleur']} retour(s) au bailleur", file=sys.stderr)
+    return 0
+
+
+@_guard
+def cmd_etat_des_lieux(args: argparse.Namespace) -> int:
+    """Stock inventory tables of the seeds, with each réservataire's rotation."""
+    from cotation.flux.etat import etat_des_lieux
+    from cotation.flux.inputs import read_evenements, read_logements
+    logements = read_logements(args.logements)
+    if (args.evenements is None) != (args.year is None):
+        print("erreur: --evenements et --year vont ensemble (rotation du stock de chaque réservataire)",
+              file=sys.stderr)
+        return _EXIT_INPUT
+    events = read_evenements(args.evenements, logements={lg.id: lg for lg in logements}) if args.evenements else ()
+    e = etat_des_lieux(logements, on=args.date, events=events, rotation_year=args.year)
+    if args.out is None:
+        sys.stdout.write(_dump(e.as_dict()))
+        return 0
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "etat_des_lieux.json").write_text(_dump(e.as_dict()), encoding="utf-8")
+    _write_csv(args.out / "etat_des_lieux.csv", e.rows(),
+               ("reservataire", "dimension", "valeur", "logements", "part", "part_affichee", "part_2d"))
+    print(f"{e.totals['TOUS']} logements, {len(e.reservataires)} réservataire(s) → {args.out}")
+    return 0
+
+
+def _pairs(items: Sequence[str], what: str) -> dict[str, Any]:
+    from fractions import Fraction
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        try:
+            if not sep or not key.strip():
+                raise ValueError
+            out[key.strip()] = Fraction(value.strip().rstrip("%").strip())
+        except (ValueError, ZeroDivisionError):
+            raise FluxInputError([Problem(f"--{what}", 1, f"'{item}': attendu ID=NOMBRE")]) from None
+    return out
+
+
+@_guard
+def cmd_conversion(args: argparse.Namespace) -> int:
+    """Stock → flux conversion, each method of flux.md §6 from the command line."""
+    from fractions import Fraction
+    from cotation.flux.conversion import droits_uniques, droits_uniques_rate, rotation_weighted, strict_share
+    from cotation.flux.rounding import dec_display
+    from cotation.flux.targets import simple_targets
+    stock = _pairs(args.stock, "stock")
+    if args.logements is not None:
+        from cotation.flux.inputs import read_logements
+        for lg in read_logements(args.logements):
+            rid = lg.reservataire_stock or "BAILLEUR"
+            stock[rid] = stock.get(rid, 0) + 1
+    rotation = _pairs(args.rotation, "rotation")
+    doc: dict[str, Any] = {"methode": args.methode}
+
+    def shares(pcts: dict) -> dict:
+        return {k: {"exact": str(v), "affiche": dec_display(v, 2) + " %"} for k, v in pcts.items()}
+
+    if args.methode == "droits_uniques":
+        if args.droits is not None:
+            if not args.annees:
+                print("erreur: --droits demande --annees", file=sys.stderr)
+                return _EXIT_INPUT
+            per_year = Fraction(args.droits, args.annees)
+        elif stock and rotation and args.annees:
+            # Product formula: stock × rotation × years left, per réservataire.
+            missing = sorted(set(stock) - set(rotation))
+            if missing:
+                print(f"erreur: taux de rotation manquant pour {', '.join(missing)}", file=sys.stderr)
+                return _EXIT_INPUT
+            du = {k: droits_uniques(int(n), rotation[k] / 100, args.annees) for k, n in stock.items()}
+            doc["droits_uniques"] = {k: str(v) for k, v in du.items()}
+            doc["droits_par_an"] = {k: str(v / args.annees) for k, v in du.items()}
+            sys.stdout.write(_dump(doc))
+            return 0
+        else:
+            print("erreur: --droits et --annees (ou --stock, --rotation et --annees)", file=sys.stderr)
+            return _EXIT_INPUT
+        doc["droits_par_an"] = str(per_year)
+        if args.attributions:
+            rate = droits_uniques_rate(per_year, args.attributions)
+            doc["pourcentage"] = {"exact": str(rate), "affiche": dec_display(rate, 2) + " %"}
+        sys.stdout.write(_dump(doc))
+        return 0
+    if not stock or any(v < 0 for v in stock.values()) or sum(stock.values()) == 0:
+        print("erreur: --stock ID=N (ou --logements) avec au moins un logement", file=sys.stderr)
+        return _EXIT_INPUT
+    if args.methode == "part_stricte":
+        pcts = strict_share({k: int(v) for k, v in stock.items()})
+    else:
+        missing = sorted(set(stock) - set(rotation))
+        if missing:
+            print(f"erreur: taux de rotation manquant pour {', '.join(missing)}", file=sys.stderr)
+            return _EXIT_INPUT
+        pcts = rotation_weighted({k: int(v) for k, v in stock.items()}, rotation)
+    doc["parts"] = shares(pcts)
+    if args.flux is not None:
+        doc["cibles"] = simple_targets(args.flux, pcts)
+    sys.stdout.write(_dump(doc))
+    return 0
+
+
+@_guard
+def cmd_consolider(args: argparse.Namespace) -> int:
+    """EPCI / CIL tables and report from several bailleurs' bilans."""
+    from cotation.flux.consolidate import SUMMED, consolidate, read_bilan, report_text
+    from cotation.flux.model import BILAN_COUNTS
+    c = consolidate([read_bilan(p) for p in args.bilan], epci=args.epci)
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "consolidation.json").write_text(_dump(c.as_dict()), encoding="utf-8")
+    _write_csv(out / "consolidation_reservataires.csv", c.reservataires, ("bailleur", "reservataire", "nom", "type",
+                                                                          *SUMMED))
+    _write_csv(out / "consolidation_epci.csv", c.epci, ("epci", "epci_nom", "reservataire", *BILAN_COUNTS))
+    (out / "rapport.md").write_text(report_text(c), encoding="utf-8")
+    print(f"{len(c.bailleurs)} bailleur(s) consolidé(s), {len({r['epci'] for r in c.epci})} EPCI → {out}")
+    return 0
 
 
 @_guard

@@ -7,6 +7,10 @@ The chain, each step a function of the previous one's output::
       → compute_targets    (exact shares, largest-remainder rounding) + validate (legal checks)
       → run_dispatch       (§8 deficits, audit log, shortlists via a CandidateSource)
       → compute_bilan      (décompte at each convention's step, breakdowns, HTML report)
+      → consolidate        (several bailleurs' bilans for the EPCI / CIL)
+
+Beside the chain: ``delays`` (deadlines of each mise à disposition, derived defaults of
+designation), ``etat`` (état des lieux of the stock), ``conversion`` (stock → flux methods).
 
 Names are imported on first use, so ``cotation --help`` does not load numpy or jsonschema.
 """
@@ -19,6 +23,9 @@ _EXPORTS = {
     "Assiette": "assiette", "compute_assiette": "assiette", "flux_from_counts": "assiette",
     "Bilan": "bilan", "compute_bilan": "bilan",
     "check_parties": "checks", "validate": "checks",
+    "consolidate": "consolidate", "read_bilan": "consolidate",
+    "deadline": "delays", "derive_defaults": "delays", "echeances": "delays",
+    "etat_des_lieux": "etat", "resolve_quantities": "conversion",
     "ConventionFile": "conventions", "Settings": "conventions", "load_conventions": "conventions",
     "loads_conventions": "conventions",
     "Charge": "decompte", "charge_vacancy": "decompte",

@@ -54,12 +54,16 @@ class Bilan:
     annexe: dict
     generated_on: dt.date
     issues: list[Issue] = field(default_factory=list)
+    delais: dict | None = None   # deadlines per réservataire and status, when conventions declare delays
+    bailleur: dict | None = None  # id and name, for the consolidation across bailleurs
 
     def as_dict(self) -> dict:
         return {"periode": {"debut": self.start.isoformat(), "fin": self.end.isoformat(),
                             "annuel": self.annual, "edite_le": self.generated_on.isoformat()},
                 "reservataires": self.rows, "ventilations": self.breakdowns, "vacances": self.vacances,
-                "annexe_bailleur": self.annexe, "issues": [i.as_dict() for i in self.issues]}
+                "annexe_bailleur": self.annexe, "issues": [i.as_dict() for i in self.issues],
+                **({} if self.delais is None else {"delais": self.delais}),
+                **({} if self.bailleur is None else {"bailleur": self.bailleur})}
 
     def csv_text(self) -> str:
         buf = io.StringIO()
@@ -170,7 +174,8 @@ def compute_bilan(logements: Mapping[str, Logement], events: Sequence[Evenement]
                                 "(date limite de transmission aux réservataires et à l'EPCI).", {}))
     annexe = _annexe(assiette, logements, targets, etat_charged, all_charged_hors_qpv, sous_realised,
                      hors_flux_codes)
-    return Bilan(start, end, annual, rows, breakdowns, stats, annexe, generated_on, issues)
+    return Bilan(start, end, annual, rows, breakdowns, stats, annexe, generated_on, issues,
+                 bailleur={"id": cf.bailleur.id, "nom": cf.bailleur.nom})
 
 
 def _zero() -> dict[str, int]:

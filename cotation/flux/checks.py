@@ -22,6 +22,7 @@ CellKey = tuple
 _ETAT_CAP = Fraction(30)
 _AGENTS_CAP = Fraction(5)
 _QPV_MIN = Fraction(30, 100)
+_REQUALIFICATION_MIN = Fraction(30)
 
 
 def _pct(x: Fraction) -> str:
@@ -205,6 +206,19 @@ def check_conventions(cf: ConventionFile, on: dt.date, departement: str | None =
                                 "au moins trois (R441-3), sauf ménages DALO désignés par le préfet et PLAI "
                                 "adaptés; davantage suppose la stipulation plus_de_3_candidats.",
                                 {"convention": c.id, "k": c.k}))
+    for c in scope:
+        # Action Logement: requalifications without AL'in at least 30 % of its flux (seed Occitanie 2023).
+        if c.requalification is not None and c.requalification < _REQUALIFICATION_MIN:
+            issues.append(Issue("REQUALIFICATION_AL_30", "warning",
+                                f"La convention {c.id} prévoit {_pct(c.requalification)} de requalifications hors "
+                                f"AL'in: le référentiel Occitanie 2023 en propose au moins {_pct(_REQUALIFICATION_MIN)} "
+                                "du flux annuel.", {"convention": c.id, "requalification": str(c.requalification)}))
+        if c.garantie_fin_pret is not None and not c.in_force(on) and c.garantie_fin_droits < on:
+            issues.append(Issue("GARANTIE_ECHUE", "warning",
+                                f"Les droits de la convention {c.id} (garantie d'emprunt) ont pris fin le "
+                                f"{c.garantie_fin_droits}, cinq ans après le remboursement du prêt "
+                                f"({c.garantie_fin_pret}).", {"convention": c.id,
+                                                               "fin_droits": c.garantie_fin_droits.isoformat()}))
     in_force = {c.reservataire for c in scope if c.in_force(on)}
     for r in cf.reservataires:
         if r.droits and r.id not in in_force:

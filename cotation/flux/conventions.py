@@ -19,7 +19,8 @@ import yaml
 
 from cotation.flux.errors import FluxInputError, Problem
 from cotation.flux.model import (
-    BAILLEUR, DEFAULT_EXCLUSIONS, Convention, Derogation, Programme, Reservataire, Segment, Selector
+    BAILLEUR, DEFAULT_EXCLUSIONS, Convention, Delai, Derogation, DroitsUniques, Programme, Reservataire,
+    Segment, Selector
 )
 
 SCHEMA_PATH = Path(__file__).with_name("conventions.schema.json")
@@ -38,7 +39,9 @@ class RotationSettings:
 class Settings:
     """Settings of flux.md, with the spec's defaults."""
 
-    qpv_reading: str = "A"
+    # Seeds' wording ("Hors QPV, la part du contingent préfectoral ne peut être inférieure à 30 %
+    # du flux annuel", USH slides) is reading B; reading A stays a setting.
+    qpv_reading: str = "B"
     cap_collectivites_enabled: bool = True
     cap_collectivites_rate: Fraction = Fraction(20)
     exclusions: tuple[str, ...] = DEFAULT_EXCLUSIONS
@@ -50,6 +53,7 @@ class Settings:
     report: bool = False
     segment_by: tuple[str, ...] = ()
     enforce_segment_quotas: bool = False
+    segment_rounding: str = "largest_remainder"
     k: int = 3
     defaut_designation: bool = True
     refus_adapte: bool = False
@@ -221,7 +225,7 @@ def _settings(d: dict) -> Settings:
     dec = d.get("decompte", {})
     sl = d.get("shortlist", {})
     return Settings(
-        qpv_reading=d.get("qpv_reading", "A"),
+        qpv_reading=d.get("qpv_reading", "B"),
         cap_collectivites_enabled=cap.get("enabled", True),
         cap_collectivites_rate=parse_percentage(cap.get("rate", 20)),
         exclusions=tuple(d.get("exclusions", DEFAULT_EXCLUSIONS)),
@@ -230,6 +234,7 @@ def _settings(d: dict) -> Settings:
         report=d.get("report", False),
         segment_by=tuple(disp.get("segment_by", ())),
         enforce_segment_quotas=disp.get("enforce_segment_quotas", False), k=disp.get("k", 3),
+        segment_rounding=disp.get("segment_rounding", "largest_remainder"),
         defaut_designation=dec.get("defaut_designation", True), refus_adapte=dec.get("refus_adapte", False),
         household_size=tuple((t, (a, b)) for t, (a, b) in sl.get("household_size", {}).items()),
         max_taux_effort=sl.get("max_taux_effort"),
@@ -268,8 +273,11 @@ def parse_conventions(data: Any, lines: dict[tuple, int] | None = None,
         if c["reservataire"] not in seen:
             problems.append(Problem(source, loc(*at, "reservataire"),
                                     f"réservataire '{c['reservataire']}' inconnu (à déclarer sous reservataires)"))
-        if "percentage" not in c and "segments" not in c:
-            problems.append(Problem(source, loc(*at), "percentage ou segments obligatoire"))
+        forms = [k for k in ("percentage", "volume", "droits_uniques") if k in c]
+        if not forms and "segments" not in c:
+            problems.append(Problem(source, loc(*at), "percentage, segments, volume ou droits_uniques obligatoire"))
+        if len(forms) > 1:
+            problems.append(Problem(source, loc(*at, forms[1]), f"{' et '.join(forms)} s'excluent"))
         try:
             pct = parse_percentage(c.get("percentage", 0))
             segs = tuple(Segment(_selector(s["where"]), parse_percentage(s["percentage"]))
@@ -277,6 +285,7 @@ def parse_conventions(data: Any, lines: dict[tuple, int] | None = None,
             garantie = c.get("garantie_emprunt")
             garantie_pct = (pct if garantie is True else None if garantie in (None, False)
                             else parse_percentage(garantie))
+            requal = parse_percentage(c["requalification"]) if "requalification" in c else None
         except (ValueError, ZeroDivisionError) as exc:
             problems.append(Problem(source, loc(*at), f"pourcentage illisible: {exc}"))
             continue
@@ -295,7 +304,7 @@ def parse_conventions(data: Any, lines: dict[tuple, int] | None = None,
                 problems.append(Problem(source, loc(*at, *path), f"date invalide: '{value}'"))
                 bad_date = True
                 return None
-        dates = {k: date_at(c.get(k), k) for k in ("start", "end", "signed_on")}
+        dates = {k: date_at(c.get(k), k) for k in ("start", "end", "signed_on", "garantie_fin_pret")}
         derogs = tuple(Derogation(date_at(d["start"], "derogations", j, "start") or dt.date.min,
                                   date_at(d["end"], "derogations", j, "end") or dt.date.min,
                                   d.get("motif", ""), loc(*at, "derogations", j))
@@ -319,7 +328,14 @@ def parse_conventions(data: Any, lines: dict[tuple, int] | None = None,
             signed_on=dates["signed_on"], derogations=derogs,
             exclusions=_selector(c["exclusions"]) if "exclusions" in c else None,
             garantie_emprunt=garantie_pct, stipulations=frozenset(c.get("stipulations", ())),
-            k=c.get("k", data.get("settings", {}).get("dispatch", {}).get("k", 3)), line=loc(*at)))
+            k=c.get("k", data.get("settings", {}).get("dispatch", {}).get("k", 3)), line=loc(*at),
+            delais=tuple(Delai(d["nom"], d["type"], d["duree"], d["unite"], d.get("preavis_mois"),
+                               d.get("origine"), loc(*at, "delais", j))
+                         for j, d in enumerate(c.get("delais", ()))),
+            volume=c.get("volume"),
+            droits_uniques=(DroitsUniques(c["droits_uniques"]["total"], c["droits_uniques"]["annees"])
+                            if "droits_uniques" in c else None),
+            requalification=requal, garantie_fin_pret=dates["garantie_fin_pret"]))
     known = set(seen) | {BAILLEUR}
     programmes: list[Programme] = []
     for i, p in enumerate(data.get("programmes", ())):

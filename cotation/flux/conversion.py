@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Mapping
 
+from cotation.flux.conventions import ConventionFile
 from cotation.flux.errors import FluxInputError, Issue, Problem
 
 
@@ -36,6 +37,22 @@ def droits_uniques(stock: int, rotation: Fraction, years_left: int) -> Fraction:
 def droits_uniques_rate(droits_par_an: Fraction | int, attributions_par_an: int) -> Fraction:
     """Yearly droits uniques as a percentage of the year's attributions (10 / 100 → 10 %)."""
     return Fraction(100) * Fraction(droits_par_an) / attributions_par_an
+
+
+def resolve_quantities(cf: ConventionFile, flux_net: int) -> ConventionFile:
+    """The conventions file with volume-based and droits-uniques conventions turned into
+    percentages of ``flux_net`` (volume ÷ flux; droits par an ÷ flux, flux.md §6 method 3).
+
+    A zero flux leaves them at 0 %.
+    """
+    convs = []
+    for c in cf.conventions:
+        per_year = (Fraction(c.volume) if c.volume is not None
+                    else c.droits_uniques.per_year if c.droits_uniques is not None else None)
+        if per_year is not None:
+            c = replace(c, percentage=droits_uniques_rate(per_year, flux_net) if flux_net else Fraction(0))
+        convs.append(c)
+    return replace(cf, conventions=tuple(convs))
 
 
 @dataclass(frozen=True)

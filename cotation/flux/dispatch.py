@@ -339,6 +339,8 @@ def run_dispatch(logements: Mapping[str, Logement], events: Sequence[Evenement],
             heap.append((e.date, 0 if e.type == "RETOUR_BAILLEUR" else 1, e.vacance_id, e.line, tick, e))
     heapq.heapify(heap)
     shortlists: list[dict] = []
+    proposed: set[str] = set()   # demandes already in a shortlist of the run (with explain)
+    explain = getattr(source, "explain", False)
     while heap:
         *_, e = heapq.heappop(heap)
         lg = logements[e.logement_id]
@@ -361,7 +363,11 @@ def run_dispatch(logements: Mapping[str, Logement], events: Sequence[Evenement],
             rec = disp.decide(e.vacance_id, lg, e.date, cycle.get(e.vacance_id))
         if source is not None and rec["type"] in ("orientation", "programme_neuf"):
             party = by_id.get(rec["choice"]) or Party(rec["choice"], "AUTRE", rec["choice"])
-            sl = source.shortlist(lg, party, k or k_of.get(party.id, settings.k))
+            if explain:
+                sl = source.shortlist(lg, party, k or k_of.get(party.id, settings.k), already=proposed)
+                proposed.update(c.numero_unique for c in sl)
+            else:
+                sl = source.shortlist(lg, party, k or k_of.get(party.id, settings.k))
             shortlists.append({"vacance_id": e.vacance_id, "logement_id": lg.id, "reservataire": party.id,
                                **sl.as_dict()})
         if on_decision is not None:

@@ -21,9 +21,13 @@ LOGEMENT_COLUMNS = ("id", "commune", "qpv", "typologie", "financement", "categor
                     "mise_en_service", "sortie", "exclusion", "autorisation_date", "zone", "pmr",
                     "loyer")
 LOGEMENT_REQUIRED = ("id", "commune", "qpv", "typologie", "financement")
+# Optional stock-inventory columns: written only when some logement carries them, so files
+# without them keep their exact shape.
+LOGEMENT_OPTIONAL = ("reservataire_stock", "collectif")
 EVENT_COLUMNS = ("vacance_id", "logement_id", "date", "evenement", "reservataire", "candidat",
                  "decision", "motif", "origine", "soustraction", "adapte")
 EVENT_REQUIRED = ("vacance_id", "logement_id", "date", "evenement")
+EVENT_OPTIONAL = ("preavis_mois",)
 # Events that must name the réservataire concerned.
 _NEEDS_RESERVATAIRE = frozenset({"MISE_A_DISPOSITION", "DEFAUT_DESIGNATION", "RETOUR_BAILLEUR"})
 
@@ -127,7 +131,7 @@ def _read_logements(fh: io.TextIOBase, source: str) -> list[Logement]:
     out: list[Logement] = []
     problems: list[Problem] = []
     seen: dict[str, int] = {}
-    for line, row, err in _rows(fh, source, LOGEMENT_REQUIRED, LOGEMENT_COLUMNS):
+    for line, row, err in _rows(fh, source, LOGEMENT_REQUIRED, LOGEMENT_COLUMNS + LOGEMENT_OPTIONAL):
         if err:
             problems.append(Problem(source, line, err))
             continue
@@ -171,12 +175,16 @@ def _read_logements(fh: io.TextIOBase, source: str) -> list[Logement]:
             pmr = _bool(row["pmr"])
             col = "loyer"
             loyer = float(row["loyer"]) if row["loyer"].strip() else None
+            col = "reservataire_stock"
+            stock = row["reservataire_stock"].strip() or None
+            col = "collectif"
+            coll = _bool(row["collectif"]) if row["collectif"].strip() else None
         except (_Cell, ValueError) as exc:
             problems.append(Problem(source, line, str(exc), col))
             continue
         seen[lid] = line
         out.append(Logement(lid, commune, qpv, typ, fin, cat, status, mes, sortie, excl, auth, zone,
-                            pmr, loyer, line))
+                            pmr, loyer, line, stock, coll))
     if problems:
         raise FluxInputError(problems)
     return out
@@ -191,8 +199,11 @@ def write_logements(logements: Iterable[Logement], path: str | Path | io.TextIOB
         if isinstance(v, dt.date):
             return v.isoformat()
         return str(v)
-    rows = ([cell(getattr(lg, c)) for c in LOGEMENT_COLUMNS] for lg in logements)
-    _write(path, LOGEMENT_COLUMNS, rows)
+    logements = list(logements)
+    cols = LOGEMENT_COLUMNS + tuple(c for c in LOGEMENT_OPTIONAL
+                                    if any(getattr(lg, c) is not None for lg in logements))
+    rows = ([cell(getattr(lg, c)) for c in cols] for lg in logements)
+    _write(path, cols, rows)
 
 
 # ----------------------------------------------------------------------------- events
@@ -210,7 +221,7 @@ def _read_events(fh: io.TextIOBase, source: str, logements: dict[str, Logement] 
     problems: list[Problem] = []
     vac_logement: dict[str, tuple[str, int]] = {}
     liberation: dict[str, int] = {}
-    for line, row, err in _rows(fh, source, EVENT_REQUIRED, EVENT_COLUMNS):
+    for line, row, err in _rows(fh, source, EVENT_REQUIRED, EVENT_COLUMNS + EVENT_OPTIONAL):
         if err:
             problems.append(Problem(source, line, err))
             continue
@@ -257,6 +268,8 @@ def _read_events(fh: io.TextIOBase, source: str, logements: dict[str, Logement] 
             sous = _code(row["soustraction"], SOUSTRACTION_CODES, "catégorie de soustraction")
             col = "adapte"
             adapte = _bool(row["adapte"])
+            col = "preavis_mois"
+            preavis = _code(row["preavis_mois"], ("1", "2", "3"), "préavis en mois")
             if typ == "LIBERATION":
                 if vid in liberation:
                     raise _Cell(f"deuxième LIBERATION de la vacance '{vid}' (première ligne {liberation[vid]})")
@@ -266,7 +279,7 @@ def _read_events(fh: io.TextIOBase, source: str, logements: dict[str, Logement] 
             continue
         vac_logement.setdefault(vid, (lid, line))
         out.append(Evenement(vid, lid, date, typ, rid, row["candidat"].strip() or None, decision,
-                             motif, origine, sous, adapte, line))
+                             motif, origine, sous, adapte, line, None if preavis is None else int(preavis)))
     if problems:
         raise FluxInputError(problems)
     return out
@@ -278,7 +291,9 @@ def write_evenements(events: Iterable[Evenement], path: str | Path | io.TextIOBa
         if isinstance(v, bool):
             return "true" if v else ""
         return "" if v is None else str(v)
-    _write(path, EVENT_COLUMNS, ([cell(e, c) for c in EVENT_COLUMNS] for e in events))
+    events = list(events)
+    cols = EVENT_COLUMNS + tuple(c for c in EVENT_OPTIONAL if any(getattr(e, c) is not None for e in events))
+    _write(path, cols, ([cell(e, c) for c in cols] for e in events))
 
 
 def _write(path: str | Path | io.TextIOBase, header: Sequence[str], rows: Iterable[list[str]]) -> None:

@@ -41,7 +41,7 @@ STEP_LABELS = {"mise_a_disposition": "mise à disposition", "proposition_caleol"
                "attribution": "attribution en CALEOL", "bail_signe": "bail signé"}
 
 EVENT_TYPES = ("LIBERATION", "MISE_A_DISPOSITION", "DESIGNATION", "DEFAUT_DESIGNATION",
-               "PRESENTATION_CALEOL", "REFUS", "RETOUR_BAILLEUR", "BAIL_SIGNE")
+               "PRESENTATION_CALEOL", "REFUS", "RETOUR_BAILLEUR", "BAIL_SIGNE", "VALIDATION")
 # CALEOL decisions of R441-3 (a)-(e).
 DECISIONS = ("attribution", "attribution_classee", "attribution_sous_condition",
              "non_attribution", "irrecevable")
@@ -49,6 +49,11 @@ ATTRIBUTION_DECISIONS = frozenset(DECISIONS[:3])
 ORIGINES = ("ROTATION", "MISE_EN_SERVICE")
 
 DIMENSIONS = ("commune", "qpv", "typologie", "financement")
+
+# Delays of a convention (flux.md §10; seeds Occitanie and PACA 2023): what is due, counted how.
+DELAY_KINDS = ("reponse", "designation", "validation", "transmission")
+DELAY_UNITS = ("jours_ouvres", "jours_calendaires", "mois")
+MANAGEMENT = ("direct", "delegue")
 
 # What a bilan counts per réservataire and breakdown, and the breakdowns it makes (the bilan
 # computes them, the report reads them).
@@ -94,10 +99,21 @@ class Logement:
     pmr: bool = False
     loyer: float | None = None
     line: int = 0
+    # Optional stock-inventory columns (état des lieux): current réservataire of the dwelling
+    # under stock management, collectif / individuel, rotation reference of the dwelling.
+    reservataire_stock: str | None = None
+    collectif: bool | None = None
 
     @property
     def departement(self) -> str:
         return departement_of(self.commune)
+
+    @property
+    def epci(self) -> str:
+        """SIREN of the commune's EPCI (commune table), "" when none or unknown."""
+        from cotation.data.communes import commune
+        c = commune(self.commune)
+        return c.epci if c is not None else ""
 
     def attr(self, dim: str) -> object:
         return getattr(self, dim)
@@ -125,6 +141,39 @@ class Evenement:
     soustraction: str | None = None
     adapte: bool = False
     line: int = 0
+    preavis_mois: int | None = None    # tenant's notice (1 or 3 months), optional column
+    derived: bool = False              # DEFAUT_DESIGNATION derived from a passed deadline
+
+
+@dataclass(frozen=True, slots=True)
+class Delai:
+    """One delay of a convention: ``duree`` ``unite`` after the mise à disposition (or before the
+    mise en service for ``transmission``), for the vacancies it applies to."""
+
+    nom: str
+    kind: str
+    duree: int
+    unite: str
+    preavis_mois: int | None = None    # only vacancies with that notice
+    origine: str | None = None         # only ROTATION or MISE_EN_SERVICE vacancies
+    line: int = 0
+
+    def applies(self, origine: str | None, preavis: int | None) -> bool:
+        if self.origine is not None and (origine or "ROTATION") != self.origine:
+            return False
+        return self.preavis_mois is None or preavis == self.preavis_mois
+
+
+@dataclass(frozen=True, slots=True)
+class DroitsUniques:
+    """Droits uniques (flux.md §6 method 3): ``total`` single-use designations over ``years``."""
+
+    total: int
+    years: int
+
+    @property
+    def per_year(self) -> Fraction:
+        return Fraction(self.total, self.years)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,9 +275,27 @@ class Convention:
     stipulations: frozenset[str] = frozenset()
     k: int = 3
     line: int = 0
+    delais: tuple[Delai, ...] = ()
+    volume: int | None = None                  # volume-based convention: dwellings a year
+    droits_uniques: DroitsUniques | None = None
+    requalification: Fraction | None = None    # Action Logement: part requalified without AL'in
+    garantie_fin_pret: dt.date | None = None   # loan repaid: rights end five years later
+
+    @property
+    def garantie_fin_droits(self) -> dt.date | None:
+        """End of loan-guarantee rights: five years after the loan is repaid (seed USH slides)."""
+        d = self.garantie_fin_pret
+        if d is None:
+            return None
+        try:
+            return d.replace(year=d.year + 5)
+        except ValueError:  # 29 February
+            return d.replace(year=d.year + 5, day=28)
 
     def in_force(self, on: dt.date) -> bool:
-        return (self.start is None or self.start <= on) and (self.end is None or on <= self.end)
+        end = self.garantie_fin_droits
+        return ((self.start is None or self.start <= on) and (self.end is None or on <= self.end)
+                and (end is None or on <= end))
 
     def covers(self, values: dict[str, object]) -> bool:
         return self.perimeter.matches(values)

@@ -52,6 +52,10 @@ class Shortlist(Sequence[Candidate]):
     eligible: int
     k: int
     ordering: str = "cotation"       # or "date_depot" when the commune has no cotation
+    # With ``explain``: each demande ranked above the last one retained (same commune and
+    # typologie) and not retained, with its rank and why: the first filter it failed, or
+    # "deja_propose" (in an earlier shortlist of the run).
+    not_retained: tuple[tuple[str, int | None, str], ...] | None = None
 
     @property
     def insuffisance(self) -> bool:
@@ -76,7 +80,10 @@ class Shortlist(Sequence[Candidate]):
                 "insuffisance_candidats": self.insuffisance,
                 "filtres": dict(self.filtered),
                 "candidats": [{"position": c.position, "numero_unique": c.numero_unique,
-                               "score": c.score, "rang_cotation": c.rank} for c in self.candidates]}
+                               "score": c.score, "rang_cotation": c.rank} for c in self.candidates],
+                **({} if self.not_retained is None else
+                   {"non_retenues": [{"numero_unique": nu, "rang_cotation": r, "motif": m}
+                                     for nu, r, m in self.not_retained]})}
 
 
 class CandidateSource(Protocol):
@@ -213,8 +220,9 @@ class ScoreFileSource:
     def __init__(self, table: DemandeTable, scores: ScoreArrays | None, *, year: int,
                  ref_date: dt.date | None = None, communes: Sequence[str] = (),
                  household_size: Mapping[str, tuple[int, int]] | None = None,
-                 max_taux_effort: float | None = None):
+                 max_taux_effort: float | None = None, explain: bool = False):
         self.year = year
+        self.explain = explain
         self.read_summary: dict = {}
         ref = ref_date or dt.date(year, 1, 1)
         cols = table.columns
@@ -349,13 +357,16 @@ class ScoreFileSource:
             self._income_cache[key] = None if ceil is None else (slab.rfr < 0) | (slab.rfr <= ceil[slab.cat])
         return self._income_cache[key]
 
-    def shortlist(self, logement: Logement, reservataire: HasType, k: int = 3) -> Shortlist:
+    def shortlist(self, logement: Logement, reservataire: HasType, k: int = 3,
+                  already: frozenset[str] | set[str] = frozenset()) -> Shortlist:
         """Top ``k`` eligible demandes in cotation order.
 
         Filters, applied and counted in this order: commune sought (or demande élargie),
         typologie wanted, the réservataire's pool, household size for the typologie, income
         under the ceiling of the dwelling's financement (unknown income passes), PMR need,
-        then the optional maximum taux d'effort.
+        then the optional maximum taux d'effort. With ``explain``, demandes in ``already`` (proposed
+        earlier in the run) are set aside too, and the shortlist says why each higher-ranked
+        demande was not retained.
         """
         cidx = self._commune_idx.get(logement.commune)
         if cidx is None or logement.typologie not in _TYPO_INDEX:
@@ -368,9 +379,12 @@ class ScoreFileSource:
         keep = (slab.pools[lo:hi] & _POOL_BIT.get(reservataire.type, _ALL_POOLS)) != 0
         left = int(np.count_nonzero(keep))
         filtered.append(("pool", hi - lo - left))
+        reason = np.where(keep, "", "pool").astype(object) if self.explain else None
 
         def apply(name: str, ok: np.ndarray) -> None:
             nonlocal keep, left
+            if reason is not None:
+                reason[keep & ~ok] = name
             keep &= ok
             now = int(np.count_nonzero(keep))
             filtered.append((name, left - now))
@@ -387,13 +401,21 @@ class ScoreFileSource:
             with np.errstate(divide="ignore", invalid="ignore"):
                 te = logement.loyer / self._res[slab.dem[lo:hi]]
             apply("taux_effort", ~(te > self._max_te))
+        if self.explain and already:
+            apply("deja_propose", ~np.isin(self._nu[slab.dem[lo:hi]], np.array(sorted(already), dtype=str)))
         picked = np.flatnonzero(keep)[:k] + lo
+        not_retained = None
+        if reason is not None:
+            last = int(picked[-1]) - lo if len(picked) == k else hi - lo
+            above = np.flatnonzero(~keep[:last])
+            not_retained = tuple((str(self._nu[slab.dem[lo + i]]), None if slab.rank[lo + i] < 0
+                                  else int(slab.rank[lo + i]), str(reason[i])) for i in above.tolist())
         cands = tuple(Candidate(str(self._nu[slab.dem[i]]), j + 1,
                                 None if np.isnan(slab.score[i]) else float(slab.score[i]),
                                 None if slab.rank[i] < 0 else int(slab.rank[i]))
                       for j, i in enumerate(picked.tolist()))
         ordering = "cotation" if self._scored_communes[cidx] else "date_depot"
-        return Shortlist(cands, tuple(filtered), left, k, ordering)
+        return Shortlist(cands, tuple(filtered), left, k, ordering, not_retained)
 
 
 @dataclass(frozen=True)

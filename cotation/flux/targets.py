@@ -186,8 +186,15 @@ class Targets:
 
 
 def targets_from_cells(year: int, parties: Sequence[Party], cell_flux: Mapping[Cell, int],
-                       segment_by: Sequence[str] = ()) -> Targets:
-    """§7 rounding cell by cell, then summed per réservataire."""
+                       segment_by: Sequence[str] = (), rounding: str = "largest_remainder") -> Targets:
+    """§7 rounding cell by cell, then summed per réservataire.
+
+    Rounding per segment can take a réservataire whose exact target is at least 1/2 (one
+    dwelling when rounded alone) down to 0. ``rounding`` declares the rule: with
+    ``largest_remainder`` the plain rounding stands and ``CIBLE_ARRONDIE_A_ZERO`` warns; with
+    ``keep_positive`` the réservataire gets one dwelling in the cell where its remainder is the
+    largest, taken from the party of that cell most rounded up (``CIBLE_RELEVEE_A_UN`` says so).
+    """
     by_id = {p.id: p for p in parties}
     cells: dict[Cell, dict[str, int]] = {}
     exact = {p.id: Fraction(0) for p in parties}
@@ -204,8 +211,57 @@ def targets_from_cells(year: int, parties: Sequence[Party], cell_flux: Mapping[C
         for rid, v in pcts.items():
             exact[rid] += flux * v / 100
     totals = {p.id: sum(c[p.id] for c in cells.values()) for p in parties}
+    if len(cells) > 1:
+        issues += _zero_targets(parties, cells, exact, totals, rounding)
+        totals = {p.id: sum(c[p.id] for c in cells.values()) for p in parties}
     return Targets(year, sum(cell_flux.values()), tuple(segment_by), tuple(parties), dict(cell_flux), cells,
                    exact, totals, tuple(issues))
+
+
+def _zero_targets(parties: Sequence[Party], cells: dict[Cell, dict[str, int]], exact: Mapping[str, Fraction],
+                  totals: Mapping[str, int], rounding: str) -> list[Issue]:
+    """Apply the declared rule to réservataires rounded to zero by segment (mutates ``cells``)."""
+    issues: list[Issue] = []
+    for p in parties:
+        if p.is_bailleur or totals[p.id] or exact[p.id] < Fraction(1, 2):
+            continue
+        shown = dec_display(exact[p.id], 2)
+        if rounding != "keep_positive":
+            issues.append(Issue("CIBLE_ARRONDIE_A_ZERO", "warning",
+                                f"L'objectif de {p.nom} ({shown} logement(s) en valeur exacte) est arrondi à 0 par "
+                                "segment; la règle déclarée est l'arrondi au plus fort reste par segment "
+                                "(segment_rounding: keep_positive lui garantit un logement).",
+                                {"reservataire": p.id, "cible_exacte": str(exact[p.id]),
+                                 "regle": "largest_remainder"}))
+            continue
+        best = None
+        for cell, alloc in cells.items():
+            flux = sum(alloc.values())
+            if not flux:
+                continue
+            pcts, _ = cell_percentages(cell)
+            total_pct = sum(pcts.values(), Fraction(0))
+            quota = {rid: flux * v / total_pct for rid, v in pcts.items()} if total_pct else {}
+            if quota.get(p.id, 0) <= 0:
+                continue
+            donors = [rid for rid in alloc if rid != p.id and alloc[rid] > 0]
+            if not donors:
+                continue
+            donor = max(donors, key=lambda rid: (alloc[rid] - quota[rid], alloc[rid], rid))
+            key = (quota[p.id], -(alloc[donor] - quota[donor]))
+            if best is None or key > best[0]:
+                best = (key, cell, donor)
+        if best is None:
+            continue
+        _, cell, donor = best
+        cells[cell][donor] -= 1
+        cells[cell][p.id] += 1
+        issues.append(Issue("CIBLE_RELEVEE_A_UN", "warning",
+                            f"L'objectif de {p.nom} ({shown} logement(s) en valeur exacte), arrondi à 0 par segment, "
+                            f"est porté à 1 (règle segment_rounding: keep_positive), pris sur {donor}.",
+                            {"reservataire": p.id, "cible_exacte": str(exact[p.id]), "donneur": donor,
+                             "regle": "keep_positive"}))
+    return issues
 
 
 def compute_targets(assiette: Assiette, logements: Sequence[Logement] | Mapping[str, Logement],
@@ -225,7 +281,7 @@ def compute_targets(assiette: Assiette, logements: Sequence[Logement] | Mapping[
                                 "Flux net positif mais aucun logement dans la base pour le répartir.", {}))
     else:
         cell_flux = largest_remainder(flux, weights, _sortable)
-    t = targets_from_cells(assiette.year, parties, cell_flux, segment_by)
+    t = targets_from_cells(assiette.year, parties, cell_flux, segment_by, cf.settings.segment_rounding)
     return Targets(t.year, flux, t.segment_by, t.parties, t.cell_flux, t.cells, t.exact, t.totals,
                    tuple(issues) + t.issues)
 

@@ -202,3 +202,50 @@ def test_exact_fraction_percentages():
 def test_report_setting_is_flagged_not_ignored():
     cf = conventions_a(**{"settings:\n": "settings:\n  report: true\n"})
     assert [i.code for i in check_conventions(cf, ON)] == ["REPORT_NON_GERE"]
+
+
+def test_qpv_default_follows_the_seeds_wording():
+    """USH slides: "Hors QPV, la part du contingent préfectoral ne peut être inférieure à 30 % du
+    flux annuel" is reading B, the default; reading A stays a setting."""
+    assert Settings().qpv_reading == "B"
+    parties = _etat(segments=SEGMENTS)
+    assert _codes(check_parties(parties, QPV_FLUX, ("qpv",), Settings(), ON), "error") == ["ETAT_HORS_QPV_30"]
+    base = "version: 1\nbailleur: {id: B, nom: b}\nreservataires: []\nconventions: []\n"
+    assert loads_conventions(base).settings.qpv_reading == "B"
+    assert loads_conventions(base + "settings: {qpv_reading: A}\n").settings.qpv_reading == "A"
+
+
+_AL = """version: 1
+bailleur: {id: B, nom: b, departement: "83"}
+reservataires:
+  - {id: AL, nom: Action Logement, type: ACTION_LOGEMENT}
+  - {id: COM, nom: Commune, type: COLLECTIVITE}
+conventions:
+  - {id: C-AL, reservataire: AL, droits_uniques: {total: 100, annees: 10}, requalification: %s}
+  - {id: C-COM, reservataire: COM, volume: 12, garantie_emprunt: true, garantie_fin_pret: "2019-06-30"}
+"""
+
+
+def test_action_logement_requalification_check():
+    low = check_conventions(loads_conventions(_AL % 25), ON)
+    assert "REQUALIFICATION_AL_30" in _codes(low, "warning")
+    assert "REQUALIFICATION_AL_30" not in _codes(check_conventions(loads_conventions(_AL % 30), ON))
+
+
+def test_loan_guarantee_rights_last_five_years_after_the_loan():
+    cf = loads_conventions(_AL % 30)
+    com = cf.conventions[1]
+    assert com.garantie_fin_droits == dt.date(2024, 6, 30)
+    assert com.in_force(dt.date(2024, 6, 30)) and not com.in_force(dt.date(2024, 7, 1))
+    assert "GARANTIE_ECHUE" in _codes(check_conventions(cf, ON), "warning")
+    assert "GARANTIE_ECHUE" not in _codes(check_conventions(cf, dt.date(2024, 1, 1)))
+
+
+def test_volume_and_droits_uniques_conventions_become_shares_of_the_flux():
+    from cotation.flux.conversion import resolve_quantities
+    cf = resolve_quantities(loads_conventions(_AL % 30), 100)
+    # 100 droits uniques over 10 years on a flux of 100 = 10 %; 12 dwellings a year = 12 %.
+    assert [c.percentage for c in cf.conventions] == [Fraction(10), Fraction(12)]
+    assert [c.percentage for c in resolve_quantities(loads_conventions(_AL % 30), 0).conventions] == [0, 0]
+    with pytest.raises(FluxInputError, match="s'excluent"):
+        loads_conventions(_AL.replace("droits_uniques:", "percentage: 5, droits_uniques:") % 30)

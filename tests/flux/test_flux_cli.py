@@ -153,3 +153,28 @@ def test_outputs_do_not_depend_on_hash_seed(gen, tmp_path):
                         "-o", str(out)], check=True, env=env, capture_output=True)
         outs.append(_snapshot(out))
     assert outs[0] == outs[1]
+
+
+def test_dispatch_says_why_higher_ranked_demandes_were_not_retained(gen, tmp_path):
+    out = tmp_path / "d"
+    assert main(["flux", "dispatch", *_inputs(gen), "--demandes", str(gen / "demandes.csv"),
+                 "--scores", str(gen / "scores.csv"), "--motifs", "-o", str(out)]) == 0
+    lists = [json.loads(line) for line in (out / "shortlists.jsonl").read_text(encoding="utf-8").splitlines()]
+    allowed = {"pool", "taille_menage", "plafond_ressources", "pmr", "taux_effort", "deja_propose"}
+    seen: set[str] = set()
+    explained = 0
+    for s in lists:
+        chosen = [c["numero_unique"] for c in s["candidats"]]
+        assert not seen & set(chosen)          # a demande is proposed once in the run
+        seen |= set(chosen)
+        ranks = [c["rang_cotation"] for c in s["candidats"] if c["rang_cotation"] is not None]
+        for r in s["non_retenues"]:
+            assert r["motif"] in allowed and r["numero_unique"] not in chosen
+            if len(chosen) == s["k"] and ranks and r["rang_cotation"] is not None:
+                assert r["rang_cotation"] < max(ranks)
+            explained += 1
+    assert explained and any(r["motif"] == "deja_propose" for s in lists for r in s["non_retenues"])
+    plain = tmp_path / "p"
+    assert main(["flux", "dispatch", *_inputs(gen), "--demandes", str(gen / "demandes.csv"),
+                 "--scores", str(gen / "scores.csv"), "-o", str(plain)]) == 0
+    assert "non_retenues" not in (plain / "shortlists.jsonl").read_text(encoding="utf-8")
