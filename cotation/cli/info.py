@@ -11,6 +11,7 @@ from typing import Any
 from cotation.cli.core import _date
 from cotation.info.positioning import Positioning, format_fraction, position
 from cotation.info.statements import write_statements
+from cotation.templating import TemplatesError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -47,6 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--commune-names", metavar="CSV",
                    help="CSV with columns code,nom to print commune names next to INSEE codes")
+    p.add_argument("--templates", metavar="DIR",
+                   help="dossier de modèles de l'EPCI (logo, adresse de l'accueil, libellés) : ses "
+                        "fichiers remplacent les modèles livrés du même nom (docs/templates.md)")
     p.set_defaults(func=cmd_statements)
 
 
@@ -163,9 +167,13 @@ def cmd_statements(args) -> int:
                       "or no commune of the territory): no statement", file=sys.stderr)
                 continue
             indices.append(d)
-    written = write_statements(pos, args.output, indices=indices, formats=formats,
-                               jobs=max(1, args.jobs), commune_names=names,
-                               progress=Progress("statements", args.progress))
+    try:
+        written = write_statements(pos, args.output, indices=indices, formats=formats,
+                                   jobs=max(1, args.jobs), commune_names=names, templates=args.templates,
+                                   progress=Progress("statements", args.progress))
+    except TemplatesError as e:
+        print(f"erreur : --templates : {e}", file=sys.stderr)
+        return 1
     if indices is None:
         with open(os.path.join(args.output, "index.csv"), "w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh, lineterminator="\n")
