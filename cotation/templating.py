@@ -46,7 +46,7 @@ class TemplatesError(ValueError):
 
 @functools.lru_cache(maxsize=16)
 def environment(package: str, templates: str | None, escape: Callable[[Any], Markup],
-                filters: tuple[tuple[str, Callable], ...] = ()) -> Environment:
+                functions: tuple[tuple[str, Callable], ...] = ()) -> Environment:
     """The environment of one document kind; ``templates`` (a folder) overrides shipped names.
 
     Cached per arguments: compiled templates are reused across the documents of a run (and of the
@@ -61,7 +61,7 @@ def environment(package: str, templates: str | None, escape: Callable[[Any], Mar
     env = Environment(loader=ChoiceLoader(loaders), autoescape=True, finalize=escape,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                       keep_trailing_newline=True)
-    env.filters.update(dict(filters))
+    env.globals.update(dict(functions))
     return env
 
 
