@@ -469,3 +469,79 @@ def test_statement_does_not_depend_on_the_engines_pair_order(grid_path, stmt):
         order_keys=[[k[p] for p in perm] for k in st.order_keys])
     again = statement_for(position(grid.ir, rev, table, attributions(), TODAY), 0, {A: "Lyon", B: "Villeurbanne"})
     assert statement_json(again) == statement_json(stmt)
+
+
+# ----------------------------------------------------------------------------- typed model, templates
+
+def test_typed_statement_is_its_json(stmt, doc):
+    assert isinstance(stmt, Statement)
+    assert stmt.to_dict() == doc
+    assert statement_json(stmt) == json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n"
+    assert list(doc)[:4] == ["format", "title", "numero_unique", "reference"]
+    # bound_text is a key only where a total bound applies (none here)
+    assert all("bound_text" not in s for s in doc["scores"])
+
+
+def test_template_folder_overrides_shipped_templates(pos, tmp_path):
+    from cotation.info.statements import write_statements
+    tpl = tmp_path / "epci"
+    tpl.mkdir()
+    (tpl / "statement_header.html").write_text(
+        '<div class="epci"><svg xmlns="http://www.w3.org/2000/svg" width="20" height="20" role="img">'
+        '<title>Logo</title><circle cx="10" cy="10" r="9"/></svg> Métropole de Test — {{ doc.reference.territory }}'
+        '</div>\n', encoding="utf-8")
+    (tpl / "statement_footer.html").write_text(
+        "<address>Accueil des demandeurs : 1 place de la Mairie, 69000 Lyon</address>\n", encoding="utf-8")
+    (tpl / "statement.css").write_text("body { color: #000; }\n", encoding="utf-8")
+    plain, custom = tmp_path / "plain", tmp_path / "custom"
+    write_statements(pos, plain, indices=[0])
+    write_statements(pos, custom, indices=[0], templates=tpl)
+    page = (custom / f"{ME}.html").read_text(encoding="utf-8")
+    assert "Métropole de Test — Territoire Test</div>" in page
+    assert "<address>Accueil des demandeurs : 1 place de la Mairie" in page
+    assert "body { color: #000; }" in page and "@page { size: A4" not in page
+    assert page != (plain / f"{ME}.html").read_text(encoding="utf-8")
+    assert (custom / f"{ME}.json").read_bytes() == (plain / f"{ME}.json").read_bytes()
+
+
+def test_an_override_can_replace_one_block(stmt, tmp_path):
+    (tmp_path / "statement.html").write_text(
+        '{% extends "shipped/statement.html" %}{% block refusal %}<h2>Refus</h2>'
+        "<p>{{ doc.refusal.text }} Voir le règlement intérieur de la CALEOL.</p>{% endblock %}",
+        encoding="utf-8")
+    page = render_html(stmt, templates=tmp_path)
+    assert "<h2>Refus</h2>" in page and "règlement intérieur" in page
+    assert "<h2>Si vous refusez un logement</h2>" not in page
+    assert "L'essentiel" in page and stmt.reference.footer_text in page     # the other blocks stay
+
+
+def test_html_is_autoescaped(pos, tmp_path):
+    evil = "<script>alert('x')</script> & Cie"
+    stmt = statement_for(pos, 0, {A: evil})
+    (tmp_path / "statement_header.html").write_text("<p>{{ doc.demande.communes[0].name }}</p>",
+                                                    encoding="utf-8")
+    for page in (render_html(stmt), render_html(stmt, templates=tmp_path)):
+        assert "<script" not in page
+        assert "&lt;script&gt;alert('x')&lt;/script&gt; &amp; Cie" in page
+    assert json.loads(statement_json(stmt))["demande"]["communes"][0]["name"] == evil
+
+
+def test_broken_template_folder_is_a_located_error(files, grid_path, tmp_path, capsys):
+    from cotation.cli import main
+    base, _ = files
+    args = ["statements", str(grid_path), str(base / "demandes.csv"), str(base / "attributions.csv"),
+            "--today", TODAY.isoformat(), "--ids", ME]
+    assert main(args + ["-o", str(tmp_path / "a"), "--templates", str(tmp_path / "absent")]) == 1
+    assert "dossier de modèles introuvable" in capsys.readouterr().err
+    tpl = tmp_path / "tpl"
+    tpl.mkdir()
+    (tpl / "statement_footer.html").write_text("<p>ok</p>\n<p>{% if doc %}</p>\n", encoding="utf-8")
+    assert main(args + ["-o", str(tmp_path / "b"), "--templates", str(tpl)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("erreur : --templates : ") and len(err.splitlines()) == 1     # before reading data
+    assert "statement_footer.html, ligne 2" in err and "Traceback" not in err
+    assert not (tmp_path / "b").exists()        # checked before anything is written
+    (tpl / "statement_footer.html").write_text("<p>{{ doc.no_such_field }}</p>\n", encoding="utf-8")
+    assert main(args + ["-o", str(tmp_path / "c"), "--templates", str(tpl)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("erreur : --templates : ") and "no_such_field" in err and "statement_footer.html, ligne 1" in err and "Traceback" not in err

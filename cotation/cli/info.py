@@ -10,7 +10,7 @@ from typing import Any
 
 from cotation.cli.core import _date
 from cotation.info.positioning import Positioning, format_fraction, position
-from cotation.info.statements import write_statements
+from cotation.info.statements import check_statement_templates, write_statements
 from cotation.templating import TemplatesError
 
 
@@ -147,6 +147,12 @@ def cmd_statements(args) -> int:
         print(f"error: --format takes html, json or html,json (got {args.format!r})", file=sys.stderr)
         return 2
     names = read_commune_names(args.commune_names) if args.commune_names else None
+    if "html" in formats:
+        try:        # a broken template stops the run before any reading or scoring
+            check_statement_templates(args.templates)
+        except TemplatesError as e:
+            print(f"erreur : --templates : {e}", file=sys.stderr)
+            return 1
     prepared = _prepare(args)
     if prepared is None:
         return 1

@@ -153,3 +153,19 @@ def test_outputs_do_not_depend_on_hash_seed(gen, tmp_path):
                         "-o", str(out)], check=True, env=env, capture_output=True)
         outs.append(_snapshot(out))
     assert outs[0] == outs[1]
+
+
+def test_bilan_templates_option(gen, tmp_path, capsys):
+    tpl = tmp_path / "tpl"
+    tpl.mkdir()
+    (tpl / "bilan_header.html").write_text("<p>Logo et adresse de l'EPCI</p>\n", encoding="utf-8")
+    assert main(["flux", "bilan", *_inputs(gen), "--today", "2026-02-15", "-o", str(tmp_path / "b"),
+                 "--templates", str(tpl)]) == 0
+    assert "<p>Logo et adresse de l'EPCI</p>" in (tmp_path / "b" / "bilan.html").read_text(encoding="utf-8")
+    (tpl / "bilan_header.html").write_text("<p>{{ bilan.start.strftime( }}</p>\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["flux", "bilan", *_inputs(gen), "--today", "2026-02-15", "-o", str(tmp_path / "c"),
+                 "--templates", str(tpl)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("erreur: --templates : ") and "bilan_header.html, ligne 1" in err
+    assert not (tmp_path / "c").exists()

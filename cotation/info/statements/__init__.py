@@ -33,7 +33,9 @@ from cotation.info.statements.build import (
 )
 from cotation.info.statements.bulk import file_stem, render_chunk, write_statements
 from cotation.info.statements.model import STATEMENT_FORMAT, Statement, statement_json
-from cotation.info.statements.render import render_html, statement_environment, svg_histogram
+from cotation.info.statements.render import (
+    check_statement_templates, render_html, statement_environment, svg_histogram,
+)
 from cotation.info.statements.wording import (
     MINUS, NBSP, STATUS_FR, VALIDATION_FR, date_fr, decimal_fr, expr_fr, field_label, group_rule_fr,
     number_fr, ordering_fr, ordinal_fr, percent_fr, points_fr, rule_fr, unit_points,
@@ -41,7 +43,7 @@ from cotation.info.statements.wording import (
 
 __all__ = [
     "MINUS", "NBSP", "STATEMENT_FORMAT", "STATUS_FR", "Statement", "VALIDATION_FR",
-    "WAITING_MIN_LEASES", "build_statement", "date_fr", "decimal_fr", "demande_contexts", "expr_fr",
+    "WAITING_MIN_LEASES", "build_statement", "check_statement_templates", "date_fr", "decimal_fr", "demande_contexts", "expr_fr",
     "field_label", "file_stem", "grid_part", "group_rule_fr", "number_fr", "ordering_fr", "ordinal_fr",
     "percent_fr", "points_fr", "render_chunk", "render_html", "rule_fr", "statement_environment",
     "statement_for", "statement_json", "svg_histogram", "unit_points", "write_statements",

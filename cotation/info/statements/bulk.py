@@ -16,8 +16,7 @@ from typing import Iterable, Iterator, Sequence
 from cotation.info.positioning import Positioning
 from cotation.info.statements.build import build_statement, demande_contexts, statement_static
 from cotation.info.statements.model import statement_json
-from cotation.info.statements.render import TEMPLATES, render_html, statement_environment
-from cotation.templating import check_templates
+from cotation.info.statements.render import check_statement_templates, render_html
 
 _SAFE = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -89,7 +88,7 @@ def write_statements(pos: Positioning, out_dir: str | Path, *, indices: Iterable
     formats = tuple(formats)
     templates = None if templates is None else str(templates)
     if "html" in formats:
-        check_templates(statement_environment(templates), TEMPLATES)
+        check_statement_templates(templates)
     out_dir = str(out_dir)
     os.makedirs(out_dir, exist_ok=True)
     static = statement_static(pos, commune_names)

@@ -13,7 +13,7 @@ from markupsafe import Markup
 
 from cotation.info.statements.model import Histogram, Statement
 from cotation.info.statements.wording import number_fr
-from cotation.templating import environment, escape_text as E, render
+from cotation.templating import check_templates, environment, escape_text as E, render
 
 PAGE = "statement.html"
 TEMPLATES = (PAGE, "statement.css", "statement_header.html", "statement_footer.html")
@@ -23,6 +23,12 @@ def statement_environment(templates: str | Path | None = None):
     """The Jinja2 environment of statements (shipped templates, ``templates`` folder first)."""
     return environment("cotation.info", None if templates is None else str(templates), E,
                        (("histogram_svg", svg_histogram),))
+
+
+def check_statement_templates(templates: str | Path | None = None) -> None:
+    """Compile the statement templates now; raises :class:`~cotation.templating.TemplatesError`
+    (file and line) when one cannot be used."""
+    check_templates(statement_environment(templates), TEMPLATES)
 
 
 def render_html(doc: Statement, templates: str | Path | None = None) -> str:
