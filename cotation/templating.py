@@ -22,22 +22,30 @@ from jinja2 import (
 from markupsafe import Markup
 
 
+def _markup(text: str) -> Markup:
+    """Mark already-escaped text safe (``str.__new__`` skips Markup's slower constructor)."""
+    return str.__new__(Markup, text)
+
+
 def escape_text(value: Any) -> Markup:
     """Escape &, <, > and " (not the apostrophe, so that French text stays as it reads).
 
     Safe between tags and in double-quoted attributes, which is where the shipped templates place
     values; an override must quote its attributes with double quotes too.
     """
-    if hasattr(value, "__html__"):
-        return Markup(value.__html__())
-    return Markup(html.escape(str(value), quote=False).replace('"', "&quot;"))
+    if type(value) is not str:
+        if hasattr(value, "__html__"):
+            return _markup(value.__html__())
+        value = str(value)
+    return _markup(value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+                   .replace('"', "&quot;"))
 
 
 def escape_all(value: Any) -> Markup:
     """Escape &, <, >, " and ' (:func:`html.escape`)."""
     if hasattr(value, "__html__"):
-        return Markup(value.__html__())
-    return Markup(html.escape(str(value)))
+        return _markup(value.__html__())
+    return _markup(html.escape(str(value)))
 
 
 class TemplatesError(ValueError):
@@ -61,8 +69,25 @@ def environment(package: str, templates: str | None, escape: Callable[[Any], Mar
     env = Environment(loader=ChoiceLoader(loaders), autoescape=True, finalize=escape,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                       keep_trailing_newline=True)
-    env.globals.update(dict(functions))
+    env.globals.update(dict(functions), memo=_memo())
     return env
+
+
+def _memo(limit: int = 4096) -> Callable[..., Markup]:
+    """``memo(macro, *args)``: a macro's output, rendered once per distinct arguments (for the
+    parts every document of a run repeats, such as a criterion's rule). The macro's output must
+    depend on its arguments only. One memo per environment, emptied when it reaches ``limit``."""
+    done: dict[tuple, Markup] = {}
+
+    def memo(macro: Any, *args: Any) -> Markup:
+        key = (macro.name, args)
+        hit = done.get(key)
+        if hit is None:
+            if len(done) >= limit:
+                done.clear()
+            hit = done[key] = macro(*args)
+        return hit
+    return memo
 
 
 def check_templates(env: Environment, names: tuple[str, ...]) -> None:

@@ -12,7 +12,6 @@ statement.
 """
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from fractions import Fraction
 from typing import Any, Iterable, Iterator, Sequence
@@ -46,12 +45,10 @@ def grid_part(grid: ir.GridIR, today: dt.date, commune_names: dict[str, str] | N
         mark_of[g.id] = mark
         groups.append(Group(id=g.id, mark=mark, label=g.label or g.id, policy=g.policy,
                             rule=group_rule_fr(g)))
-    criteria = [Criterion(id=c.id, label=c.label, section=c.section or "Autres critères",
-                          rule=rule_fr(c, grid), validation=c.validation,
-                          validation_text=VALIDATION_FR.get(c.validation, ""), group=c.group,
-                          group_mark=mark_of.get(c.group) if c.group else None,
-                          legal_priority=c.legal_priority, refusal_effect=c.refusal_effect)
-                for c in grid.criteria]
+    criteria = [(c.id, c.label, c.section or "Autres critères", rule_fr(c, grid), c.validation,
+                 VALIDATION_FR.get(c.validation, ""), c.group, mark_of.get(c.group) if c.group else None,
+                 c.legal_priority, c.refusal_effect)
+                for c in grid.criteria]     # Criterion's fields but its outcomes, built once
     return {
         "grid": {"id": grid.id, "title": grid.title, "version": grid.version,
                  "hash": grid.source_hash, "effective_from": grid.effective_from.isoformat(),
@@ -251,7 +248,7 @@ def build_statement(ctx: dict, static: dict) -> Statement:
                                 points=pts / 100 if status != "not_met" else 0.0,
                                 counted=c_prov / 100, counted_valide=c_val / 100,
                                 counted_text=S.counted_text(shown)))
-        criteria.append(dataclasses.replace(c, outcomes=tuple(outs)))
+        criteria.append(Criterion(*c, outcomes=tuple(outs)))
 
     adjustments = _group_adjustments(static, pairs, counted_by_pair)
     total_text = None

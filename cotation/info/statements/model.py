@@ -14,7 +14,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-from typing import Any
+import operator
+from typing import Any, Callable
 
 STATEMENT_FORMAT = "cotation-statement/1"
 
@@ -22,13 +23,18 @@ OMIT_NONE = {"omit_none": True}     # field metadata: no key in the JSON object 
 
 
 @functools.cache
-def _keys(cls: type) -> tuple[tuple[str, bool], ...]:
-    return tuple((f.name, bool(f.metadata.get("omit_none"))) for f in dataclasses.fields(cls))
+def _converter(cls: type) -> Callable[[Any], dict[str, Any]]:
+    """obj -> one level of it as a dict (values left as they are), keys in field order."""
+    names = tuple(f.name for f in dataclasses.fields(cls))
+    omit = frozenset(f.name for f in dataclasses.fields(cls) if f.metadata.get("omit_none"))
+    values = operator.attrgetter(*names)
+    if not omit:
+        return lambda obj: dict(zip(names, values(obj)))
+    return lambda obj: {k: v for k, v in zip(names, values(obj)) if not (v is None and k in omit)}
 
 
 def _object(obj: Any) -> dict[str, Any]:
-    """One level of a statement object as a dict (values left as they are)."""
-    return {k: v for k, omit in _keys(type(obj)) for v in (getattr(obj, k),) if not (omit and v is None)}
+    return _converter(type(obj))(obj)
 
 
 def _plain(x: Any) -> Any:
@@ -42,7 +48,7 @@ def _plain(x: Any) -> Any:
 
 
 def _default(obj: Any) -> dict[str, Any]:
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+    if isinstance(obj, _Part):
         return _object(obj)
     raise TypeError(f"not part of a statement: {type(obj).__name__}")
 
