@@ -58,7 +58,7 @@ def statement(tmp_path_factory):
              "69029": "Bron", "69290": "Saint-Priest"}
     for d in sorted(set(st.row.tolist())):
         doc = statement_for(pos, d, names)
-        if len(doc["positions"]) == 2 and all(p["histogram"] for p in doc["positions"]):
+        if len(doc.positions) == 2 and all(p.histogram for p in doc.positions):
             break
     tmp = tmp_path_factory.mktemp("browser")
     page = tmp / "statement.html"
@@ -89,7 +89,7 @@ def test_page_title_and_chart_in_the_dom(statement):
     m = re.search(r'<pre id="measure">(.*?)</pre>', dom, re.S)
     assert m, dom[-2000:]
     r = json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))
-    assert r["title"] == f"{doc['title']} — n° {doc['numero_unique']}"
+    assert r["title"] == f"{doc.title} — n° {doc.numero_unique}"
     assert r["svgs"] == 2 and r["bars"] >= 2 and r["svgHeight"] > 40
     assert r["scrollWidth"] <= r["clientWidth"] <= A4_WIDTH_PX     # nothing overflows an A4 width
 

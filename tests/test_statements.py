@@ -12,7 +12,8 @@ import pytest
 from cotation.engine import score
 from cotation.grid import load_grid
 from cotation.info.statements import (
-    build_statement, file_stem, render_html, statement_for, statement_static, demande_contexts
+    Statement, build_statement, file_stem, render_html, statement_for, statement_json, statement_static,
+    demande_contexts
 )
 from cotation.info.positioning import position
 from cotation.data.table import (
@@ -144,8 +145,14 @@ def pos(grid_path):
 
 
 @pytest.fixture(scope="module")
-def doc(pos):
+def stmt(pos) -> Statement:
     return statement_for(pos, 0, {A: "Lyon", B: "Villeurbanne"})
+
+
+@pytest.fixture(scope="module")
+def doc(stmt) -> dict:
+    """The statement's JSON form, as the tests below read it."""
+    return json.loads(statement_json(stmt))
 
 
 @pytest.fixture(scope="module")
@@ -233,7 +240,7 @@ def test_waiting_time_of_too_few_leases_is_not_published(grid_path, n_leases, wo
     st = score(grid.ir, table, TODAY, explain=True)
     leases = attributions()
     few = AttributionTable({k: v[:n_leases] for k, v in leases.columns.items()})
-    doc = statement_for(position(grid.ir, st, table, few, TODAY), 0)
+    doc = statement_for(position(grid.ir, st, table, few, TODAY), 0).to_dict()
     for p in doc["positions"]:
         w = p["waiting"]
         assert (w["n_attributions"], w["shown"], w["mean_days"], w["median_months"]) == (n_leases, False, None, None)
@@ -272,7 +279,8 @@ def test_total_floor_is_explained():
         "nb_personnes": "1", "localisations": "69123", "typologies": "T1", "nb_refus_adaptes": "2",
         "date_dernier_refus_adapte": "2024-12-01"}], parse=True)
     st = score(grid.ir, table, TODAY, explain=True)
-    doc = statement_for(position(grid.ir, st, table, None, TODAY), 0)
+    stmt = statement_for(position(grid.ir, st, table, None, TODAY), 0)
+    doc = stmt.to_dict()
     [s] = doc["scores"]
     assert (s["score"], s["bound_text"]) == (0.0, "Le total des critères (−40) est ramené à 0 : la grille "
                                                   "fixe un total minimal.")
@@ -280,11 +288,11 @@ def test_total_floor_is_explained():
     # Alone in every cell, down to the whole territory
     assert doc["positions"][0]["text"] == ("Votre demande est la seule parmi les demandes sur tout le "
                                            "territoire (Métropole Exemple).")
-    _check_same_content(doc, render_html(doc))
+    _check_same_content(doc, render_html(stmt))
 
 
-def test_no_english_or_code_leaks_in_html(doc):
-    text = _visible_text(render_html(doc))
+def test_no_english_or_code_leaks_in_html(stmt):
+    text = _visible_text(render_html(stmt))
     for word in ("None", "True", "False", "null", "nan", "set_aside", "not_met", "awaiting"):
         assert not re.search(rf"\b{word}\b", text), word
 
@@ -385,8 +393,8 @@ def _check_same_content(doc: dict, page: str) -> None:
         assert core in blob, node
 
 
-def test_json_and_html_have_the_same_content(doc):
-    _check_same_content(doc, render_html(doc))
+def test_json_and_html_have_the_same_content(stmt, doc):
+    _check_same_content(doc, render_html(stmt))
 
 
 def test_written_files_have_the_same_content(files):
@@ -435,10 +443,10 @@ def test_ids_and_format(files, grid_path, tmp_path, capsys):
 def test_statement_does_not_depend_on_the_chunking(pos):
     static = statement_static(pos)
     one_by_one = [build_statement(c, static) for c in demande_contexts(pos, [5, 0, 12])]
-    in_bulk = {d["numero_unique"]: d for d in (build_statement(c, static) for c in demande_contexts(pos))}
-    assert [d["numero_unique"] for d in one_by_one] == [ALL_IDS[5], ALL_IDS[0], ALL_IDS[12]]
+    in_bulk = {d.numero_unique: d for d in (build_statement(c, static) for c in demande_contexts(pos))}
+    assert [d.numero_unique for d in one_by_one] == [ALL_IDS[5], ALL_IDS[0], ALL_IDS[12]]
     for d in one_by_one:
-        assert d == in_bulk[d["numero_unique"]]
+        assert d == in_bulk[d.numero_unique]
 
 
 def test_file_stem_is_safe():
@@ -447,7 +455,7 @@ def test_file_stem_is_safe():
     assert "/" not in odd and " " not in odd and odd != file_stem("_.x y")
 
 
-def test_statement_does_not_depend_on_the_engines_pair_order(grid_path, doc):
+def test_statement_does_not_depend_on_the_engines_pair_order(grid_path, stmt):
     import dataclasses
     import numpy as np
     grid = load_grid(grid_path)
@@ -460,4 +468,80 @@ def test_statement_does_not_depend_on_the_engines_pair_order(grid_path, doc):
                                                  "set_aside_valide", "points", "rank")},
         order_keys=[[k[p] for p in perm] for k in st.order_keys])
     again = statement_for(position(grid.ir, rev, table, attributions(), TODAY), 0, {A: "Lyon", B: "Villeurbanne"})
-    assert json.dumps(again, ensure_ascii=False) == json.dumps(doc, ensure_ascii=False)
+    assert statement_json(again) == statement_json(stmt)
+
+
+# ----------------------------------------------------------------------------- typed model, templates
+
+def test_typed_statement_is_its_json(stmt, doc):
+    assert isinstance(stmt, Statement)
+    assert stmt.to_dict() == doc
+    assert statement_json(stmt) == json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n"
+    assert list(doc)[:4] == ["format", "title", "numero_unique", "reference"]
+    # bound_text is a key only where a total bound applies (none here)
+    assert all("bound_text" not in s for s in doc["scores"])
+
+
+def test_template_folder_overrides_shipped_templates(pos, tmp_path):
+    from cotation.info.statements import write_statements
+    tpl = tmp_path / "epci"
+    tpl.mkdir()
+    (tpl / "statement_header.html").write_text(
+        '<div class="epci"><svg xmlns="http://www.w3.org/2000/svg" width="20" height="20" role="img">'
+        '<title>Logo</title><circle cx="10" cy="10" r="9"/></svg> Métropole de Test — {{ doc.reference.territory }}'
+        '</div>\n', encoding="utf-8")
+    (tpl / "statement_footer.html").write_text(
+        "<address>Accueil des demandeurs : 1 place de la Mairie, 69000 Lyon</address>\n", encoding="utf-8")
+    (tpl / "statement.css").write_text("body { color: #000; }\n", encoding="utf-8")
+    plain, custom = tmp_path / "plain", tmp_path / "custom"
+    write_statements(pos, plain, indices=[0])
+    write_statements(pos, custom, indices=[0], templates=tpl)
+    page = (custom / f"{ME}.html").read_text(encoding="utf-8")
+    assert "Métropole de Test — Territoire Test</div>" in page
+    assert "<address>Accueil des demandeurs : 1 place de la Mairie" in page
+    assert "body { color: #000; }" in page and "@page { size: A4" not in page
+    assert page != (plain / f"{ME}.html").read_text(encoding="utf-8")
+    assert (custom / f"{ME}.json").read_bytes() == (plain / f"{ME}.json").read_bytes()
+
+
+def test_an_override_can_replace_one_block(stmt, tmp_path):
+    (tmp_path / "statement.html").write_text(
+        '{% extends "shipped/statement.html" %}{% block refusal %}<h2>Refus</h2>'
+        "<p>{{ doc.refusal.text }} Voir le règlement intérieur de la CALEOL.</p>{% endblock %}",
+        encoding="utf-8")
+    page = render_html(stmt, templates=tmp_path)
+    assert "<h2>Refus</h2>" in page and "règlement intérieur" in page
+    assert "<h2>Si vous refusez un logement</h2>" not in page
+    assert "L'essentiel" in page and stmt.reference.footer_text in page     # the other blocks stay
+
+
+def test_html_is_autoescaped(pos, tmp_path):
+    evil = "<script>alert('x')</script> & Cie"
+    stmt = statement_for(pos, 0, {A: evil})
+    (tmp_path / "statement_header.html").write_text("<p>{{ doc.demande.communes[0].name }}</p>",
+                                                    encoding="utf-8")
+    for page in (render_html(stmt), render_html(stmt, templates=tmp_path)):
+        assert "<script" not in page
+        assert "&lt;script&gt;alert('x')&lt;/script&gt; &amp; Cie" in page
+    assert json.loads(statement_json(stmt))["demande"]["communes"][0]["name"] == evil
+
+
+def test_broken_template_folder_is_a_located_error(files, grid_path, tmp_path, capsys):
+    from cotation.cli import main
+    base, _ = files
+    args = ["statements", str(grid_path), str(base / "demandes.csv"), str(base / "attributions.csv"),
+            "--today", TODAY.isoformat(), "--ids", ME]
+    assert main(args + ["-o", str(tmp_path / "a"), "--templates", str(tmp_path / "absent")]) == 1
+    assert "dossier de modèles introuvable" in capsys.readouterr().err
+    tpl = tmp_path / "tpl"
+    tpl.mkdir()
+    (tpl / "statement_footer.html").write_text("<p>ok</p>\n<p>{% if doc %}</p>\n", encoding="utf-8")
+    assert main(args + ["-o", str(tmp_path / "b"), "--templates", str(tpl)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("erreur : --templates : ") and len(err.splitlines()) == 1     # before reading data
+    assert "statement_footer.html, ligne 2" in err and "Traceback" not in err
+    assert not (tmp_path / "b").exists()        # checked before anything is written
+    (tpl / "statement_footer.html").write_text("<p>{{ doc.no_such_field }}</p>\n", encoding="utf-8")
+    assert main(args + ["-o", str(tmp_path / "c"), "--templates", str(tpl)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("erreur : --templates : ") and "no_such_field" in err and "statement_footer.html, ligne 1" in err and "Traceback" not in err

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from cotation.flux.errors import FluxInputError, Issue, Problem
+from cotation.templating import TemplatesError
 
 _EXIT_ISSUES = 1
 _EXIT_INPUT = 2
@@ -65,6 +66,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--from", dest="start", type=_date, help="début de période (défaut: 1er janvier de --year)")
     p.add_argument("--to", dest="end", type=_date, help="fin de période incluse (défaut: 31 décembre de --year)")
     p.add_argument("-o", "--out", type=Path, required=True, help="dossier de sortie")
+    p.add_argument("--templates", type=Path, metavar="DIR",
+                   help="dossier de modèles (logo, adresse, libellés) : ses fichiers remplacent les "
+                        "modèles livrés du même nom (docs/templates.md)")
     p.set_defaults(func=cmd_bilan)
 
     p = sub.add_parser("echeances", help="délais des mises à disposition: échéances dues et dépassées à une date")
@@ -193,6 +197,9 @@ def _guard(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namesp
             return _EXIT_INPUT
         except LookupError as exc:  # e.g. no income ceilings for --year
             print(f"erreur: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+            return _EXIT_INPUT
+        except TemplatesError as exc:  # --templates: a missing folder, a broken template
+            print(f"erreur: --templates : {exc}", file=sys.stderr)
             return _EXIT_INPUT
     run.__name__ = fn.__name__
     run.__doc__ = fn.__doc__
@@ -372,7 +379,7 @@ def cmd_bilan(args: argparse.Namespace) -> int:
         b.delais = {"par_reservataire": delay_summary(items),
                     "defauts_derives": {r: sum(1 for e in derived if e.reservataire == r and start <= e.due <= end)
                                         for r in sorted({e.reservataire for e in derived})}}
-    paths = b.write(args.out)
+    paths = b.write(args.out, templates=args.templates)
     print(f"bilan {start} → {end}: {b.vacances['vacances']} vacances, écrit dans {paths['html'].parent}")
     return _report(b.issues)
 

@@ -10,7 +10,8 @@ from typing import Any
 
 from cotation.cli.core import _date
 from cotation.info.positioning import Positioning, format_fraction, position
-from cotation.info.statements import write_statements
+from cotation.info.statements import check_statement_templates, write_statements
+from cotation.templating import TemplatesError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -47,6 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--commune-names", metavar="CSV",
                    help="CSV with columns code,nom to print commune names next to INSEE codes")
+    p.add_argument("--templates", metavar="DIR",
+                   help="dossier de modèles de l'EPCI (logo, adresse de l'accueil, libellés) : ses "
+                        "fichiers remplacent les modèles livrés du même nom (docs/templates.md)")
     p.set_defaults(func=cmd_statements)
 
 
@@ -143,6 +147,12 @@ def cmd_statements(args) -> int:
         print(f"error: --format takes html, json or html,json (got {args.format!r})", file=sys.stderr)
         return 2
     names = read_commune_names(args.commune_names) if args.commune_names else None
+    if "html" in formats:
+        try:        # a broken template stops the run before any reading or scoring
+            check_statement_templates(args.templates)
+        except TemplatesError as e:
+            print(f"erreur : --templates : {e}", file=sys.stderr)
+            return 1
     prepared = _prepare(args)
     if prepared is None:
         return 1
@@ -163,9 +173,13 @@ def cmd_statements(args) -> int:
                       "or no commune of the territory): no statement", file=sys.stderr)
                 continue
             indices.append(d)
-    written = write_statements(pos, args.output, indices=indices, formats=formats,
-                               jobs=max(1, args.jobs), commune_names=names,
-                               progress=Progress("statements", args.progress))
+    try:
+        written = write_statements(pos, args.output, indices=indices, formats=formats,
+                                   jobs=max(1, args.jobs), commune_names=names, templates=args.templates,
+                                   progress=Progress("statements", args.progress))
+    except TemplatesError as e:
+        print(f"erreur : --templates : {e}", file=sys.stderr)
+        return 1
     if indices is None:
         with open(os.path.join(args.output, "index.csv"), "w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh, lineterminator="\n")

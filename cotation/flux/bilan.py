@@ -82,7 +82,11 @@ class Bilan:
                 w.writerow([r["reservataire"], dim, r["valeur"], *(r[c] for c in COUNTS)])
         return buf.getvalue()
 
-    def write(self, outdir: str | Path) -> dict[str, Path]:
+    def write(self, outdir: str | Path, templates: str | Path | None = None) -> dict[str, Path]:
+        """Write bilan.json, bilan.csv, bilan_ventilation.csv and bilan.html; ``templates``: a
+        folder whose templates override the shipped ones (docs/templates.md). The page is
+        rendered first, so that a broken template leaves no partial output."""
+        page = render_html(self, templates)
         out = Path(outdir)
         out.mkdir(parents=True, exist_ok=True)
         paths = {"json": out / "bilan.json", "csv": out / "bilan.csv",
@@ -90,7 +94,7 @@ class Bilan:
         paths["json"].write_text(json.dumps(self.as_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         paths["csv"].write_text(self.csv_text(), encoding="utf-8")
         paths["ventilation"].write_text(self.breakdown_csv_text(), encoding="utf-8")
-        paths["html"].write_text(render_html(self), encoding="utf-8")
+        paths["html"].write_text(page, encoding="utf-8")
         return paths
 
 

@@ -118,3 +118,29 @@ def test_html_report_is_self_contained(small_bailleur):
     assert set(re.findall(r'https?://[^"\s<]+', html)) == {"http://www.w3.org/2000/svg"}
     assert render_html(bl) == html
     assert "Annexe bailleur" in html and "lecture A" in html
+
+
+def test_html_report_from_an_override_folder(tmp_path):
+    bl = _bilan_e("attribution")
+    (tmp_path / "bilan_header.html").write_text(
+        "<p class=\"epci\">Bailleur Test — {{ view.kind }}</p>\n", encoding="utf-8")
+    (tmp_path / "bilan_footer.html").write_text("<address>Service gestion en flux, 1 rue du Port</address>\n",
+                                                encoding="utf-8")
+    plain, custom = render_html(bl), render_html(bl, templates=tmp_path)
+    assert '<p class="epci">Bailleur Test — annuel</p>' in custom and "<address>Service gestion" in custom
+    assert "epci" not in plain and custom.replace(
+        '<p class="epci">Bailleur Test — annuel</p>\n', "").replace(
+        "<address>Service gestion en flux, 1 rue du Port</address>\n", "") == plain
+    out, again = tmp_path / "out", tmp_path / "again"
+    bl.write(out, templates=tmp_path)
+    bl.write(again)
+    assert (out / "bilan.html").read_text(encoding="utf-8") == custom
+    for name in ("bilan.json", "bilan.csv", "bilan_ventilation.csv"):
+        assert (out / name).read_bytes() == (again / name).read_bytes()
+
+
+def test_html_report_is_autoescaped():
+    bl = _bilan_e("attribution")
+    bl.rows[0]["nom"] = "<script>x</script>"
+    html = render_html(bl)
+    assert "<script" not in html and "&lt;script&gt;x&lt;/script&gt;" in html

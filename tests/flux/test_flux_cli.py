@@ -178,3 +178,19 @@ def test_dispatch_says_why_higher_ranked_demandes_were_not_retained(gen, tmp_pat
     assert main(["flux", "dispatch", *_inputs(gen), "--demandes", str(gen / "demandes.csv"),
                  "--scores", str(gen / "scores.csv"), "-o", str(plain)]) == 0
     assert "non_retenues" not in (plain / "shortlists.jsonl").read_text(encoding="utf-8")
+
+
+def test_bilan_templates_option(gen, tmp_path, capsys):
+    tpl = tmp_path / "tpl"
+    tpl.mkdir()
+    (tpl / "bilan_header.html").write_text("<p>Logo et adresse de l'EPCI</p>\n", encoding="utf-8")
+    assert main(["flux", "bilan", *_inputs(gen), "--today", "2026-02-15", "-o", str(tmp_path / "b"),
+                 "--templates", str(tpl)]) == 0
+    assert "<p>Logo et adresse de l'EPCI</p>" in (tmp_path / "b" / "bilan.html").read_text(encoding="utf-8")
+    (tpl / "bilan_header.html").write_text("<p>{{ bilan.start.strftime( }}</p>\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["flux", "bilan", *_inputs(gen), "--today", "2026-02-15", "-o", str(tmp_path / "c"),
+                 "--templates", str(tpl)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("erreur: --templates : ") and "bilan_header.html, ligne 1" in err
+    assert not (tmp_path / "c").exists()
