@@ -341,6 +341,10 @@ def run_dispatch(logements: Mapping[str, Logement], events: Sequence[Evenement],
     shortlists: list[dict] = []
     proposed: set[str] = set()   # demandes already in a shortlist of the run (with explain)
     explain = getattr(source, "explain", False)
+    # Refusals in the event history (REFUS naming its candidate), known from their date on.
+    refusals = [(x.date, x.candidat) for x in events if x.type == "REFUS" and x.candidat]
+    heapq.heapify(refusals)
+    refused: set[str] = set()
     while heap:
         *_, e = heapq.heappop(heap)
         lg = logements[e.logement_id]
@@ -364,7 +368,10 @@ def run_dispatch(logements: Mapping[str, Logement], events: Sequence[Evenement],
         if source is not None and rec["type"] in ("orientation", "programme_neuf"):
             party = by_id.get(rec["choice"]) or Party(rec["choice"], "AUTRE", rec["choice"])
             if explain:
-                sl = source.shortlist(lg, party, k or k_of.get(party.id, settings.k), already=proposed)
+                while refusals and refusals[0][0] < e.date:
+                    refused.add(heapq.heappop(refusals)[1])
+                sl = source.shortlist(lg, party, k or k_of.get(party.id, settings.k), already=proposed,
+                                      refused=refused)
                 proposed.update(c.numero_unique for c in sl)
             else:
                 sl = source.shortlist(lg, party, k or k_of.get(party.id, settings.k))
@@ -375,6 +382,8 @@ def run_dispatch(logements: Mapping[str, Logement], events: Sequence[Evenement],
                 lst = vac.setdefault(new.vacance_id, [])
                 lst.append(new)
                 lst.sort(key=lambda x: (x.date, x.line))
+                if new.type == "REFUS" and new.candidat:
+                    heapq.heappush(refusals, (new.date, new.candidat))
                 if new.type == "RETOUR_BAILLEUR" and new.date.year == year:
                     tick += 1
                     heapq.heappush(heap, (new.date, 0, new.vacance_id, new.line, tick, new))
