@@ -104,6 +104,7 @@ def compute_bilan(logements: Mapping[str, Logement], events: Sequence[Evenement]
     excluded = assiette.excluded if assiette is not None else {}
     scope = assiette.departement if assiette is not None else None
     steps = cf.step_of(start)
+    delegated = cf.delegated(start)
     vac: dict[str, list[Evenement]] = {}
     for e in events:
         if scope is None or logements[e.logement_id].departement == scope:
@@ -122,7 +123,7 @@ def compute_bilan(logements: Mapping[str, Logement], events: Sequence[Evenement]
     all_charged_hors_qpv = 0
 
     for vid in sorted(vac):
-        evs = resolve_holders(sorted(vac[vid], key=lambda e: (e.date, e.line)))
+        evs = resolve_holders(sorted(vac[vid], key=lambda e: (e.date, e.line)), delegated)
         if not any(in_period(e.date) for e in evs):
             continue
         lg = logements[evs[0].logement_id]

@@ -121,7 +121,7 @@ def _conventions_by_reservataire(cf: ConventionFile, on: dt.date) -> dict[str, C
 def vacancy_deadlines(evs: Sequence[Evenement], lg: Logement, cf: ConventionFile,
                       today: dt.date) -> list[Echeance]:
     """Deadlines of one vacancy's mises à disposition, judged with the events up to ``today``."""
-    known = [e for e in resolve_holders(evs) if e.date <= today]
+    known = [e for e in resolve_holders(evs, cf.delegated(today)) if e.date <= today]
     lib = next((e for e in known if e.type == "LIBERATION"), None)
     origine = lib.origine if lib is not None else None
     preavis = next((e.preavis_mois for e in known if e.preavis_mois is not None), None)

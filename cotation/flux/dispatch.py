@@ -319,6 +319,8 @@ def run_dispatch(logements: Mapping[str, Logement], events: Sequence[Evenement],
                                    config_version=cf.config_version)
     steps = {p.id: (p.conventions[0].decompte if p.conventions else cf.bailleur.decompte) for p in targets.parties}
     k_of = {p.id: (p.conventions[0].k if p.conventions else settings.k) for p in targets.parties}
+    # Delegated management: the bailleur designates the candidates on the réservataire's behalf.
+    delegated = frozenset(p.id for p in targets.parties if p.conventions and p.conventions[0].management == "delegue")
     programme = {lid: rid for p in cf.programmes for lid, rid in p.assignment().items()}
     by_id = {p.id: p for p in targets.parties}
     vac: dict[str, list[Evenement]] = {}
@@ -353,7 +355,7 @@ def run_dispatch(logements: Mapping[str, Logement], events: Sequence[Evenement],
         if e.type == "RETOUR_BAILLEUR":
             before = [x for x in vac[e.vacance_id] if (x.date, x.line) < (e.date, e.line)]
             ch = charge_vacancy(before, steps, defaut_designation=settings.defaut_designation,
-                                refus_adapte=settings.refus_adapte)
+                                refus_adapte=settings.refus_adapte, delegated=delegated)
             disp.hand_back(e.vacance_id, e.reservataire, e.date, ch is not None and ch.reservataire == e.reservataire)
             continue
         if lg.id in excluded:
@@ -376,6 +378,7 @@ def run_dispatch(logements: Mapping[str, Logement], events: Sequence[Evenement],
             else:
                 sl = source.shortlist(lg, party, k or k_of.get(party.id, settings.k))
             shortlists.append({"vacance_id": e.vacance_id, "logement_id": lg.id, "reservataire": party.id,
+                               **({"gestion": "delegue", "designant": BAILLEUR} if party.id in delegated else {}),
                                **sl.as_dict()})
         if on_decision is not None:
             for new in on_decision(rec, e, lg):

@@ -86,6 +86,9 @@ def test_mutations_and_first_demandes_in_one_shortlist(besancon, tmp_path, fusio
             if last is not None:
                 assert k < last        # only demandes ranked above the last one retained
     assert grids_seen == set(order)
+    # Delegated management (the generator's préfet contingent): the bailleur designates.
+    assert {s.get("designant") for s in lists if s["reservataire"] == "ETAT_PRIO"} == {"BAILLEUR"}
+    assert all("designant" not in s for s in lists if s["reservataire"] != "ETAT_PRIO")
 
 
 def test_merge_rule_from_the_conventions_and_single_grid_output_unchanged(besancon, tmp_path):
