@@ -319,8 +319,12 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
         print("erreur: --scores et --grid demandent aussi --demandes", file=sys.stderr)
         return _EXIT_INPUT
     grids = list(args.grid or ())
+    from cotation.flux.droits import droits_usage
+    from cotation.flux.inputs import by_vacancy
+    jan1 = dt.date(args.year, 1, 1)
+    usage = droits_usage(by_vacancy(d.events), d.cf, jan1, jan1 - dt.timedelta(days=1))
     res = run_dispatch(d.by_id, d.events, d.cf, t, a.excluded, args.year, source=source, k=args.k,
-                       departement=d.departement)
+                       departement=d.departement, rights_left={r: max(u.left, 0) for r, u in usage.items()})
     header = dict(res.header)
     header["entrees"] = {name: {"fichier": p.name, "sha256": _sha256(p)}
                          for name, p in (("logements", args.logements), ("conventions", args.conventions),
@@ -381,6 +385,11 @@ def cmd_bilan(args: argparse.Namespace) -> int:
     as_of = args.today or end
     events, derived = derive_defaults(d.events, d.by_id, d.cf, min(as_of, end))
     b = compute_bilan(d.by_id, events, d.cf, start, end, targets=t, assiette=a, generated_on=as_of)
+    from cotation.flux.droits import droits_issues, droits_usage
+    usage = droits_usage(by_vacancy(events), d.cf, start, min(as_of, end))
+    if usage:
+        b.droits_uniques = {r: u.as_dict() for r, u in usage.items()}
+        b.issues += droits_issues(usage)
     if any(c.delais for c in d.cf.conventions):
         items = [e for e in echeances(by_vacancy(d.events), d.by_id, d.cf, min(as_of, end)) if start <= e.due <= end]
         b.delais = {"par_reservataire": delay_summary(items),

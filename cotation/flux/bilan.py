@@ -56,6 +56,7 @@ class Bilan:
     issues: list[Issue] = field(default_factory=list)
     delais: dict | None = None   # deadlines per réservataire and status, when conventions declare delays
     bailleur: dict | None = None  # id and name, for the consolidation across bailleurs
+    droits_uniques: dict | None = None  # rights used and left per droits-uniques convention
 
     def as_dict(self) -> dict:
         return {"periode": {"debut": self.start.isoformat(), "fin": self.end.isoformat(),
@@ -63,7 +64,8 @@ class Bilan:
                 "reservataires": self.rows, "ventilations": self.breakdowns, "vacances": self.vacances,
                 "annexe_bailleur": self.annexe, "issues": [i.as_dict() for i in self.issues],
                 **({} if self.delais is None else {"delais": self.delais}),
-                **({} if self.bailleur is None else {"bailleur": self.bailleur})}
+                **({} if self.bailleur is None else {"bailleur": self.bailleur}),
+                **({} if self.droits_uniques is None else {"droits_uniques": self.droits_uniques})}
 
     def csv_text(self) -> str:
         buf = io.StringIO()

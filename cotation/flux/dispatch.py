@@ -41,7 +41,11 @@ class Dispatcher:
 
     def __init__(self, parties: Sequence[Party], totals: Mapping[str, int],
                  segment_targets: Mapping[tuple, Mapping[str, int]] | None = None, *,
-                 segment_by: Sequence[str] = (), enforce_quotas: bool = False, config_version: str = ""):
+                 segment_by: Sequence[str] = (), enforce_quotas: bool = False, config_version: str = "",
+                 rights_left: Mapping[str, int] | None = None):
+        # Droits uniques left at the start of the year (flux.md §6): a réservataire whose rights
+        # are all used is excluded (DROITS_UNIQUES_EPUISES).
+        self.rights_left = dict(rights_left or {})
         self.parties = tuple(sorted(parties, key=party_order))
         if not any(p.is_bailleur for p in self.parties):
             self.parties += (Party(BAILLEUR, "BAILLEUR", "bailleur"),)
@@ -57,7 +61,7 @@ class Dispatcher:
 
     @classmethod
     def from_targets(cls, targets: Targets, *, segment_by: Sequence[str] = (), enforce_quotas: bool = False,
-                     config_version: str = "") -> "Dispatcher":
+                     config_version: str = "", rights_left: Mapping[str, int] | None = None) -> "Dispatcher":
         if tuple(segment_by) != targets.segment_by:
             raise ValueError(f"targets computed per {targets.segment_by}, dispatch asks {tuple(segment_by)}")
         seg_t: dict[tuple, dict[str, int]] = {}
@@ -66,7 +70,7 @@ class Dispatcher:
             for rid, n in t.items():
                 acc[rid] += n
         return cls(targets.parties, targets.totals, seg_t if segment_by else None, segment_by=segment_by,
-                   enforce_quotas=enforce_quotas, config_version=config_version)
+                   enforce_quotas=enforce_quotas, config_version=config_version, rights_left=rights_left)
 
     @classmethod
     def simple(cls, targets: Mapping[str, int], types: Mapping[str, str]) -> "Dispatcher":
@@ -150,6 +154,8 @@ class Dispatcher:
                 return f"EXCLUSION_{dim.upper()}"
         if self.enforce_quotas and D.get(p.id, 0) >= T.get(p.id, 0):
             return "QUOTA_ATTEINT"
+        if p.id in self.rights_left and self._counts.get(None, {}).get(p.id, 0) >= self.rights_left[p.id]:
+            return "DROITS_UNIQUES_EPUISES"
         return None
 
     def assign(self, vacance_id: str, lg: Logement, date: dt.date, reservataire: str, *,
@@ -308,7 +314,8 @@ def run_dispatch(logements: Mapping[str, Logement], events: Sequence[Evenement],
                  targets: Targets, excluded: Mapping[str, str], year: int, *,
                  source: CandidateSource | None = None, k: int | None = None,
                  internal_first: InternalFirst = soustraction_from_event,
-                 on_decision: OnDecision | None = None, departement: str | None = None) -> DispatchResult:
+                 on_decision: OnDecision | None = None, departement: str | None = None,
+                 rights_left: Mapping[str, int] | None = None) -> DispatchResult:
     """Replay the LIBERATION and RETOUR_BAILLEUR events of ``year`` in date order.
 
     Same-day order: returns first (known at the start of the day), then vacancies by id.
@@ -316,7 +323,7 @@ def run_dispatch(logements: Mapping[str, Logement], events: Sequence[Evenement],
     settings = cf.settings
     disp = Dispatcher.from_targets(targets, segment_by=settings.segment_by,
                                    enforce_quotas=settings.enforce_segment_quotas,
-                                   config_version=cf.config_version)
+                                   config_version=cf.config_version, rights_left=rights_left)
     steps = {p.id: (p.conventions[0].decompte if p.conventions else cf.bailleur.decompte) for p in targets.parties}
     k_of = {p.id: (p.conventions[0].k if p.conventions else settings.k) for p in targets.parties}
     # Delegated management: the bailleur designates the candidates on the réservataire's behalf.
@@ -396,5 +403,6 @@ def run_dispatch(logements: Mapping[str, Logement], events: Sequence[Evenement],
     header = {"type": "header", "rule_version": RULE_VERSION, "config_version": cf.config_version,
               "annee": year, "segment_by": list(settings.segment_by),
               "enforce_segment_quotas": settings.enforce_segment_quotas,
-              "cibles": dict(targets.totals), "flux_net": targets.flux_net}
+              "cibles": dict(targets.totals), "flux_net": targets.flux_net,
+              **({"droits_uniques_restants": dict(sorted(rights_left.items()))} if rights_left else {})}
     return DispatchResult(year, header, disp.records, shortlists, observed)
