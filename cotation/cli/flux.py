@@ -48,12 +48,19 @@ def register(subparsers: Any) -> None:
     p.add_argument("--demandes", type=Path, help="demandes au format canonique (CSV) pour les listes de candidats")
     p.add_argument("--scores", type=Path,
                    help="sortie de `cotation score` (numero_unique, commune, score, score_valide, rank)")
-    p.add_argument("--grid", type=Path,
-                   help="grille de cotation: les demandes sont cotées à --today (au lieu de --scores)")
+    p.add_argument("--grid", type=Path, action="append",
+                   help="grille de cotation: les demandes sont cotées à --today (au lieu de --scores); "
+                        "répétable: plusieurs grilles (mutations et premières demandes, une par EPCI) dans "
+                        "une même liste, chacune sur sa portée, dans l'ordre donné")
+    p.add_argument("--fusion", choices=("entrelacement", "priorite"),
+                   help="règle de fusion de plusieurs grilles (défaut: settings.shortlist.fusion_grilles, sinon "
+                        "entrelacement): entrelacement = 1er de chaque grille, puis 2e…; priorite = toute la "
+                        "première grille, puis la suivante")
     p.add_argument("-k", type=int, help="taille des listes de candidats (défaut: convention, sinon 3)")
     p.add_argument("--motifs", action="store_true",
                    help="pour chaque liste, le motif de chaque demande mieux classée non retenue (filtre "
-                        "d'éligibilité échoué, ou déjà proposée dans une liste précédente)")
+                        "d'éligibilité échoué, refus d'une proposition antérieure dans les événements, ou déjà "
+                        "proposée dans une liste précédente)")
     p.add_argument("-o", "--out", type=Path, required=True, help="dossier de sortie")
     p.set_defaults(func=cmd_dispatch)
 
@@ -306,7 +313,8 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
         if args.grid:
             from cotation.grid.diagnostics import GridError
             try:
-                source = ScoreFileSource.from_grid(args.demandes, args.grid, on, **kw)
+                source = ScoreFileSource.from_grid(args.demandes, args.grid, on,
+                                                   merge=args.fusion or s.grid_merge, **kw)
             except GridError as exc:
                 print(exc, file=sys.stderr)
                 return _EXIT_INPUT
@@ -317,13 +325,23 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
     elif args.scores or args.grid:
         print("erreur: --scores et --grid demandent aussi --demandes", file=sys.stderr)
         return _EXIT_INPUT
+    grids = list(args.grid or ())
+    from cotation.flux.droits import droits_usage
+    from cotation.flux.inputs import by_vacancy
+    jan1 = dt.date(args.year, 1, 1)
+    usage = droits_usage(by_vacancy(d.events), d.cf, jan1, jan1 - dt.timedelta(days=1))
     res = run_dispatch(d.by_id, d.events, d.cf, t, a.excluded, args.year, source=source, k=args.k,
-                       departement=d.departement)
+                       departement=d.departement, rights_left={r: max(u.left, 0) for r, u in usage.items()})
     header = dict(res.header)
     header["entrees"] = {name: {"fichier": p.name, "sha256": _sha256(p)}
                          for name, p in (("logements", args.logements), ("conventions", args.conventions),
                                          ("evenements", args.evenements), ("demandes", args.demandes),
-                                         ("scores", args.scores), ("grille", args.grid)) if p is not None}
+                                         ("scores", args.scores), ("grille", grids[0] if len(grids) == 1 else None))
+                         if p is not None}
+    if len(grids) > 1:
+        header["grilles"] = [{"ordre": i + 1, "id": gid, "fichier": p.name, "sha256": _sha256(p)}
+                             for i, (gid, p) in enumerate(zip(source.grids, grids))]
+        header["fusion_grilles"] = source.merge
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "audit.jsonl", "w", encoding="utf-8") as fh:
@@ -374,6 +392,11 @@ def cmd_bilan(args: argparse.Namespace) -> int:
     as_of = args.today or end
     events, derived = derive_defaults(d.events, d.by_id, d.cf, min(as_of, end))
     b = compute_bilan(d.by_id, events, d.cf, start, end, targets=t, assiette=a, generated_on=as_of)
+    from cotation.flux.droits import droits_issues, droits_usage
+    usage = droits_usage(by_vacancy(events), d.cf, start, min(as_of, end))
+    if usage:
+        b.droits_uniques = {r: u.as_dict() for r, u in usage.items()}
+        b.issues += droits_issues(usage)
     if any(c.delais for c in d.cf.conventions):
         items = [e for e in echeances(by_vacancy(d.events), d.by_id, d.cf, min(as_of, end)) if start <= e.due <= end]
         b.delais = {"par_reservataire": delay_summary(items),

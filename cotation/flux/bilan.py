@@ -56,6 +56,7 @@ class Bilan:
     issues: list[Issue] = field(default_factory=list)
     delais: dict | None = None   # deadlines per réservataire and status, when conventions declare delays
     bailleur: dict | None = None  # id and name, for the consolidation across bailleurs
+    droits_uniques: dict | None = None  # rights used and left per droits-uniques convention
 
     def as_dict(self) -> dict:
         return {"periode": {"debut": self.start.isoformat(), "fin": self.end.isoformat(),
@@ -63,7 +64,8 @@ class Bilan:
                 "reservataires": self.rows, "ventilations": self.breakdowns, "vacances": self.vacances,
                 "annexe_bailleur": self.annexe, "issues": [i.as_dict() for i in self.issues],
                 **({} if self.delais is None else {"delais": self.delais}),
-                **({} if self.bailleur is None else {"bailleur": self.bailleur})}
+                **({} if self.bailleur is None else {"bailleur": self.bailleur}),
+                **({} if self.droits_uniques is None else {"droits_uniques": self.droits_uniques})}
 
     def csv_text(self) -> str:
         buf = io.StringIO()
@@ -108,6 +110,7 @@ def compute_bilan(logements: Mapping[str, Logement], events: Sequence[Evenement]
     excluded = assiette.excluded if assiette is not None else {}
     scope = assiette.departement if assiette is not None else None
     steps = cf.step_of(start)
+    delegated = cf.delegated(start)
     vac: dict[str, list[Evenement]] = {}
     for e in events:
         if scope is None or logements[e.logement_id].departement == scope:
@@ -126,7 +129,7 @@ def compute_bilan(logements: Mapping[str, Logement], events: Sequence[Evenement]
     all_charged_hors_qpv = 0
 
     for vid in sorted(vac):
-        evs = resolve_holders(sorted(vac[vid], key=lambda e: (e.date, e.line)))
+        evs = resolve_holders(sorted(vac[vid], key=lambda e: (e.date, e.line)), delegated)
         if not any(in_period(e.date) for e in evs):
             continue
         lg = logements[evs[0].logement_id]

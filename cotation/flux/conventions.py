@@ -59,6 +59,16 @@ class Settings:
     refus_adapte: bool = False
     household_size: tuple[tuple[str, tuple[int, int]], ...] = ()
     max_taux_effort: float | None = None
+    # Several grids in one shortlist: "entrelacement" or "priorite" (shortlist.GRID_MERGES).
+    grid_merge: str = "entrelacement"
+    # Step counted when a convention gives no ``decompte``, by management mode (seed Occitanie
+    # 2023: mise à disposition in direct management; delegated contingents keep their count,
+    # attributions for the préfet).
+    step_by_management: tuple[tuple[str, str], ...] = (("direct", "mise_a_disposition"), ("delegue", "attribution"))
+    # A deadline counted in calendar days or months that falls on a Saturday, Sunday or public
+    # holiday: "aucun" (kept: the seeds say nothing) or "jour_ouvre_suivant" (moved to the next
+    # working day, as art. 642 of the code de procédure civile does for procedural delays).
+    deadline_roll: str = "aucun"
 
 
 @dataclass(frozen=True)
@@ -91,6 +101,11 @@ class ConventionFile:
 
     def in_force(self, on: dt.date) -> tuple[Convention, ...]:
         return tuple(c for c in self.conventions if c.in_force(on))
+
+    def delegated(self, on: dt.date) -> frozenset[str]:
+        """Réservataires whose convention in force is in delegated management (the bailleur
+        designates their candidates, flux.md §9)."""
+        return frozenset(c.reservataire for c in self.in_force(on) if c.management == "delegue")
 
     def step_of(self, on: dt.date) -> dict[str, str]:
         """réservataire id → décompte step of its convention in force (bailleur included)."""
@@ -237,7 +252,9 @@ def _settings(d: dict) -> Settings:
         segment_rounding=disp.get("segment_rounding", "largest_remainder"),
         defaut_designation=dec.get("defaut_designation", True), refus_adapte=dec.get("refus_adapte", False),
         household_size=tuple((t, (a, b)) for t, (a, b) in sl.get("household_size", {}).items()),
-        max_taux_effort=sl.get("max_taux_effort"),
+        max_taux_effort=sl.get("max_taux_effort"), grid_merge=sl.get("fusion_grilles", "entrelacement"),
+        step_by_management=tuple((dict(Settings.step_by_management) | dec.get("etape_par_gestion", {})).items()),
+        deadline_roll=d.get("delais", {}).get("report_jour_non_ouvre", "aucun"),
     )
 
 
@@ -253,6 +270,7 @@ def parse_conventions(data: Any, lines: dict[tuple, int] | None = None,
     def loc(*path: Any) -> int:
         return _line(lines, tuple(path))
 
+    settings = _settings(data.get("settings", {}))
     b = data["bailleur"]
     bailleur = Bailleur(b["id"], b["nom"], b.get("departement"), b.get("decompte", "mise_a_disposition"))
     reservataires: list[Reservataire] = []
@@ -322,7 +340,7 @@ def parse_conventions(data: Any, lines: dict[tuple, int] | None = None,
             id=c["id"], reservataire=c["reservataire"], percentage=pct,
             perimeter=Selector(commune=frozenset(per["communes"])) if "communes" in per else Selector(),
             perimeter_kind=kind, departement=per.get("departement"), segments=segs,
-            decompte=c.get("decompte", "mise_a_disposition"),
+            decompte=c.get("decompte", dict(settings.step_by_management)[c.get("management", "direct")]),
             designation_delay_days=c.get("designation_delay_days", 30),
             management=c.get("management", "direct"), start=dates["start"], end=dates["end"],
             signed_on=dates["signed_on"], derogations=derogs,
@@ -352,7 +370,7 @@ def parse_conventions(data: Any, lines: dict[tuple, int] | None = None,
                                     loc("programmes", i)))
     if problems:
         raise FluxInputError(problems)
-    return ConventionFile(bailleur, _settings(data.get("settings", {})), tuple(reservataires),
+    return ConventionFile(bailleur, settings, tuple(reservataires),
                           tuple(conventions), tuple(programmes), data.get("config_version", ""), source)
 
 

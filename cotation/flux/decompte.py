@@ -3,6 +3,10 @@
 The unit is the vacancy (dwelling × cycle), charged at most once: to the réservataire of the
 first event matching *its* convention's step, at that event's date (the date decides the year).
 A default of designation charges at the deadline whatever the step, when enabled.
+
+Management (flux.md §9, seed Occitanie 2023): in direct management the réservataire designates;
+in delegated management the bailleur designates *for* the réservataire, so the candidate events
+the bailleur records while such a réservataire holds the vacancy count for that réservataire.
 """
 from __future__ import annotations
 
@@ -24,16 +28,19 @@ class Charge:
     line: int
 
 
-def resolve_holders(events: Sequence[Evenement]) -> list[Evenement]:
+def resolve_holders(events: Sequence[Evenement], delegated: frozenset[str] = frozenset()) -> list[Evenement]:
     """Fill the réservataire of candidate events from the current holder of the vacancy.
 
     The holder is the réservataire of the last mise à disposition; after a return or a default
-    of designation the bailleur presents its own candidates.
+    of designation the bailleur presents its own candidates. While a réservataire in
+    ``delegated`` management holds the vacancy, candidate events recorded by the bailleur are
+    made on its behalf and count for it.
     """
     holder: str | None = None
     out = []
     for e in events:
-        if e.type in _HOLDER_EVENTS and e.reservataire is None:
+        if e.type in _HOLDER_EVENTS and (e.reservataire is None
+                                         or (e.reservataire == BAILLEUR and holder in delegated)):
             e = replace(e, reservataire=holder or BAILLEUR)
         out.append(e)
         if e.type == "MISE_A_DISPOSITION":
@@ -45,13 +52,14 @@ def resolve_holders(events: Sequence[Evenement]) -> list[Evenement]:
 
 def charge_vacancy(events: Sequence[Evenement], step_of: Mapping[str, str] | str, *,
                    defaut_designation: bool = True, refus_adapte: bool = False,
-                   default_step: str = "mise_a_disposition") -> Charge | None:
+                   default_step: str = "mise_a_disposition",
+                   delegated: frozenset[str] = frozenset()) -> Charge | None:
     """The charge of one vacancy, from its events in (date, line) order.
 
     ``step_of`` maps réservataire → step, or is one step applied to everybody (the bilan's
-    four columns).
+    four columns); ``delegated``: réservataires in delegated management.
     """
-    for e in resolve_holders(events):
+    for e in resolve_holders(events, delegated):
         r = e.reservataire
         if r is None:
             continue

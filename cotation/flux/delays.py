@@ -6,8 +6,11 @@ Each mise à disposition to a réservataire starts the delays of its convention:
 disposition (PACA, DDETS 13: 5 days); a *transmission* runs backwards from the mise en
 service of a new dwelling (details sent 3 months before). Jours ouvrés skip Saturdays,
 Sundays and French public holidays, taken from the ``holidays`` library (with Alsace-Moselle
-and overseas départements' own days). A deadline that falls on a non-working day is not moved:
-the conventions in the seeds do not say so.
+and overseas départements' own days). A deadline counted in calendar days or months that falls
+on a Saturday, Sunday or public holiday is not moved by default: neither flux.md nor the seeds
+say so. The setting ``delais.report_jour_non_ouvre: jour_ouvre_suivant`` moves it to the next
+working day (the rule of art. 642 of the code de procédure civile), or, for a ``transmission``
+counted backwards from a mise en service, to the previous working day (never later than due).
 
 A designation deadline that passes with no designation derives a ``DEFAUT_DESIGNATION`` event
 at the deadline (flagged ``derived``), unless an explicit one exists for that réservataire in
@@ -58,20 +61,25 @@ def add_months(d: dt.date, n: int) -> dt.date:
     return dt.date(y, m, min(d.day, calendar.monthrange(y, m)[1]))
 
 
-def deadline(start: dt.date, delai: Delai, departement: str | None = None) -> dt.date:
+def deadline(start: dt.date, delai: Delai, departement: str | None = None, roll: str = "aucun") -> dt.date:
     """The deadline of ``delai`` counted from ``start`` (backwards for ``transmission``).
 
-    Jours ouvrés: the ``duree``-th working day after ``start``.
+    Jours ouvrés: the ``duree``-th working day after ``start``. Calendar days and months:
+    with ``roll="jour_ouvre_suivant"`` a deadline on a non-working day moves to the next
+    working day (the previous one when counting backwards).
 
     >>> from cotation.flux.model import Delai
     >>> deadline(dt.date(2025, 4, 17), Delai("r", "reponse", 5, "jours_ouvres"))  # Easter Monday skipped
     datetime.date(2025, 4, 25)
     """
     sign = -1 if delai.kind == "transmission" else 1
-    if delai.unite == "mois":
-        return add_months(start, sign * delai.duree)
-    if delai.unite == "jours_calendaires":
-        return start + dt.timedelta(days=sign * delai.duree)
+    if delai.unite in ("mois", "jours_calendaires"):
+        d = (add_months(start, sign * delai.duree) if delai.unite == "mois"
+             else start + dt.timedelta(days=sign * delai.duree))
+        if roll == "jour_ouvre_suivant":
+            while not is_working_day(d, departement):
+                d += dt.timedelta(days=sign)
+        return d
     d, left = start, delai.duree
     while left:
         d += dt.timedelta(days=sign)
@@ -121,12 +129,13 @@ def _conventions_by_reservataire(cf: ConventionFile, on: dt.date) -> dict[str, C
 def vacancy_deadlines(evs: Sequence[Evenement], lg: Logement, cf: ConventionFile,
                       today: dt.date) -> list[Echeance]:
     """Deadlines of one vacancy's mises à disposition, judged with the events up to ``today``."""
-    known = [e for e in resolve_holders(evs) if e.date <= today]
+    known = [e for e in resolve_holders(evs, cf.delegated(today)) if e.date <= today]
     lib = next((e for e in known if e.type == "LIBERATION"), None)
     origine = lib.origine if lib is not None else None
     preavis = next((e.preavis_mois for e in known if e.preavis_mois is not None), None)
     out: list[Echeance] = []
     seen: set[str] = set()
+    roll = cf.settings.deadline_roll
     for mad in known:
         if mad.type != "MISE_A_DISPOSITION" or mad.reservataire in seen:
             continue
@@ -145,10 +154,10 @@ def vacancy_deadlines(evs: Sequence[Evenement], lg: Logement, cf: ConventionFile
             if d.kind == "transmission":
                 if lg.mise_en_service is None:
                     continue
-                due = deadline(lg.mise_en_service, d, lg.departement)
+                due = deadline(lg.mise_en_service, d, lg.departement, roll)
                 met: dt.date | None = mad.date
             else:
-                due = deadline(mad.date, d, lg.departement)
+                due = deadline(mad.date, d, lg.departement, roll)
                 met = next((e.date for e in later if e.type in _MEETS[d.kind]), None)
             if met is not None:
                 status = "respecte" if met <= due else "hors_delai"

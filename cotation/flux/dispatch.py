@@ -41,7 +41,11 @@ class Dispatcher:
 
     def __init__(self, parties: Sequence[Party], totals: Mapping[str, int],
                  segment_targets: Mapping[tuple, Mapping[str, int]] | None = None, *,
-                 segment_by: Sequence[str] = (), enforce_quotas: bool = False, config_version: str = ""):
+                 segment_by: Sequence[str] = (), enforce_quotas: bool = False, config_version: str = "",
+                 rights_left: Mapping[str, int] | None = None):
+        # Droits uniques left at the start of the year (flux.md §6): a réservataire whose rights
+        # are all used is excluded (DROITS_UNIQUES_EPUISES).
+        self.rights_left = dict(rights_left or {})
         self.parties = tuple(sorted(parties, key=party_order))
         if not any(p.is_bailleur for p in self.parties):
             self.parties += (Party(BAILLEUR, "BAILLEUR", "bailleur"),)
@@ -57,7 +61,7 @@ class Dispatcher:
 
     @classmethod
     def from_targets(cls, targets: Targets, *, segment_by: Sequence[str] = (), enforce_quotas: bool = False,
-                     config_version: str = "") -> "Dispatcher":
+                     config_version: str = "", rights_left: Mapping[str, int] | None = None) -> "Dispatcher":
         if tuple(segment_by) != targets.segment_by:
             raise ValueError(f"targets computed per {targets.segment_by}, dispatch asks {tuple(segment_by)}")
         seg_t: dict[tuple, dict[str, int]] = {}
@@ -66,7 +70,7 @@ class Dispatcher:
             for rid, n in t.items():
                 acc[rid] += n
         return cls(targets.parties, targets.totals, seg_t if segment_by else None, segment_by=segment_by,
-                   enforce_quotas=enforce_quotas, config_version=config_version)
+                   enforce_quotas=enforce_quotas, config_version=config_version, rights_left=rights_left)
 
     @classmethod
     def simple(cls, targets: Mapping[str, int], types: Mapping[str, str]) -> "Dispatcher":
@@ -150,6 +154,8 @@ class Dispatcher:
                 return f"EXCLUSION_{dim.upper()}"
         if self.enforce_quotas and D.get(p.id, 0) >= T.get(p.id, 0):
             return "QUOTA_ATTEINT"
+        if p.id in self.rights_left and self._counts.get(None, {}).get(p.id, 0) >= self.rights_left[p.id]:
+            return "DROITS_UNIQUES_EPUISES"
         return None
 
     def assign(self, vacance_id: str, lg: Logement, date: dt.date, reservataire: str, *,
@@ -308,7 +314,8 @@ def run_dispatch(logements: Mapping[str, Logement], events: Sequence[Evenement],
                  targets: Targets, excluded: Mapping[str, str], year: int, *,
                  source: CandidateSource | None = None, k: int | None = None,
                  internal_first: InternalFirst = soustraction_from_event,
-                 on_decision: OnDecision | None = None, departement: str | None = None) -> DispatchResult:
+                 on_decision: OnDecision | None = None, departement: str | None = None,
+                 rights_left: Mapping[str, int] | None = None) -> DispatchResult:
     """Replay the LIBERATION and RETOUR_BAILLEUR events of ``year`` in date order.
 
     Same-day order: returns first (known at the start of the day), then vacancies by id.
@@ -316,9 +323,11 @@ def run_dispatch(logements: Mapping[str, Logement], events: Sequence[Evenement],
     settings = cf.settings
     disp = Dispatcher.from_targets(targets, segment_by=settings.segment_by,
                                    enforce_quotas=settings.enforce_segment_quotas,
-                                   config_version=cf.config_version)
+                                   config_version=cf.config_version, rights_left=rights_left)
     steps = {p.id: (p.conventions[0].decompte if p.conventions else cf.bailleur.decompte) for p in targets.parties}
     k_of = {p.id: (p.conventions[0].k if p.conventions else settings.k) for p in targets.parties}
+    # Delegated management: the bailleur designates the candidates on the réservataire's behalf.
+    delegated = frozenset(p.id for p in targets.parties if p.conventions and p.conventions[0].management == "delegue")
     programme = {lid: rid for p in cf.programmes for lid, rid in p.assignment().items()}
     by_id = {p.id: p for p in targets.parties}
     vac: dict[str, list[Evenement]] = {}
@@ -341,6 +350,10 @@ def run_dispatch(logements: Mapping[str, Logement], events: Sequence[Evenement],
     shortlists: list[dict] = []
     proposed: set[str] = set()   # demandes already in a shortlist of the run (with explain)
     explain = getattr(source, "explain", False)
+    # Refusals in the event history (REFUS naming its candidate), known from their date on.
+    refusals = [(x.date, x.candidat) for x in events if x.type == "REFUS" and x.candidat]
+    heapq.heapify(refusals)
+    refused: set[str] = set()
     while heap:
         *_, e = heapq.heappop(heap)
         lg = logements[e.logement_id]
@@ -349,7 +362,7 @@ def run_dispatch(logements: Mapping[str, Logement], events: Sequence[Evenement],
         if e.type == "RETOUR_BAILLEUR":
             before = [x for x in vac[e.vacance_id] if (x.date, x.line) < (e.date, e.line)]
             ch = charge_vacancy(before, steps, defaut_designation=settings.defaut_designation,
-                                refus_adapte=settings.refus_adapte)
+                                refus_adapte=settings.refus_adapte, delegated=delegated)
             disp.hand_back(e.vacance_id, e.reservataire, e.date, ch is not None and ch.reservataire == e.reservataire)
             continue
         if lg.id in excluded:
@@ -364,17 +377,23 @@ def run_dispatch(logements: Mapping[str, Logement], events: Sequence[Evenement],
         if source is not None and rec["type"] in ("orientation", "programme_neuf"):
             party = by_id.get(rec["choice"]) or Party(rec["choice"], "AUTRE", rec["choice"])
             if explain:
-                sl = source.shortlist(lg, party, k or k_of.get(party.id, settings.k), already=proposed)
+                while refusals and refusals[0][0] < e.date:
+                    refused.add(heapq.heappop(refusals)[1])
+                sl = source.shortlist(lg, party, k or k_of.get(party.id, settings.k), already=proposed,
+                                      refused=refused)
                 proposed.update(c.numero_unique for c in sl)
             else:
                 sl = source.shortlist(lg, party, k or k_of.get(party.id, settings.k))
             shortlists.append({"vacance_id": e.vacance_id, "logement_id": lg.id, "reservataire": party.id,
+                               **({"gestion": "delegue", "designant": BAILLEUR} if party.id in delegated else {}),
                                **sl.as_dict()})
         if on_decision is not None:
             for new in on_decision(rec, e, lg):
                 lst = vac.setdefault(new.vacance_id, [])
                 lst.append(new)
                 lst.sort(key=lambda x: (x.date, x.line))
+                if new.type == "REFUS" and new.candidat:
+                    heapq.heappush(refusals, (new.date, new.candidat))
                 if new.type == "RETOUR_BAILLEUR" and new.date.year == year:
                     tick += 1
                     heapq.heappush(heap, (new.date, 0, new.vacance_id, new.line, tick, new))
@@ -384,5 +403,6 @@ def run_dispatch(logements: Mapping[str, Logement], events: Sequence[Evenement],
     header = {"type": "header", "rule_version": RULE_VERSION, "config_version": cf.config_version,
               "annee": year, "segment_by": list(settings.segment_by),
               "enforce_segment_quotas": settings.enforce_segment_quotas,
-              "cibles": dict(targets.totals), "flux_net": targets.flux_net}
+              "cibles": dict(targets.totals), "flux_net": targets.flux_net,
+              **({"droits_uniques_restants": dict(sorted(rights_left.items()))} if rights_left else {})}
     return DispatchResult(year, header, disp.records, shortlists, observed)

@@ -41,6 +41,8 @@ class Candidate:
     position: int            # 1..k in the shortlist
     score: float | None      # cotation of the demande for the dwelling's commune
     rank: int | None         # rank of that cotation in the commune (score file)
+    grid: str | None = None       # with several grids: the grid that ranked the demande here
+    grid_rank: int | None = None  # its rank in that grid among the demandes of the commune and typologie
 
 
 @dataclass(frozen=True)
@@ -53,9 +55,11 @@ class Shortlist(Sequence[Candidate]):
     k: int
     ordering: str = "cotation"       # or "date_depot" when the commune has no cotation
     # With ``explain``: each demande ranked above the last one retained (same commune and
-    # typologie) and not retained, with its rank and why: the first filter it failed, or
-    # "deja_propose" (in an earlier shortlist of the run).
-    not_retained: tuple[tuple[str, int | None, str], ...] | None = None
+    # typologie) and not retained, with its rank and why: the first filter it failed,
+    # "refus_anterieur" (refused an earlier proposal in the events) or "deja_propose" (in an
+    # earlier shortlist of the run); with several grids, also the grid that ranked it.
+    not_retained: tuple[tuple, ...] | None = None
+    merge: str | None = None         # with several grids: the declared merge rule (GRID_MERGES)
 
     @property
     def insuffisance(self) -> bool:
@@ -76,14 +80,22 @@ class Shortlist(Sequence[Candidate]):
         return iter(self.candidates)
 
     def as_dict(self) -> dict:
+        multi = self.merge is not None
+
+        def cand(c: Candidate) -> dict:
+            d = {"position": c.position, "numero_unique": c.numero_unique, "score": c.score, "rang_cotation": c.rank}
+            return d | {"grille": c.grid, "rang_grille": c.grid_rank} if multi else d
+
+        def skipped(x: tuple) -> dict:
+            d = {"numero_unique": x[0], "rang_cotation": x[1], "motif": x[2]}
+            return d | {"grille": x[3], "rang_grille": x[4]} if multi else d
+
         return {"k": self.k, "eligibles": self.eligible, "ordre": self.ordering,
+                **({"fusion_grilles": self.merge} if multi else {}),
                 "insuffisance_candidats": self.insuffisance,
                 "filtres": dict(self.filtered),
-                "candidats": [{"position": c.position, "numero_unique": c.numero_unique,
-                               "score": c.score, "rang_cotation": c.rank} for c in self.candidates],
-                **({} if self.not_retained is None else
-                   {"non_retenues": [{"numero_unique": nu, "rang_cotation": r, "motif": m}
-                                     for nu, r, m in self.not_retained]})}
+                "candidats": [cand(c) for c in self.candidates],
+                **({} if self.not_retained is None else {"non_retenues": [skipped(x) for x in self.not_retained]})}
 
 
 class CandidateSource(Protocol):
@@ -101,6 +113,27 @@ class ScoreArrays:
     score: np.ndarray           # float64, NaN when missing
     score_valide: np.ndarray    # float64
     rank: np.ndarray            # int64, -1 when missing
+    grid: np.ndarray | None = None   # int64 index of the grid that scored each row (several grids)
+
+
+GRID_MERGES = ("entrelacement", "priorite")
+"""How the ranks of several grids merge into one shortlist (``settings.shortlist.fusion_grilles``):
+
+* ``entrelacement``: the demandes ranked first by each grid (in the dwelling's commune, among
+  those wanting its typologie), then those ranked second, and so on; at equal rank, the
+  grids' declared order;
+* ``priorite``: every demande of the first grid declared, then the second's, and so on.
+
+Ranks are compared only within a grid; pairs no grid scored come last, by date_depot.
+"""
+
+
+def concat_scores(parts: Sequence[ScoreArrays]) -> ScoreArrays:
+    """Several grids' scores as one :class:`ScoreArrays`, each row tagged with its grid index."""
+    return ScoreArrays(np.concatenate([p.numero_unique for p in parts]), np.concatenate([p.commune for p in parts]),
+                       np.concatenate([p.score for p in parts]), np.concatenate([p.score_valide for p in parts]),
+                       np.concatenate([p.rank for p in parts]),
+                       np.concatenate([np.full(len(p.rank), i, dtype=np.int64) for i, p in enumerate(parts)]))
 
 
 def read_scores_csv(path: str | Path) -> ScoreArrays:
@@ -220,8 +253,13 @@ class ScoreFileSource:
     def __init__(self, table: DemandeTable, scores: ScoreArrays | None, *, year: int,
                  ref_date: dt.date | None = None, communes: Sequence[str] = (),
                  household_size: Mapping[str, tuple[int, int]] | None = None,
-                 max_taux_effort: float | None = None, explain: bool = False):
+                 max_taux_effort: float | None = None, explain: bool = False,
+                 grids: Sequence[str] = (), merge: str = "entrelacement"):
+        if merge not in GRID_MERGES:
+            raise ValueError(f"fusion des grilles inconnue: {merge}")
         self.year = year
+        self.grids = tuple(grids)
+        self.merge = merge if len(self.grids) > 1 else None
         self.explain = explain
         self.read_summary: dict = {}
         ref = ref_date or dt.date(year, 1, 1)
@@ -254,17 +292,32 @@ class ScoreFileSource:
         return src
 
     @classmethod
-    def from_grid(cls, demandes: str | Path, grid: str | Path, today: dt.date, *,
+    def from_grid(cls, demandes: str | Path, grid: str | Path | Sequence[str | Path], today: dt.date, *,
                   reader: Callable[[str | Path], ReadResult] = read_demandes, **kw) -> "ScoreFileSource":
         """Score the demandes with a grid in-process (the default engine) instead of reading a
-        score file: same ranks as ``cotation score`` at the same reference date."""
+        score file: same ranks as ``cotation score`` at the same reference date.
+
+        With several grids (e.g. mutations and first demandes, or one per EPCI), each scores
+        the demandes and communes of its own scope (``applies_to``, territory); ranks stay
+        within each grid and merge by ``merge`` (:data:`GRID_MERGES`), grids in the order given.
+        """
         from cotation.engine import score
         from cotation.grid import load_grid
+        paths = [grid] if isinstance(grid, (str, Path)) else list(grid)
         res = reader(demandes)
-        st = score(load_grid(grid).ir, res.table, today, engine="auto")
-        arrays = ScoreArrays(np.asarray(st.numero_unique, dtype=str), np.asarray(st.commune, dtype=str),
-                             st.score / 100.0, st.score_valide / 100.0, st.rank.astype(np.int64))
-        src = cls(res.table, arrays, **kw)
+        parts, ids = [], []
+        for path in paths:
+            ir = load_grid(path).ir
+            st = score(ir, res.table, today, engine="auto")
+            parts.append(ScoreArrays(np.asarray(st.numero_unique, dtype=str), np.asarray(st.commune, dtype=str),
+                                     st.score / 100.0, st.score_valide / 100.0, st.rank.astype(np.int64)))
+            ids.append(ir.id)
+        if len(parts) > 1:
+            if len(set(ids)) < len(ids):
+                raise FluxInputError([Problem("--grid", 1, "la même grille est donnée deux fois")])
+            src = cls(res.table, concat_scores(parts), grids=ids, **kw)
+        else:
+            src = cls(res.table, parts[0], **kw)
         src.read_summary = res.summary()
         return src
 
@@ -287,6 +340,8 @@ class ScoreFileSource:
         com = np.array([self._commune_idx[c] for c in flat], dtype=np.int64) if flat else np.zeros(0, np.int64)
         score = np.full(len(dem), np.nan)
         rank = np.full(len(dem), -1, dtype=np.int64)
+        G = len(self.grids)
+        gid = np.full(len(dem), G, dtype=np.int64)   # G: no grid scored the pair
         scored_communes = np.zeros(len(communes), dtype=bool)
         if scores is not None and len(scores.numero_unique) and len(dem):
             # Join score rows to (demande, commune) pairs on a single int64 key (a dict lookup per
@@ -299,12 +354,21 @@ class ScoreFileSource:
             skey = d_idx[ok] * len(communes) + cidx[ok]
             srt = np.argsort(skey, kind="stable")
             skey = skey[srt]
+            if self.merge is not None and len(skey) > 1 and np.any(dup := skey[1:] == skey[:-1]):
+                i = int(np.flatnonzero(dup)[0])
+                d_i, c_i = divmod(int(skey[i]), len(communes))
+                g = scores.grid[ok][srt]
+                raise FluxInputError([Problem("--grid", 1, f"la demande {self._nu[d_i]} est cotée pour la commune "
+                                              f"{communes[c_i]} par deux grilles ({self.grids[g[i]]}, "
+                                              f"{self.grids[g[i + 1]]}): leurs portées doivent être disjointes")])
             pkey = dem * len(communes) + com
             hit = np.searchsorted(skey, pkey)
             hit_c = np.minimum(hit, max(len(skey) - 1, 0))
             found = (hit < len(skey)) & (skey[hit_c] == pkey) if len(skey) else np.zeros(len(pkey), bool)
             score[found] = scores.score[ok][srt][hit_c[found]]
             rank[found] = scores.rank[ok][srt][hit_c[found]]
+            if self.merge is not None:
+                gid[found] = scores.grid[ok][srt][hit_c[found]]
             scored_communes[np.unique(cidx[ok])] = True
         self._scored_communes = scored_communes
         depot = _packed_dates(table.columns["date_depot"])
@@ -312,10 +376,11 @@ class ScoreFileSource:
         nu_rank[np.argsort(self._nu, kind="stable")] = np.arange(self.n)
         # Cotation order within a commune: the file's rank, then score desc, date_depot, numero_unique.
         has_rank = rank >= 0
+        # With several grids: by commune, then grid (unscored last), then that grid's order.
         keys = (nu_rank[dem], depot[dem], np.where(np.isnan(score), np.inf, -score),
-                np.where(has_rank, rank, np.iinfo(np.int64).max), com)
+                np.where(has_rank, rank, np.iinfo(np.int64).max), *((gid,) if self.merge else ()), com)
         srt = np.lexsort(keys)
-        dem, com, score, rank = dem[srt], com[srt], score[srt], rank[srt]
+        dem, com, score, rank, gid = dem[srt], com[srt], score[srt], rank[srt], gid[srt]
         self._per_commune = np.bincount(com, minlength=len(communes))
         typo = np.fromiter((sum(1 << _TYPO_INDEX[t] for t in s) for s in table.columns["typologies"]),
                            dtype=np.int64, count=self.n)
@@ -323,14 +388,24 @@ class ScoreFileSource:
         # attribute a filter reads stored alongside, so a query only slices contiguous arrays.
         self._slabs: list[_Slab] = []
         for t, name in enumerate(TYPOLOGIES):
-            sel = ((typo[dem] >> t) & 1).astype(bool)
+            sel = np.flatnonzero(((typo[dem] >> t) & 1).astype(bool))
+            g_t = gid[sel]
+            pos = np.zeros(len(sel), dtype=np.int64)
+            if self.merge is not None and len(sel):
+                # Rank within its grid among the demandes of the commune wanting this typologie.
+                key = com[sel] * (G + 1) + g_t
+                pos = np.arange(len(sel)) - np.searchsorted(key, key, side="left")
+                if self.merge == "entrelacement":
+                    o = np.lexsort((g_t, pos, g_t == G, com[sel]))
+                    sel, g_t, pos = sel[o], g_t[o], pos[o]
             d_t, c_t = dem[sel], com[sel]
             lo_p, hi_p = self._sizes.get(name, (1, 99))
             persons = self._persons[d_t]
             self._slabs.append(_Slab(
                 dem=d_t, starts=np.searchsorted(c_t, np.arange(len(communes) + 1)),
                 score=score[sel], rank=rank[sel], size_ok=(persons >= lo_p) & (persons <= hi_p),
-                pools=self._pools[d_t], no_pmr=~self._pmr[d_t], cat=self._cat[d_t], rfr=self._rfr[d_t]))
+                pools=self._pools[d_t], no_pmr=~self._pmr[d_t], cat=self._cat[d_t], rfr=self._rfr[d_t],
+                grid=g_t, gpos=pos))
 
     def _ceilings(self, financement: str, zone: str) -> np.ndarray | None:
         key = (financement, zone)
@@ -358,19 +433,20 @@ class ScoreFileSource:
         return self._income_cache[key]
 
     def shortlist(self, logement: Logement, reservataire: HasType, k: int = 3,
-                  already: frozenset[str] | set[str] = frozenset()) -> Shortlist:
+                  already: frozenset[str] | set[str] = frozenset(),
+                  refused: frozenset[str] | set[str] = frozenset()) -> Shortlist:
         """Top ``k`` eligible demandes in cotation order.
 
         Filters, applied and counted in this order: commune sought (or demande élargie),
         typologie wanted, the réservataire's pool, household size for the typologie, income
         under the ceiling of the dwelling's financement (unknown income passes), PMR need,
-        then the optional maximum taux d'effort. With ``explain``, demandes in ``already`` (proposed
-        earlier in the run) are set aside too, and the shortlist says why each higher-ranked
-        demande was not retained.
+        then the optional maximum taux d'effort. With ``explain``, demandes in ``refused`` (they
+        refused an earlier proposal) and in ``already`` (proposed earlier in the run) are set aside
+        too, and the shortlist says why each higher-ranked demande was not retained.
         """
         cidx = self._commune_idx.get(logement.commune)
         if cidx is None or logement.typologie not in _TYPO_INDEX:
-            return Shortlist((), (("commune", self.n),), 0, k, "date_depot")
+            return Shortlist((), (("commune", self.n),), 0, k, "date_depot", merge=self.merge)
         t = _TYPO_INDEX[logement.typologie]
         slab = self._slabs[t]
         lo, hi = int(slab.starts[cidx]), int(slab.starts[cidx + 1])
@@ -401,6 +477,8 @@ class ScoreFileSource:
             with np.errstate(divide="ignore", invalid="ignore"):
                 te = logement.loyer / self._res[slab.dem[lo:hi]]
             apply("taux_effort", ~(te > self._max_te))
+        if self.explain and refused:
+            apply("refus_anterieur", ~np.isin(self._nu[slab.dem[lo:hi]], np.array(sorted(refused), dtype=str)))
         if self.explain and already:
             apply("deja_propose", ~np.isin(self._nu[slab.dem[lo:hi]], np.array(sorted(already), dtype=str)))
         picked = np.flatnonzero(keep)[:k] + lo
@@ -409,13 +487,22 @@ class ScoreFileSource:
             last = int(picked[-1]) - lo if len(picked) == k else hi - lo
             above = np.flatnonzero(~keep[:last])
             not_retained = tuple((str(self._nu[slab.dem[lo + i]]), None if slab.rank[lo + i] < 0
-                                  else int(slab.rank[lo + i]), str(reason[i])) for i in above.tolist())
+                                  else int(slab.rank[lo + i]), str(reason[i]),
+                                  *(self._grid_of(slab, lo + i) if self.merge else ()))
+                                 for i in above.tolist())
         cands = tuple(Candidate(str(self._nu[slab.dem[i]]), j + 1,
                                 None if np.isnan(slab.score[i]) else float(slab.score[i]),
-                                None if slab.rank[i] < 0 else int(slab.rank[i]))
+                                None if slab.rank[i] < 0 else int(slab.rank[i]), *self._grid_of(slab, i))
                       for j, i in enumerate(picked.tolist()))
         ordering = "cotation" if self._scored_communes[cidx] else "date_depot"
-        return Shortlist(cands, tuple(filtered), left, k, ordering, not_retained)
+        return Shortlist(cands, tuple(filtered), left, k, ordering, not_retained, self.merge)
+
+    def _grid_of(self, slab: "_Slab", i: int) -> tuple[str | None, int | None]:
+        """The grid that ranked row ``i`` of a slab and its rank there (several grids only)."""
+        g = int(slab.grid[i])
+        if self.merge is None or g >= len(self.grids):
+            return None, None
+        return self.grids[g], int(slab.gpos[i]) + 1
 
 
 @dataclass(frozen=True)
@@ -429,3 +516,5 @@ class _Slab:
     no_pmr: np.ndarray     # the demande does not need a PMR dwelling
     cat: np.ndarray        # household category of the ceilings
     rfr: np.ndarray        # revenu fiscal de référence, -1 when unknown
+    grid: np.ndarray       # grid index (several grids; len(grids) when unscored)
+    gpos: np.ndarray       # rank within that grid in the commune and typologie, from 0

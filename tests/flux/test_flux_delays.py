@@ -109,3 +109,46 @@ def test_delegated_management_has_no_designation_default(tmp_path, management, e
     events = read_evenements(D / "evenements.csv", logements=lgs)
     _, derived = derive_defaults(events, lgs, load_conventions(tmp_path / "c.yaml"), dt.date(2025, 6, 20))
     assert len(derived) == expected
+
+
+_REPORT_EVENTS = """vacance_id,logement_id,date,evenement,reservataire,candidat,decision,motif,origine,soustraction,adapte,preavis_mois
+V1,L1,2025-04-01,LIBERATION,,,,DEPART,ROTATION,,,1
+V1,L1,2025-04-17,MISE_A_DISPOSITION,CD31,,,,,,,
+V2,L2,2025-04-10,LIBERATION,,,,DEPART,ROTATION,,,1
+V2,L2,2025-04-28,MISE_A_DISPOSITION,CD31,,,,,,,
+V3,L3,2025-03-10,LIBERATION,,,,DEPART,ROTATION,,,3
+V3,L3,2025-06-14,MISE_A_DISPOSITION,CD31,,,,,,,
+"""
+
+
+@pytest.mark.parametrize("setting, expected", [
+    # Default (flux.md and the seeds say nothing): a calendar deadline stays where it falls.
+    (None, {"V1": "2025-04-27", "V2": "2025-05-08", "V3": "2025-07-14"}),
+    # Setting: Sunday 27 April → Monday 28; Thursday 8 May (Victoire 1945) → Friday 9;
+    # Monday 14 July (fête nationale) → Tuesday 15.
+    ("jour_ouvre_suivant", {"V1": "2025-04-28", "V2": "2025-05-09", "V3": "2025-07-15"}),
+    ("aucun", {"V1": "2025-04-27", "V2": "2025-05-08", "V3": "2025-07-14"}),
+])
+def test_calendar_deadline_on_a_weekend_or_public_holiday(tmp_path, capsys, setting, expected):
+    text = (D / "conventions.yaml").read_text(encoding="utf-8")
+    if setting is not None:
+        text = text.replace("reservataires:\n", f"settings:\n  delais:\n    report_jour_non_ouvre: {setting}\n"
+                                                "reservataires:\n", 1)
+    (tmp_path / "c.yaml").write_text(text, encoding="utf-8")
+    (tmp_path / "e.csv").write_text(_REPORT_EVENTS, encoding="utf-8")
+    assert main(["flux", "echeances", "--logements", str(D / "logements.csv"), "--conventions",
+                 str(tmp_path / "c.yaml"), "--evenements", str(tmp_path / "e.csv"), "--today", "2025-08-01"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    due = {r["vacance_id"]: r["echeance"] for r in rows if r["type"] == "designation"}
+    assert due == expected
+    # Jours ouvrés already end on a working day: the 5-day answer of V1 is the same either way.
+    assert {r["echeance"] for r in rows if r["vacance_id"] == "V1" and r["type"] == "reponse"} == {"2025-04-25"}
+
+
+def test_deadline_roll_counts_backwards_for_a_transmission():
+    three = Delai("neuf", "transmission", 3, "mois")
+    # 3 months before Wednesday 15 October 2025 is Tuesday 15 July; before 14 October 2025
+    # it is Monday 14 July (public holiday): moved back to Friday 11 July, never later.
+    assert deadline(dt.date(2025, 10, 14), three) == dt.date(2025, 7, 14)
+    assert deadline(dt.date(2025, 10, 14), three, "31", "jour_ouvre_suivant") == dt.date(2025, 7, 11)
+    assert deadline(dt.date(2025, 10, 15), three, "31", "jour_ouvre_suivant") == dt.date(2025, 7, 15)
