@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from cotation.data.schema import COLUMNS, Kind
 from cotation.data.table import DemandeTable, ReadResult, Reject, StrictModeError
-from cotation.data.values import ValueParseError
+from cotation.data.values import COUNT_COLUMNS, MAX_MAGNITUDE, ValueParseError
 
 from cotation.data.split import Records
 
@@ -109,11 +109,22 @@ def _number(spec: FieldSpec, arr: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarr
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     empty = pc.equal(arr, "").to_numpy(zero_copy_only=False)
-    match = match.to_numpy(zero_copy_only=False)
+    match = match.to_numpy(zero_copy_only=False) & in_range(spec, nums)
     values = nums.astype(object)
     values[empty] = None
     ok = match | (empty & (not spec.required))
     return values, ok
+
+
+def in_range(spec: FieldSpec, nums: np.ndarray) -> np.ndarray:
+    """Rows the fast paths may vouch for: finite, within MAX_MAGNITUDE, not a negative count.
+    Any other row goes to the scalar parser, which rejects it or not (same rule at every
+    size and from every source)."""
+    with np.errstate(invalid="ignore"):
+        ok = np.abs(nums) <= MAX_MAGNITUDE
+        if spec.name in COUNT_COLUMNS:
+            ok &= nums >= 0
+    return ok
 
 
 def _text(spec: FieldSpec, arr: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
@@ -131,7 +142,7 @@ def _typed_float(spec: FieldSpec, arr: pa.ChunkedArray) -> tuple[np.ndarray, np.
     valid = pc.is_valid(arr).to_numpy(zero_copy_only=False)
     values = nums.astype(object)
     values[~valid] = None
-    ok = (valid & np.isfinite(nums)) | (~valid & (not spec.required))
+    ok = (valid & in_range(spec, nums)) | (~valid & (not spec.required))
     return values, ok
 
 

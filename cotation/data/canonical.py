@@ -29,7 +29,7 @@ from cotation.data.table import (
 from cotation.data.values import MULTI_SEPARATOR, ValueParseError, parse_cell
 
 from cotation.data.build import AdapterResult, FieldSpec, build_table
-from cotation.data.split import Records, split_records
+from cotation.data.split import Records, odd_reason, split_records
 
 BOM = b"\xef\xbb\xbf"
 
@@ -125,7 +125,7 @@ def records_to_result(records: Records, *, source: str, strict: bool, fast: bool
         nu = cells[nu_idx].strip() if len(cells) > nu_idx else ""
         if why == "encoding":
             return decode_reject(line, cells, header, encoding, shown(nu))
-        return Reject(line, "*", "", f"{len(cells)} cells, header has {width}", nu)
+        return Reject(line, "*", "", odd_reason(cells, why, width), nu)
 
     table, rejects = build_table(records, fields, extras, nu_source=nu_idx, source=source,
                                  strict=strict, vectorised=fast, odd_reject=odd)
