@@ -375,4 +375,4 @@ def read_mapped_csv(path: str | Path, mapping: "str | Path | TMapping[str, Any] 
     if missing_optional:
         details["missing_optional_columns"] = missing_optional
     return AdapterResult(table, rejects, records.n_read, [h for h, _ in unmapped], "mapped-csv",
-                         details)
+                         details, source_columns=[s.name for s in specs])

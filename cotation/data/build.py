@@ -38,11 +38,17 @@ class AdapterResult(ReadResult):
 
     source_format: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+    # Canonical columns the source provides (None: not known, e.g. SNE XML, where every
+    # field is optional per demande) and code cells left-padded to 5 digits, per column.
+    source_columns: list[str] | None = None
+    padded: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         out = super().summary()
         out["format"] = self.source_format
         out.update(self.details)
+        if self.padded:
+            out["padded"] = dict(self.padded)
         return out
 
 
