@@ -32,9 +32,13 @@ from cotation.data.table import DemandeTable, ReadResult, Reject
 class MissingColumnsError(ValueError):
     """The source lacks columns the grid reads (and declares no default for)."""
 
-    def __init__(self, source: str, missing: Mapping[str, Sequence[str]]):
+    def __init__(self, source: str, missing: Mapping[str, Sequence[str]],
+                 near: Mapping[str, str] | None = None):
         self.missing = {k: tuple(v) for k, v in missing.items()}
-        parts = [f"{name} (read by {', '.join(readers)})" for name, readers in self.missing.items()]
+        near = near or {}
+        parts = [f"{name} (read by {', '.join(readers)})"
+                 + (f" — the source has {near[name]!r}, a misspelling?" if name in near else "")
+                 for name, readers in self.missing.items()]
         super().__init__(f"{source}: missing column(s) the grid reads: {'; '.join(parts)}")
 
 
@@ -118,7 +122,9 @@ def admit(data: Any, *, needs: Mapping[str, Sequence[str]] | None = None,
         have = set(present) | set(result.table.extras)
         missing = {c: r for c, r in needs.items() if c not in have}
         if missing:
-            raise MissingColumnsError(name, missing)
+            near = {m: c for c in result.unmapped_columns
+                    if (m := did_you_mean(c, list(missing))) is not None}
+            raise MissingColumnsError(name, missing, near)
     unknown: dict[str, str | None] = {}
     if fmt in ("csv", "parquet", "arrow"):
         vocabulary = [c.name for c in COLUMNS] + list(known_extras)
