@@ -17,11 +17,24 @@ Scoring a table::
     result.to_records()  # [{'numero_unique': ..., 'commune': ..., 'score': 42.5, 'rank': 3, ...}]
     scorer.explain(result, "0691234567890123A1")   # criteria met / set aside / awaiting, per commune
 
-``data`` may be a :class:`~cotation.data.table.DemandeTable`, a list of dicts, a dict of columns
-(numpy arrays or lists, canonical column names; dates as ``datetime.date``, ``datetime64`` or
-ISO strings, sets as Python sets/lists or ``'a|b'`` strings), a pandas or polars DataFrame or a
-pyarrow Table. None of those libraries is needed unless the data already is one of their
-objects. Missing values: ``None``, NaN, NaT, null or an empty string.
+``data`` may be a :class:`~cotation.data.table.DemandeTable` (taken as it is: it is what the
+readers return), a list of dicts, a dict of columns (numpy arrays or lists, canonical column
+names; dates as ``datetime.date``, ``datetime64`` or ISO strings, sets as Python sets/lists or
+``'a|b'`` strings), a pandas or polars DataFrame, a pyarrow Table or RecordBatchReader, or
+anything exposing ``__arrow_c_stream__``. None of those libraries is needed unless the data
+already is one of their objects. Missing values: ``None``, NaN, NaT, null or an empty string.
+
+Every source but a DemandeTable goes through the same boundary as the CLI
+(:func:`cotation.data.boundary.admit`), with the same rules: a row that cannot be read is a
+reject in ``result.rejects`` (line = row number from 1, column, value, reason), never an
+exception, and ``result.report`` counts rows read, accepted and rejected, commune codes that
+arrived as integers and were left-padded (``6088`` -> ``06088``), unknown columns with a
+did-you-mean. A commune column of floats (what ``pandas.read_csv`` gives a column with gaps)
+is rejected cell by cell: read such columns as text (``dtype=str``). Only what cannot be scored
+at all raises: a column the grid reads is missing
+(:class:`~cotation.data.boundary.MissingColumnsError`, naming the column and the criteria that
+read it), or a required column (``numero_unique``, ``date_depot``, ``nb_personnes``) is.
+``result.rows`` index the accepted demandes; ``result.lines`` give each pair's source row.
 
 Shortlisting the best eligible demandes for a vacant dwelling::
 
@@ -48,6 +61,7 @@ import numpy as np
 
 from cotation.grid import ir
 from cotation.data.schema import TYPOLOGIES
+from cotation.engine.reads import columns_read, local_field_names
 
 __all__ = ["Scorer", "Result", "ShortlistIndex"]
 
@@ -84,6 +98,8 @@ class Result:
     set_aside_valide: np.ndarray
     points: np.ndarray | None        # int64 (n, criteria) hundredths when explain=True
     rejects: list
+    report: Any = None               # cotation.data.boundary.Report (None for a DemandeTable)
+    _lines: np.ndarray | None = field(repr=False, default=None)
     _terr: np.ndarray = field(repr=False, default=None)
     _territory: tuple[str, ...] = field(repr=False, default=())
     _nu: Callable[[], np.ndarray] = field(repr=False, default=None)
@@ -107,6 +123,13 @@ class Result:
         """INSEE code of each pair's commune (object array of str)."""
         return np.array(self._territory, dtype=object)[self._terr] if len(self) else \
             np.array([], dtype=object)
+
+    @property
+    def lines(self) -> np.ndarray:
+        """Source line of each pair's demande (row number from 1 for in-memory data)."""
+        if self._lines is None:
+            return self.rows + 1
+        return self._lines[self.rows]
 
     @property
     def commune_index(self) -> np.ndarray:
@@ -171,6 +194,8 @@ class Scorer:
             raise TypeError("Scorer needs a Grid (cotation.grid.load_grid) or a GridIR; use "
                             "Scorer.from_file(path) for a file")
         self._grid_ir = gir
+        self._needs = columns_read(gir)
+        self._known = local_field_names(gir)
         self._source = grid if gir is not grid else None
         self._compiled = CompiledGrid(gir)
         self._workers = workers
@@ -207,7 +232,23 @@ class Scorer:
 
         if isinstance(data, Batch):
             return data
-        return self._compiled.encode(data, extra_columns=_SHORTLIST_COLUMNS if shortlist else ())
+        admitted = self.admit(data)
+        batch = self._compiled.encode(admitted.table,
+                                      extra_columns=_SHORTLIST_COLUMNS if shortlist else ())
+        batch.rejects = sorted([*admitted.rejects, *batch.rejects], key=lambda r: r.line)
+        batch.report = admitted.report
+        lines = admitted.table.source_lines
+        batch.lines = None if lines is None else np.asarray(lines, dtype=np.int64)
+        return batch
+
+    def admit(self, data: Any):
+        """``data`` through the boundary, checked against the columns this grid reads: an
+        :class:`~cotation.data.boundary.Admitted` (table, rejects, report). Raises
+        :class:`~cotation.data.boundary.MissingColumnsError` when a column the grid reads is
+        missing, ``ValueError`` when a required column is."""
+        from cotation.data.boundary import admit
+
+        return admit(data, needs=self._needs, known_extras=self._known)
 
     def score(self, data: Any, today: dt.date | str, *, explain: bool = False,
               progress: Progress | None = None) -> Result:
@@ -223,7 +264,8 @@ class Scorer:
                       score_hundredths=raw.score, score_valide_hundredths=raw.score_valide,
                       ranks=ranks, rang=raw.rang, met=raw.met, set_aside=raw.set_aside,
                       met_valide=raw.met_valide, set_aside_valide=raw.set_aside_valide,
-                      points=raw.points, rejects=list(batch.rejects), _terr=raw.terr,
+                      points=raw.points, rejects=list(batch.rejects), report=batch.report,
+                      _lines=batch.lines, _terr=raw.terr,
                       _territory=batch.territory, _nu=batch.numero_unique_strings,
                       _table=lambda: cg.score_table(raw, batch, today, ranks=ranks))
 

@@ -34,11 +34,11 @@ import yaml
 
 from cotation.data.schema import COLUMNS, COLUMNS_BY_NAME, Kind
 from cotation.data.table import Reject
-from cotation.data.values import ValueParseError, parse_cell
+from cotation.data.values import ValueParseError, check_range, is_number_text, parse_cell
 
 from sne_adapters import codes as sne_codes
 from cotation.data.build import JOIN, AdapterResult, FieldSpec, build_table
-from cotation.data.split import split_records
+from cotation.data.split import odd_reason, split_records
 from cotation.data.canonical import BOM, decode_reject, shown
 
 _UTF8 = {"utf-8", "utf8", "utf-8-sig"}
@@ -213,15 +213,16 @@ def make_parser(fm: FieldMap, source: dict[str, Any]) -> Callable[[str], Any]:
                 raise ValueParseError(f"'{raw}' is not a number (decimal separator "
                                       f"'{fm.decimal}')")
             text = text.replace(fm.decimal, ".")
+        what = "a whole number" if integer else f"a decimal number (decimal separator '{fm.decimal}')"
+        if not is_number_text(text.strip()):   # ASCII digits only, as in canonical files
+            raise ValueParseError(f"'{raw}' is not {what}")
         try:
-            if integer:
-                return int(text)
-            value = float(text)
+            value = int(text) if integer else float(text)
         except ValueError:
-            what = "a whole number" if integer else f"a decimal number (decimal separator '{fm.decimal}')"
             raise ValueParseError(f"'{raw}' is not {what}") from None
         if value != value or value in (float("inf"), float("-inf")):
             raise ValueParseError(f"'{raw}' is not a finite number")
+        check_range(col, value, raw)
         return value
 
     def single(text: str) -> Any:
@@ -365,7 +366,7 @@ def read_mapped_csv(path: str | Path, mapping: "str | Path | TMapping[str, Any] 
         nu = shown(cells[nu_idx].strip()) if len(cells) > nu_idx else ""
         if why == "encoding":
             return decode_reject(line, cells, header, encoding, nu)
-        return Reject(line, "*", "", f"{len(cells)} cells, header has {width}", nu)
+        return Reject(line, "*", "", odd_reason(cells, why, width), nu)
 
     table, rejects = build_table(records, specs, extras, nu_source=nu_idx, source=source,
                                  strict=strict, vectorised=fast, odd_reject=odd,
@@ -374,4 +375,4 @@ def read_mapped_csv(path: str | Path, mapping: "str | Path | TMapping[str, Any] 
     if missing_optional:
         details["missing_optional_columns"] = missing_optional
     return AdapterResult(table, rejects, records.n_read, [h for h, _ in unmapped], "mapped-csv",
-                         details)
+                         details, source_columns=[s.name for s in specs])

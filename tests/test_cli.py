@@ -14,12 +14,12 @@ from _support import MINIMAL, ROOT, write_grid
 
 SPEC_GRID = ROOT / "tests" / "grids" / "spec_example.yaml"
 DEMANDES = """\
-numero_unique,date_depot,nb_personnes,situation_logement,localisations,dalo_statut,loyer_actuel,ressources_mensuelles,commune_travail,est_mutation,criteres_valides
-A1,2023-12-15,2,heberge_particulier,69123|69266|69123,actif,500,1300,69266,false,
-A2,2024-01-31,1,heberge_parents_enfants,69266|75056,non,,,,false,
-A3,2024-01-31,1,heberge_parents_enfants,69266,non,,,,true,
-A4,2022-01-31,3,sans_abri,69259|69266,actif,,,,false,dalo
-A5,2022-01-31,3,sans_abri,69259,actif,,,,false,dalo
+numero_unique,date_depot,nb_personnes,situation_logement,localisations,dalo_statut,loyer_actuel,ressources_mensuelles,commune_travail,est_mutation,criteres_valides,aide_logement,nb_refus_adaptes,date_dernier_refus_adapte,typologies
+A1,2023-12-15,2,heberge_particulier,69123|69266|69123,actif,500,1300,69266,false,,,,,
+A2,2024-01-31,1,heberge_parents_enfants,69266|75056,non,,,,false,,,,,
+A3,2024-01-31,1,heberge_parents_enfants,69266,non,,,,true,,,,,
+A4,2022-01-31,3,sans_abri,69259|69266,actif,,,,false,dalo,,,,
+A5,2022-01-31,3,sans_abri,69259,actif,,,,false,dalo,,,,
 """
 
 
@@ -98,7 +98,7 @@ def test_explain_unknown_id(demandes, capsys):
 
 def test_rejects_file_and_counts(tmp_path):
     path = tmp_path / "d.csv"
-    path.write_text(DEMANDES + "A6,2024-13-01,1,,69123,,,,,false,\nA1,2024-01-01,1,,69123,,,,,false,\n",
+    path.write_text(DEMANDES + "A6,2024-13-01,1,,69123,,,,,false,,,,,\nA1,2024-01-01,1,,69123,,,,,false,,,,,\n",
                     encoding="utf-8")
     out, rej = tmp_path / "o.csv", tmp_path / "r.csv"
     assert main(["score", str(SPEC_GRID), str(path), "--today", "2025-06-30", "-o", str(out),

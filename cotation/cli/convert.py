@@ -24,25 +24,42 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="output file, .csv or .parquet")
     p.add_argument("--mapping", metavar="FILE", help="YAML mapping for a CSV extraction")
     p.add_argument("--rejects", metavar="FILE", help="write rejected rows here (CSV)")
-    p.add_argument("--strict", action="store_true", help="fail on the first rejected row")
+    p.add_argument("--strict", action="store_true",
+                   help="fail on the first rejected row or on any warning about the source")
     p.add_argument("--report", metavar="FILE", help="write the run summary here (JSON)")
+    p.add_argument("--grid", metavar="GRID",
+                   help="check that the source has every column this grid reads")
     p.set_defaults(func=run_convert)
 
 
 def run_convert(args: argparse.Namespace) -> int:
+    """Exit 0 when rows were written, 1 for invalid input or grid, 2 for a usage error."""
+    from functools import partial
+
+    from cotation.data.boundary import MissingColumnsError, admit
     from sne_adapters import read_demandes, write_demandes
     out = Path(args.output)
     if out.suffix.lower() not in (".csv", ".parquet", ".pq"):
         print(f"error: {out}: output must end in .csv or .parquet", file=sys.stderr)
         return 2
+    needs = known = None
+    if args.grid:
+        from cotation.cli.core import _load
+        from cotation.engine.reads import columns_read, local_field_names
+        grid = _load(args.grid)
+        if grid is None:
+            return 1
+        needs, known = columns_read(grid.ir), local_field_names(grid.ir)
     try:
-        result = read_demandes(args.source, mapping=args.mapping, strict=args.strict)
+        admitted = admit(args.source, needs=needs, known_extras=known or (),
+                         strict=args.strict, reader=partial(read_demandes, mapping=args.mapping))
     except StrictModeError as exc:
         print(f"error (strict): {exc}", file=sys.stderr)
         return 1
-    except (OSError, ValueError) as exc:
+    except (MissingColumnsError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return 1
+    result, report = admitted.result, admitted.report
     write_demandes(result.table, out)
     if args.rejects:
         write_rejects_csv(result.rejects, args.rejects)
@@ -51,10 +68,21 @@ def run_convert(args: argparse.Namespace) -> int:
     summary["output"] = str(out)
     summary["reject_reasons"] = dict(Counter(_reason_kind(r.reason) for r in result.rejects)
                                      .most_common())
+    summary["warnings"] = report.warnings
+    if report.unknown_columns:
+        summary["unknown_columns"] = report.unknown_columns
     if args.report:
         Path(args.report).write_text(json.dumps(summary, indent=2, ensure_ascii=False,
                                                 default=str) + "\n", encoding="utf-8")
     _print_summary(summary, result, args)
+    for warning in report.warnings:
+        print(f"  warning: {warning}", file=sys.stderr)
+    if result.n_accepted == 0:
+        print(f"error: {args.source}: no row accepted ({result.n_read} read)", file=sys.stderr)
+        return 1
+    if args.strict and report.warnings:
+        print("error (strict): the source has warnings", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -36,7 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="scoring back end (default auto: compiled, the interpreter if it cannot run)")
     p.add_argument("--mapping", help="mapping file for a local CSV extraction")
     p.add_argument("--rejects", help="write rows that could not be read to this CSV")
-    p.add_argument("--strict", action="store_true", help="fail on the first rejected row")
+    p.add_argument("--strict", action="store_true",
+                   help="fail on the first rejected row or on any warning about the source")
     p.add_argument("--progress", action="store_true", default=None, help="show progress")
     p.set_defaults(func=cmd_score)
 
@@ -89,18 +90,27 @@ def cmd_validate(args) -> int:
     return status
 
 
-def _read(args):
+def _read(args, grid=None):
+    """The demandes through the boundary (checked against ``grid``'s columns when given);
+    None after printing why, when the run must stop (exit 1: invalid input)."""
+    from functools import partial
+
+    from cotation.data.boundary import MissingColumnsError, admit
     from cotation.data.table import StrictModeError, write_rejects_csv
     from sne_adapters import read_demandes
+    strict = getattr(args, "strict", False)
+    needs = known = None
+    if grid is not None:
+        from cotation.engine.reads import columns_read, local_field_names
+        needs, known = columns_read(grid.ir), local_field_names(grid.ir)
+    reader = partial(read_demandes, mapping=getattr(args, "mapping", None))
     try:
-        result = read_demandes(args.demandes, mapping=getattr(args, "mapping", None),
-                               strict=getattr(args, "strict", False))
-    except StrictModeError as exc:
+        admitted = admit(args.demandes, needs=needs, known_extras=known or (), strict=strict,
+                         reader=reader)
+    except (StrictModeError, MissingColumnsError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return None
-    except (OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return None
+    result, report = admitted.result, admitted.report
     if getattr(args, "rejects", None):
         write_rejects_csv(result.rejects, args.rejects)
     if result.rejects:
@@ -108,6 +118,15 @@ def _read(args):
               f"{len(result.rejects)} rejected" + ("" if getattr(args, "rejects", None)
                                                    else " (write them with --rejects FILE)"),
               file=sys.stderr)
+    for warning in report.warnings:
+        print(f"warning: {args.demandes}: {warning}", file=sys.stderr)
+    if result.n_accepted == 0:
+        print(f"error: {args.demandes}: no row accepted ({result.n_read} read); nothing to score",
+              file=sys.stderr)
+        return None
+    if strict and report.warnings:
+        print("error: --strict: the source has warnings", file=sys.stderr)
+        return None
     return result
 
 
@@ -124,7 +143,7 @@ def cmd_score(args) -> int:
     grid = _load(args.grid)
     if grid is None:
         return 1
-    result = _read(args)
+    result = _read(args, grid)
     if result is None:
         return 1
     if args.today < grid.ir.effective_from:
@@ -200,7 +219,7 @@ def cmd_explain(args) -> int:
     grid = _load(args.grid)
     if grid is None:
         return 1
-    result = _read(args)
+    result = _read(args, grid)
     if result is None:
         return 1
     table = result.table

@@ -64,7 +64,7 @@ def _prepare(args) -> tuple[Any, Positioning] | None:
     grid = _load(args.grid)
     if grid is None:
         return None
-    result = _read(args)
+    result = _read(args, grid)
     if result is None:
         return None
     try:

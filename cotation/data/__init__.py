@@ -4,7 +4,9 @@
 formatting one value) are the ground floor: the grid front end uses them too. ``table`` holds the
 in-memory demande and attribution tables and the reference CSV reader; ``canonical`` the fast
 pyarrow CSV and Parquet readers and writers (``build`` and ``split`` are their machinery);
-``sources`` detects a file's format and reads it; ``output`` writes result columns;
+``sources`` detects a file's format and reads it; ``boundary`` is the one entry every source
+crosses (files, DataFrames, Arrow tables and streams, dicts, records; ``arrow`` converts the
+in-memory ones) and returns the table, rejects and a report; ``output`` writes result columns;
 ``ceilings`` the income ceilings; ``synth`` the seeded synthetic generator.
 
 Readers of other formats (SNE XML, mapped local extractions) live in ``sne_adapters``, which

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from cotation.data.schema import COLUMNS, Kind
 from cotation.data.table import DemandeTable, ReadResult, Reject, StrictModeError
-from cotation.data.values import ValueParseError
+from cotation.data.values import COUNT_COLUMNS, MAX_MAGNITUDE, ValueParseError
 
 from cotation.data.split import Records
 
@@ -38,11 +38,17 @@ class AdapterResult(ReadResult):
 
     source_format: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+    # Canonical columns the source provides (None: not known, e.g. SNE XML, where every
+    # field is optional per demande) and code cells left-padded to 5 digits, per column.
+    source_columns: list[str] | None = None
+    padded: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         out = super().summary()
         out["format"] = self.source_format
         out.update(self.details)
+        if self.padded:
+            out["padded"] = dict(self.padded)
         return out
 
 
@@ -109,11 +115,22 @@ def _number(spec: FieldSpec, arr: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarr
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     empty = pc.equal(arr, "").to_numpy(zero_copy_only=False)
-    match = match.to_numpy(zero_copy_only=False)
+    match = match.to_numpy(zero_copy_only=False) & in_range(spec, nums)
     values = nums.astype(object)
     values[empty] = None
     ok = match | (empty & (not spec.required))
     return values, ok
+
+
+def in_range(spec: FieldSpec, nums: np.ndarray) -> np.ndarray:
+    """Rows the fast paths may vouch for: finite, within MAX_MAGNITUDE, not a negative count.
+    Any other row goes to the scalar parser, which rejects it or not (same rule at every
+    size and from every source)."""
+    with np.errstate(invalid="ignore"):
+        ok = np.abs(nums) <= MAX_MAGNITUDE
+        if spec.name in COUNT_COLUMNS:
+            ok &= nums >= 0
+    return ok
 
 
 def _text(spec: FieldSpec, arr: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
@@ -131,7 +148,7 @@ def _typed_float(spec: FieldSpec, arr: pa.ChunkedArray) -> tuple[np.ndarray, np.
     valid = pc.is_valid(arr).to_numpy(zero_copy_only=False)
     values = nums.astype(object)
     values[~valid] = None
-    ok = (valid & np.isfinite(nums)) | (~valid & (not spec.required))
+    ok = (valid & in_range(spec, nums)) | (~valid & (not spec.required))
     return values, ok
 
 

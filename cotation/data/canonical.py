@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -28,8 +28,9 @@ from cotation.data.table import (
 )
 from cotation.data.values import MULTI_SEPARATOR, ValueParseError, parse_cell
 
+from cotation.data.arrow import column_cells, records_from_arrow
 from cotation.data.build import AdapterResult, FieldSpec, build_table
-from cotation.data.split import Records, split_records
+from cotation.data.split import Records, odd_reason, split_records
 
 BOM = b"\xef\xbb\xbf"
 
@@ -113,7 +114,10 @@ def read_canonical_csv(path: str | Path, *, strict: bool = False, fast: bool = T
 
 
 def records_to_result(records: Records, *, source: str, strict: bool, fast: bool,
-                      fmt: str, encoding: str = "utf-8") -> AdapterResult:
+                      fmt: str, encoding: str = "utf-8", pre_rejects: Sequence[Reject] = (),
+                      padded: dict[str, int] | None = None) -> AdapterResult:
+    """Typed table of canonical ``records``; ``pre_rejects`` are rows already rejected (they
+    count as read)."""
     header = records.header
     check_header(header, source)
     fields = canonical_fields(header)
@@ -125,46 +129,32 @@ def records_to_result(records: Records, *, source: str, strict: bool, fast: bool
         nu = cells[nu_idx].strip() if len(cells) > nu_idx else ""
         if why == "encoding":
             return decode_reject(line, cells, header, encoding, shown(nu))
-        return Reject(line, "*", "", f"{len(cells)} cells, header has {width}", nu)
+        return Reject(line, "*", "", odd_reason(cells, why, width), nu)
 
     table, rejects = build_table(records, fields, extras, nu_source=nu_idx, source=source,
-                                 strict=strict, vectorised=fast, odd_reject=odd)
-    return AdapterResult(table, rejects, records.n_read, [name for name, _ in extras], fmt)
+                                 strict=strict, vectorised=fast, odd_reject=odd,
+                                 pre_rejects=pre_rejects)
+    return AdapterResult(table, rejects, records.n_read + len(pre_rejects),
+                         [name for name, _ in extras], fmt,
+                         source_columns=[f.name for f in fields], padded=dict(padded or {}))
 
 
 # ----------------------------------------------------------------------------- Parquet
 
-def _as_strings(arr: pa.ChunkedArray, col: Column | None) -> pa.ChunkedArray:
-    """A Parquet column as canonical CSV cells (floats kept for decimal columns)."""
-    t = arr.type
-    if pa.types.is_dictionary(t):
-        arr = arr.cast(t.value_type)
-        t = arr.type
-    if pa.types.is_floating(t):
-        if col is not None and col.kind is Kind.DECIMAL:
-            return arr
-        nums = arr.to_numpy(zero_copy_only=False).astype(np.float64)
-        integral = np.isfinite(nums) & (np.floor(nums) == nums) & (np.abs(nums) < 2 ** 53)
-        valid = pc.is_valid(arr).to_numpy(zero_copy_only=False)
-        cells = ["" if not ok else (str(int(x)) if whole else repr(float(x)))
-                 for x, ok, whole in zip(nums.tolist(), valid.tolist(), integral.tolist())]
-        return pa.chunked_array([pa.array(cells, pa.string())])
-    if pa.types.is_list(t) or pa.types.is_large_list(t):
-        arr = pc.binary_join(arr.cast(pa.list_(pa.string())), MULTI_SEPARATOR)
-    elif not (pa.types.is_string(t) or pa.types.is_large_string(t)):
-        arr = arr.cast(pa.string())
-    return arr.cast(pa.string()).fill_null("")
-
-
 def read_canonical_parquet(path: str | Path, *, strict: bool = False,
                            fast: bool = True) -> AdapterResult:
-    source = str(path)
-    table = pq.read_table(path)
-    header = list(table.column_names)
-    check_header(header, source)
-    columns = [_as_strings(table.column(i), COLUMNS_BY_NAME.get(h)) for i, h in enumerate(header)]
-    records = Records(header, columns, np.arange(1, table.num_rows + 1, dtype=np.int64))
-    return records_to_result(records, source=source, strict=strict, fast=fast, fmt="parquet")
+    return read_arrow_table(pq.read_table(path), source=str(path), strict=strict, fast=fast,
+                            fmt="parquet")
+
+
+def read_arrow_table(table: pa.Table, *, source: str, strict: bool = False, fast: bool = True,
+                     fmt: str = "arrow") -> AdapterResult:
+    """Canonical demandes from an Arrow table with canonical column names (native types or
+    canonical text; see :mod:`cotation.data.arrow` for the rules); lines are row numbers."""
+    check_header([str(h) for h in table.column_names], source)
+    cells = records_from_arrow(table)
+    return records_to_result(cells.records, source=source, strict=strict, fast=fast, fmt=fmt,
+                             pre_rejects=cells.rejects, padded=cells.padded)
 
 
 def _arrow_column(col: Column, values: list) -> pa.Array:
@@ -207,7 +197,8 @@ def read_attributions_parquet(path: str | Path, *, strict: bool = False
     missing = [c for c in ATTRIBUTION_COLUMNS if c not in header and ATTRIBUTION_FIELDS[c].required]
     if missing:
         raise ValueError(f"{path}:1: missing required column(s): {', '.join(missing)}")
-    cells = {name: _as_strings(table.column(name), ATTRIBUTION_FIELDS[name]).to_pylist()
+    cells = {name: column_cells(name, ATTRIBUTION_FIELDS[name],
+                                table.column(name).combine_chunks()).array.to_pylist()
              for name in ATTRIBUTION_FIELDS if name in header}
     records = ((i + 1, {n: (repr(v[i]) if isinstance(v[i], float) else v[i]) for n, v in cells.items()})
                for i in range(table.num_rows))

@@ -19,6 +19,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 _LF, _CR = 10, 13
+# The longest cell read, in characters (the csv module's default field limit): a longer cell
+# makes its record a reject on every path, whatever the splitter.
+MAX_CELL = 131072
 
 
 @dataclass
@@ -28,13 +31,24 @@ class Records:
     header: list[str]
     columns: list[pa.ChunkedArray]
     lines: np.ndarray                      # int64, ascending: source line of each record
-    # (line, cells, problem) for records with a wrong cell count ("shape") or bytes the
-    # declared encoding cannot decode ("encoding"); they count as read and become rejects.
+    # (line, cells, problem) for records with a wrong cell count ("shape"), bytes the
+    # declared encoding cannot decode ("encoding"), a cell over MAX_CELL characters
+    # ("oversized") or text the csv module cannot split ("malformed: <why>"); they count as
+    # read and become rejects (see :func:`odd_reason`).
     odd: list[tuple[int, list[str], str]] = field(default_factory=list)
 
     @property
     def n_read(self) -> int:
         return len(self.lines) + len(self.odd)
+
+
+def odd_reason(cells: list[str], why: str, width: int) -> str:
+    """The reject reason of an odd record whose problem is not its encoding."""
+    if why == "oversized":
+        return f"a cell is longer than {MAX_CELL} characters"
+    if why.startswith("malformed"):
+        return f"the line cannot be read as CSV ({why.partition(': ')[2]})"
+    return f"{len(cells)} cells, header has {width}"
 
 
 def is_blank(cells: list[str]) -> bool:
@@ -50,11 +64,34 @@ def split_records(data: bytes | None, text: str | None = None, *, delimiter: str
             and (quote is None or (len(quote) == 1 and quote.isascii())):
         records = _split_fast(data, delimiter, quote, skip_lines, source)
         if records is not None:
-            return records
+            return _drop_oversized(records)
     if text is None:
         assert data is not None
         text = data.decode("utf-8")
-    return _split_python(text, delimiter, quote, skip_lines, source)
+    return _drop_oversized(_split_python(text, delimiter, quote, skip_lines, source))
+
+
+def _drop_oversized(records: Records) -> Records:
+    """Records with a cell over MAX_CELL characters become odd ("oversized")."""
+    n = len(records.lines)
+    if n == 0:
+        return records
+    over = np.zeros(n, dtype=bool)
+    for col in records.columns:
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            longest = pc.max(pc.utf8_length(col)).as_py()
+            if longest is not None and longest > MAX_CELL:
+                over |= pc.greater(pc.utf8_length(col), MAX_CELL).to_numpy(zero_copy_only=False)
+    if not over.any():
+        return records
+    rows = np.flatnonzero(over)
+    cells = [c.take(pa.array(rows)).to_pylist() for c in records.columns]
+    odd = records.odd + [(int(records.lines[i]), [col[k] for col in cells], "oversized")
+                         for k, i in enumerate(rows.tolist())]
+    odd.sort(key=lambda o: o[0])
+    keep = pa.array(np.flatnonzero(~over))
+    return Records(records.header, [c.take(keep) for c in records.columns],
+                   records.lines[~over], odd)
 
 
 def _reader(lines, delimiter: str, quote: str | None):
@@ -69,6 +106,13 @@ def _header(cells: list[str] | None, source: str) -> list[str]:
     return [h.strip() for h in cells]
 
 
+def _first(reader, source: str) -> list[str] | None:
+    try:
+        return next(reader, None)
+    except csv.Error as exc:
+        raise ValueError(f"{source}:1: the header cannot be read as CSV ({exc})") from None
+
+
 def _has_surrogate(cells: list[str]) -> bool:
     return any(not c.isascii() and any("\udc80" <= ch <= "\udcff" for ch in c) for c in cells)
 
@@ -79,13 +123,20 @@ def _split_python(text: str, delimiter: str, quote: str | None, skip_lines: int,
     for _ in range(skip_lines):
         fh.readline()
     reader = _reader(fh, delimiter, quote)
-    header = _header(next(reader, None), source)
+    header = _header(_first(reader, source), source)
     width = len(header)
     cols: list[list[str]] = [[] for _ in header]
     lines: list[int] = []
     odd: list[tuple[int, list[str], str]] = []
     check_enc = "\udc80" <= max(text, default="\x00")  # surrogates sort above all BMP text
-    for cells in reader:
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:   # e.g. a cell over the field limit: the reader goes on
+            odd.append((reader.line_num + skip_lines, [], f"malformed: {exc}"))
+            continue
         line = reader.line_num + skip_lines
         if is_blank(cells):
             continue
@@ -124,7 +175,7 @@ def _split_fast(data: bytes, delimiter: str, quote: str | None, skip_lines: int,
             return None  # a quoted cell may span lines
     h = skip_lines
     header_text = data[starts[h]:ends[h]].decode("utf-8")
-    header = _header(next(_reader([header_text], delimiter, quote), None), source)
+    header = _header(_first(_reader([header_text], delimiter, quote), source), source)
     width = len(header)
     starts, ends = starts[h + 1:], ends[h + 1:]
     line_no = np.arange(h + 2, h + 2 + starts.size, dtype=np.int64)
@@ -242,11 +293,14 @@ def _parse_lines(arr: np.ndarray, starts: np.ndarray, ends: np.ndarray, delimite
     text = "\n\n".join(pieces) + "\n\n"
     reader = _reader(io.StringIO(text, newline=""), delimiter, quote)
     out = []
-    for k, cells in enumerate(reader):
-        if reader.line_num != k + 1 or (k % 2 == 1) != (cells == []):
-            return None
-        if k % 2 == 0:
-            out.append(cells)
+    try:
+        for k, cells in enumerate(reader):
+            if reader.line_num != k + 1 or (k % 2 == 1) != (cells == []):
+                return None
+            if k % 2 == 0:
+                out.append(cells)
+    except csv.Error:
+        return None   # the Python splitter makes it a located reject
     return out if len(out) == len(pieces) else None
 
 

@@ -9,6 +9,7 @@ The grid front end parses literal dates and commune codes with the same function
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from typing import Any
 
@@ -24,7 +25,14 @@ class ValueParseError(ValueError):
     """A cell that cannot be read as its column's type."""
 
 
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# What a number may look like: ASCII digits only (int() and float() also take '١٢', '1_0',
+# 'inf' and 'nan', which are not numbers in a data file).
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_INSEE = re.compile(r"(?:[0-9]{2}|2A|2B)[0-9]{3}")
+# Integer columns that count people or events: a negative value is a data error.
+COUNT_COLUMNS = frozenset({"nb_personnes", "nb_adultes", "nb_enfants", "nb_personnes_handicap",
+                           "nb_personnes_logement_actuel", "nb_refus_adaptes"})
 # Amounts beyond this are data errors, not incomes or rents; bounding them keeps every score
 # exactly representable in integer hundredths.
 MAX_MAGNITUDE = 1e12
@@ -74,26 +82,23 @@ def parse_cell(column: Column, text: str | None) -> Any:
             return False
         raise ValueParseError(f"'{text}' is not a boolean (true/false)")
     if kind is Kind.INT:
+        if not _NUMBER.fullmatch(text):
+            raise ValueParseError(f"'{text}' is not a whole number")
         try:
             value = int(text)
         except ValueError:
             # "3.0" is how many tools write whole numbers in a column with gaps
-            try:
-                f = float(text)
-            except ValueError:
-                f = float("nan")
-            if not (f == f and f.is_integer()):
+            f = float(text)
+            if not (math.isfinite(f) and f.is_integer()):
                 raise ValueParseError(f"'{text}' is not a whole number") from None
             value = int(f)
-        if abs(value) > MAX_MAGNITUDE:
-            raise ValueParseError(f"'{text}' is out of range")
+        check_range(column, value, text)
         return value
     if kind is Kind.DECIMAL:
-        try:
-            value = float(text)
-        except ValueError:
-            raise ValueParseError(f"'{text}' is not a decimal number (dot separator)") from None
-        if value != value or abs(value) > MAX_MAGNITUDE:
+        if not _NUMBER.fullmatch(text):
+            raise ValueParseError(f"'{text}' is not a decimal number (dot separator)")
+        value = float(text)
+        if not math.isfinite(value) or abs(value) > MAX_MAGNITUDE:
             raise ValueParseError(f"'{text}' is not a finite number in range")
         return value
     if kind is Kind.DATE:
@@ -108,8 +113,21 @@ def parse_cell(column: Column, text: str | None) -> Any:
     return text  # TEXT
 
 
+def is_number_text(text: str) -> bool:
+    """Whether ``text`` is written like a number: ASCII digits, optional sign, dot, exponent."""
+    return _NUMBER.fullmatch(text) is not None
+
+
+def check_range(column: Column, value: float, text: str) -> None:
+    """Magnitudes beyond :data:`MAX_MAGNITUDE`, and negative counts, are data errors."""
+    if abs(value) > MAX_MAGNITUDE:
+        raise ValueParseError(f"'{text}' is out of range")
+    if value < 0 and column.name in COUNT_COLUMNS:
+        raise ValueParseError(f"'{text}' is negative: {column.name} is a count")
+
+
 def check_insee(column: Column, text: str) -> None:
-    if len(text) != 5 or not (text[:2].isdigit() or text[:2] in ("2A", "2B")) or not text[2:].isdigit():
+    if not _INSEE.fullmatch(text):
         raise ValueParseError(f"'{text}' is not an INSEE commune code in {column.name}")
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from hypothesis import given, settings, strategies as st
 
+from cotation.data.values import COUNT_COLUMNS
 from cotation.data.schema import COLUMNS, Kind
 from cotation.data.table import DemandeTable
 from sne_adapters import read_demandes, write_demandes
@@ -24,8 +25,8 @@ def value(col):
     opt = lambda s: st.none() | s  # noqa: E731
     if col.kind is Kind.BOOL:
         return opt(st.booleans())
-    if col.kind is Kind.INT:
-        return opt(st.integers(-10 ** 12, 10 ** 12))
+    if col.kind is Kind.INT:   # a negative count is a reject (COUNT_COLUMNS)
+        return opt(st.integers(0 if col.name in COUNT_COLUMNS else -10 ** 12, 10 ** 12))
     if col.kind is Kind.DECIMAL:
         return opt(st.floats(-1e12, 1e12, allow_nan=False))  # beyond: a reject (MAX_MAGNITUDE)
     if col.kind is Kind.DATE:

@@ -52,6 +52,8 @@ class Batch:
     rejects: list[Reject]
     plan_digest: str
     extra: dict[str, np.ndarray] = field(default_factory=dict)
+    report: Any = None            # the boundary's report when the data went through it
+    lines: np.ndarray | None = None   # source line (row number from 1) of each demande
     _domain_index: dict[tuple[str, ...], dict[str, int]] = field(default_factory=dict)
     _nu_obj: np.ndarray | None = None
 

@@ -1,0 +1,58 @@
+"""Which source columns a grid reads, and what reads each: the boundary's column check.
+
+A column is read when an expression refers to it directly (``applies_to``, a criterion's
+``when``, ``points``, ``band_of`` or band points, an ordering key), through a derived field
+(``taux_effort`` reads ``loyer_actuel``, ``aide_logement`` and ``ressources_mensuelles``), as
+a local field without a default, or as a peer key (``typologie`` is the typology sought,
+``typologies``). ``localisations`` is always read: it says which communes a demande is scored
+in. A local field with a default may be absent: the spec gives every row its default.
+"""
+from __future__ import annotations
+
+from cotation.data.schema import COLUMNS_BY_NAME
+from cotation.grid import ir
+
+_PEER_COLUMNS = {"typologie": "typologies", "est_mutation": "est_mutation"}
+
+
+def _refs(expr: ir.Expr | None) -> list[ir.Ref]:
+    return [] if expr is None else [n for n in ir.walk(expr) if isinstance(n, ir.Ref)]
+
+
+def columns_read(grid: ir.GridIR) -> dict[str, list[str]]:
+    """Source column -> what reads it (criterion ids, ``applies_to``, ``ordering``,
+    ``peers``, ``territory``), for every column a source must provide to be scored."""
+    derived = dict(grid.derived)
+    local_default = {f.name: f.default for f in grid.local_fields}
+    out: dict[str, list[str]] = {"localisations": ["territory"]}
+
+    def add(expr: ir.Expr | None, reader: str, seen: frozenset[str] = frozenset()) -> None:
+        for ref in _refs(expr):
+            if ref.source == "derived":
+                if ref.name not in seen:
+                    add(derived.get(ref.name), f"{reader} (via {ref.name})", seen | {ref.name})
+                continue
+            if ref.source == "local" and local_default.get(ref.name) is not None:
+                continue
+            readers = out.setdefault(ref.name, [])
+            if reader not in readers:
+                readers.append(reader)
+
+    add(grid.applies_to, "applies_to")
+    for c in grid.criteria:
+        for expr in (c.when, c.points, c.band_of, *(b.points for b in c.bands)):
+            add(expr, c.id)
+    for key in grid.ordering:
+        add(key.expr, "ordering")
+    for key in dict.fromkeys((*grid.peers_by, *(k for level in grid.peers_fallback for k in level))):
+        column = _PEER_COLUMNS.get(key)
+        if column in COLUMNS_BY_NAME:
+            readers = out.setdefault(column, [])
+            if "peers" not in readers:
+                readers.append("peers")
+    return out
+
+
+def local_field_names(grid: ir.GridIR) -> list[str]:
+    """The grid's local fields: extra columns it expects (never reported as unknown)."""
+    return [f.name for f in grid.local_fields]
