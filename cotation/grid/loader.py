@@ -227,6 +227,22 @@ class _Builder:
         return Span(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
 
 
+def _check_nesting(file: str, text: str) -> None:
+    """Refuse documents nested deeper than MAX_YAML_DEPTH before PyYAML's composer, which
+    recurses once per level, sees them (the event parser is iterative)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                mark = event.start_mark
+                raise GridError([Diagnostic(
+                    "too-large", f"mappings and lists are nested more than {MAX_YAML_DEPTH} deep",
+                    Span(file, mark.line + 1, mark.column + 1))])
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+
+
 def load_yaml(path: str | Path, text: str | None = None, *,
               max_bytes: int | None = None) -> tuple[Any, SourceMap]:
     """Load a YAML document with positions. Raises GridError on syntax errors, duplicate keys
@@ -242,10 +258,8 @@ def load_yaml(path: str | Path, text: str | None = None, *,
                                         Span(file, 1, 1))]) from None
     check_size(file, len(text.encode("utf-8", "surrogatepass")), limit)
     try:
+        _check_nesting(file, text)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except RecursionError:  # PyYAML's composer recurses once per nesting level
-        raise GridError([Diagnostic("too-large", f"mappings and lists are nested more than "
-                                    f"{MAX_YAML_DEPTH} deep", Span(file, 1, 1))]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
