@@ -7,7 +7,6 @@ Random grids compared with the reference interpreter cell by cell are in
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import os
 import random
 import threading
@@ -16,23 +15,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cotation.grid import ir
 from cotation.grid.diagnostics import GridError
 from cotation.grid import load_grid
 from cotation.engine.ranking import rank_within
-from cotation.data.schema import ENUMS, TYPOLOGIES
 from cotation.engine.scoring import score_interpreted
 from cotation.data.table import DemandeTable
 
 REPO = Path(__file__).resolve().parent.parent
 
-from _diffgen import (  # noqa: E402
-    DATES, EPCI, INTS, SETTINGS, TEMPLATES, TERRITORY, TODAYS, assert_same, compiled_table,
-    rows_strategy,
-)
+from _diffgen import EPCI, SETTINGS, TEMPLATES, TERRITORY, assert_same, compiled_table
 
 
 @pytest.fixture(scope="module", autouse=True)

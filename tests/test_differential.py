@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 
-import numpy as np
 import pytest
 from hypothesis import given, seed, settings
 from hypothesis import strategies as st
