@@ -151,10 +151,19 @@ class Checker(ExpressionChecker):
             if name in builtin:
                 self.error("duplicate-id", f"local field '{name}' has the name of a canonical or "
                            "derived field", self.smap.span(("fields", name), key=True))
+        self._not_a_parameter = set()
         for name in self.grid.parameters:
             if name in builtin or name in self.grid.fields:
-                self.error("duplicate-id", f"parameter '{name}' has the name of a field",
+                what = "the reference date of the run" if name == "today" else "a field"
+                self.error("duplicate-id", f"parameter '{name}' has the name of {what}",
                            self.smap.span(("parameters", name), key=True))
+                self._not_a_parameter.add(name)
+            elif name in reserved or name in ir.FUNCTIONS:
+                self._not_a_parameter.add(name)
+        n_defs = len(self.grid.criteria) + len(self.grid.groups)
+        if n_defs > ir.MAX_CRITERIA_AND_GROUPS:
+            self.error("too-large", f"the grid has {n_defs} criteria and groups, more than "
+                       f"{ir.MAX_CRITERIA_AND_GROUPS}", self.smap.span(("criteria",), key=True))
 
     def _resolve_local_fields(self) -> None:
         self._local_defaults: dict[str, Any] = {}
@@ -211,10 +220,14 @@ class Checker(ExpressionChecker):
             path = ("parameters", name)
             if isinstance(value, bool):
                 const = ir.Const(BOOL, self.smap.span(path), value, name)
-            elif isinstance(value, int):
-                const = ir.Const(INT, self.smap.span(path), value, name)
-            elif isinstance(value, float):
-                const = ir.Const(DECIMAL, self.smap.span(path), value, name)
+            elif isinstance(value, (int, float)):
+                problem = ir.number_problem(value, ir.MAX_EXACT)
+                if problem:
+                    self.error("number-out-of-range", problem, self.smap.span(path), None,
+                               "numbers of a grid lie within ±2^53 (9007199254740992)")
+                    raise _Abort
+                const = ir.Const(INT if isinstance(value, int) else DECIMAL, self.smap.span(path),
+                                 value, name)
             elif isinstance(value, dt.date):
                 const = ir.Const(DATE, self.smap.span(path), value, name)
             else:
@@ -232,6 +245,8 @@ class Checker(ExpressionChecker):
             state[name] = "done"
 
         for name in params:
+            if name in self._not_a_parameter:
+                continue  # reported by _check_duplicates; 'today' keeps its meaning
             try:
                 resolve(name, [])
             except _Abort:
@@ -308,16 +323,34 @@ class Checker(ExpressionChecker):
                        "not true/false", self.smap.span(path), cid)
             return None
         if isinstance(value, (int, float)):
+            if self._out_of_range(path, value, cid, ir.MAX_POINTS):
+                return None
             return ir.Const(INT if isinstance(value, int) else DECIMAL, self.smap.span(path), value)
-        return self.typed(path, value, cid, want_numeric=True, role="'points'")
+        expr = self.typed(path, value, cid, want_numeric=True, role="'points'")
+        if expr is not None and not any(isinstance(n, (ir.Ref, ir.LocRef, ir.Today))
+                                        for n in ir.walk(expr)):
+            from cotation.grid.evaluate import evaluate_constant
+            v = evaluate_constant(expr)
+            if v is not None and self._out_of_range(path, v, cid, ir.MAX_POINTS):
+                return None
+        return expr
+
+    def _out_of_range(self, path: tuple, value: Any, cid: str | None, limit: float) -> bool:
+        """Report a number the engines cannot honour (not finite, or beyond ``limit``)."""
+        problem = ir.number_problem(value, limit)
+        if problem:
+            hint = ("points, caps, floors and weights lie within ±10^13" if limit == ir.MAX_POINTS
+                    else "numbers of a grid lie within ±2^53 (9007199254740992)")
+            self.error("number-out-of-range", problem, self.smap.span(path), cid, hint)
+        return problem is not None
 
     def _bands(self, c, base: tuple) -> tuple[ir.BandStepIR, ...]:
         steps = []
         usable: list[tuple[int, ir.BandStepIR]] = []
         for j, s in enumerate(c.bands.steps):
             p = base + ("bands", "steps", j)
-            lo = self.const_number(p + ("from",), s.from_, c.id)
-            hi = self.const_number(p + ("to",), s.to, c.id)
+            lo = self.const_number(p + ("from",), s.from_, c.id, ir.MAX_EXACT)
+            hi = self.const_number(p + ("to",), s.to, c.id, ir.MAX_EXACT)
             pts = self.points_expr(p + ("points",), s.points, c.id)
             if (s.from_ is not None and lo is None) or (s.to is not None and hi is None) or pts is None:
                 continue
@@ -412,15 +445,17 @@ class Checker(ExpressionChecker):
                     break
 
     # -------------------------------------------------------------------------- constants
-    def const_number(self, path: tuple, value: Any, cid: str | None) -> float | None:
-        """A bound given as a number, a parameter name or a constant expression."""
+    def const_number(self, path: tuple, value: Any, cid: str | None,
+                     limit: float = ir.MAX_POINTS) -> float | None:
+        """A bound given as a number, a parameter name or a constant expression; finite and
+        within ±``limit`` (caps, floors, weights: the score range; band bounds: ±2^53)."""
         if value is None:
             return None
         if isinstance(value, bool):
             self.error("type-mismatch", "expected a number, not true/false", self.smap.span(path), cid)
             return None
         if isinstance(value, (int, float)):
-            return float(value)
+            return None if self._out_of_range(path, value, cid, limit) else float(value)
         expr = self.typed(path, value, cid, want_numeric=True, constant=True, role="bound")
         if expr is None:
             return None
@@ -430,7 +465,7 @@ class Checker(ExpressionChecker):
             self.error("type-mismatch", f"'{value}' has no value (division by zero?)",
                        self.smap.span(path), cid)
             return None
-        return float(result)
+        return None if self._out_of_range(path, result, cid, limit) else float(result)
 
 
 def _num(x: float) -> str:

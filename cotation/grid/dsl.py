@@ -26,14 +26,45 @@ def parser() -> Lark:
                 propagate_positions=True, maybe_placeholders=True)
 
 
+# Bounds on one expression: the checker, the interpreter and the code generator walk
+# expressions recursively, so a hostile grid could otherwise exhaust the stack.
+MAX_EXPR_CHARS = 10_000
+MAX_EXPR_DEPTH = 100
+
+
 @dataclass(frozen=True)
 class SyntaxProblem(Exception):
     offset: int       # 0-based offset in the expression
     message: str
+    code: str = "expr-syntax"
 
 
 def parse(text: str) -> Tree:
-    """Parse one expression; raise SyntaxProblem with the offset and a readable message."""
+    """Parse one expression; raise SyntaxProblem with the offset and a readable message.
+
+    Expressions longer than ``MAX_EXPR_CHARS`` characters or nested deeper than
+    ``MAX_EXPR_DEPTH`` operations are refused (code ``too-large``)."""
+    if len(text) > MAX_EXPR_CHARS:
+        raise SyntaxProblem(0, f"the expression has {len(text)} characters, more than "
+                            f"{MAX_EXPR_CHARS}", "too-large")
+    tree = _parse(text)
+    _check_depth(tree)
+    return tree
+
+
+def _check_depth(tree: Tree) -> None:
+    """Refuse trees deeper than MAX_EXPR_DEPTH (iterative: no recursion on hostile input)."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_EXPR_DEPTH:
+            raise SyntaxProblem(start_of(node), f"the expression is nested more than "
+                                f"{MAX_EXPR_DEPTH} operations deep; write long lists of "
+                                "alternatives as 'x in {…}'", "too-large")
+        stack.extend((c, depth + 1) for c in node.children if isinstance(c, Tree))
+
+
+def _parse(text: str) -> Tree:
     try:
         return parser().parse(text)
     except UnexpectedEOF as exc:

@@ -3,7 +3,13 @@
 This is part of the language definition, so it lives with the front end: the checker folds
 constant expressions (parameters, bounds) with it, and the reference interpreter scores every
 demande with it. IR expressions are turned once into Python closures (faster than walking the
-tree per row, same semantics). Numbers follow IEEE double arithmetic.
+tree per row, same semantics).
+
+Numbers (docs/grid-language.md, "Numbers"): every number is an IEEE double; a number read from
+a demande that is not finite is missing; an operation whose result is not a finite number
+(division by zero, overflow) gives a missing value, so ``floor``, ``ceil``, ``round`` and
+comparisons only ever see finite numbers. Whole numbers beyond 2^53 are read as the nearest
+double, exactly as the compiled engine stores them.
 """
 from __future__ import annotations
 
@@ -12,13 +18,28 @@ import math
 from typing import Any, Callable
 
 from cotation.grid import ir
+from cotation.grid.ir import MAX_POINTS  # noqa: F401  (re-exported: the interpreter's bound)
 from cotation.data.schema import Kind
 
 Fn = Callable[["Env"], Any]
 
-# A criterion yielding more than this (in absolute value) has no meaningful value; integer
-# hundredths of it still fit in int64 with room for sums.
-MAX_POINTS = 1e13
+_EXACT = 2 ** 53
+_WHOLE = 2.0 ** 52   # from here on every double is a whole number
+
+
+def read_number(v: Any) -> Any:
+    """A number as the engines read it: None when missing or not finite; a Python int stays
+    an int while it is an exact double (|v| <= 2^53), else the nearest double."""
+    if v is None:
+        return None
+    if isinstance(v, int):
+        return v if -_EXACT <= v <= _EXACT else float(v)
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+def finite_or_none(x: float) -> float | None:
+    return x if math.isfinite(x) else None
 
 
 class Env:
@@ -47,11 +68,17 @@ def round_hundredths(x: float) -> int:
 def round_to(x: float, n: int) -> float:
     """``round(x, n)`` of the grid language: half away from zero.
 
-    >>> round_to(2.5, 0), round_to(-2.5, 0), round_to(1.005, 2)
-    (3.0, -3.0, 1.0)
+    Beyond 2^52 units of 10^-n the number is already whole at that scale and is returned as is
+    (the compiled engine's ``_round_to`` does the same).
+
+    >>> round_to(2.5, 0), round_to(-2.5, 0), round_to(1.005, 2), round_to(1e300, 6)
+    (3.0, -3.0, 1.0, 1e+300)
     """
     p = 10.0 ** n
-    v = math.floor(abs(x) * p + 0.5) / p
+    y = abs(x) * p
+    if not y < _WHOLE:
+        return x
+    v = math.floor(y + 0.5) / p
     return -v if x < 0 else v
 
 
@@ -72,9 +99,13 @@ def compile_expr(node: ir.Expr) -> Fn:
     """Turn an IR expression into a closure ``env -> value`` (None = missing)."""
     if isinstance(node, ir.Const):
         value = node.value
+        if node.type.kind in (Kind.INT, Kind.DECIMAL) and not isinstance(value, bool):
+            value = read_number(value)
         return lambda env: value
     if isinstance(node, ir.Ref):
         name = node.name
+        if node.type.kind in (Kind.INT, Kind.DECIMAL):
+            return lambda env: read_number(env.row.get(name))
         return lambda env: env.row.get(name)
     if isinstance(node, ir.LocRef):
         name = node.name
@@ -154,14 +185,14 @@ def _arith(op: str, fa: Fn, fb: Fn) -> Fn:
             return None
         a, b = float(a), float(b)
         if op == "+":
-            return a + b
+            return finite_or_none(a + b)
         if op == "-":
-            return a - b
+            return finite_or_none(a - b)
         if op == "*":
-            return a * b
+            return finite_or_none(a * b)
         if b == 0.0:
             return None  # division by zero gives a missing value
-        return a / b
+        return finite_or_none(a / b)
     return arith
 
 

@@ -43,7 +43,7 @@ class ExpressionChecker:
         try:
             tree = dsl.parse(text)
         except dsl.SyntaxProblem as exc:
-            self.error("expr-syntax", exc.message, self._span(where, exc.offset), cid)
+            self.error(exc.code, exc.message, self._span(where, exc.offset), cid)
             return None
         try:
             expr = self._expr(tree, where, {"allow_loc": allow_loc, "constant": constant})
@@ -76,6 +76,10 @@ class ExpressionChecker:
 
         if kind == "number":
             text = str(ch[0])
+            problem = ir.number_problem(text, ir.MAX_EXACT)
+            if problem:
+                self._fail("number-out-of-range", problem, where, off,
+                           "numbers of a grid lie within ±2^53 (9007199254740992)")
             return ir.Const(DECIMAL if "." in text else INT, span, float(text) if "." in text else int(text))
         if kind == "string":
             return ir.Const(STRING_LITERAL, span, str(ch[0])[1:-1])

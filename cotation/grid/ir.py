@@ -14,6 +14,42 @@ from typing import Any
 from cotation.grid.diagnostics import Span
 from cotation.data.schema import Kind
 
+# ------------------------------------------------------------------------ numbers of a grid
+# (docs/grid-language.md, "Numbers"). Every number is an IEEE double.
+
+# A criterion yielding more than this (in absolute value) has no meaningful value; integer
+# hundredths of it still fit in int64 with room for sums. Points, caps, floors and weights
+# written in a grid must lie within it.
+MAX_POINTS = 1e13
+# Every other number written in a grid (literals, parameters, band bounds) must lie within
+# ±2^53, where every whole number is an exact double: both engines then read it alike.
+MAX_EXACT = 2 ** 53
+# Criteria and groups of one grid: each adds at most 10^15 hundredths, and their sum must fit in
+# a signed 64-bit integer.
+MAX_CRITERIA_AND_GROUPS = 4000
+
+
+def number_problem(value: Any, limit: float) -> str | None:
+    """Why ``value`` cannot be honoured as a grid number within ±``limit`` (None when it can)."""
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)  # a whole literal is compared exactly: 2^53 + 1 is beyond 2^53
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > limit:
+        return f"the number {_short(value)} is beyond the limit of ±{_short(limit)}"
+    try:
+        x = float(value)
+    except OverflowError:
+        return f"the number {_short(value)} is beyond the limit of ±{_short(limit)}"
+    if x != x or x in (float("inf"), float("-inf")):
+        return f"'{_short(value)}' is not a finite number"
+    if abs(x) > limit:
+        return f"the number {_short(value)} is beyond the limit of ±{_short(limit)}"
+    return None
+
+
+def _short(value: Any) -> str:
+    text = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+    return text if len(text) <= 24 else f"{text[:12]}…({len(text)} digits)"
+
 
 @dataclass(frozen=True, slots=True)
 class Type:

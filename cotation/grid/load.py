@@ -32,9 +32,12 @@ class Grid:
         return self.ir.version
 
 
-def load_grid(path: str | Path, text: str | None = None, *, lint: bool = True) -> Grid:
-    """Load, shape-check and type-check a grid file. Raises GridError with every problem."""
-    model, smap, digest, raw = parse_grid_file(path, text)
+def load_grid(path: str | Path, text: str | None = None, *, lint: bool = True,
+              max_bytes: int | None = None) -> Grid:
+    """Load, shape-check and type-check a grid file. Raises GridError with every problem.
+
+    ``max_bytes`` bounds the file's size (default 4 MiB, or ``COTATION_MAX_GRID_BYTES``)."""
+    model, smap, digest, raw = parse_grid_file(path, text, max_bytes=max_bytes)
     gir, warnings = check(model, smap, raw)
     gir = dataclasses.replace(gir, source_hash=digest)
     warns = list(warnings)

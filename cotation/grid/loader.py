@@ -6,6 +6,7 @@ each value's document path maps to its source position, and so duplicate keys ar
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,30 @@ import yaml
 from cotation.grid.diagnostics import Diagnostic, GridError, Span
 
 PathKey = tuple  # a document path: keys (str) and list indices (int)
+
+# Limits on hostile files: a grid is a few kilobytes; these bounds keep the loading of any file
+# under a second and a few tens of megabytes.
+MAX_GRID_BYTES = 4 * 1024 * 1024      # default; COTATION_MAX_GRID_BYTES or max_bytes= change it
+MAX_YAML_DEPTH = 40                  # nesting of mappings and lists
+MAX_YAML_NODES = 200_000             # values after alias expansion
+MAX_YAML_ALIASES = 1_000             # uses of an anchor (*name)
+
+
+def max_grid_bytes(override: int | None = None) -> int:
+    """The size limit of a grid file: ``override``, else ``COTATION_MAX_GRID_BYTES``, else 4 MiB."""
+    if override is not None:
+        return int(override)
+    env = os.environ.get("COTATION_MAX_GRID_BYTES", "").strip()
+    return int(env) if env.isdigit() else MAX_GRID_BYTES
+
+
+def check_size(file: str, n_bytes: int, limit: int) -> None:
+    """Raise a located GridError when a grid file is larger than ``limit`` bytes."""
+    if n_bytes > limit:
+        raise GridError([Diagnostic(
+            "too-large", f"the file has {n_bytes} bytes, more than the limit of {limit} bytes "
+            "for a grid file", Span(file, 1, 1),
+            hint="set COTATION_MAX_GRID_BYTES to raise the limit")])
 
 
 @dataclass(frozen=True)
@@ -99,12 +124,48 @@ class _Builder:
         self.errors: list[Diagnostic] = []
         self._criterion: str | None = None  # id of the criterion or group being built
         self._scalar = yaml.constructor.SafeConstructor()
+        self._seen: set[int] = set()        # nodes already built (a second visit is an alias)
+        self._active: set[int] = set()      # collections being built (an alias to one recurses)
+        self._nodes = 0
+        self._aliases = 0
+
+    def _limit(self, node: yaml.Node, message: str, code: str = "yaml-alias") -> None:
+        raise GridError(self.errors + [Diagnostic(code, message, self._span(node))])
+
+    def _count(self, node: yaml.Node, depth: int) -> None:
+        """Bound what a hostile file can make the builder do: recursive aliases, alias counts,
+        expansion (billion laughs) and nesting depth, each a located error."""
+        key = id(node)
+        if key in self._active:
+            self._limit(node, "recursive alias: an anchor is used inside its own value")
+        if key in self._seen and isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+            self._aliases += 1
+            if self._aliases > MAX_YAML_ALIASES:
+                self._limit(node, f"more than {MAX_YAML_ALIASES} uses of YAML aliases (*name)")
+        self._seen.add(key)
+        self._nodes += 1
+        if self._nodes > MAX_YAML_NODES:
+            self._limit(node, f"the document expands to more than {MAX_YAML_NODES} values "
+                        "(aliases repeated inside aliases?)")
+        if depth > MAX_YAML_DEPTH:
+            self._limit(node, f"mappings and lists are nested more than {MAX_YAML_DEPTH} deep",
+                        "too-large")
 
     def pos(self, node: yaml.Node) -> NodePos:
         return NodePos(node.start_mark.line + 1, node.start_mark.column + 1,
                        node.start_mark.index, node.end_mark.index, getattr(node, "style", None))
 
     def build(self, node: yaml.Node, path: PathKey) -> Any:
+        self._count(node, len(path))
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+            self._active.add(id(node))
+            try:
+                return self._build_located(node, path)
+            finally:
+                self._active.discard(id(node))
+        return self._build_located(node, path)
+
+    def _build_located(self, node: yaml.Node, path: PathKey) -> Any:
         self.positions[path] = self.pos(node)
         if isinstance(node, yaml.MappingNode) and len(path) == 2 and path[0] in ("criteria", "groups"):
             outer = self._criterion
@@ -166,16 +227,38 @@ class _Builder:
         return Span(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
 
 
-def load_yaml(path: str | Path, text: str | None = None) -> tuple[Any, SourceMap]:
-    """Load a YAML document with positions. Raises GridError on syntax errors or duplicate keys."""
+def _check_nesting(file: str, text: str) -> None:
+    """Refuse documents nested deeper than MAX_YAML_DEPTH before PyYAML's composer, which
+    recurses once per level, sees them (the event parser is iterative)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                mark = event.start_mark
+                raise GridError([Diagnostic(
+                    "too-large", f"mappings and lists are nested more than {MAX_YAML_DEPTH} deep",
+                    Span(file, mark.line + 1, mark.column + 1))])
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+
+
+def load_yaml(path: str | Path, text: str | None = None, *,
+              max_bytes: int | None = None) -> tuple[Any, SourceMap]:
+    """Load a YAML document with positions. Raises GridError on syntax errors, duplicate keys
+    and files beyond the limits above (size, nesting, aliases)."""
     file = str(path)
+    limit = max_grid_bytes(max_bytes)
     if text is None:
         try:
+            check_size(file, Path(path).stat().st_size, limit)
             text = Path(path).read_text(encoding="utf-8")
         except UnicodeDecodeError as exc:
             raise GridError([Diagnostic("yaml-syntax", f"file is not UTF-8 text ({exc.reason})",
                                         Span(file, 1, 1))]) from None
+    check_size(file, len(text.encode("utf-8", "surrogatepass")), limit)
     try:
+        _check_nesting(file, text)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark

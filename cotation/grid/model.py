@@ -16,7 +16,7 @@ import jsonschema
 from pydantic import BaseModel, ConfigDict, Field
 
 from cotation.grid.diagnostics import Diagnostic, GridError, Span, did_you_mean
-from cotation.grid.loader import SourceMap, load_yaml
+from cotation.grid.loader import SourceMap, check_size, load_yaml, max_grid_bytes
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "grids" / "grid.schema.json"
 
@@ -226,10 +226,14 @@ def _translate(err: jsonschema.ValidationError, data: Any, smap: SourceMap) -> l
     return [Diagnostic("schema", f"{where}: {err.message}", smap.span(path), criterion=crit)]
 
 
-def parse_grid_file(path: str | Path, text: str | None = None) -> tuple[GridFile, SourceMap, str, dict]:
-    """Load and shape-check a grid file. Returns the model, source map, content hash, raw data."""
+def parse_grid_file(path: str | Path, text: str | None = None, *,
+                    max_bytes: int | None = None) -> tuple[GridFile, SourceMap, str, dict]:
+    """Load and shape-check a grid file. Returns the model, source map, content hash, raw data.
+    Files larger than ``max_bytes`` (default: :func:`~cotation.grid.loader.max_grid_bytes`)
+    are refused before they are read."""
     if text is None:
         try:
+            check_size(str(path), Path(path).stat().st_size, max_grid_bytes(max_bytes))
             raw = Path(path).read_bytes()
         except OSError as exc:
             raise GridError([Diagnostic("schema", f"cannot read the file: {exc.strerror}",
@@ -239,7 +243,7 @@ def parse_grid_file(path: str | Path, text: str | None = None) -> tuple[GridFile
         except UnicodeDecodeError as exc:
             raise GridError([Diagnostic("yaml-syntax", f"file is not UTF-8 text ({exc.reason})",
                                         Span(str(path), 1, 1))]) from None
-    data, smap = load_yaml(path, text)
+    data, smap = load_yaml(path, text, max_bytes=max_bytes)
     if not isinstance(data, dict):
         raise GridError([Diagnostic("schema", "a grid file is a mapping with format, grid and criteria",
                                     smap.span(()))])

@@ -26,9 +26,9 @@ _FIXED_NAMES = frozenset({
     "o_dkeysk", "cnt", "a0",
     "q", "t", "dup", "rang", "lcid", "count_pairs", "score_pairs",
 })
-_ALLOWED_FLOATS = frozenset({0.0, 0.5, 1.0, 100.0})
+_ALLOWED_FLOATS = frozenset({0.0, 0.5, 1.0, 100.0, 4503599627370496.0})   # the last: 2^52
 _ALLOWED_ATTRS = frozenset({"uint64", "int64", "left_shift", "arange", "floor", "ceil",
-                            "isnan", "shape"})
+                            "isnan", "isfinite", "shape"})
 _ALLOWED_KEYWORDS = frozenset({None, "nogil", "cache", "error_model", "boundscheck", "dtype"})
 
 

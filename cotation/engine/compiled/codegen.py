@@ -16,7 +16,9 @@ Value representation inside the kernels, per expression kind:
 =========================  ====================================  ===========================
 kind                       value                                 missing
 =========================  ====================================  ===========================
-int, decimal               float64 (IEEE, like the interpreter)  NaN in columns / known=False
+int, decimal               float64 (IEEE, like the interpreter)  NaN in columns / known=False;
+                                                                 any non-finite value or
+                                                                 result is missing
 bool                       bool (columns: int8 1/0/-1)           -1 / known=False
 date                       int64 proleptic ordinal               ``DMISS`` sentinel
 code                       int64 index in the enum's domain      -1

@@ -249,7 +249,9 @@ class CompiledGrid:
                 obj = (vals != 0).astype(object)
             elif kind is Kind.INT:
                 obj = np.empty(len(vals), dtype=object)
-                integral = known & (vals == np.floor(vals))
+                # like the interpreter: an int while it is an exact double, a float beyond 2^53
+                # (never through int64, which would wrap at 2^63)
+                integral = known & (vals == np.floor(vals)) & (np.abs(vals) <= 2.0 ** 53)
                 obj[integral] = vals[integral].astype(np.int64).astype(object)
                 obj[~integral] = vals[~integral].astype(object)
             elif kind is Kind.DECIMAL:

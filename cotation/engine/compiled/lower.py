@@ -30,8 +30,8 @@ def _emit_bounds(L: list[str], fn, sh, var: str, prefix: str, floor: float | Non
 
 def _read_value(vk: str, kind: Kind, src: str, n: int) -> list[str]:
     """Lines reading one value and its known flag (missing sentinels: NaN, -1, DMISS)."""
-    if vk == _FLOAT:
-        return [f"v{n} = {src}", f"k{n} = not np.isnan(v{n})"]
+    if vk == _FLOAT:  # NaN is the missing sentinel; a value that is not finite is missing too
+        return [f"v{n} = {src}", f"k{n} = np.isfinite(v{n})"]
     if vk == _BOOL:
         return [f"y{n} = {src}", f"v{n} = y{n} == 1", f"k{n} = y{n} >= 0"]
     if kind is Kind.DATE:
@@ -268,11 +268,13 @@ class _Fn:
         if isinstance(node, ir.Arith):
             _, a, ka = self.lower(node.left)
             _, b, kb = self.lower(node.right)
+            # a result that is not a finite number (division by zero, overflow) is missing
             if node.op == "/":
-                k = self.bind(L, AND(ka, kb, f"{b} != 0.0"), "k")
-                return vk, self.bind(L, f"_div({a}, {b})"), k
+                v = self.bind(L, f"_div({a}, {b})")
+                return vk, v, self.bind(L, AND(ka, kb, f"{b} != 0.0", f"np.isfinite({v})"), "k")
             op = {"+": "+", "-": "-", "*": "*"}[node.op]
-            return vk, self.bind(L, f"{a} {op} {b}"), self.bind(L, AND(ka, kb), "k")
+            v = self.bind(L, f"{a} {op} {b}")
+            return vk, v, self.bind(L, AND(ka, kb, f"np.isfinite({v})"), "k")
         if isinstance(node, ir.Compare):
             _, a, ka = self.lower(node.left)
             _, b, kb = self.lower(node.right)

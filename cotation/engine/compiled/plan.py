@@ -10,7 +10,7 @@ from typing import Any, Callable
 from cotation.data.schema import Kind
 from cotation.grid import ir
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2          # 2: non-finite results are missing, _round_to bounded
 DMISS = -(2 ** 62)          # missing date sentinel (int64)
 
 _FLOAT = "f"

@@ -46,7 +46,10 @@ def _round_h(x):
 
 @njit(**_OPTS)
 def _round_to(x, p):
-    v = np.floor(abs(x) * p + 0.5) / p
+    y = abs(x) * p
+    if not y < 4503599627370496.0:
+        return x
+    v = np.floor(y + 0.5) / p
     return -v if x < 0 else v
 
 
