@@ -72,7 +72,8 @@ def _profile_rows(block: dict, n: str) -> list[dict]:
         for value, shares in values.items():
             t = top.get(dim, {}).get(value, {"a": 0.0, "b": 0.0})
             a, b = t["a"] or 0.0, t["b"] or 0.0
-            rows.append({"dim": DIMENSION_LABELS.get(dim, dim), "value": VALUE_LABELS.get(value, value),
+            rows.append({"dim": DIMENSION_LABELS.get(dim, dim),
+                         "value": VALUE_LABELS.get(value, value.replace("_", " ")),
                          "all_a": shares["a"], "top_a": t["a"], "top_b": t["b"], "diff": b - a})
     return rows
 
@@ -90,7 +91,7 @@ def _headlines(s: dict) -> list[str]:
         f"{fr_number(t['pairs_both'], 0)} couples (demande, commune demandée) sont notés par les "
         f"deux grilles ; {fr_number(t['pairs_a'] - t['pairs_both'], 0)} seulement par A, "
         f"{fr_number(t['pairs_b'] - t['pairs_both'], 0)} seulement par B.",
-        f"Avec la grille B, {fr_number(t['moved_up'], 0)} montent, {fr_number(t['moved_down'], 0)} "
+        f"Avec la grille B, {fr_number(t['moved_up'], 0)} couples montent, {fr_number(t['moved_down'], 0)} "
         f"descendent et {fr_number(t['unchanged'], 0)} gardent leur rang ; écart de rang moyen "
         f"{fr_number(t['mean_abs_rank_change'], 2)}, médian {fr_number(t['median_abs_rank_change'], 1)}.",
         f"Accord des deux classements : rho de Spearman {fr_number(t['spearman'], 3)}, tau-b de "
@@ -111,10 +112,10 @@ def _headlines(s: dict) -> list[str]:
     loss = sorted(rows, key=lambda r: r["diff"])[:3]
     if any(r["diff"] > 0 for r in gain):
         lines.append(f"Profils plus présents dans le top {n_last} avec B : " + " ; ".join(
-            f"{r['value']} ({fr_pct(r['top_a'])} → {fr_pct(r['top_b'])})" for r in gain if r["diff"] > 0) + ".")
+            f"{r['dim'].lower()} : {r['value']} ({fr_pct(r['top_a'])} → {fr_pct(r['top_b'])})" for r in gain if r["diff"] > 0) + ".")
     if any(r["diff"] < 0 for r in loss):
-        lines.append(f"Profils moins présents : " + " ; ".join(
-            f"{r['value']} ({fr_pct(r['top_a'])} → {fr_pct(r['top_b'])})" for r in loss if r["diff"] < 0) + ".")
+        lines.append("Profils moins présents : " + " ; ".join(
+            f"{r['dim'].lower()} : {r['value']} ({fr_pct(r['top_a'])} → {fr_pct(r['top_b'])})" for r in loss if r["diff"] < 0) + ".")
     return lines
 
 
