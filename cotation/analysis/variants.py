@@ -142,6 +142,25 @@ def apply_override(path: str, text: str, ov: Override) -> tuple[str, str]:
         f"{path} (réécrit par {ov.origin})"
 
 
+def _apply_all(path: str, text: str, overrides: list[Override]) -> tuple[str, str] | None:
+    """All overrides from one parse, when each names an existing value and none is inside
+    another (the usual case); None otherwise."""
+    data, smap = load_yaml(path, text)
+    spans = []
+    for ov in overrides:
+        doc, exists = _resolve(data, ov)
+        if not exists:
+            return None
+        spans.append((smap._pos[doc], ov))
+    spans.sort(key=lambda s: s[0].start)
+    if any(a.end > b.start for (a, _), (b, _) in zip(spans, spans[1:])):
+        return None
+    for node, ov in reversed(spans):
+        old = text[node.start:node.end]
+        text = text[:node.start] + _flow(ov.value) + ("\n" if old.endswith("\n") else "") + text[node.end:]
+    return text, path
+
+
 def load_with_overrides(path: str | Path, overrides: list[Override], text: str | None = None) -> Grid:
     """Load a grid file with overrides applied, validated like any grid (GridError)."""
     path = str(path)
@@ -151,10 +170,14 @@ def load_with_overrides(path: str | Path, overrides: list[Override], text: str |
         except (OSError, UnicodeDecodeError) as exc:
             raise VariantError(f"{path} : lecture impossible ({exc})") from None
     label = path
-    for ov in overrides:
-        text, new_label = apply_override(path, text, ov)
-        if new_label != path:
-            label = new_label
+    done = _apply_all(path, text, overrides) if overrides else (text, path)
+    if done is not None:
+        text, label = done
+    else:
+        for ov in overrides:
+            text, new_label = apply_override(path, text, ov)
+            if new_label != path:
+                label = new_label
     return load_grid(label, text=text)
 
 
@@ -178,20 +201,23 @@ def _read_yaml(path: str | Path) -> tuple[Any, Any]:
     return load_yaml(str(path), text)
 
 
-def is_variant_file(path: str | Path) -> bool:
+def _is_variant(data: Any) -> bool:
     """A YAML mapping with ``base`` and no ``format``: a variant of another grid file."""
-    try:
-        data, _ = _read_yaml(path)
-    except (VariantError, GridError):
-        return False
     return isinstance(data, dict) and "base" in data and "format" not in data
 
 
 def load_grid_or_variant(path: str | Path, extra: list[Override] = ()) -> Grid:
     """A grid file, or a variant file (its base with its overrides), then ``extra`` overrides."""
-    if not is_variant_file(path):
-        return load_with_overrides(path, list(extra))
-    data, smap = _read_yaml(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise VariantError(f"{path} : lecture impossible ({getattr(exc, 'strerror', None) or exc})") from None
+    # a variant file is small and says so near its top; a grid file goes straight to the loader
+    if "base:" not in text or "\nformat:" in "\n" + text:
+        return load_with_overrides(path, list(extra), text=text)
+    data, smap = load_yaml(str(path), text)
+    if not _is_variant(data):
+        return load_with_overrides(path, list(extra), text=text)
     unknown = sorted(set(data) - {"base", "set", "description"})
     if unknown:
         sp = smap.span((unknown[0],), key=True)
