@@ -15,30 +15,19 @@ from cotation.cli import main
 from cotation.data.table import read_attributions_csv, read_demandes_csv
 from cotation.grid import GridError, load_grid
 
+from _support import MINIMAL
+
 TODAY = dt.date(2025, 6, 30)
 
-GRID = """\
-format: cotation/1
-grid:
-  id: {id}
-  title: "Grille de test"
-  territory:
-    epci_siren: "200046977"
-    name: "EPCI de test"
-    communes: {communes}
-{applies_to}  version: "1"
-  effective_from: 2024-01-01
-criteria:
-  - id: dalo
-    label: "DALO"
-    legal_priority: true
-    when: "dalo_statut == 'actif'"
-    points: {dalo}
+# MINIMAL (one DALO criterion, legal priority) with its points, territory and scope set, and a
+# criterion for children.
+ENFANTS = """\
   - id: enfants
     label: "Enfants"
     when: "nb_enfants >= 1"
     points: 5
 """
+
 
 # Scores: A = 3 x DALO + 5 x (children); B = 10 x DALO + 5 x (children).
 #        A   B   filed       communes
@@ -65,9 +54,12 @@ D8,2017-01-01,1,1,0,non,01002|01003,T2,false,
 
 def grid(tmp_path: Path, name: str, dalo: int, communes=("01001", "01002"), applies_to: str = ""):
     path = tmp_path / f"{name}.yaml"
-    path.write_text(GRID.format(id=name, dalo=dalo, communes=json.dumps(list(communes)),
-                                applies_to=f"  applies_to: \"{applies_to}\"\n" if applies_to else ""),
-                    encoding="utf-8")
+    scope = f'  applies_to: "{applies_to}"\n' if applies_to else ""
+    text = (MINIMAL.replace("id: test-grid", f"id: {name}")
+            .replace('["69123", "69266"]', json.dumps(list(communes)))
+            .replace('  version: "1"', scope + '  version: "1"')
+            .replace("points: 100", f"points: {dalo}")) + ENFANTS
+    path.write_text(text, encoding="utf-8")
     return path
 
 
@@ -234,7 +226,7 @@ def test_overrides_are_validated_like_a_grid(data):
         load_with_overrides(data["a"], [parse_set("critera.dalo.points=1")[1]])
     with pytest.raises(GridError) as exc:
         load_with_overrides(data["a"], [parse_set("criteria.dalo.when=dalo_statut ==")[1]])
-    line = GRID.splitlines().index("    when: \"dalo_statut == 'actif'\"") + 1
+    line = MINIMAL.splitlines().index("    when: \"dalo_statut == 'actif'\"") + 1
     assert exc.value.diagnostics[0].span.line == line
     with pytest.raises(VariantError):
         parse_set("criteria.dalo.points")
