@@ -6,7 +6,8 @@ import importlib
 
 import pytest
 
-MODULES = ["cotation.grid.evaluate", "cotation.engine.scoring", "cotation.engine.ranking", "cotation.data.ceilings"]
+MODULES = ["cotation.grid.evaluate", "cotation.engine.scoring", "cotation.engine.ranking", "cotation.data.ceilings",
+           "cotation.analysis.report"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -15,6 +15,7 @@ _COMMAND_MODULES = (
     "cotation.cli.info",
     "cotation.cli.convert",
     "cotation.cli.stats",
+    "cotation.cli.compare",
 )
 
 

@@ -1,0 +1,246 @@
+"""Grid variants without editing files: ``criteria.<id>.points=300`` style overrides.
+
+An override names a value of the grid file by a dotted path: mapping keys, list positions, or
+the ``id`` of an item of ``criteria`` or ``groups`` (``criteria.dalo.points``,
+``parameters.seuil_reste_a_vivre``, ``groups.lien_commune.cap``). It is applied to the YAML
+text before validation: the value's own characters are replaced, so every other line keeps its
+number and a variant that does not validate is reported at the place of the original file
+where the overridden value sits. A key that does not exist yet is added to its mapping; the
+file is then written out again and positions refer to that text (said in the file name).
+
+Two files use overrides:
+
+- a *variant file*, usable wherever a grid is expected by ``cotation compare``::
+
+      base: ../lyon-metropole.yaml      # relative to the variant file
+      set:
+        criteria.dalo.points: 100
+
+- a *variants file* (``--variants``), several named variants of grid B::
+
+      variants:
+        dalo-100: {criteria.dalo.points: 100}
+        reste-a-vivre-500: {parameters.seuil_reste_a_vivre: 500}
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cotation.grid import Grid, load_grid
+from cotation.grid.diagnostics import GridError, closest
+from cotation.grid.loader import load_yaml
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_BY_ID = ("criteria", "groups")
+
+
+class VariantError(ValueError):
+    """An override or variant that cannot be applied: a one-line French message."""
+
+
+@dataclass(frozen=True)
+class Override:
+    path: tuple[str, ...]
+    value: Any
+    origin: str  # how the user wrote it, for messages
+
+    @property
+    def dotted(self) -> str:
+        return ".".join(self.path)
+
+
+def parse_set(spec: str) -> tuple[str, Override]:
+    """``[A:|B:]path=value`` → (``'A'`` or ``'B'``, override). The value is read as YAML
+    (``300`` is a number, ``true`` a boolean, anything else text). Grid B by default."""
+    target = "B"
+    body = spec
+    if len(spec) > 2 and spec[1] == ":" and spec[0] in "ABab":
+        target, body = spec[0].upper(), spec[2:]
+    key, sep, raw = body.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise VariantError(f"--set « {spec} » : forme attendue [A:|B:]chemin=valeur, "
+                           "par exemple B:criteria.dalo.points=100")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    parts = tuple(key.split("."))
+    if any(not p for p in parts):
+        raise VariantError(f"--set « {spec} » : chemin « {key} » mal formé (élément vide)")
+    return target, Override(parts, value, f"--set {spec}")
+
+
+def _flow(value: Any) -> str:
+    """The value as one line of YAML (JSON is YAML's flow style)."""
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _resolve(data: Any, ov: Override) -> tuple[tuple, bool]:
+    """Document path of the override (keys and list indices) and whether the last key exists."""
+    doc: list = []
+    node = data
+    for k, part in enumerate(ov.path):
+        last = k == len(ov.path) - 1
+        if isinstance(node, list):
+            if doc and doc[-1] in _BY_ID and len(doc) == 1:
+                ids = [str(x.get("id")) for x in node if isinstance(x, dict)]
+                if part not in ids:
+                    hint = closest(part, ids)
+                    raise VariantError(
+                        f"{ov.origin} : pas d'élément « {part} » dans {doc[-1]}"
+                        + (f" (voulez-vous dire {' ou '.join(hint)} ?)" if hint else ""))
+                idx = ids.index(part)
+            elif part.isdigit() and int(part) < len(node):
+                idx = int(part)
+            else:
+                raise VariantError(f"{ov.origin} : « {part} » n'est pas une position de la liste "
+                                   f"{'.'.join(ov.path[:k]) or 'racine'} (0 à {len(node) - 1})")
+            doc.append(idx)
+            node = node[idx]
+        elif isinstance(node, dict):
+            if part not in node:
+                if last:
+                    doc.append(part)
+                    return tuple(doc), False
+                hint = closest(part, [str(x) for x in node])
+                raise VariantError(
+                    f"{ov.origin} : clé inconnue « {part} » dans "
+                    f"{'.'.join(ov.path[:k]) or 'la grille'}"
+                    + (f" (voulez-vous dire {' ou '.join(hint)} ?)" if hint else ""))
+            doc.append(part)
+            node = node[part]
+        else:
+            raise VariantError(f"{ov.origin} : « {'.'.join(ov.path[:k])} » est une valeur, "
+                               f"pas un ensemble de clés")
+    return tuple(doc), True
+
+
+def apply_override(path: str, text: str, ov: Override) -> tuple[str, str]:
+    """(new text, file label) with the override applied. Raises VariantError or GridError."""
+    data, smap = load_yaml(path, text)
+    doc, exists = _resolve(data, ov)
+    if exists:
+        node = smap._pos[doc]
+        old = text[node.start:node.end]
+        new = _flow(ov.value) + ("\n" if old.endswith("\n") else "")
+        return text[:node.start] + new + text[node.end:], path
+    parent = data
+    for k in doc[:-1]:
+        parent = parent[k]
+    parent[doc[-1]] = ov.value
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100), \
+        f"{path} (réécrit par {ov.origin})"
+
+
+def _apply_all(path: str, text: str, overrides: list[Override]) -> tuple[str, str] | None:
+    """All overrides from one parse, when each names an existing value and none is inside
+    another (the usual case); None otherwise."""
+    data, smap = load_yaml(path, text)
+    spans = []
+    for ov in overrides:
+        doc, exists = _resolve(data, ov)
+        if not exists:
+            return None
+        spans.append((smap._pos[doc], ov))
+    spans.sort(key=lambda s: s[0].start)
+    if any(a.end > b.start for (a, _), (b, _) in zip(spans, spans[1:])):
+        return None
+    for node, ov in reversed(spans):
+        old = text[node.start:node.end]
+        text = text[:node.start] + _flow(ov.value) + ("\n" if old.endswith("\n") else "") + text[node.end:]
+    return text, path
+
+
+def load_with_overrides(path: str | Path, overrides: list[Override], text: str | None = None) -> Grid:
+    """Load a grid file with overrides applied, validated like any grid (GridError)."""
+    path = str(path)
+    if text is None:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise VariantError(f"{path} : lecture impossible ({exc})") from None
+    label = path
+    done = _apply_all(path, text, overrides) if overrides else (text, path)
+    if done is not None:
+        text, label = done
+    else:
+        for ov in overrides:
+            text, new_label = apply_override(path, text, ov)
+            if new_label != path:
+                label = new_label
+    return load_grid(label, text=text)
+
+
+def _override_map(mapping: Any, where: str) -> list[Override]:
+    if not isinstance(mapping, dict) or not mapping:
+        raise VariantError(f"{where} : une table « chemin: valeur » non vide est attendue")
+    out = []
+    for key, value in mapping.items():
+        parts = tuple(str(key).split("."))
+        if any(not p for p in parts):
+            raise VariantError(f"{where} : chemin « {key} » mal formé (élément vide)")
+        out.append(Override(parts, value, f"{where} {key}"))
+    return out
+
+
+def _read_yaml(path: str | Path) -> tuple[Any, Any]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise VariantError(f"{path} : lecture impossible ({getattr(exc, 'strerror', None) or exc})") from None
+    return load_yaml(str(path), text)
+
+
+def _is_variant(data: Any) -> bool:
+    """A YAML mapping with ``base`` and no ``format``: a variant of another grid file."""
+    return isinstance(data, dict) and "base" in data and "format" not in data
+
+
+def load_grid_or_variant(path: str | Path, extra: list[Override] = ()) -> Grid:
+    """A grid file, or a variant file (its base with its overrides), then ``extra`` overrides."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise VariantError(f"{path} : lecture impossible ({getattr(exc, 'strerror', None) or exc})") from None
+    # a variant file is small and says so near its top; a grid file goes straight to the loader
+    if "base:" not in text or "\nformat:" in "\n" + text:
+        return load_with_overrides(path, list(extra), text=text)
+    data, smap = load_yaml(str(path), text)
+    if not _is_variant(data):
+        return load_with_overrides(path, list(extra), text=text)
+    unknown = sorted(set(data) - {"base", "set", "description"})
+    if unknown:
+        sp = smap.span((unknown[0],), key=True)
+        raise VariantError(f"{sp} : clé inconnue « {unknown[0]} » dans un fichier de variante "
+                           "(clés possibles : base, set, description)")
+    base = Path(path).parent / str(data["base"])
+    if not base.is_file():
+        raise VariantError(f"{smap.span(('base',))} : la grille de base {base} n'existe pas")
+    overrides = _override_map(data.get("set"), f"{path} set:")
+    return load_with_overrides(base, overrides + list(extra))
+
+
+def read_variants(path: str | Path) -> list[tuple[str, list[Override]]]:
+    """The named variants of a ``--variants`` file, in file order."""
+    data, smap = _read_yaml(path)
+    if not isinstance(data, dict) or set(data) != {"variants"} or not isinstance(data["variants"], dict) \
+            or not data["variants"]:
+        raise VariantError(f"{path} : un fichier de variantes contient « variants: » suivi d'une "
+                           "table nom → {chemin: valeur}")
+    out = []
+    for name, mapping in data["variants"].items():
+        if not _NAME.match(str(name)):
+            raise VariantError(f"{smap.span(('variants', name), key=True)} : nom de variante "
+                               f"« {name} » invalide (lettres, chiffres, _ . -)")
+        out.append((str(name), _override_map(mapping, f"{path} variante {name} :")))
+    return out
