@@ -14,6 +14,7 @@ _COMMAND_MODULES = (
     "cotation.cli.generate",
     "cotation.cli.info",
     "cotation.cli.convert",
+    "cotation.cli.evaluate",
 )
 
 
