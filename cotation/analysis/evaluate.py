@@ -6,8 +6,8 @@ the attributed demandes as they stood on their attribution dates
 
 1. did attributions go to well-ranked demandes? Each attribution in ``[start, end]`` is placed
    among the demandes *active that day* that asked the same commune and the same typologie
-   (its **cell**): rank (1 = first, by the grid's ordering), share ``rank / size`` and decile
-   ``ceil(10 · rank / size)``;
+   (its **cell**): rank (1 = first, by the grid's ordering), share of the cell ranked ahead
+   ``(rank − 1) / size`` and its decile (see :func:`decile`);
 2. did they go to the priority publics? Shares of attributions to DALO, to demandes meeting
    a legal-priority criterion of the grid, and of attributions outside QPV to the first
    quartile of incomes, against the objectives the CIL sets for the run;
@@ -115,8 +115,13 @@ def cell_ranks(st: ScoreTable, bits: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 
 def decile(rank: np.ndarray | int, size: np.ndarray | int):
-    """``ceil(10 · rank / size)``: 1 for the first tenth of the cell, 10 for the last."""
-    return (10 * rank + size - 1) // size
+    """Decile of the share of the cell ranked ahead, ``(rank − 1) / size``: the first of
+    its cell is always in decile 1, the last of ten or more in decile 10.
+
+    >>> decile(1, 3), decile(2, 3), decile(3, 3), decile(10, 10)
+    (1, 4, 7, 10)
+    """
+    return 10 * (rank - 1) // size + 1
 
 
 class DayScorer:
@@ -216,6 +221,7 @@ def evaluate(grid: ir.GridIR, stock: DemandeTable, attributed: DemandeTable,
         "priorite_legale", "quartile1")}
     met_attr = np.zeros(k, np.int64)
     n_met_attr = 0
+    in_rows: list[int] = []                      # attribution index of each output row
     for day_ord in sorted(by_day):
         day = dt.date.fromordinal(day_ord)
         todays = by_day[day_ord]
@@ -233,6 +239,7 @@ def evaluate(grid: ir.GridIR, stock: DemandeTable, attributed: DemandeTable,
             own = np.flatnonzero(in_c & (st.row == local)) if local < len(idx) and idx[local] == r \
                 else np.zeros(0, np.int64)
             _attr_row(rows, a, i, r, pool, day)
+            in_rows.append(i)
             if not len(own):
                 rows["statut"].append("non_classee")
                 for name in ("score", "rang", "candidats", "part", "decile", "rang_commune",
@@ -248,14 +255,14 @@ def evaluate(grid: ir.GridIR, stock: DemandeTable, attributed: DemandeTable,
             rows["score"].append(int(st.score[p]) / 100)
             rows["rang"].append(rank)
             rows["candidats"].append(size)
-            rows["part"].append(round(rank / size, 4))
+            rows["part"].append(round((rank - 1) / size, 4))
             rows["decile"].append(int(decile(rank, size)))
             rows["rang_commune"].append(int(st.rank[p]))
             rows["candidats_commune"].append(int(np.count_nonzero(in_c)))
             rows["priorite_legale"].append(_met(st, p, legal))
             met_attr += _criteria_met(st, np.array([p]), k)[0]
             n_met_attr += 1
-    _quartile(rows, pool, n_stock, window, params.quartile_threshold)
+    _quartile(rows, pool, n_stock, in_rows, params.quartile_threshold)
 
     waiting, met_wait, n_wait, n_active = _waiting(grid, scorer, pool, depot, until, bits,
                                                    params)
@@ -284,9 +291,9 @@ def _attr_row(rows: dict, a: dict, i: int, r: int, pool: DemandeTable, day: dt.d
     rows["prioritaire"].append(bool(pool.columns["prioritaire"][r]))
 
 
-def _quartile(rows: dict, pool: DemandeTable, n_stock: int, window: list[int],
+def _quartile(rows: dict, pool: DemandeTable, n_stock: int, in_rows: list[int],
               threshold: float | None) -> None:
-    income = _uc_income(pool, np.asarray(window, np.int64) + n_stock)
+    income = _uc_income(pool, np.asarray(in_rows, np.int64) + n_stock)
     rows["quartile1"] = [None if threshold is None or np.isnan(v) else bool(v < threshold)
                          for v in income.tolist()]
 
@@ -318,8 +325,8 @@ def _waiting(grid: ir.GridIR, scorer: DayScorer, pool: DemandeTable, depot: np.n
         if delai is not None and anc < delai:
             continue
         b = best.get(row)
-        if b is None or (rank[q] * size[b], int(st.rank[pair[q]])) < (rank[b] * size[q],
-                                                                    int(st.rank[pair[b]])):
+        if b is None or ((rank[q] - 1) * size[b], int(st.rank[pair[q]])) < (
+                (rank[b] - 1) * size[q], int(st.rank[pair[b]])):
             best[row] = q
     chosen = sorted(best.values(), key=lambda q: (str(st.commune[pair[q]]), int(typo[q]),
                                                   int(rank[q]), str(st.numero_unique[pair[q]])))
@@ -332,7 +339,7 @@ def _waiting(grid: ir.GridIR, scorer: DayScorer, pool: DemandeTable, depot: np.n
         out["score"].append(int(st.score[p]) / 100)
         out["rang"].append(int(rank[q]))
         out["candidats"].append(int(size[q]))
-        out["part"].append(round(int(rank[q]) / int(size[q]), 4))
+        out["part"].append(round((int(rank[q]) - 1) / int(size[q]), 4))
         out["decile"].append(int(dec[q]))
         out["date_depot"].append(sub.columns["date_depot"][row].isoformat())
         out["anciennete_mois"].append(months_between(sub.columns["date_depot"][row], end))

@@ -135,7 +135,7 @@ def notice(rec: Mapping[str, Any]) -> str:
         n = rec["candidats_recevables"]
         return (f"Vous êtes classé {ordinal_fr(rec['rang'])} sur {n} candidat"
                 f"{'s' if n > 1 else ''} recevable{'s' if n > 1 else ''} pour ce logement.")
-    reasons = "; ".join(REASONS[r] for r in rec["motifs"])
+    reasons = " ; ".join(REASONS[r] for r in rec["motifs"])
     return f"Votre candidature n'est pas recevable pour ce logement : {reasons}."
 
 
