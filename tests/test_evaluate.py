@@ -19,23 +19,9 @@ from cotation.data.attributed import read_attributed
 from cotation.data.table import read_demandes_csv
 from cotation.grid import load_grid
 
-GRID = """\
-format: cotation/1
-grid:
-  id: test-evaluation
-  title: "Territoire Test"
-  territory:
-    epci_siren: "200000001"
-    name: "Territoire Test"
-    communes: ["69123", "69266"]
-  version: "1"
-  effective_from: 2024-01-01
-criteria:
-  - id: dalo
-    label: "DALO"
-    legal_priority: true
-    when: "dalo_statut == 'actif'"
-    points: 100
+from _support import grid_text
+
+GRID = grid_text("""
   - id: personnes
     label: "10 points par personne"
     points: "10 * nb_personnes"
@@ -50,7 +36,7 @@ waiting_time:
   statistic: mean
   window_months: 12
   delai_anormalement_long: {T2: 12, T3: 24}
-"""
+""".lstrip("\n"))
 
 STOCK = """\
 numero_unique,date_depot,nb_personnes,nb_adultes,nb_enfants,typologies,localisations,dalo_statut
