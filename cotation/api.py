@@ -368,6 +368,7 @@ class ShortlistIndex:
                                     ex["nb_personnes_handicap"], ex["date_naissance"],
                                     ex["date_naissance_conjoint"], today)
         self._cat = cats[rows]
+        self._nb_personnes = ex["nb_personnes"][rows]
         self._max_cat = int(cats.max()) if len(cats) else 6
         self._score = result.score_hundredths[order]
         self._score_v = result.score_valide_hundredths[order]
@@ -439,3 +440,26 @@ class ShortlistIndex:
                  "commune": commune, "rank": int(self._rank[p]),
                  "score": int(self._score[p]) / 100, "score_valide": int(self._score_v[p]) / 100}
                 for p in picked]
+
+    def location_voulue(self, offre: Any, candidats: list[str] | None = None) -> list[dict[str, Any]]:
+        """Location voulue: each applicant for an advertised dwelling (an
+        :class:`~cotation.analysis.location_voulue.Offre` or a mapping with ``commune``,
+        ``typologie``, ``financement``, ``loyer``, ``surface``, ``accessible``…), eligible or not
+        with the reasons, ranked among the eligible ones, with the French notice they are owed.
+        ``candidats``: numéros uniques (default: every scored demande that asked the commune)."""
+        from cotation.analysis.location_voulue import Offre, offre_from_mapping, rank_applicants
+
+        if not isinstance(offre, Offre):
+            offre = offre_from_mapping(offre)
+        dwelling = offre.dwelling()
+        cell = self._cell(dwelling)
+        lo, hi = int(self._bounds[cell]), int(self._bounds[cell + 1])
+        bit, ceil = self._criteria(dwelling)
+        cat, rfr = self._cat[lo:hi], self._rfr[lo:hi]
+        known = (cat >= 1) & ~np.isnan(rfr)
+        income_ok = None if ceil is None else rfr <= ceil[np.where(known, cat, 0)]
+        nus = self._nu()
+        return rank_applicants(offre, numeros=nus[self._rows[lo:hi]], scores=self._score[lo:hi],
+                               typo_ok=(self._typo[lo:hi] & bit) != 0, income_ok=income_ok,
+                               income_known=known, personnes=self._nb_personnes[lo:hi],
+                               known=set(nus.tolist()), candidats=candidats)

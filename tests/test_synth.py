@@ -13,7 +13,9 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from cotation.cli import main as cli_main
 from cotation.data.schema import COLUMNS, TYPOLOGIES
-from cotation.data.synth import SynthParams, generate_attributions, generate_demandes
+from cotation.data.synth import (
+    SynthParams, attributed_demandes, generate_attributions, generate_demandes
+)
 from cotation.data.table import (
     read_attributions_csv, read_demandes_csv, read_demandes_stream, write_attributions_csv,
     write_demandes_csv
@@ -94,9 +96,31 @@ def test_cli_writes_the_same_bytes_as_the_api(tmp_path):
     assert out.read_text(encoding="utf-8") == _csv(
         generate_demandes(300, seed=9, today=TODAY, territories=territories))
     expected = tmp_path / "expected.csv"
-    write_attributions_csv(generate_attributions(120, seed=9, today=TODAY,
-                                                 territories=territories), expected)
+    leases = generate_attributions(120, seed=9, today=TODAY, territories=territories)
+    write_attributions_csv(leases, expected, attributed_demandes(
+        leases, seed=9, today=TODAY, territories=territories))
     assert attr.read_bytes() == expected.read_bytes()
+
+
+def test_attributed_demandes_match_their_leases(tmp_path):
+    from cotation.data.attributed import read_attributed
+
+    territories = [TERRITORIES[0]]
+    leases = generate_attributions(200, seed=3, today=TODAY, territories=territories)
+    dem = attributed_demandes(leases, seed=3, today=TODAY, territories=territories)
+    path = tmp_path / "a.csv"
+    write_attributions_csv(leases, path, dem)
+    back = read_attributed(path)
+    assert back.summary() == {"read": 200, "accepted": 200, "rejected": 0}
+    a, d = back.attributions.columns, back.demandes.columns
+    for i in range(200):
+        assert d["localisations"][i][0] == a["commune"][i]
+        assert a["typologie"][i] in d["typologies"][i]
+        assert (d["situation_logement"][i] == "locataire_hlm") == a["est_mutation"][i]
+        refus = d["date_dernier_refus_adapte"][i]
+        assert refus is None or refus <= a["date_attribution"][i]
+        renew = d["date_renouvellement"][i]
+        assert renew is None or a["date_depot"][i] < renew <= a["date_attribution"][i]
 
 
 def test_cli_rejects_bad_territory(tmp_path, capsys):

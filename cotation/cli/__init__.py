@@ -16,6 +16,7 @@ _COMMAND_MODULES = (
     "cotation.cli.convert",
     "cotation.cli.stats",
     "cotation.cli.compare",
+    "cotation.cli.evaluate",
 )
 
 

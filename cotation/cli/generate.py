@@ -7,7 +7,7 @@ import datetime as dt
 import sys
 from typing import Any
 
-from cotation.data.synth.attributions import generate_attributions
+from cotation.data.synth.attributions import attributed_demandes, generate_attributions
 from cotation.data.synth.demandes import generate_demandes
 from cotation.data.table import write_attributions_csv, write_demandes_csv
 
@@ -63,7 +63,9 @@ def _cmd_generate(args: argparse.Namespace) -> int:
             n_attr = args.n_attributions if args.n_attributions is not None else round(0.75 * args.n)
             attr = generate_attributions(n_attr, seed=args.seed, today=args.today,
                                          territories=args.territory, years=args.years)
-            write_attributions_csv(attr, args.attributions)
+            demandes = attributed_demandes(attr, seed=args.seed, today=args.today,
+                                           territories=args.territory)
+            write_attributions_csv(attr, args.attributions, demandes)
             print(f"wrote {len(attr)} attributions to {args.attributions}")
     except ValueError as exc:
         print(f"cotation generate: {exc}", file=sys.stderr)

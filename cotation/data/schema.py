@@ -144,4 +144,13 @@ ATTRIBUTION_COLUMNS: tuple[str, ...] = (
     "numero_unique", "date_depot", "date_attribution", "commune", "typologie", "est_mutation",
 )
 ATTRIBUTION_OPTIONAL_COLUMNS: tuple[str, ...] = ("financement", "qpv", "reservataire")
+# An attribution table may also carry the attributed demande as it stood on its attribution
+# date: every canonical demande column (and local fields as extra columns), one row per
+# lease. ``numero_unique``, ``date_depot`` and ``est_mutation`` are shared by both; ``commune``
+# and ``typologie`` are the lease's, ``localisations`` and ``typologies`` the demande's.
+# ``cotation evaluate`` needs them to score the demande at its attribution date (see
+# docs/evaluation.md for why the attributions carry them rather than demandes gaining a
+# radiation date).
+ATTRIBUTION_DEMANDE_COLUMNS: tuple[str, ...] = tuple(
+    c.name for c in COLUMNS if c.name not in ("numero_unique", "date_depot", "est_mutation"))
 FINANCEMENTS = ("PLAI", "PLUS", "PLS", "PLI")

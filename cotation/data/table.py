@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from cotation.data.schema import (
-    ATTRIBUTION_COLUMNS, COLUMNS, COLUMNS_BY_NAME, FINANCEMENTS, TYPOLOGIES, Column, Kind
+    ATTRIBUTION_COLUMNS, ATTRIBUTION_DEMANDE_COLUMNS, COLUMNS, COLUMNS_BY_NAME, FINANCEMENTS, TYPOLOGIES, Column, Kind
 )
 from cotation.data.values import ValueParseError, format_cell, parse_cell
 
@@ -302,10 +302,17 @@ def attributions_from_records(records: Iterable[tuple[int, Mapping[str, Any]]], 
     return AttributionTable(cols), rejects, n_read
 
 
-def write_attributions_csv(table: AttributionTable, path: str | Path) -> None:
+def write_attributions_csv(table: AttributionTable, path: str | Path,
+                           demandes: DemandeTable | None = None) -> None:
+    """Attribution columns, then, when ``demandes`` is given (row for row), the attributed
+    demande's canonical columns and extras (see ``ATTRIBUTION_DEMANDE_COLUMNS``)."""
+    names = list(_ATTR_TYPES)
+    more = [c for c in COLUMNS if c.name in ATTRIBUTION_DEMANDE_COLUMNS] if demandes else []
+    extra_names = list(demandes.extras) if demandes else []
     with open(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh, lineterminator="\n")
-        names = list(_ATTR_TYPES)
-        w.writerow(names)
+        w.writerow(names + [c.name for c in more] + extra_names)
         for i in range(len(table)):
-            w.writerow([format_cell(_ATTR_TYPES[k], table.columns[k][i]) for k in names])
+            w.writerow([format_cell(_ATTR_TYPES[k], table.columns[k][i]) for k in names]
+                       + [format_cell(c, demandes.columns[c.name][i]) for c in more]
+                       + [demandes.extras[h][i] or "" for h in extra_names])

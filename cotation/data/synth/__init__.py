@@ -16,8 +16,8 @@ Modules: ``params`` (calibration), ``draws`` (seeded helpers), ``territories`` (
 numéros uniques), ``profiles`` (household tables), ``demandes``, ``attributions``. They share
 private helpers with each other; the public surface is re-exported here.
 """
-from cotation.data.synth.attributions import generate_attributions
+from cotation.data.synth.attributions import attributed_demandes, generate_attributions
 from cotation.data.synth.demandes import generate_demandes
 from cotation.data.synth.params import SynthParams
 
-__all__ = ["SynthParams", "generate_attributions", "generate_demandes"]
+__all__ = ["SynthParams", "attributed_demandes", "generate_attributions", "generate_demandes"]

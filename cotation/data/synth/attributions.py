@@ -13,7 +13,7 @@ from cotation.data.synth.draws import (
 )
 from cotation.data.synth.params import SynthParams
 from cotation.data.synth.territories import _Territories, _numeros
-from cotation.data.table import AttributionTable
+from cotation.data.table import AttributionTable, DemandeTable
 
 # ----------------------------------------------------------------------------- attributions
 
@@ -78,3 +78,46 @@ def generate_attributions(n: int, *, seed: int, today: dt.date,
         "reservataire": _codes(res, tuple(p.reservataires)),
     }
     return AttributionTable(cols)
+
+
+def attributed_demandes(attributions: AttributionTable, *, seed: int, today: dt.date,
+                        territories: Sequence[Sequence[str]],
+                        params: SynthParams | None = None) -> DemandeTable:
+    """The demande behind each attribution, as it stood on its attribution date.
+
+    Households, incomes and situations are drawn like pending demandes, on their own stream
+    (seed + 1), then aligned with the lease: same numéro unique, dépôt and mutation flag, the
+    attributed commune first among the localisations and the attributed typologie among those
+    asked, renewals and refusals before the attribution. Ages are drawn at ``today``, a few
+    months off for older leases (guess; ages only move the age criteria).
+    """
+    from cotation.data.synth.demandes import generate_demandes
+
+    n = len(attributions)
+    base = generate_demandes(n, seed=seed + 1, today=today, territories=territories,
+                             params=params)
+    a = attributions.columns
+    cols = base.columns
+    depot = np.array([d.toordinal() for d in a["date_depot"]], dtype=np.int64)
+    signed = np.array([d.toordinal() for d in a["date_attribution"]], dtype=np.int64)
+    years = (signed - depot) // 365
+    renew = depot + 365 * years
+    cols["numero_unique"] = list(a["numero_unique"])
+    cols["date_depot"] = list(a["date_depot"])
+    cols["date_renouvellement"] = [dt.date.fromordinal(int(r)) if y > 0 else None
+                                   for r, y in zip(renew, years)]
+    mutation = np.asarray(a["est_mutation"], dtype=bool)
+    cols["est_mutation"] = mutation.tolist()
+    sit = np.asarray(cols["situation_logement"], dtype=object)
+    sit[mutation] = "locataire_hlm"
+    sit[~mutation & (sit == "locataire_hlm")] = "locataire_prive"
+    cols["situation_logement"] = sit.tolist()
+    cols["localisations"] = [(c,) + tuple(x for x in locs if x != c)
+                             for c, locs in zip(a["commune"], cols["localisations"])]
+    cols["typologies"] = [s | {t} for t, s in zip(a["typologie"], cols["typologies"])]
+    late = np.array([r is not None and r.toordinal() > s
+                     for r, s in zip(cols["date_dernier_refus_adapte"], signed)], dtype=bool)
+    cols["date_dernier_refus_adapte"] = [None if x else r for x, r in
+                                         zip(late, cols["date_dernier_refus_adapte"])]
+    cols["nb_refus_adaptes"] = [0 if x else r for x, r in zip(late, cols["nb_refus_adaptes"])]
+    return DemandeTable(cols, base.extras)

@@ -1,0 +1,56 @@
+"""Writing an evaluation: tables (CSV, Parquet), ``summary.json`` and the French A4 report."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from cotation.analysis.evaluate import Evaluation
+from cotation.analysis.output import bar_chart, render, write_json, write_table
+
+OBJECTIVE_LABELS = {
+    "prioritaires": "Publics prioritaires (DALO, priorité légale, public reconnu prioritaire)",
+    "dalo": "Ménages reconnus DALO",
+    "quartile1_hors_qpv": "Hors QPV : ménages du premier quartile de ressources",
+}
+
+
+def write_evaluation(ev: Evaluation, directory: str | Path) -> list[str]:
+    """Every output file of ``cotation evaluate`` in ``directory``; the names written."""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    files = []
+    for name, cols in (("attributions", ev.attributions), ("deciles", ev.deciles),
+                       ("bien_classees_en_attente", ev.waiting), ("criteres", ev.criteria)):
+        files += write_table(cols, d, name)
+    write_json(ev.summary, d / "summary.json")
+    (d / "rapport.html").write_text(report_html(ev), encoding="utf-8")
+    return files + ["summary.json", "rapport.html"]
+
+
+def report_html(ev: Evaluation) -> str:
+    s = ev.summary
+    dist = s["rang"]["deciles"]
+    n_ranked = sum(dist)
+    decile_chart = bar_chart([f"{d}e décile" if d > 1 else "1er décile" for d in range(1, 11)],
+                             [100 * c / n_ranked if n_ranked else 0.0 for c in dist], unit=" %",
+                             reference=10.0, reference_label="10 % : rang sans effet")
+    objectives = [o for o in s["objectifs"] if o["atteint_pct"] is not None]
+    objective_chart = bar_chart([o["objectif"].replace("_", " ") for o in objectives],
+                                [o["atteint_pct"] for o in objectives], unit=" %",
+                                targets=[o["cible_pct"] for o in objectives])
+    crit = ev.criteria
+    rows = [i for i in range(len(crit["critere"]))
+            if (crit["attribuees"][i] or crit["en_attente"][i])]
+    by_dim = {}
+    dec = ev.deciles
+    for i, dim in enumerate(dec["dimension"]):
+        if dim != "ensemble":
+            by_dim.setdefault(dim, []).append({
+                "valeur": dec["valeur"][i], "n": dec["attributions"][i],
+                "premier": sum(dec[f"d{d}"][i] for d in range(1, 3)),
+                "part_moyenne": dec["part_moyenne"][i]})
+    waiting = [{k: v[i] for k, v in ev.waiting.items()}
+               for i in range(len(ev.waiting["numero_unique"]))]
+    return render("evaluation.html.j2", s=s, decile_chart=decile_chart,
+                  objective_chart=objective_chart, objectives=s["objectifs"],
+                  labels=OBJECTIVE_LABELS, by_dim=by_dim, waiting=waiting,
+                  criteria=[{k: v[i] for k, v in crit.items()} for i in rows])
