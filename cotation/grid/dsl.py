@@ -1,14 +1,14 @@
-"""Parsing expression strings with the Lark grammar in ``grammar/cotation.lark``."""
+"""Parsing expression strings with the Lark grammar ``cotation/grid/cotation.lark`` (package data)."""
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from pathlib import Path
+from importlib import resources
 
 from lark import Lark, Tree, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-GRAMMAR_PATH = Path(__file__).resolve().parents[2] / "grammar" / "cotation.lark"
+GRAMMAR = resources.files("cotation.grid") / "cotation.lark"
 
 _TOKEN_NAMES = {
     "NAME": "a name", "NUMBER": "a number", "STRING": "a quoted text", "DATE": "a date",
@@ -22,7 +22,7 @@ _TOKEN_NAMES = {
 
 @functools.lru_cache(maxsize=1)
 def parser() -> Lark:
-    return Lark(GRAMMAR_PATH.read_text(encoding="utf-8"), parser="lalr",
+    return Lark(GRAMMAR.read_text(encoding="utf-8"), parser="lalr",
                 propagate_positions=True, maybe_placeholders=True)
 
 

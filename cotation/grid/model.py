@@ -1,6 +1,7 @@
 """Grid file → validated model: shape check (JSON Schema), then typed pydantic models.
 
-The JSON Schema in ``grids/grid.schema.json`` is the published contract for editors and other
+The JSON Schema ``cotation/grid/grid.schema.json`` (package data; ``grids/grid.schema.json`` is
+the same file beside the example grids, for editors) is the published contract for editors and other
 tools; its errors are translated to file:line:col diagnostics through the source map.
 """
 from __future__ import annotations
@@ -9,6 +10,7 @@ import datetime as dt
 import functools
 import hashlib
 import json
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, Union
 
@@ -18,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from cotation.grid.diagnostics import Diagnostic, GridError, Span, did_you_mean
 from cotation.grid.loader import SourceMap, load_yaml
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "grids" / "grid.schema.json"
+SCHEMA = resources.files("cotation.grid") / "grid.schema.json"
 
 Number = Union[int, float]
 Bound = Union[int, float, str]
@@ -135,7 +137,7 @@ class GridFile(_Model):
 
 @functools.lru_cache(maxsize=1)
 def _validator() -> jsonschema.protocols.Validator:
-    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
     cls = jsonschema.validators.validator_for(schema)
     return cls(schema, format_checker=cls.FORMAT_CHECKER)
 
