@@ -15,85 +15,91 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from cotation.cli.core import add_output
+from cotation.cli.outputs import EXIT_INPUT, EXIT_USAGE, atomic_dir, input_file, output_dir
 from cotation.flux.errors import FluxInputError, Issue, Problem
+from cotation.i18n import _, print_error
 
 _EXIT_ISSUES = 1
-_EXIT_INPUT = 2
+_EXIT_INPUT = EXIT_INPUT
 
 
 def register(subparsers: Any) -> None:
     """Add the ``flux`` command group to the top-level ``cotation`` parser."""
-    flux = subparsers.add_parser("flux", help="gestion en flux des réservations",
-                                 description="Gestion en flux: assiette, objectifs, orientation des "
-                                             "logements libérés, décompte et bilans (flux.md).")
-    sub = flux.add_subparsers(dest="flux_command", metavar="SUBCOMMAND")
+    flux = subparsers.add_parser("flux", help=_("gestion en flux of reservations"),
+                                 description=_("Gestion en flux: assiette, targets, dispatch of freed "
+                                               "dwellings, décompte and bilans (docs/flux.md)."))
+    sub = flux.add_subparsers(dest="flux_command", metavar=_("SUBCOMMAND"), title=_("subcommands"))
     sub.required = True
 
-    p = sub.add_parser("assiette", help="assiette, taux de rotation et flux annuel")
+    p = sub.add_parser("assiette", help=_("assiette, rotation rate and annual flux"))
     _inputs(p)
-    p.add_argument("-o", "--out", type=Path,
-                   help="dossier de sortie (assiette.json, .csv, _detail.csv); sinon JSON sur stdout")
+    _output(p, _("output folder (assiette.json, .csv, _detail.csv); otherwise JSON on stdout"), False)
     p.set_defaults(func=cmd_assiette)
 
-    p = sub.add_parser("targets", help="objectifs annuels par réservataire et contrôles réglementaires")
+    p = sub.add_parser("targets", help=_("annual targets per réservataire and legal checks"))
     _inputs(p, today=True)
-    p.add_argument("-o", "--out", type=Path,
-                   help="dossier de sortie (targets.json, targets.csv); sinon JSON sur stdout")
+    _output(p, _("output folder (targets.json, targets.csv); otherwise JSON on stdout"), False)
     p.set_defaults(func=cmd_targets)
 
-    p = sub.add_parser("dispatch", help="orienter les logements libérés de l'année (journal d'audit)")
+    p = sub.add_parser("dispatch", help=_("dispatch the dwellings freed during the year (audit log)"))
     _inputs(p, today=True)
-    p.add_argument("--demandes", type=Path, help="demandes au format canonique (CSV) pour les listes de candidats")
+    p.add_argument("--demandes", type=Path, help=_("demandes in the canonical format (CSV) for the candidate shortlists"))
     p.add_argument("--scores", type=Path,
-                   help="sortie de `cotation score` (numero_unique, commune, score, score_valide, rank)")
+                   help=_("output of `cotation score` (numero_unique, commune, score, score_valide, rank)"))
     p.add_argument("--grid", type=Path,
-                   help="grille de cotation: les demandes sont cotées à --today (au lieu de --scores)")
-    p.add_argument("-k", type=int, help="taille des listes de candidats (défaut: convention, sinon 3)")
-    p.add_argument("-o", "--out", type=Path, required=True, help="dossier de sortie")
+                   help=_("cotation grid: the demandes are scored at --today (instead of --scores)"))
+    p.add_argument("-k", type=int, help=_("size of the candidate shortlists (default: the conventions', else 3)"))
+    _output(p, _("output folder"))
     p.set_defaults(func=cmd_dispatch)
 
-    p = sub.add_parser("verify", help="rejouer un journal d'audit et vérifier chaque décision")
-    p.add_argument("--audit", type=Path, required=True, help="audit.jsonl écrit par `cotation flux dispatch`")
+    p = sub.add_parser("verify", help=_("replay an audit log and check every decision"))
+    p.add_argument("--audit", type=Path, required=True, help=_("audit.jsonl written by `cotation flux dispatch`"))
     p.set_defaults(func=cmd_verify)
 
-    p = sub.add_parser("bilan", help="bilan annuel ou intermédiaire par réservataire (CSV, JSON, HTML)")
+    p = sub.add_parser("bilan", help=_("annual or intermediate bilan per réservataire (CSV, JSON, HTML)"))
     _inputs(p, today=True)
-    p.add_argument("--from", dest="start", type=_date, help="début de période (défaut: 1er janvier de --year)")
-    p.add_argument("--to", dest="end", type=_date, help="fin de période incluse (défaut: 31 décembre de --year)")
-    p.add_argument("-o", "--out", type=Path, required=True, help="dossier de sortie")
+    p.add_argument("--from", dest="start", type=_date, help=_("start of the period (default: 1 January of --year)"))
+    p.add_argument("--to", dest="end", type=_date, help=_("end of the period, included (default: 31 December of --year)"))
+    _output(p, _("output folder"))
     p.set_defaults(func=cmd_bilan)
 
-    p = sub.add_parser("stock", help="état des réservations en stock → pourcentages de flux "
-                                     "(contrôle des totaux)")
-    p.add_argument("--table", type=Path, required=True, help="CSV reservataire,financement,<typologies…>,TOTAL")
-    p.add_argument("--flux", type=int, help="flux annuel à répartir selon ces parts")
+    p = sub.add_parser("stock", help=_("état des réservations en stock → flux percentages "
+                                       "(totals checked)"))
+    p.add_argument("--table", type=Path, required=True, help=_("CSV reservataire,financement,<typologies…>,TOTAL"))
+    p.add_argument("--flux", type=int, help=_("annual flux to share out with these percentages"))
     p.set_defaults(func=cmd_stock)
 
-    p = sub.add_parser("generate", help="bailleur synthétique (patrimoine, conventions, événements)")
-    p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--dwellings", type=int, required=True, help="nombre de logements")
-    p.add_argument("--year", type=int, default=2025, help="année des vacances générées (défaut 2025)")
-    p.add_argument("--departement", default="83")
-    p.add_argument("--demandes", type=int, default=0, help="générer aussi N demandes et leur fichier de scores")
-    p.add_argument("-o", "--out", type=Path, required=True)
+    p = sub.add_parser("generate", help=_("synthetic bailleur (dwellings, conventions, events)"))
+    p.add_argument("--seed", type=int, required=True, help=_("random seed (same seed, same files)"))
+    p.add_argument("--dwellings", type=int, required=True, help=_("number of dwellings"))
+    p.add_argument("--year", type=int, default=2025, help=_("year of the generated vacancies (default 2025)"))
+    p.add_argument("--departement", default="83", help=_("département (default 83)"))
+    p.add_argument("--demandes", type=int, default=0, help=_("also generate N demandes and their scores file"))
+    _output(p, _("output folder"))
     p.set_defaults(func=cmd_generate)
+
+
+def _output(p: argparse.ArgumentParser, help: str, required: bool = True) -> None:
+    add_output(p, help, required=required, metavar=_("FOLDER"))
+    p.set_defaults(out=None)
 
 
 def _date(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' n'est pas une date AAAA-MM-JJ") from None
+        raise argparse.ArgumentTypeError(_("'{text}' is not a date YYYY-MM-DD").format(text=text)) from None
 
 
 def _inputs(p: argparse.ArgumentParser, today: bool = False) -> None:
-    p.add_argument("--logements", type=Path, required=True, help="patrimoine (CSV type RPLS)")
-    p.add_argument("--conventions", type=Path, required=True, help="conventions (YAML)")
-    p.add_argument("--evenements", type=Path, required=True, help="événements de vacance (CSV)")
-    p.add_argument("--year", type=int, required=True, help="année N du flux")
-    p.add_argument("--departement", help="département du flux (défaut: celui du bailleur ou des logements)")
+    p.add_argument("--logements", type=Path, required=True, help=_("dwellings (RPLS-like CSV)"))
+    p.add_argument("--conventions", type=Path, required=True, help=_("conventions (YAML)"))
+    p.add_argument("--evenements", type=Path, required=True, help=_("vacancy events (CSV)"))
+    p.add_argument("--year", type=int, required=True, help=_("year N of the flux"))
+    p.add_argument("--departement", help=_("département of the flux (default: the bailleur's or the dwellings')"))
     if today:
-        p.add_argument("--today", type=_date, help="date de référence (défaut: 1er janvier de --year)")
+        p.add_argument("--today", type=_date, help=_("reference date (default: 1 January of --year)"))
 
 
 @dataclass
@@ -125,16 +131,29 @@ def _load(args: argparse.Namespace) -> _Loaded:
 
 def _guard(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
+        args.out = Path(args.output) if getattr(args, "output", None) is not None else None
+        for name in ("logements", "conventions", "evenements", "demandes", "scores", "grid",
+                     "audit", "table"):
+            value = getattr(args, name, None)
+            if isinstance(value, Path):
+                input_file(value, f"--{name}")
+        if args.out is not None:
+            output_dir(args.out, inputs=[getattr(args, n, None) for n in
+                                         ("logements", "conventions", "evenements", "demandes",
+                                          "scores", "grid")])
         try:
-            return fn(args)
+            if args.out is None:
+                return fn(args)
+            final = args.out
+            with atomic_dir(final) as tmp:
+                args.out = tmp
+                code = fn(args)
+            return code
         except FluxInputError as exc:
             print(str(exc), file=sys.stderr)
             return _EXIT_INPUT
-        except OSError as exc:
-            print(f"erreur: {exc}", file=sys.stderr)
-            return _EXIT_INPUT
         except LookupError as exc:  # e.g. no income ceilings for --year
-            print(f"erreur: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+            print_error(str(exc.args[0] if exc.args else exc))
             return _EXIT_INPUT
     run.__name__ = fn.__name__
     run.__doc__ = fn.__doc__
@@ -184,7 +203,8 @@ def cmd_assiette(args: argparse.Namespace) -> int:
         _write_csv(args.out / "assiette_detail.csv",
                    [{"poste": t.poste, "logement_id": t.logement_id, "vacance_id": t.vacance_id, "ligne": t.line}
                     for t in a.trace], ("poste", "logement_id", "vacance_id", "ligne"))
-        print(f"assiette {args.year}: base {a.base}, flux net {a.flux_net} → {args.out}")
+        print(_("assiette {year}: base {base}, net flux {flux} → {path}").format(
+            year=args.year, base=a.base, flux=a.flux_net, path=args.output))
     return _report(a.issues)
 
 
@@ -204,7 +224,8 @@ def cmd_targets(args: argparse.Namespace) -> int:
         (args.out / "targets.json").write_text(_dump(doc), encoding="utf-8")
         _write_csv(args.out / "targets.csv", t.rows())
         for r in t.rows():
-            print(f"{r['reservataire']:<20} {r['cible']:>6}  (exact {r['cible_exacte_affichee']})")
+            print(f"{r['reservataire']:<20} {r['cible']:>6}  "
+                  + _("(exact {value})").format(value=r['cible_exacte_affichee']))
     return _report(issues)
 
 
@@ -224,12 +245,12 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
     d, a, t, on = _prepare(args)
     if not t.valid:
         _report(t.issues)
-        print("erreur: objectifs invalides, orientation impossible", file=sys.stderr)
+        print_error(_("invalid targets: no dispatch possible"))
         return _EXIT_ISSUES
     source = None
     if args.grid and args.scores:
-        print("erreur: --grid et --scores s'excluent (la grille cote les demandes elle-même)", file=sys.stderr)
-        return _EXIT_INPUT
+        print_error(_("--grid and --scores exclude each other (the grid scores the demandes itself)"))
+        return EXIT_USAGE
     if args.demandes:
         s = d.cf.settings
         from sne_adapters import read_demandes
@@ -246,10 +267,11 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
         else:
             source = ScoreFileSource.from_files(args.demandes, args.scores, **kw)
         rs = source.read_summary
-        print(f"demandes: {rs['read']} lues, {rs['accepted']} retenues, {rs['rejected']} rejetées", file=sys.stderr)
+        print(_("demandes: {read} read, {accepted} kept, {rejected} rejected").format(
+            read=rs['read'], accepted=rs['accepted'], rejected=rs['rejected']), file=sys.stderr)
     elif args.scores or args.grid:
-        print("erreur: --scores et --grid demandent aussi --demandes", file=sys.stderr)
-        return _EXIT_INPUT
+        print_error(_("--scores and --grid also need --demandes"))
+        return EXIT_USAGE
     res = run_dispatch(d.by_id, d.events, d.cf, t, a.excluded, args.year, source=source, k=args.k,
                        departement=d.departement)
     header = dict(res.header)
@@ -274,7 +296,8 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
                "insuffisance_candidats": sum(1 for s in res.shortlists if s["insuffisance_candidats"])}
     (out / "dispatch.json").write_text(_dump(summary), encoding="utf-8")
     for p in t.parties:
-        print(f"{p.id:<20} cible {t.totals[p.id]:>6}  orientés {counts.get(p.id, 0):>6}")
+        print(f"{p.id:<20} " + _("target {target:>6}  dispatched {n:>6}").format(
+            target=t.totals[p.id], n=counts.get(p.id, 0)))
     return 0
 
 
@@ -288,7 +311,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     for p in problems:
         print(p, file=sys.stderr)
     n = sum(1 for r in records if r.get("type") == "orientation")
-    print(f"{n} orientations rejouées, {len(problems)} écart(s)")
+    print(_("{n} dispatch decisions replayed, {problems} difference(s)").format(n=n, problems=len(problems)))
     return _EXIT_ISSUES if problems else 0
 
 
@@ -300,12 +323,13 @@ def cmd_bilan(args: argparse.Namespace) -> int:
     start = args.start or dt.date(args.year, 1, 1)
     end = args.end or dt.date(args.year, 12, 31)
     if end < start:
-        print("erreur: --to avant --from", file=sys.stderr)
-        return _EXIT_INPUT
+        print_error(_("--to is before --from"))
+        return EXIT_USAGE
     b = compute_bilan(d.by_id, d.events, d.cf, start, end, targets=t, assiette=a,
                       generated_on=args.today or end)
     paths = b.write(args.out)
-    print(f"bilan {start} → {end}: {b.vacances['vacances']} vacances, écrit dans {paths['html'].parent}")
+    print(_("bilan {start} → {end}: {n} vacancies, written to {path}").format(
+        start=start, end=end, n=b.vacances['vacances'], path=args.output))
     return _report(b.issues)
 
 
@@ -338,5 +362,6 @@ def cmd_generate(args: argparse.Namespace) -> int:
         table = generate_demandes(args.seed, args.demandes, b.communes, args.year, departement=args.departement)
         write_demandes_csv(table, args.out / "demandes.csv")
         write_scores_csv(synthetic_scores(table, args.year, args.seed), args.out / "scores.csv")
-    print(f"{len(b.logements)} logements, {len(b.events)} événements → {paths['logements'].parent}")
+    print(_("{dwellings} dwellings, {events} events → {path}").format(
+        dwellings=len(b.logements), events=len(b.events), path=args.output))
     return 0
