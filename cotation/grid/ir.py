@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
-from cotation.grid.diagnostics import Span
+from cotation.grid.diagnostics import Span, msg
 from cotation.data.schema import Kind
 
 
@@ -28,15 +28,16 @@ class Type:
 
     def describe(self) -> str:
         if self.literal:
-            return "a text literal"
-        names = {Kind.BOOL: "a boolean", Kind.INT: "a whole number", Kind.DECIMAL: "a number",
+            return msg("a text literal")
+        names = {Kind.BOOL: "a boolean (true/false)", Kind.INT: "a whole number", Kind.DECIMAL: "a number",
                  Kind.DATE: "a date", Kind.TEXT: "a text", Kind.COMMUNE: "an INSEE commune code",
                  Kind.COMMUNES: "a list of communes"}
         if self.kind is Kind.CODE:
-            return f"a code of {self.enum_name}" if self.enum_name else "a code"
+            return msg("a code of {name}", name=self.enum_name) if self.enum_name else msg("a code")
         if self.kind is Kind.CODESET:
-            return f"a set of {self.enum_name} codes" if self.enum_name else "a set of codes"
-        return names[self.kind]
+            return (msg("a set of {name} codes", name=self.enum_name) if self.enum_name
+                    else msg("a set of codes"))
+        return msg(names[self.kind])
 
 
 BOOL = Type(Kind.BOOL)
