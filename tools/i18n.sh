@@ -5,7 +5,7 @@ set -euo pipefail
 pybabel extract --no-location --sort-output --omit-header -k _ -k N_ -k msg -k ngettext:1,2 \
   -o cotation/locale/cotation.pot cotation sne_adapters
 if [ -f cotation/locale/fr/LC_MESSAGES/cotation.po ]; then
-  pybabel update --no-location --omit-header --no-fuzzy-matching -l fr -D cotation \
+  pybabel update --omit-header --no-fuzzy-matching -l fr -D cotation \
     -i cotation/locale/cotation.pot -d cotation/locale
 else
   pybabel init -l fr -D cotation -i cotation/locale/cotation.pot -d cotation/locale

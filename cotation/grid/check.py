@@ -347,7 +347,8 @@ class Checker(ExpressionChecker):
                                did_you_mean(m, index))
                     continue
                 if m in owner:
-                    where = "twice in this group" if owner[m] == gr.id else f"already in group '{owner[m]}'"
+                    where = (msg("twice in this group") if owner[m] == gr.id
+                             else msg("already in group '{group}'", group=owner[m]))
                     self.error("group-member-twice", msg("criterion '{m}' is {where}; a criterion belongs to at most one group", m=m, where=where), self.smap.span(path), gr.id)
                     continue
                 owner[m] = gr.id

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 from cotation.grid.diagnostics import Span, msg
+from cotation.i18n import N_
 from cotation.data.schema import Kind
 
 
@@ -29,9 +30,9 @@ class Type:
     def describe(self) -> str:
         if self.literal:
             return msg("a text literal")
-        names = {Kind.BOOL: "a boolean (true/false)", Kind.INT: "a whole number", Kind.DECIMAL: "a number",
-                 Kind.DATE: "a date", Kind.TEXT: "a text", Kind.COMMUNE: "an INSEE commune code",
-                 Kind.COMMUNES: "a list of communes"}
+        names = {Kind.BOOL: N_("a boolean (true/false)"), Kind.INT: N_("a whole number"),
+                 Kind.DECIMAL: N_("a number"), Kind.DATE: N_("a date"), Kind.TEXT: N_("a text"),
+                 Kind.COMMUNE: N_("an INSEE commune code"), Kind.COMMUNES: N_("a list of communes")}
         if self.kind is Kind.CODE:
             return msg("a code of {name}", name=self.enum_name) if self.enum_name else msg("a code")
         if self.kind is Kind.CODESET:
