@@ -112,7 +112,7 @@ def translate_argparse(message: str) -> str:
         values = m.groupdict()
         if "message" in values:
             values["message"] = translate_argparse(values["message"])
-        translated = _(template)
+        translated = _PLACEHOLDER.sub(lambda m: m.group(0)[:-1] + "s", _(template))
         if "%(" in template:
             return translated % values
         if values:

@@ -184,8 +184,9 @@ def explain_yaml_error(exc: yaml.MarkedYAMLError, text: str, line: int) -> tuple
                    "in the same column as the other keys of its level (count the spaces), and a "
                    "list item '- ' in the same column as the other items"), fix
     if problem.startswith("mapping values are not allowed"):
-        return msg("a ':' is inside a value: put the whole value between quotes, e.g. "
-                   "label: \"Hébergé : chez un tiers\""), fix
+        return msg("a ':' comes where YAML expects a value: either this line is indented more "
+                   "than the keys of its level (align it with them), or a value contains ':' (put "
+                   "the whole value between quotes, e.g. label: \"Hébergé : chez un tiers\")"), fix
     if "could not find expected ':'" in problem:
         return msg("a line has no ':' after its key, or a quote opened above is not closed"), fix
     if "end of stream" in problem or "quoted scalar" in context:

@@ -198,6 +198,8 @@ def _diag_matches(d, exp: dict) -> bool:
         return False
     if "criterion" in exp and d.criterion != exp["criterion"]:
         return False
-    if "contains" in exp and str(exp["contains"]).lower() not in d.format().lower():
-        return False
+    if "contains" in exp:   # in the English source text or in the user's language
+        want = str(exp["contains"]).lower()
+        if want not in d.format(localize=False).lower() and want not in d.format().lower():
+            return False
     return True
