@@ -107,7 +107,7 @@ def run(argv: list[str]) -> int:
 
 
 @pytest.mark.parametrize("what,argv,code", MISTAKES,
-                         ids=[m[0] if isinstance(m, tuple) else m.values[0] for m in MISTAKES])
+                         ids=[m.values[0] if hasattr(m, "values") else m[0] for m in MISTAKES])
 def test_mistake_gives_one_line_and_exit_code(ws, capsys, what, argv, code):
     got = run(argv)
     err = capsys.readouterr().err
@@ -120,7 +120,7 @@ def test_mistake_gives_one_line_and_exit_code(ws, capsys, what, argv, code):
 
 
 def test_table_is_large_enough():
-    assert len(MISTAKES) >= 30
+    assert len(MISTAKES) >= 30 and len({m[0] if isinstance(m, tuple) else m for m in MISTAKES}) == len(MISTAKES)
 
 
 def test_interrupted_run_leaves_no_half_file(ws, capsys, monkeypatch):
