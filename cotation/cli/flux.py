@@ -138,9 +138,10 @@ def _guard(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namesp
             if isinstance(value, Path):
                 input_file(value, f"--{name}")
         if args.out is not None:
-            output_dir(args.out, inputs=[getattr(args, n, None) for n in
-                                         ("logements", "conventions", "evenements", "demandes",
-                                          "scores", "grid")])
+            output_dir(args.out, inputs=[v for v in (getattr(args, n, None) for n in
+                                                     ("logements", "conventions", "evenements",
+                                                      "demandes", "scores", "grid"))
+                                         if isinstance(v, Path)])
         try:
             if args.out is None:
                 return fn(args)

@@ -91,7 +91,7 @@ def test_bad_input_exit_code_and_location(gen, tmp_path, capsys):
     bad.write_text("\n".join(text) + "\n", encoding="utf-8")
     args = _inputs(gen)
     args[args.index("--logements") + 1] = str(bad)
-    assert main(["flux", "assiette", *args]) == 2
+    assert main(["flux", "assiette", *args]) == 1   # invalid input (docs/reference.md, exit codes)
     err = capsys.readouterr().err
     assert f"{bad}:4: colonne typologie:" in err
 
