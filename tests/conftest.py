@@ -1,6 +1,7 @@
 """Fixtures shared by the core tests (helpers live in ``_support``, importable by name)."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -9,6 +10,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _support import SHARED  # noqa: E402
+
+# The suite checks the English source messages; French is checked by tests that set it
+# (test_i18n.py, test_cli_mistakes.py). Users get French by default.
+os.environ["COTATION_LANG"] = "en"
 
 
 @pytest.fixture

@@ -2,9 +2,13 @@
 itself here through a ``register(subparsers)`` function."""
 from __future__ import annotations
 
-import argparse
 import importlib
+import os
 import sys
+
+from cotation.cli.outputs import (EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, CommandError,
+                                  describe_os_error)
+from cotation.i18n import ArgumentParser, _, print_error
 
 # Modules providing ``register(subparsers)``; imported lazily so `cotation validate` never
 # pays for numba.
@@ -17,17 +21,19 @@ _COMMAND_MODULES = (
     "cotation.cli.stats",
     "cotation.cli.compare",
     "cotation.cli.evaluate",
+    "cotation.cli.examples",
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(
         prog="cotation",
-        description="Score social-housing demandes with a published cotation grid, "
-                    "inform demandeurs, and manage reservations en flux.")
+        description=_("Score social-housing demandes with a published cotation grid, "
+                      "inform demandeurs, and manage reservations en flux."))
     from cotation import __version__
-    parser.add_argument("--version", action="version", version=f"cotation {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"cotation {__version__}",
+                        help=_("print the version and exit"))
+    sub = parser.add_subparsers(dest="command", metavar=_("COMMAND"), title=_("commands"))
     sub.required = True
     for name in dict.fromkeys(_COMMAND_MODULES):
         try:
@@ -43,14 +49,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; every user mistake ends in one line on stderr and an exit code
+    (``cotation.cli.outputs``), never a traceback (set ``COTATION_DEBUG=1`` to see one)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
+    except CommandError as exc:
+        print_error(str(exc))
+        return exc.code
     except KeyboardInterrupt:
-        return 130
+        print_error(_("interrupted; no output was left half-written"))
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         return 0
+    except OSError as exc:
+        print_error(describe_os_error(exc))
+        return EXIT_INPUT
+    except UnicodeDecodeError as exc:
+        print_error(_("a file is not UTF-8 text ({reason})").format(reason=exc.reason))
+        return EXIT_INPUT
+    except Exception as exc:  # a bug, not a user mistake: say so in one line
+        if os.environ.get("COTATION_DEBUG"):
+            raise
+        print_error(_("internal error ({kind}: {message}); please report it with the command "
+                      "line (COTATION_DEBUG=1 shows the details)")
+                    .format(kind=type(exc).__name__, message=str(exc).splitlines()[0] if str(exc) else ""))
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -5,60 +5,105 @@ import argparse
 import csv
 import datetime as dt
 import sys
-from pathlib import Path
 
+from cotation.cli.outputs import (CommandError, input_file, output_file, usage_error)
 from cotation.grid.diagnostics import GridError
+from cotation.i18n import _, print_error, warning_line
+
+OUTPUT_SUFFIXES = (".csv", ".parquet")
+REJECTS_SUFFIXES = (".csv",)
 
 
 def _date(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a date YYYY-MM-DD") from None
+        raise argparse.ArgumentTypeError(_("'{text}' is not a date YYYY-MM-DD").format(text=text)) from None
+
+
+def add_inputs(p: argparse.ArgumentParser, *names: str) -> None:
+    """The core inputs, given the same way as in ``cotation flux``: as options
+    (``--grid G --demandes D``) or, as before, as positionals in that order."""
+    helps = {"grid": _("grid file (YAML)"),
+             "demandes": _("demandes: canonical CSV or Parquet, SNE XML, or an extraction with --mapping"),
+             "attributions": _("attributions (leases signed), canonical CSV")}
+    for name in names:
+        p.add_argument(name, nargs="?", metavar=name.upper(), help=helps[name])
+    for name in names:
+        p.add_argument(f"--{name}", dest=f"{name}_opt", metavar=name.upper(),
+                       help=_("same as the positional {name}").format(name=name.upper()))
+
+
+def resolve_inputs(args: argparse.Namespace, *names: str) -> None:
+    """Merge the option and positional forms of each input; exactly one is required."""
+    for name in names:
+        pos, opt = getattr(args, name), getattr(args, f"{name}_opt")
+        if pos is not None and opt is not None:
+            raise usage_error(_("{name} given twice (positional and --{opt})").format(
+                name=name.upper(), opt=name))
+        if pos is None and opt is None:
+            raise usage_error(_("{name} is required (positional or --{opt})").format(
+                name=name.upper(), opt=name))
+        setattr(args, name, pos if pos is not None else opt)
+
+
+def add_output(p: argparse.ArgumentParser, help: str, required: bool = True, metavar: str | None = None) -> None:
+    """``-o/--output`` (aliases ``--out``, ``--sortie``): one name for one thing everywhere."""
+    p.add_argument("-o", "--output", "--out", "--sortie", dest="output", required=required,
+                   metavar=metavar or _("OUTPUT"), help=help)
+
+
+def _engine_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--engine", choices=("auto", "compiled", "interpreter"), default=None,
+                   help=_("scoring back end (default auto: compiled, the interpreter if it cannot run)"))
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("validate", help="check grid files; print file:line:col: message per problem")
-    p.add_argument("grids", nargs="+", metavar="GRID")
-    p.add_argument("--no-warnings", action="store_true", help="print errors only")
-    p.add_argument("--strict", action="store_true", help="fail on warnings too")
+    p = sub.add_parser("validate", help=_("check grid files; print file:line:col: message per problem"),
+                       description=_("Check grid files and print every problem as "
+                                     "file:line:col: message. Exit 0 when every grid is valid."))
+    p.add_argument("grids", nargs="+", metavar=_("GRID"), help=_("grid file (YAML)"))
+    p.add_argument("--no-warnings", action="store_true", help=_("print errors only"))
+    p.add_argument("--strict", action="store_true", help=_("fail on warnings too"))
     p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("score", help="score demandes with a grid and rank them per commune")
-    p.add_argument("grid", metavar="GRID")
-    p.add_argument("demandes", metavar="DEMANDES")
-    p.add_argument("--today", type=_date, required=True, help="reference date YYYY-MM-DD")
-    p.add_argument("-o", "--output", required=True, help="output file (.csv or .parquet)")
-    p.add_argument("--explain", action="store_true", help="add one pts_<criterion> column per criterion")
+    p = sub.add_parser("score", help=_("score demandes with a grid and rank them per commune"),
+                       description=_("Score the demandes with the grid and rank them per commune; "
+                                     "one row per (demande, commune)."))
+    add_inputs(p, "grid", "demandes")
+    p.add_argument("--today", type=_date, required=True, help=_("reference date YYYY-MM-DD"))
+    add_output(p, _("output file (.csv or .parquet)"))
+    p.add_argument("--explain", action="store_true", help=_("add one pts_<criterion> column per criterion"))
     p.add_argument("--audit", action="store_true",
-                   help="add grid_id, grid_version, grid_hash and today columns to every row")
-    p.add_argument("--engine", choices=("auto", "compiled", "interpreter"), default=None,
-                   help="scoring back end (default auto: compiled, the interpreter if it cannot run)")
-    p.add_argument("--mapping", help="mapping file for a local CSV extraction")
-    p.add_argument("--rejects", help="write rows that could not be read to this CSV")
-    p.add_argument("--strict", action="store_true",
-                   help="fail on the first rejected row or on any warning about the source")
-    p.add_argument("--progress", action="store_true", default=None, help="show progress")
+                   help=_("add grid_id, grid_version, grid_hash and today columns to every row"))
+    _engine_option(p)
+    p.add_argument("--mapping", help=_("mapping file for a local CSV extraction"))
+    p.add_argument("--rejects", help=_("write rows that could not be read to this CSV"))
+    p.add_argument("--strict", action="store_true", help=_("fail on the first rejected row or on any warning about the source"))
+    p.add_argument("--progress", action="store_true", default=None, help=_("show progress"))
     p.set_defaults(func=cmd_score)
 
-    p = sub.add_parser("explain", help="explain one demande's cotation, criterion by criterion")
-    p.add_argument("grid", metavar="GRID")
-    p.add_argument("demandes", metavar="DEMANDES")
-    p.add_argument("--id", required=True, help="numero_unique of the demande")
-    p.add_argument("--today", type=_date, required=True)
-    p.add_argument("--mapping")
-    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p = sub.add_parser("explain", help=_("explain one demande's cotation, criterion by criterion"),
+                       description=_("Explain one demande's cotation, criterion by criterion."))
+    add_inputs(p, "grid", "demandes")
+    p.add_argument("--id", required=True, help=_("numero_unique of the demande"))
+    p.add_argument("--today", type=_date, required=True, help=_("reference date YYYY-MM-DD"))
+    p.add_argument("--mapping", help=_("mapping file for a local CSV extraction"))
+    p.add_argument("--json", action="store_true", help=_("print JSON instead of text"))
     p.set_defaults(func=cmd_explain)
 
-    p = sub.add_parser("test", help="run a grid's YAML test cases")
-    p.add_argument("grid", metavar="GRID", nargs="?", help="grid file (default: the cases file's)")
-    p.add_argument("cases", metavar="CASES")
-    p.add_argument("--engine", choices=("interpreter", "compiled"), default="interpreter")
+    p = sub.add_parser("test", help=_("run a grid's YAML test cases"),
+                       description=_("Run a grid's test cases (a *.cases.yaml file)."))
+    p.add_argument("grid", metavar=_("GRID"), nargs="?", help=_("grid file (default: the cases file's)"))
+    p.add_argument("cases", metavar=_("CASES"), help=_("test cases file (*.cases.yaml)"))
+    p.add_argument("--engine", choices=("interpreter", "compiled"), default="interpreter",
+                   help=_("scoring back end (default interpreter)"))
     p.set_defaults(func=cmd_test)
 
 
 def _load(path: str):
     from cotation.grid import load_grid
+    input_file(path, _("grid"))
     try:
         return load_grid(path)
     except GridError as exc:
@@ -72,6 +117,12 @@ def cmd_validate(args) -> int:
     status = 0
     for path in args.grids:
         try:
+            input_file(path, _("grid"))
+        except CommandError as exc:
+            print_error(str(exc))
+            status = 1
+            continue
+        try:
             grid = load_grid(path)
         except GridError as exc:
             for d in exc.diagnostics:
@@ -84,9 +135,10 @@ def cmd_validate(args) -> int:
                 print(d.format(), file=sys.stderr)
         if args.strict and grid.warnings:
             status = 1
-        n = len(grid.ir.criteria)
-        print(f"{path}: ok — {grid.ir.id} v{grid.ir.version}, {n} criteria, "
-              f"{len(grid.ir.communes)} communes, {len(grid.warnings)} warning(s)")
+        print(_("{path}: ok — {id} v{version}, {n} criteria, {communes} communes, "
+                "{warnings} warning(s)").format(path=path, id=grid.ir.id, version=grid.ir.version,
+                                                n=len(grid.ir.criteria), communes=len(grid.ir.communes),
+                                                warnings=len(grid.warnings)))
     return status
 
 
@@ -107,25 +159,32 @@ def _read(args, grid=None):
     try:
         admitted = admit(args.demandes, needs=needs, known_extras=known or (), strict=strict,
                          reader=reader)
-    except (StrictModeError, MissingColumnsError, OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except OSError as exc:
+        from cotation.cli.outputs import describe_os_error
+        print_error(describe_os_error(exc))
+        return None
+    except (StrictModeError, MissingColumnsError, ValueError) as exc:
+        print_error(str(exc))
         return None
     result, report = admitted.result, admitted.report
     if getattr(args, "rejects", None):
-        write_rejects_csv(result.rejects, args.rejects)
+        from cotation.cli.outputs import atomic_file
+        with atomic_file(args.rejects) as tmp:
+            write_rejects_csv(result.rejects, tmp)
     if result.rejects:
-        print(f"{args.demandes}: {result.n_read} rows read, {result.n_accepted} accepted, "
-              f"{len(result.rejects)} rejected" + ("" if getattr(args, "rejects", None)
-                                                   else " (write them with --rejects FILE)"),
+        print(_("{path}: {read} rows read, {accepted} accepted, {rejected} rejected").format(
+            path=args.demandes, read=result.n_read, accepted=result.n_accepted,
+            rejected=len(result.rejects))
+              + ("" if getattr(args, "rejects", None) else _(" (write them with --rejects FILE)")),
               file=sys.stderr)
     for warning in report.warnings:
-        print(f"warning: {args.demandes}: {warning}", file=sys.stderr)
+        print(warning_line(f"{args.demandes}: {warning}"), file=sys.stderr)
     if result.n_accepted == 0:
-        print(f"error: {args.demandes}: no row accepted ({result.n_read} read); nothing to score",
-              file=sys.stderr)
+        print_error(_("{path}: no row accepted ({n} read); nothing to score").format(
+            path=args.demandes, n=result.n_read))
         return None
     if strict and report.warnings:
-        print("error: --strict: the source has warnings", file=sys.stderr)
+        print_error(_("--strict: the source has warnings"))
         return None
     return result
 
@@ -140,6 +199,13 @@ def cmd_score(args) -> int:
     from cotation.progress import Progress
     from cotation.engine.scoring import format_hundredths, output_order
 
+    resolve_inputs(args, "grid", "demandes")
+    if args.output != "-":
+        output_file(args.output, OUTPUT_SUFFIXES, inputs=(args.grid, args.demandes))
+    if args.rejects:
+        output_file(args.rejects, REJECTS_SUFFIXES, inputs=(args.grid, args.demandes),
+                    option="--rejects")
+    input_file(args.demandes, _("demandes"))
     grid = _load(args.grid)
     if grid is None:
         return 1
@@ -147,18 +213,23 @@ def cmd_score(args) -> int:
     if result is None:
         return 1
     if args.today < grid.ir.effective_from:
-        print(f"warning: grid {grid.ir.id} v{grid.ir.version} takes effect on "
-              f"{grid.ir.effective_from.isoformat()}, after the reference date {args.today.isoformat()}",
+        print(warning_line(_("grid {id} v{version} takes effect on {start}, after the reference "
+                             "date {today}").format(id=grid.ir.id, version=grid.ir.version,
+                                                   start=grid.ir.effective_from.isoformat(),
+                                                   today=args.today.isoformat())),
               file=sys.stderr)
     engine = args.engine or default_engine()
     st = score(grid.ir, result.table, args.today, engine=engine, explain=args.explain,
                progress=Progress("cotation", args.progress))
     if st.rejects:
-        print(f"{len(st.rejects)} demande(s) not scored: unreadable local field values"
-              + (f" (added to {args.rejects})" if args.rejects else ""), file=sys.stderr)
+        print(_("{n} demande(s) not scored: unreadable local field values").format(n=len(st.rejects))
+              + (_(" (added to {path})").format(path=args.rejects) if args.rejects else ""),
+              file=sys.stderr)
         if args.rejects:
+            from cotation.cli.outputs import atomic_file
             from cotation.data.table import write_rejects_csv
-            write_rejects_csv(list(result.rejects) + st.rejects, args.rejects)
+            with atomic_file(args.rejects) as tmp:
+                write_rejects_csv(list(result.rejects) + st.rejects, tmp)
     order = output_order(st)
     # CSV gets exact two-decimal text; Parquet gets numbers (hundredths / 100) for other tools.
     parquet = args.output.lower().endswith(".parquet")
@@ -182,31 +253,37 @@ def cmd_score(args) -> int:
         columns["grid_hash"] = [grid.source_hash] * n
         columns["today"] = [args.today.isoformat()] * n
     write_columns(columns, args.output)
-    print(f"{args.output}: {len(order)} cotations of {len(result.table)} demandes "
-          f"({len(set(st.row.tolist()))} in scope), grid {grid.ir.id} v{grid.ir.version}, "
-          f"today {args.today.isoformat()}, engine {engine}", file=sys.stderr)
+    print(_("{path}: {n} cotations of {demandes} demandes ({scope} in scope), grid {id} v{version}, "
+            "today {today}, engine {engine}").format(
+        path=args.output, n=len(order), demandes=len(result.table), scope=len(set(st.row.tolist())),
+        id=grid.ir.id, version=grid.ir.version, today=args.today.isoformat(), engine=engine),
+          file=sys.stderr)
     return 0
 
 
 def write_columns(columns: dict[str, list], path: str) -> None:
-    """Write result columns as CSV (or Parquet through sne_adapters), deterministically."""
-    if path.lower().endswith(".parquet"):
-        from sne_adapters import write_results
-        write_results(columns, path)
+    """Write result columns as CSV (or Parquet through sne_adapters), deterministically and
+    atomically (``-`` writes CSV to stdout)."""
+    from cotation.cli.outputs import atomic_file
+    if path == "-":
+        _write_csv_columns(columns, sys.stdout)
         return
+    with atomic_file(path) as tmp:
+        if path.lower().endswith(".parquet"):
+            from sne_adapters import write_results
+            write_results(columns, tmp)
+            return
+        with open(tmp, "w", newline="", encoding="utf-8") as out:
+            _write_csv_columns(columns, out)
+
+
+def _write_csv_columns(columns: dict[str, list], out) -> None:
     names = list(columns)
     n = len(columns[names[0]]) if names else 0
-    if path != "-":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    out = sys.stdout if path == "-" else open(path, "w", newline="", encoding="utf-8")
-    try:
-        w = csv.writer(out, lineterminator="\n")
-        w.writerow(names)
-        for i in range(n):
-            w.writerow([columns[k][i] for k in names])
-    finally:
-        if out is not sys.stdout:
-            out.close()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(names)
+    for i in range(n):
+        w.writerow([columns[k][i] for k in names])
 
 
 def cmd_explain(args) -> int:
@@ -216,6 +293,8 @@ def cmd_explain(args) -> int:
     from cotation.engine.scoring import format_hundredths, local_field_values
     from cotation.engine import score
 
+    resolve_inputs(args, "grid", "demandes")
+    input_file(args.demandes, _("demandes"))
     grid = _load(args.grid)
     if grid is None:
         return 1
@@ -226,7 +305,7 @@ def cmd_explain(args) -> int:
     try:
         idx = table.index_of(args.id)
     except KeyError:
-        print(f"error: no demande '{args.id}' in {args.demandes}", file=sys.stderr)
+        print_error(_("no demande '{id}' in {path}").format(id=args.id, path=args.demandes))
         return 1
     # Ranks need every demande of the file; the breakdown comes from the reference interpreter.
     st = score(grid.ir, table, args.today, engine=default_engine())
@@ -237,7 +316,7 @@ def cmd_explain(args) -> int:
         if st.row[p] == idx:
             ranks[st.commune[p]] = (int(st.rank[p]), sizes[st.commune[p]])
     from cotation.engine.interpreter import Interpreter
-    local, _ = local_field_values(grid.ir, table)
+    local, _unused = local_field_values(grid.ir, table)
     row = table.row(idx)
     for name, vals in local.items():
         row[name] = vals[idx]
@@ -259,12 +338,24 @@ def cmd_explain(args) -> int:
 
 
 def cmd_test(args) -> int:
-    from cotation.testing.cases import run_cases
-    results = run_cases(args.cases, args.grid, engine=args.engine)
+    from cotation.testing.cases import CasesError, run_cases
+    input_file(args.cases, _("test cases"))
+    if args.grid is not None:
+        input_file(args.grid, _("grid"))
+    try:
+        results = run_cases(args.cases, args.grid, engine=args.engine)
+    except GridError as exc:
+        for d in exc.diagnostics:
+            print(d.format(), file=sys.stderr)
+        return 1
+    except CasesError as exc:
+        print_error(str(exc))
+        return 1
     failed = [r for r in results if not r.ok]
     for r in results:
-        print(("PASS " if r.ok else "FAIL ") + r.name)
+        print((_("PASS ") if r.ok else _("FAIL ")) + r.name)
         for f in r.failures:
             print("     " + f.replace("\n", "\n     "))
-    print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    print(_("{passed} passed, {failed} failed").format(passed=len(results) - len(failed),
+                                                       failed=len(failed)))
     return 1 if failed else 0

@@ -16,66 +16,68 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from cotation.cli.core import add_output
+from cotation.cli.outputs import (EXIT_INPUT, EXIT_USAGE, atomic_dir, atomic_file, input_file,
+                                  output_dir, output_file, usage_error)
 from cotation.flux.errors import FluxInputError, Issue, Problem
 from cotation.templating import TemplatesError
+from cotation.i18n import _, print_error
 
 _EXIT_ISSUES = 1
-_EXIT_INPUT = 2
+_EXIT_INPUT = EXIT_INPUT
 
 
 def register(subparsers: Any) -> None:
     """Add the ``flux`` command group to the top-level ``cotation`` parser."""
-    flux = subparsers.add_parser("flux", help="gestion en flux des réservations",
-                                 description="Gestion en flux: assiette, objectifs, orientation des "
-                                             "logements libérés, décompte et bilans (flux.md).")
-    sub = flux.add_subparsers(dest="flux_command", metavar="SUBCOMMAND")
+    flux = subparsers.add_parser("flux", help=_("gestion en flux of reservations"),
+                                 description=_("Gestion en flux: assiette, targets, dispatch of freed "
+                                               "dwellings, décompte and bilans (docs/flux.md)."))
+    sub = flux.add_subparsers(dest="flux_command", metavar=_("SUBCOMMAND"), title=_("subcommands"))
     sub.required = True
 
-    p = sub.add_parser("assiette", help="assiette, taux de rotation et flux annuel")
+    p = sub.add_parser("assiette", help=_("assiette, rotation rate and annual flux"))
     _inputs(p)
-    p.add_argument("-o", "--out", type=Path,
-                   help="dossier de sortie (assiette.json, .csv, _detail.csv); sinon JSON sur stdout")
+    _output(p, _("output folder (assiette.json, .csv, _detail.csv); otherwise JSON on stdout"), False)
     p.set_defaults(func=cmd_assiette)
 
-    p = sub.add_parser("targets", help="objectifs annuels par réservataire et contrôles réglementaires")
+    p = sub.add_parser("targets", help=_("annual targets per réservataire and legal checks"))
     _inputs(p, today=True)
-    p.add_argument("-o", "--out", type=Path,
-                   help="dossier de sortie (targets.json, targets.csv); sinon JSON sur stdout")
+    _output(p, _("output folder (targets.json, targets.csv); otherwise JSON on stdout"), False)
     p.set_defaults(func=cmd_targets)
 
-    p = sub.add_parser("dispatch", help="orienter les logements libérés de l'année (journal d'audit)")
+    p = sub.add_parser("dispatch", help=_("dispatch the dwellings freed during the year (audit log)"))
     _inputs(p, today=True)
-    p.add_argument("--demandes", type=Path, help="demandes au format canonique (CSV) pour les listes de candidats")
+    p.add_argument("--demandes", type=Path, help=_("demandes in the canonical format (CSV) for the candidate shortlists"))
     p.add_argument("--scores", type=Path,
-                   help="sortie de `cotation score` (numero_unique, commune, score, score_valide, rank)")
+                   help=_("output of `cotation score` (numero_unique, commune, score, score_valide, rank)"))
     p.add_argument("--grid", type=Path, action="append",
-                   help="grille de cotation: les demandes sont cotées à --today (au lieu de --scores); "
-                        "répétable: plusieurs grilles (mutations et premières demandes, une par EPCI) dans "
-                        "une même liste, chacune sur sa portée, dans l'ordre donné")
+                   help=_("cotation grid: the demandes are scored at --today (instead of --scores); "
+                          "repeatable: several grids (mutations and first demandes, one per EPCI) in one "
+                          "shortlist, each on its scope, in the order given"))
     p.add_argument("--fusion", choices=("entrelacement", "priorite"),
-                   help="règle de fusion de plusieurs grilles (défaut: settings.shortlist.fusion_grilles, sinon "
-                        "entrelacement): entrelacement = 1er de chaque grille, puis 2e…; priorite = toute la "
-                        "première grille, puis la suivante")
-    p.add_argument("-k", type=int, help="taille des listes de candidats (défaut: convention, sinon 3)")
+                   help=_("how several grids are merged (default: settings.shortlist.fusion_grilles, else "
+                          "entrelacement): entrelacement = first of each grid, then second…; priorite = the "
+                          "whole first grid, then the next"))
+    p.add_argument("-k", type=int, help=_("size of the candidate shortlists (default: the conventions', else 3)"))
     p.add_argument("--motifs", action="store_true",
-                   help="pour chaque liste, le motif de chaque demande mieux classée non retenue (filtre "
-                        "d'éligibilité échoué, refus d'une proposition antérieure dans les événements, ou déjà "
-                        "proposée dans une liste précédente)")
-    p.add_argument("-o", "--out", type=Path, required=True, help="dossier de sortie")
+                   help=_("for each shortlist, why each better-ranked demande was not retained (eligibility "
+                          "filter failed, refusal of an earlier offer in the events, or already proposed in "
+                          "an earlier shortlist)"))
+    _output(p, _("output folder"))
     p.set_defaults(func=cmd_dispatch)
 
-    p = sub.add_parser("verify", help="rejouer un journal d'audit et vérifier chaque décision")
-    p.add_argument("--audit", type=Path, required=True, help="audit.jsonl écrit par `cotation flux dispatch`")
+    p = sub.add_parser("verify", help=_("replay an audit log and check every decision"))
+    p.add_argument("--audit", type=Path, required=True, help=_("audit.jsonl written by `cotation flux dispatch`"))
     p.set_defaults(func=cmd_verify)
 
-    p = sub.add_parser("bilan", help="bilan annuel ou intermédiaire par réservataire (CSV, JSON, HTML)")
+    p = sub.add_parser("bilan", help=_("annual or intermediate bilan per réservataire (CSV, JSON, HTML)"))
     _inputs(p, today=True)
-    p.add_argument("--from", dest="start", type=_date, help="début de période (défaut: 1er janvier de --year)")
-    p.add_argument("--to", dest="end", type=_date, help="fin de période incluse (défaut: 31 décembre de --year)")
-    p.add_argument("-o", "--out", type=Path, required=True, help="dossier de sortie")
-    p.add_argument("--templates", type=Path, metavar="DIR",
-                   help="dossier de modèles (logo, adresse, libellés) : ses fichiers remplacent les "
-                        "modèles livrés du même nom (docs/templates.md)")
+    p.add_argument("--from", dest="start", type=_date, help=_("start of the period (default: 1 January of --year)"))
+    p.add_argument("--to", dest="end", type=_date, help=_("end of the period, included (default: 31 December of --year)"))
+    _output(p, _("output folder"))
+    p.add_argument("--templates", type=Path, metavar=_("FOLDER"),
+                   help=_("templates folder (logo, address, wording): its files replace the shipped "
+                          "templates of the same name (docs/templates.md)"))
     p.set_defaults(func=cmd_bilan)
 
     p = sub.add_parser("echeances", help="délais des mises à disposition: échéances dues et dépassées à une date")
@@ -87,7 +89,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--statut", action="append", choices=("respecte", "hors_delai", "a_venir", "depasse",
                                                          "retour_bailleur"),
                    help="ne garder que ces statuts (répétable)")
-    p.add_argument("-o", "--out", type=Path, help="fichier CSV de sortie; sinon CSV sur stdout")
+    _output(p, _("output CSV file; otherwise CSV on stdout"), required=False, file=True)
     p.set_defaults(func=cmd_echeances)
 
     p = sub.add_parser("etat-des-lieux", help="état des lieux des réservations en stock (financement, typologie, "
@@ -98,7 +100,7 @@ def register(subparsers: Any) -> None:
                                                    "réservataire")
     p.add_argument("--year", type=int, help="année de la rotation (départs de l'année ÷ stock au 31 décembre)")
     p.add_argument("--date", type=_date, help="logements en stock à cette date (défaut: toutes les lignes)")
-    p.add_argument("-o", "--out", type=Path, help="dossier de sortie (etat_des_lieux.json, .csv); sinon JSON sur stdout")
+    _output(p, _("output folder (etat_des_lieux.json, .csv); otherwise JSON on stdout"), required=False)
     p.set_defaults(func=cmd_etat_des_lieux)
 
     p = sub.add_parser("conversion", help="passage du stock au flux: part stricte, part pondérée par la rotation, "
@@ -119,42 +121,48 @@ def register(subparsers: Any) -> None:
     p.add_argument("--bilan", type=Path, action="append", required=True,
                    help="dossier (ou bilan.json) écrit par `cotation flux bilan`, un par bailleur (répétable)")
     p.add_argument("--epci", help="SIREN de l'EPCI de la CIL: ne garder que ses communes dans le tableau territorial")
-    p.add_argument("-o", "--out", type=Path, required=True, help="dossier de sortie")
+    _output(p, _("output folder"))
     p.set_defaults(func=cmd_consolider)
 
-    p = sub.add_parser("stock", help="état des réservations en stock → pourcentages de flux "
-                                     "(contrôle des totaux)")
-    p.add_argument("--table", type=Path, required=True, help="CSV reservataire,financement,<typologies…>,TOTAL")
-    p.add_argument("--flux", type=int, help="flux annuel à répartir selon ces parts")
+    p = sub.add_parser("stock", help=_("état des réservations en stock → flux percentages "
+                                       "(totals checked)"))
+    p.add_argument("--table", type=Path, required=True, help=_("CSV reservataire,financement,<typologies…>,TOTAL"))
+    p.add_argument("--flux", type=int, help=_("annual flux to share out with these percentages"))
     p.set_defaults(func=cmd_stock)
 
-    p = sub.add_parser("generate", help="bailleur synthétique (patrimoine, conventions, événements)")
-    p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--dwellings", type=int, required=True, help="nombre de logements")
-    p.add_argument("--year", type=int, default=2025, help="année des vacances générées (défaut 2025)")
-    p.add_argument("--departement", default="83")
-    p.add_argument("--demandes", type=int, default=0, help="générer aussi N demandes et leur fichier de scores")
-    p.add_argument("-o", "--out", type=Path, required=True)
+    p = sub.add_parser("generate", help=_("synthetic bailleur (dwellings, conventions, events)"))
+    p.add_argument("--seed", type=int, required=True, help=_("random seed (same seed, same files)"))
+    p.add_argument("--dwellings", type=int, required=True, help=_("number of dwellings"))
+    p.add_argument("--year", type=int, default=2025, help=_("year of the generated vacancies (default 2025)"))
+    p.add_argument("--departement", default="83", help=_("département (default 83)"))
+    p.add_argument("--demandes", type=int, default=0, help=_("also generate N demandes and their scores file"))
+    _output(p, _("output folder"))
     p.set_defaults(func=cmd_generate)
+
+
+def _output(p: argparse.ArgumentParser, help: str, required: bool = True, file: bool = False) -> None:
+    """``-o/--output`` naming a folder (``file=True``: a CSV file), written atomically by _guard."""
+    add_output(p, help, required=required, metavar=_("FILE") if file else _("FOLDER"))
+    p.set_defaults(out=None, output_is_file=file)
 
 
 def _date(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' n'est pas une date AAAA-MM-JJ") from None
+        raise argparse.ArgumentTypeError(_("'{text}' is not a date YYYY-MM-DD").format(text=text)) from None
 
 
 def _inputs(p: argparse.ArgumentParser, today: bool = False) -> None:
-    p.add_argument("--logements", type=Path, required=True, help="patrimoine (CSV type RPLS)")
-    p.add_argument("--conventions", type=Path, required=True, help="conventions (YAML)")
-    p.add_argument("--evenements", type=Path, required=True, help="événements de vacance (CSV)")
-    p.add_argument("--year", type=int, required=True, help="année N du flux")
-    p.add_argument("--departement", help="département du flux (défaut: celui du bailleur ou des logements)")
-    p.add_argument("--epci", help="SIREN d'un EPCI: ne garder que les logements de ses communes (table des "
-                                  "communes), comme l'assiette par EPCI de la DDETS 06")
+    p.add_argument("--logements", type=Path, required=True, help=_("dwellings (RPLS-like CSV)"))
+    p.add_argument("--conventions", type=Path, required=True, help=_("conventions (YAML)"))
+    p.add_argument("--evenements", type=Path, required=True, help=_("vacancy events (CSV)"))
+    p.add_argument("--year", type=int, required=True, help=_("year N of the flux"))
+    p.add_argument("--departement", help=_("département of the flux (default: the bailleur's or the dwellings')"))
+    p.add_argument("--epci", help=_("SIREN of an EPCI: keep only the dwellings of its communes (commune "
+                                    "table), like the DDETS 06's assiette per EPCI"))
     if today:
-        p.add_argument("--today", type=_date, help="date de référence (défaut: 1er janvier de --year)")
+        p.add_argument("--today", type=_date, help=_("reference date (default: 1 January of --year)"))
 
 
 @dataclass
@@ -194,19 +202,37 @@ def _load(args: argparse.Namespace) -> _Loaded:
 
 def _guard(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
+        args.out = Path(args.output) if getattr(args, "output", None) is not None else None
+        for name in ("logements", "conventions", "evenements", "demandes", "scores", "grid",
+                     "audit", "table"):
+            value = getattr(args, name, None)
+            if isinstance(value, Path):
+                input_file(value, f"--{name}")
+        inputs = [v for v in (getattr(args, n, None) for n in
+                              ("logements", "conventions", "evenements", "demandes", "scores", "grid"))
+                  if isinstance(v, Path)]
+        file_output = getattr(args, "output_is_file", False)
+        if args.out is not None:
+            if file_output:
+                output_file(args.out, (".csv",), inputs=inputs)
+            else:
+                output_dir(args.out, inputs=inputs)
         try:
-            return fn(args)
+            if args.out is None:
+                return fn(args)
+            final = args.out
+            with (atomic_file if file_output else atomic_dir)(final) as tmp:
+                args.out = tmp
+                code = fn(args)
+            return code
         except FluxInputError as exc:
             print(str(exc), file=sys.stderr)
             return _EXIT_INPUT
-        except OSError as exc:
-            print(f"erreur: {exc}", file=sys.stderr)
-            return _EXIT_INPUT
         except LookupError as exc:  # e.g. no income ceilings for --year
-            print(f"erreur: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+            print_error(str(exc.args[0] if exc.args else exc))
             return _EXIT_INPUT
         except TemplatesError as exc:  # --templates: a missing folder, a broken template
-            print(f"erreur: --templates : {exc}", file=sys.stderr)
+            print_error(_("--templates: {problem}").format(problem=exc))
             return _EXIT_INPUT
     run.__name__ = fn.__name__
     run.__doc__ = fn.__doc__
@@ -258,7 +284,8 @@ def cmd_assiette(args: argparse.Namespace) -> int:
         _write_csv(args.out / "assiette_detail.csv",
                    [{"poste": t.poste, "logement_id": t.logement_id, "vacance_id": t.vacance_id, "ligne": t.line}
                     for t in a.trace], ("poste", "logement_id", "vacance_id", "ligne"))
-        print(f"assiette {args.year}: base {a.base}, flux net {a.flux_net} → {args.out}")
+        print(_("assiette {year}: base {base}, net flux {flux} → {path}").format(
+            year=args.year, base=a.base, flux=a.flux_net, path=args.output))
     return _report(a.issues)
 
 
@@ -278,7 +305,8 @@ def cmd_targets(args: argparse.Namespace) -> int:
         (args.out / "targets.json").write_text(_dump(doc), encoding="utf-8")
         _write_csv(args.out / "targets.csv", t.rows())
         for r in t.rows():
-            print(f"{r['reservataire']:<20} {r['cible']:>6}  (exact {r['cible_exacte_affichee']})")
+            print(f"{r['reservataire']:<20} {r['cible']:>6}  "
+                  + _("(exact {value})").format(value=r['cible_exacte_affichee']))
     return _report(issues)
 
 
@@ -298,12 +326,12 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
     d, a, t, on = _prepare(args)
     if not t.valid:
         _report(t.issues)
-        print("erreur: objectifs invalides, orientation impossible", file=sys.stderr)
+        print_error(_("invalid targets: no dispatch possible"))
         return _EXIT_ISSUES
     source = None
     if args.grid and args.scores:
-        print("erreur: --grid et --scores s'excluent (la grille cote les demandes elle-même)", file=sys.stderr)
-        return _EXIT_INPUT
+        print_error(_("--grid and --scores exclude each other (the grid scores the demandes itself)"))
+        return EXIT_USAGE
     if args.demandes:
         s = d.cf.settings
         from sne_adapters import read_demandes
@@ -316,15 +344,17 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
                 source = ScoreFileSource.from_grid(args.demandes, args.grid, on,
                                                    merge=args.fusion or s.grid_merge, **kw)
             except GridError as exc:
-                print(exc, file=sys.stderr)
+                for diag in exc.diagnostics:
+                    print(diag.format(), file=sys.stderr)
                 return _EXIT_INPUT
         else:
             source = ScoreFileSource.from_files(args.demandes, args.scores, **kw)
         rs = source.read_summary
-        print(f"demandes: {rs['read']} lues, {rs['accepted']} retenues, {rs['rejected']} rejetées", file=sys.stderr)
+        print(_("demandes: {read} read, {accepted} kept, {rejected} rejected").format(
+            read=rs['read'], accepted=rs['accepted'], rejected=rs['rejected']), file=sys.stderr)
     elif args.scores or args.grid:
-        print("erreur: --scores et --grid demandent aussi --demandes", file=sys.stderr)
-        return _EXIT_INPUT
+        print_error(_("--scores and --grid also need --demandes"))
+        return EXIT_USAGE
     grids = list(args.grid or ())
     from cotation.flux.droits import droits_usage
     from cotation.flux.inputs import by_vacancy
@@ -359,7 +389,8 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
                "insuffisance_candidats": sum(1 for s in res.shortlists if s["insuffisance_candidats"])}
     (out / "dispatch.json").write_text(_dump(summary), encoding="utf-8")
     for p in t.parties:
-        print(f"{p.id:<20} cible {t.totals[p.id]:>6}  orientés {counts.get(p.id, 0):>6}")
+        print(f"{p.id:<20} " + _("target {target:>6}  dispatched {n:>6}").format(
+            target=t.totals[p.id], n=counts.get(p.id, 0)))
     return 0
 
 
@@ -373,7 +404,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     for p in problems:
         print(p, file=sys.stderr)
     n = sum(1 for r in records if r.get("type") == "orientation")
-    print(f"{n} orientations rejouées, {len(problems)} écart(s)")
+    print(_("{n} dispatch decisions replayed, {problems} difference(s)").format(n=n, problems=len(problems)))
     return _EXIT_ISSUES if problems else 0
 
 
@@ -385,8 +416,8 @@ def cmd_bilan(args: argparse.Namespace) -> int:
     start = args.start or dt.date(args.year, 1, 1)
     end = args.end or dt.date(args.year, 12, 31)
     if end < start:
-        print("erreur: --to avant --from", file=sys.stderr)
-        return _EXIT_INPUT
+        print_error(_("--to is before --from"))
+        return EXIT_USAGE
     from cotation.flux.delays import delay_summary, derive_defaults, echeances
     from cotation.flux.inputs import by_vacancy
     as_of = args.today or end
@@ -403,7 +434,8 @@ def cmd_bilan(args: argparse.Namespace) -> int:
                     "defauts_derives": {r: sum(1 for e in derived if e.reservataire == r and start <= e.due <= end)
                                         for r in sorted({e.reservataire for e in derived})}}
     paths = b.write(args.out, templates=args.templates)
-    print(f"bilan {start} → {end}: {b.vacances['vacances']} vacances, écrit dans {paths['html'].parent}")
+    print(_("bilan {start} → {end}: {n} vacancies, written to {path}").format(
+        start=start, end=end, n=b.vacances['vacances'], path=args.output))
     return _report(b.issues)
 
 
@@ -426,9 +458,9 @@ def cmd_echeances(args: argparse.Namespace) -> int:
         _write_csv(args.out, rows, cols)
     counts = {s: sum(1 for e in items if e.status == s) for s in ("respecte", "hors_delai", "a_venir", "depasse",
                                                                    "retour_bailleur")}
-    print(f"{len(items)} échéance(s) au {args.today}: {counts['respecte']} respectée(s), {counts['hors_delai']} "
-          f"hors délai, {counts['a_venir']} à venir, {counts['depasse']} dépassée(s), "
-          f"{counts['retour_bailleur']} retour(s) au bailleur", file=sys.stderr)
+    print(_("{n} deadline(s) on {today}: {respecte} met, {hors_delai} late, {a_venir} to come, "
+            "{depasse} passed, {retour_bailleur} returned to the bailleur").format(
+              n=len(items), today=args.today, **counts), file=sys.stderr)
     return 0
 
 
@@ -439,8 +471,7 @@ def cmd_etat_des_lieux(args: argparse.Namespace) -> int:
     from cotation.flux.inputs import read_evenements, read_logements
     logements = read_logements(args.logements)
     if (args.evenements is None) != (args.year is None):
-        print("erreur: --evenements et --year vont ensemble (rotation du stock de chaque réservataire)",
-              file=sys.stderr)
+        print_error(_("--evenements and --year go together (rotation of each réservataire's stock)"))
         return _EXIT_INPUT
     events = read_evenements(args.evenements, logements={lg.id: lg for lg in logements}) if args.evenements else ()
     e = etat_des_lieux(logements, on=args.date, events=events, rotation_year=args.year)
@@ -451,7 +482,7 @@ def cmd_etat_des_lieux(args: argparse.Namespace) -> int:
     (args.out / "etat_des_lieux.json").write_text(_dump(e.as_dict()), encoding="utf-8")
     _write_csv(args.out / "etat_des_lieux.csv", e.rows(),
                ("reservataire", "dimension", "valeur", "logements", "part", "part_affichee", "part_2d"))
-    print(f"{e.totals['TOUS']} logements, {len(e.reservataires)} réservataire(s) → {args.out}")
+    print(_("{n} dwellings, {r} réservataire(s) → {path}").format(n=e.totals['TOUS'], r=len(e.reservataires), path=args.output))
     return 0
 
 
@@ -465,7 +496,7 @@ def _pairs(items: Sequence[str], what: str) -> dict[str, Any]:
                 raise ValueError
             out[key.strip()] = Fraction(value.strip().rstrip("%").strip())
         except (ValueError, ZeroDivisionError):
-            raise FluxInputError([Problem(f"--{what}", 1, f"'{item}': attendu ID=NOMBRE")]) from None
+            raise usage_error(_("--{option} '{item}': expected ID=NUMBER").format(option=what, item=item)) from None
     return out
 
 
@@ -491,14 +522,14 @@ def cmd_conversion(args: argparse.Namespace) -> int:
     if args.methode == "droits_uniques":
         if args.droits is not None:
             if not args.annees:
-                print("erreur: --droits demande --annees", file=sys.stderr)
+                print_error(_("--droits needs --annees"))
                 return _EXIT_INPUT
             per_year = Fraction(args.droits, args.annees)
         elif stock and rotation and args.annees:
             # Product formula: stock × rotation × years left, per réservataire.
             missing = sorted(set(stock) - set(rotation))
             if missing:
-                print(f"erreur: taux de rotation manquant pour {', '.join(missing)}", file=sys.stderr)
+                print_error(_("rotation rate missing for {ids}").format(ids=", ".join(missing)))
                 return _EXIT_INPUT
             du = {k: droits_uniques(int(n), rotation[k] / 100, args.annees) for k, n in stock.items()}
             doc["droits_uniques"] = {k: str(v) for k, v in du.items()}
@@ -506,7 +537,7 @@ def cmd_conversion(args: argparse.Namespace) -> int:
             sys.stdout.write(_dump(doc))
             return 0
         else:
-            print("erreur: --droits et --annees (ou --stock, --rotation et --annees)", file=sys.stderr)
+            print_error(_("give --droits and --annees (or --stock, --rotation and --annees)"))
             return _EXIT_INPUT
         doc["droits_par_an"] = str(per_year)
         if args.attributions:
@@ -515,14 +546,14 @@ def cmd_conversion(args: argparse.Namespace) -> int:
         sys.stdout.write(_dump(doc))
         return 0
     if not stock or any(v < 0 for v in stock.values()) or sum(stock.values()) == 0:
-        print("erreur: --stock ID=N (ou --logements) avec au moins un logement", file=sys.stderr)
+        print_error(_("give --stock ID=N (or --logements) with at least one dwelling"))
         return _EXIT_INPUT
     if args.methode == "part_stricte":
         pcts = strict_share({k: int(v) for k, v in stock.items()})
     else:
         missing = sorted(set(stock) - set(rotation))
         if missing:
-            print(f"erreur: taux de rotation manquant pour {', '.join(missing)}", file=sys.stderr)
+            print_error(_("rotation rate missing for {ids}").format(ids=", ".join(missing)))
             return _EXIT_INPUT
         pcts = rotation_weighted({k: int(v) for k, v in stock.items()}, rotation)
     doc["parts"] = shares(pcts)
@@ -545,7 +576,8 @@ def cmd_consolider(args: argparse.Namespace) -> int:
                                                                           *SUMMED))
     _write_csv(out / "consolidation_epci.csv", c.epci, ("epci", "epci_nom", "reservataire", *BILAN_COUNTS))
     (out / "rapport.md").write_text(report_text(c), encoding="utf-8")
-    print(f"{len(c.bailleurs)} bailleur(s) consolidé(s), {len({r['epci'] for r in c.epci})} EPCI → {out}")
+    print(_("{n} bailleur(s) consolidated, {e} EPCI → {path}").format(
+        n=len(c.bailleurs), e=len({r['epci'] for r in c.epci}), path=args.output))
     return 0
 
 
@@ -578,5 +610,6 @@ def cmd_generate(args: argparse.Namespace) -> int:
         table = generate_demandes(args.seed, args.demandes, b.communes, args.year, departement=args.departement)
         write_demandes_csv(table, args.out / "demandes.csv")
         write_scores_csv(synthetic_scores(table, args.year, args.seed), args.out / "scores.csv")
-    print(f"{len(b.logements)} logements, {len(b.events)} événements → {paths['logements'].parent}")
+    print(_("{dwellings} dwellings, {events} events → {path}").format(
+        dwellings=len(b.logements), events=len(b.events), path=args.output))
     return 0

@@ -9,7 +9,10 @@ from typing import Any
 
 from cotation.data.synth.attributions import attributed_demandes, generate_attributions
 from cotation.data.synth.demandes import generate_demandes
+from cotation.cli.core import add_output
+from cotation.cli.outputs import EXIT_USAGE, atomic_file, output_file
 from cotation.data.table import write_attributions_csv, write_demandes_csv
+from cotation.i18n import _, print_error
 
 # ----------------------------------------------------------------------------- command line
 
@@ -18,56 +21,61 @@ def _iso_date(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a date YYYY-MM-DD") from None
+        raise argparse.ArgumentTypeError(_("'{text}' is not a date YYYY-MM-DD").format(text=text)) from None
 
 
 def _territory(text: str) -> list[str]:
     codes = [c.strip() for c in text.split(",") if c.strip()]
     if not codes:
-        raise argparse.ArgumentTypeError("a territory needs at least one INSEE code")
+        raise argparse.ArgumentTypeError(_("a territory needs at least one INSEE code"))
     return codes
 
 
 def register(subparsers: Any) -> None:
     """Add the ``generate`` command."""
     cmd = subparsers.add_parser(
-        "generate", help="generate synthetic canonical demandes (and attributions)",
-        description="Generate a reproducible synthetic canonical demande table (and optionally "
-                    "an attribution history) calibrated on public statistics.")
-    cmd.add_argument("-n", type=int, required=True, help="number of demandes")
-    cmd.add_argument("--seed", type=int, required=True, help="random seed (same seed, same file)")
+        "generate", help=_("generate synthetic canonical demandes (and attributions)"),
+        description=_("Generate a reproducible synthetic canonical demande table (and optionally "
+                      "an attribution history) calibrated on public statistics."))
+    cmd.add_argument("-n", type=int, required=True, help=_("number of demandes"))
+    cmd.add_argument("--seed", type=int, required=True, help=_("random seed (same seed, same file)"))
     cmd.add_argument("--today", type=_iso_date, required=True,
-                     help="reference date YYYY-MM-DD (deposits and leases are before it)")
+                     help=_("reference date YYYY-MM-DD (deposits and leases are before it)"))
     cmd.add_argument("--territory", type=_territory, action="append", required=True,
                      metavar="INSEE,INSEE,...",
-                     help="communes of one territory, centre first; repeat for each territory")
-    cmd.add_argument("-o", "--output", required=True, help="demandes CSV to write")
-    cmd.add_argument("--attributions", metavar="CSV", help="also write an attribution history")
+                     help=_("communes of one territory, centre first; repeat for each territory"))
+    add_output(cmd, _("demandes CSV to write"))
+    cmd.add_argument("--attributions", metavar="CSV", help=_("also write an attribution history"))
     cmd.add_argument("--n-attributions", type=int,
-                     help="number of attributions (default: 0.75 × n)")
+                     help=_("number of attributions (default: 0.75 × n)"))
     cmd.add_argument("--years", type=int, default=3,
-                     help="attribution window in years before --today (default 3)")
+                     help=_("attribution window in years before --today (default 3)"))
     cmd.set_defaults(func=_cmd_generate)
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
     if args.n < 0 or (args.n_attributions is not None and args.n_attributions < 0):
-        print("cotation generate: counts must be >= 0", file=sys.stderr)
-        return 2
+        print_error(_("counts must be >= 0"))
+        return EXIT_USAGE
+    output_file(args.output, (".csv",))
+    if args.attributions:
+        output_file(args.attributions, (".csv",), option="--attributions")
     try:
         table = generate_demandes(args.n, seed=args.seed, today=args.today,
                                   territories=args.territory)
-        write_demandes_csv(table, args.output)
-        print(f"wrote {len(table)} demandes to {args.output}")
+        with atomic_file(args.output) as tmp:
+            write_demandes_csv(table, tmp)
+        print(_("wrote {n} demandes to {path}").format(n=len(table), path=args.output))
         if args.attributions:
             n_attr = args.n_attributions if args.n_attributions is not None else round(0.75 * args.n)
             attr = generate_attributions(n_attr, seed=args.seed, today=args.today,
                                          territories=args.territory, years=args.years)
             demandes = attributed_demandes(attr, seed=args.seed, today=args.today,
                                            territories=args.territory)
-            write_attributions_csv(attr, args.attributions, demandes)
-            print(f"wrote {len(attr)} attributions to {args.attributions}")
+            with atomic_file(args.attributions) as tmp:
+                write_attributions_csv(attr, tmp, demandes)
+            print(_("wrote {n} attributions to {path}").format(n=len(attr), path=args.attributions))
     except ValueError as exc:
-        print(f"cotation generate: {exc}", file=sys.stderr)
-        return 2
+        print_error(str(exc))
+        return EXIT_USAGE
     return 0

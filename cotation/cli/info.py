@@ -8,7 +8,9 @@ import os
 import sys
 from typing import Any
 
-from cotation.cli.core import _date
+from cotation.cli.core import _date, _engine_option, add_inputs, add_output, resolve_inputs
+from cotation.cli.outputs import atomic_dir, input_file, output_dir, output_file
+from cotation.i18n import _, print_error, warning_line
 from cotation.info.positioning import Positioning, format_fraction, position
 from cotation.info.statements import check_statement_templates, write_statements
 from cotation.templating import TemplatesError
@@ -16,41 +18,40 @@ from cotation.templating import TemplatesError
 
 def register(sub: argparse._SubParsersAction) -> None:
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("grid", metavar="GRID")
-        p.add_argument("demandes", metavar="DEMANDES")
-        p.add_argument("attributions", metavar="ATTRIBUTIONS", help="attributions.csv (leases signed)")
-        p.add_argument("--today", type=_date, required=True, help="reference date YYYY-MM-DD")
-        p.add_argument("--engine", choices=("auto", "compiled", "interpreter"), default=None,
-                       help="scoring back end (default auto: compiled, the interpreter if it cannot run)")
-        p.add_argument("--mapping", help="mapping file for a local CSV extraction")
-        p.add_argument("--progress", action="store_true", default=None, help="show progress on stderr")
+        add_inputs(p, "grid", "demandes", "attributions")
+        p.add_argument("--today", type=_date, required=True, help=_("reference date YYYY-MM-DD"))
+        _engine_option(p)
+        p.add_argument("--mapping", help=_("mapping file for a local CSV extraction"))
+        p.add_argument("--progress", action="store_true", default=None, help=_("show progress on stderr"))
 
-    p = sub.add_parser("position", help="position each demande among analogous demandes, with "
-                       "reference waiting times (one row per demande, commune, typologie)",
-                       description="One CSV row per (demande, commune, typologie): numero_unique, "
+    p = sub.add_parser("position", help=_("position each demande among analogous demandes, with "
+                       "reference waiting times (one row per demande, commune, typologie)"),
+                       description=_("One CSV row per (demande, commune, typologie): numero_unique, "
                        "commune, typologie, score, rank (1 = first, by the grid's ordering), "
                        "cell_size, share_above (share of the cell with a strictly higher score), "
                        "decile (1 = best tenth), cell_key (peer cell used after fallbacks), "
                        "waiting_mean/median_days/months over the grid's window before --today "
                        "(start included, --today excluded), n_attributions, "
                        "delai_anormalement_long (true/false, empty without a threshold), "
-                       "waiting_cell_key (cell of leases used after fallbacks).")
+                       "waiting_cell_key (cell of leases used after fallbacks)."))
     common(p)
-    p.add_argument("-o", "--output", required=True, help="output CSV ('-' for stdout)")
+    add_output(p, _("output file (.csv or .parquet; '-' for CSV on stdout)"))
     p.set_defaults(func=cmd_position)
 
-    p = sub.add_parser("statements", help="write the information statement of each demande "
-                       "(print-ready HTML and JSON, in French)")
+    p = sub.add_parser("statements", help=_("write the information statement of each demande "
+                       "(print-ready HTML and JSON, in French)"),
+                       description=_("Write the information statement of each demande "
+                                     "(print-ready HTML and JSON, in French) into a folder."))
     common(p)
-    p.add_argument("-o", "--output", required=True, metavar="DIR", help="output directory")
-    p.add_argument("--ids", nargs="+", metavar="ID", help="only these numero_unique")
-    p.add_argument("--format", default="html,json", help="html, json or html,json (default)")
-    p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    add_output(p, _("output folder"), metavar=_("FOLDER"))
+    p.add_argument("--ids", nargs="+", metavar="ID", help=_("only these numero_unique"))
+    p.add_argument("--format", default="html,json", help=_("html, json or html,json (default)"))
+    p.add_argument("--jobs", type=int, default=1, help=_("worker processes (default 1)"))
     p.add_argument("--commune-names", metavar="CSV",
-                   help="CSV with columns code,nom to print commune names next to INSEE codes")
-    p.add_argument("--templates", metavar="DIR",
-                   help="dossier de modèles de l'EPCI (logo, adresse de l'accueil, libellés) : ses "
-                        "fichiers remplacent les modèles livrés du même nom (docs/templates.md)")
+                   help=_("CSV with columns code,nom to print commune names next to INSEE codes"))
+    p.add_argument("--templates", metavar=_("FOLDER"),
+                   help=_("the EPCI's templates folder (logo, reception desk address, wording): its "
+                          "files replace the shipped templates of the same name (docs/templates.md)"))
     p.set_defaults(func=cmd_statements)
 
 
@@ -61,6 +62,8 @@ def _prepare(args) -> tuple[Any, Positioning] | None:
     from cotation.progress import Progress
     from cotation.data.table import read_attributions_csv
 
+    input_file(args.demandes, _("demandes"))
+    input_file(args.attributions, _("attributions"))
     grid = _load(args.grid)
     if grid is None:
         return None
@@ -69,21 +72,23 @@ def _prepare(args) -> tuple[Any, Positioning] | None:
         return None
     try:
         attributions, rejects, n_read = read_attributions_csv(args.attributions)
-    except (OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except ValueError as exc:
+        print_error(str(exc))
         return None
     if rejects:
-        print(f"{args.attributions}: {n_read} rows read, {n_read - len(rejects)} accepted, "
-              f"{len(rejects)} rejected (first: line {rejects[0].line}, {rejects[0].column}: "
-              f"{rejects[0].reason})", file=sys.stderr)
+        print(_("{path}: {read} rows read, {accepted} accepted, {rejected} rejected (first: line "
+                "{line}, {column}: {reason})").format(
+            path=args.attributions, read=n_read, accepted=n_read - len(rejects), rejected=len(rejects),
+            line=rejects[0].line, column=rejects[0].column, reason=rejects[0].reason), file=sys.stderr)
     engine = args.engine or default_engine()
     st = score(grid.ir, result.table, args.today, engine=engine, explain=True,
                progress=Progress("cotation", args.progress))
     pos = position(grid.ir, st, result.table, attributions, args.today)
     w = pos.waiting_index
-    print(f"{args.attributions}: {w.n_used} leases in the window [{w.start.isoformat()}, "
-          f"{w.end.isoformat()}) and the territory"
-          + (f", {w.n_negative} ignored (attribution before deposit)" if w.n_negative else ""),
+    print(_("{path}: {n} leases in the window [{start}, {end}) and the territory").format(
+        path=args.attributions, n=w.n_used, start=w.start.isoformat(), end=w.end.isoformat())
+          + (_(", {n} ignored (attribution before deposit)").format(n=w.n_negative)
+             if w.n_negative else ""),
           file=sys.stderr)
     return result, pos
 
@@ -92,10 +97,14 @@ def cmd_position(args) -> int:
     from cotation.cli.core import write_columns
     from cotation.engine.scoring import format_hundredths
 
+    resolve_inputs(args, "grid", "demandes", "attributions")
+    if args.output != "-":
+        output_file(args.output, (".csv", ".parquet"),
+                    inputs=(args.grid, args.demandes, args.attributions))
     prepared = _prepare(args)
     if prepared is None:
         return 1
-    _, pos = prepared
+    _result, pos = prepared
     st = pos.st
     n = len(pos)
     pair = pos.rows.pair.tolist()
@@ -127,8 +136,11 @@ def cmd_position(args) -> int:
         "waiting_cell_key": [w.key for w in pos.waiting],
     }
     write_columns(columns, args.output)
-    print(f"{args.output}: {n} rows ({len(st)} cotations of {len(set(st.row.tolist()))} demandes), "
-          f"grid {pos.grid.id} v{pos.grid.version}, today {args.today.isoformat()}", file=sys.stderr)
+    print(_("{path}: {n} rows ({cotations} cotations of {demandes} demandes), grid {id} v{version}, "
+            "today {today}").format(path=args.output, n=n, cotations=len(st),
+                                     demandes=len(set(st.row.tolist())), id=pos.grid.id,
+                                     version=pos.grid.version, today=args.today.isoformat()),
+          file=sys.stderr)
     return 0
 
 
@@ -141,17 +153,21 @@ def read_commune_names(path: str) -> dict[str, str]:
 def cmd_statements(args) -> int:
     from cotation.progress import Progress
 
+    resolve_inputs(args, "grid", "demandes", "attributions")
     formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
     bad = [f for f in formats if f not in ("html", "json")]
     if bad or not formats:
-        print(f"error: --format takes html, json or html,json (got {args.format!r})", file=sys.stderr)
+        print_error(_("--format takes html, json or html,json (got {value!r})").format(value=args.format))
         return 2
+    output_dir(args.output, inputs=(args.grid, args.demandes, args.attributions))
+    if args.commune_names:
+        input_file(args.commune_names, "--commune-names")
     names = read_commune_names(args.commune_names) if args.commune_names else None
     if "html" in formats:
         try:        # a broken template stops the run before any reading or scoring
             check_statement_templates(args.templates)
         except TemplatesError as e:
-            print(f"erreur : --templates : {e}", file=sys.stderr)
+            print_error(_("--templates: {problem}").format(problem=e))
             return 1
     prepared = _prepare(args)
     if prepared is None:
@@ -166,28 +182,33 @@ def cmd_statements(args) -> int:
             try:
                 d = table.index_of(nu)
             except KeyError:
-                print(f"error: no demande '{nu}' in {args.demandes}", file=sys.stderr)
+                print_error(_("no demande '{id}' in {path}").format(id=nu, path=args.demandes))
                 return 1
             if d not in scored:
-                print(f"warning: demande '{nu}' is not scored by grid {pos.grid.id} (out of its scope "
-                      "or no commune of the territory): no statement", file=sys.stderr)
+                print(warning_line(_("demande '{id}' is not scored by grid {grid} (out of its scope "
+                                     "or no commune of the territory): no statement")
+                                   .format(id=nu, grid=pos.grid.id)), file=sys.stderr)
                 continue
             indices.append(d)
     try:
-        written = write_statements(pos, args.output, indices=indices, formats=formats,
-                                   jobs=max(1, args.jobs), commune_names=names, templates=args.templates,
-                                   progress=Progress("statements", args.progress))
+        with atomic_dir(args.output) as tmp:
+            written = write_statements(pos, str(tmp), indices=indices, formats=formats,
+                                       jobs=max(1, args.jobs), commune_names=names,
+                                       templates=args.templates,
+                                       progress=Progress(_("statements"), args.progress))
+            if indices is None:
+                with open(os.path.join(tmp, "index.csv"), "w", newline="", encoding="utf-8") as fh:
+                    w = csv.writer(fh, lineterminator="\n")
+                    w.writerow(["numero_unique"] + [f"{f}_file" for f in formats])
+                    for nu, stem in written:
+                        w.writerow([nu] + [f"{stem}.{f}" for f in formats])
     except TemplatesError as e:
-        print(f"erreur : --templates : {e}", file=sys.stderr)
+        print_error(_("--templates: {problem}").format(problem=e))
         return 1
-    if indices is None:
-        with open(os.path.join(args.output, "index.csv"), "w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh, lineterminator="\n")
-            w.writerow(["numero_unique"] + [f"{f}_file" for f in formats])
-            for nu, stem in written:
-                w.writerow([nu] + [f"{stem}.{f}" for f in formats])
     n_table = len(table)
-    print(f"{args.output}: {len(written)} statements ({', '.join(formats)}) of {n_table} demandes "
-          f"read; grid {pos.grid.id} v{pos.grid.version}, today {args.today.isoformat()}",
+    print(_("{path}: {n} statements ({formats}) of {demandes} demandes read; grid {id} v{version}, "
+            "today {today}").format(path=args.output, n=len(written), formats=", ".join(formats),
+                                     demandes=n_table, id=pos.grid.id, version=pos.grid.version,
+                                     today=args.today.isoformat()),
           file=sys.stderr)
     return 0

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from cotation.i18n import _
 from cotation.data.schema import COLUMNS, COLUMNS_BY_NAME
 from cotation.data.table import DemandeTable, ReadResult, Reject
 
@@ -36,10 +37,12 @@ class MissingColumnsError(ValueError):
                  near: Mapping[str, str] | None = None):
         self.missing = {k: tuple(v) for k, v in missing.items()}
         near = near or {}
-        parts = [f"{name} (read by {', '.join(readers)})"
-                 + (f" — the source has {near[name]!r}, a misspelling?" if name in near else "")
+        parts = [_("{name} (read by {readers})").format(name=name, readers=", ".join(readers))
+                 + (_(" — the source has {near!r}, a misspelling?").format(near=near[name])
+                    if name in near else "")
                  for name, readers in self.missing.items()]
-        super().__init__(f"{source}: missing column(s) the grid reads: {'; '.join(parts)}")
+        super().__init__(_("{source}: missing column(s) the grid reads: {parts}").format(
+            source=source, parts="; ".join(parts)))
 
 
 @dataclass
@@ -59,9 +62,9 @@ class Report:
     def warnings(self) -> list[str]:
         """What ``--strict`` fails on besides rejects: likely misspelled columns, and codes
         that arrived as numbers."""
-        out = [f"column {name}: {n} code(s) given as numbers, left-padded to 5 digits "
-               "(read this column as text)" for name, n in self.padded.items()]
-        out += [f"unknown column {name!r}: did you mean {hint!r}?"
+        out = [_("column {name}: {n} code(s) given as numbers, left-padded to 5 digits "
+                 "(read this column as text)").format(name=name, n=n) for name, n in self.padded.items()]
+        out += [_("unknown column {name!r}: did you mean {hint!r}?").format(name=name, hint=hint)
                 for name, hint in self.unknown_columns.items() if hint]
         return out
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from importlib import resources
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -23,7 +24,7 @@ from cotation.flux.model import (
     Segment, Selector
 )
 
-SCHEMA_PATH = Path(__file__).with_name("conventions.schema.json")
+SCHEMA = resources.files("cotation.flux") / "conventions.schema.json"
 
 
 @dataclass(frozen=True)
@@ -170,7 +171,7 @@ def _line(lines: dict[tuple, int], path: tuple) -> int:
 
 @lru_cache(maxsize=1)
 def _validator() -> jsonschema.Draft202012Validator:
-    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
     return jsonschema.Draft202012Validator(schema)
 
 

@@ -12,7 +12,7 @@ from lark import Token
 
 from cotation.grid import dsl
 from cotation.grid import ir
-from cotation.grid.diagnostics import Diagnostic, GridError, Span, did_you_mean
+from cotation.grid.diagnostics import Diagnostic, GridError, Span, did_you_mean, msg
 from cotation.grid.ir import BOOL, DATE, DECIMAL, INT, TEXT, Type
 from cotation.grid.loader import SourceMap
 from cotation.grid.model import DEFAULT_ORDERING, GridFile
@@ -89,7 +89,7 @@ class Checker(ExpressionChecker):
         total_floor = self.const_number(("total", "floor"), g.total.floor, None)
         total_cap = self.const_number(("total", "cap"), g.total.cap, None)
         if total_floor is not None and total_cap is not None and total_floor > total_cap:
-            self.error("schema", f"total floor {total_floor} is above total cap {total_cap}",
+            self.error("schema", msg('total floor {total_floor} is above total cap {total_cap}', total_floor=total_floor, total_cap=total_cap),
                        self.smap.span(("total", "floor")))
         ordering = self._ordering()
         self._legal_rules()
@@ -124,14 +124,13 @@ class Checker(ExpressionChecker):
         seen: dict[str, int] = {}
         for i, c in enumerate(self.grid.criteria):
             if c.id in seen:
-                self.error("duplicate-id", f"criterion id '{c.id}' is already used by criterion "
-                           f"#{seen[c.id] + 1}", self.smap.span(("criteria", i, "id")), c.id)
+                self.error("duplicate-id", msg("criterion id '{id}' is already used by criterion #{value}", id=c.id, value=seen[c.id] + 1), self.smap.span(("criteria", i, "id")), c.id)
             else:
                 seen[c.id] = i
         gseen: set[str] = set()
         for i, gr in enumerate(self.grid.groups):
             if gr.id in gseen:
-                self.error("duplicate-id", f"group id '{gr.id}' is already used",
+                self.error("duplicate-id", msg("group id '{id}' is already used", id=gr.id),
                            self.smap.span(("groups", i, "id")), gr.id)
             gseen.add(gr.id)
         builtin = set(self._column_types) | {d.name for d in DERIVED} | {"today", "loc", "score"}
@@ -139,31 +138,30 @@ class Checker(ExpressionChecker):
         for section in ("fields", "parameters"):
             for name in getattr(self.grid, section):
                 if name in reserved or name in ir.FUNCTIONS:
-                    self.error("schema", f"'{name}' is a word of the expression language and cannot "
-                               f"name a {section[:-1]}", self.smap.span((section, name), key=True))
+                    self.error("schema", msg("'{name}' is a word of the expression language and cannot name a {value}", name=name, value=section[:-1]), self.smap.span((section, name), key=True))
         derived = {d.name for d in DERIVED}
         for name in self.grid.fields:
             if name in derived:  # a local input the EPCI has may replace the engine's formula
-                self.error("shadows-derived", f"local field '{name}' replaces the derived field of "
-                           "the same name: its values are read from the data",
+                self.error("shadows-derived", msg("local field '{name}' replaces the derived field of the same name: its values are read from the data", name=name),
                            self.smap.span(("fields", name), key=True), severity="warning")
                 continue
             if name in builtin:
-                self.error("duplicate-id", f"local field '{name}' has the name of a canonical or "
-                           "derived field", self.smap.span(("fields", name), key=True))
+                self.error("duplicate-id", msg("local field '{name}' has the name of a canonical or derived field", name=name), self.smap.span(("fields", name), key=True))
         self._not_a_parameter = set()
         for name in self.grid.parameters:
             if name in builtin or name in self.grid.fields:
-                what = "the reference date of the run" if name == "today" else "a field"
-                self.error("duplicate-id", f"parameter '{name}' has the name of {what}",
+                self.error("duplicate-id",
+                           msg("parameter '{name}' has the name of the reference date of the run", name=name)
+                           if name == "today" else msg("parameter '{name}' has the name of a field", name=name),
                            self.smap.span(("parameters", name), key=True))
                 self._not_a_parameter.add(name)
             elif name in reserved or name in ir.FUNCTIONS:
                 self._not_a_parameter.add(name)
         n_defs = len(self.grid.criteria) + len(self.grid.groups)
         if n_defs > ir.MAX_CRITERIA_AND_GROUPS:
-            self.error("too-large", f"the grid has {n_defs} criteria and groups, more than "
-                       f"{ir.MAX_CRITERIA_AND_GROUPS}", self.smap.span(("criteria",), key=True))
+            self.error("too-large", msg("the grid has {n} criteria and groups, more than {limit}",
+                                        n=n_defs, limit=ir.MAX_CRITERIA_AND_GROUPS),
+                       self.smap.span(("criteria",), key=True))
 
     def _resolve_local_fields(self) -> None:
         self._local_defaults: dict[str, Any] = {}
@@ -172,7 +170,7 @@ class Checker(ExpressionChecker):
         for name, spec in self.grid.fields.items():
             kind = Kind(spec.type)
             if kind in (Kind.CODE, Kind.CODESET) and not spec.values:
-                self.error("schema", f"field '{name}' of type {spec.type} needs 'values'",
+                self.error("schema", msg("field '{name}' of type {type} needs 'values'", name=name, type=spec.type),
                            self.smap.span(("fields", name)))
                 continue
             t = Type(kind, tuple(spec.values) if spec.values else None, name)
@@ -197,8 +195,7 @@ class Checker(ExpressionChecker):
                 if kind is Kind.INT and isinstance(default, float):
                     raise ValueParseError(f"'{default}' is not a whole number")
             except ValueParseError as exc:
-                self.error("type-mismatch", f"default of field '{name}': {exc} (field type "
-                           f"{spec.type})", self.smap.span(("fields", name, "default")))
+                self.error("type-mismatch", msg("default of field '{name}': {exc} (field type {type})", name=name, exc=exc, type=spec.type), self.smap.span(("fields", name, "default")))
                 continue
             self._local_defaults[name] = value
 
@@ -212,8 +209,10 @@ class Checker(ExpressionChecker):
             if state.get(name) == "active":
                 cycle = chain[chain.index(name):] + [name]
                 referrer = chain[-1]  # the parameter whose expression closes the cycle
-                self.error("parameter-cycle", "parameters depend on each other in a cycle: "
-                           + " → ".join(cycle), self._name_span(("parameters", referrer), name))
+                self.error("parameter-cycle", msg("parameters depend on each other in a cycle: {cycle}",
+                                                  cycle=" → ".join(cycle)),
+                           self._name_span(("parameters", referrer), name),
+                           hint=msg("give one of them a number instead of an expression"))
                 raise _Abort
             state[name] = "active"
             value = params[name]
@@ -224,7 +223,7 @@ class Checker(ExpressionChecker):
                 problem = ir.number_problem(value, ir.MAX_EXACT)
                 if problem:
                     self.error("number-out-of-range", problem, self.smap.span(path), None,
-                               "numbers of a grid lie within ±2^53 (9007199254740992)")
+                               msg("numbers of a grid lie within ±2^53 (9007199254740992)"))
                     raise _Abort
                 const = ir.Const(INT if isinstance(value, int) else DECIMAL, self.smap.span(path),
                                  value, name)
@@ -305,7 +304,7 @@ class Checker(ExpressionChecker):
             floor = self.const_number(base + ("floor",), c.floor, c.id)
             weight = self.const_number(base + ("weight",), c.weight, c.id)
             if cap is not None and floor is not None and floor > cap:
-                self.error("schema", f"floor {floor} is above cap {cap}",
+                self.error("schema", msg('floor {floor} is above cap {cap}', floor=floor, cap=cap),
                            self.smap.span(base + ("floor",)), c.id)
             loc = any(ir.uses_loc(e) for e in (when, points, band_of)) or any(
                 ir.uses_loc(s.points) for s in bands)
@@ -319,8 +318,7 @@ class Checker(ExpressionChecker):
 
     def points_expr(self, path: tuple, value: Any, cid: str | None) -> ir.Expr | None:
         if isinstance(value, bool):
-            self.error("type-mismatch", "points must be a number or a numeric expression, "
-                       "not true/false", self.smap.span(path), cid)
+            self.error("type-mismatch", msg('points must be a number or a numeric expression, not true/false'), self.smap.span(path), cid)
             return None
         if isinstance(value, (int, float)):
             if self._out_of_range(path, value, cid, ir.MAX_POINTS):
@@ -339,8 +337,8 @@ class Checker(ExpressionChecker):
         """Report a number the engines cannot honour (not finite, or beyond ``limit``)."""
         problem = ir.number_problem(value, limit)
         if problem:
-            hint = ("points, caps, floors and weights lie within ±10^13" if limit == ir.MAX_POINTS
-                    else "numbers of a grid lie within ±2^53 (9007199254740992)")
+            hint = (msg("points, caps, floors and weights lie within ±10^13") if limit == ir.MAX_POINTS
+                    else msg("numbers of a grid lie within ±2^53 (9007199254740992)"))
             self.error("number-out-of-range", problem, self.smap.span(path), cid, hint)
         return problem is not None
 
@@ -357,8 +355,7 @@ class Checker(ExpressionChecker):
             step = ir.BandStepIR(lo, hi, pts)
             steps.append(step)
             if lo is not None and hi is not None and lo >= hi:
-                self.error("band-empty", f"band step {j + 1} is empty: from {_num(lo)} is not "
-                           f"below to {_num(hi)}", self.smap.span(p), c.id)
+                self.error("band-empty", msg('band step {value} is empty: from {lo} is not below to {hi}', value=j + 1, lo=_num(lo), hi=_num(hi)), self.smap.span(p), c.id)
                 continue
             usable.append((j, step))
         inf = float("inf")
@@ -367,9 +364,7 @@ class Checker(ExpressionChecker):
                 lo = max(-inf if s.low is None else s.low, -inf if t.low is None else t.low)
                 hi = min(inf if s.high is None else s.high, inf if t.high is None else t.high)
                 if lo < hi:  # first match wins, so an overlap silently changes who gets points
-                    self.error("band-overlap", f"band step {j + 1} [{_bound(s.low)}, {_bound(s.high)}) "
-                               f"overlaps step {k + 1} [{_bound(t.low)}, {_bound(t.high)}) on "
-                               f"[{_bound(lo)}, {_bound(hi)})",
+                    self.error("band-overlap", msg('band step {value} [{low}, {high}) overlaps step {value2} [{low2}, {high2}) on [{lo}, {hi})', value=j + 1, low=_bound(s.low), high=_bound(s.high), value2=k + 1, low2=_bound(t.low), high2=_bound(t.high), lo=_bound(lo), hi=_bound(hi)),
                                self.smap.span(base + ("bands", "steps", j)), c.id)
                     break
         return tuple(steps)
@@ -383,14 +378,13 @@ class Checker(ExpressionChecker):
             for mi, m in enumerate(gr.members):
                 path = ("groups", gi, "members", mi)
                 if m not in index:
-                    self.error("group-unknown-member", f"group '{gr.id}' lists '{m}', which is not a "
-                               "criterion of this grid", self.smap.span(path), gr.id,
+                    self.error("group-unknown-member", msg("group '{id}' lists '{m}', which is not a criterion of this grid", id=gr.id, m=m), self.smap.span(path), gr.id,
                                did_you_mean(m, index))
                     continue
                 if m in owner:
-                    where = "twice in this group" if owner[m] == gr.id else f"already in group '{owner[m]}'"
-                    self.error("group-member-twice", f"criterion '{m}' is {where}; a criterion "
-                               "belongs to at most one group", self.smap.span(path), gr.id)
+                    where = (msg("twice in this group") if owner[m] == gr.id
+                             else msg("already in group '{group}'", group=owner[m]))
+                    self.error("group-member-twice", msg("criterion '{m}' is {where}; a criterion belongs to at most one group", m=m, where=where), self.smap.span(path), gr.id)
                     continue
                 owner[m] = gr.id
                 members.append(index[m])
@@ -420,8 +414,7 @@ class Checker(ExpressionChecker):
         last = out[-1] if out else None
         if not (last and isinstance(last.expr, ir.Ref) and last.expr.name == "numero_unique"):
             span = self.smap.span(("ordering",)) if explicit else Span(self.smap.file, 1, 1)
-            self.error("ordering-tiebreak-appended", "the ordering does not end with a unique key; "
-                       "'numero_unique' ascending is appended so that ranks have no ties",
+            self.error("ordering-tiebreak-appended", msg("the ordering does not end with a unique key; 'numero_unique' ascending is appended so that ranks have no ties"),
                        span, severity="warning")
             out.append(ir.OrderKeyIR("numero_unique", ir.Ref(TEXT, span, "numero_unique", "column"), "asc"))
         return tuple(out)
@@ -432,16 +425,14 @@ class Checker(ExpressionChecker):
 
     def _legal_rules(self) -> None:
         if not any(c.legal_priority for c in self.grid.criteria):
-            self.error("missing-legal-priority", "no criterion has 'legal_priority: true'; the grid "
-                       "must include the priorities of art. L441-1 CCH (art. R441-2-10)",
+            self.error("missing-legal-priority", msg("no criterion has 'legal_priority: true'; the grid must include the priorities of art. L441-1 CCH (art. R441-2-10)"),
                        self.smap.span(("criteria",), key=True))
         if not self.grid.grid.refusal_policy:
             for i, c in enumerate(self.grid.criteria):
                 if c.refusal_effect:
-                    self.error("missing-refusal-policy", "criterion has 'refusal_effect: true' but the "
-                               "grid has no 'refusal_policy' text (printed on information statements)",
+                    self.error("missing-refusal-policy", msg("criterion has 'refusal_effect: true' but the grid has no 'refusal_policy' text (printed on information statements)"),
                                self.smap.span(("criteria", i, "refusal_effect"), key=True), c.id,
-                               "add grid.refusal_policy describing the effects of a refusal")
+                               msg('add grid.refusal_policy describing the effects of a refusal'))
                     break
 
     # -------------------------------------------------------------------------- constants
@@ -452,7 +443,7 @@ class Checker(ExpressionChecker):
         if value is None:
             return None
         if isinstance(value, bool):
-            self.error("type-mismatch", "expected a number, not true/false", self.smap.span(path), cid)
+            self.error("type-mismatch", msg('expected a number, not true/false'), self.smap.span(path), cid)
             return None
         if isinstance(value, (int, float)):
             return None if self._out_of_range(path, value, cid, limit) else float(value)
@@ -462,7 +453,7 @@ class Checker(ExpressionChecker):
         from cotation.grid.evaluate import evaluate_constant
         result = evaluate_constant(expr)
         if result is None:
-            self.error("type-mismatch", f"'{value}' has no value (division by zero?)",
+            self.error("type-mismatch", msg("'{value}' has no value (division by zero?)", value=value),
                        self.smap.span(path), cid)
             return None
         return None if self._out_of_range(path, result, cid, limit) else float(result)

@@ -1,9 +1,56 @@
-"""Diagnostics for grid authors: stable code, location, criterion, message and hint."""
+"""Diagnostics for grid authors: stable code, location, criterion, message and hint.
+
+Messages and hints are built with :func:`msg`: their ``str`` value is the English text (what
+tests and logs compare), and :meth:`Diagnostic.format` shows them in the user's language
+(French by default, ``cotation.i18n``). Codes are never translated.
+"""
 from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Any, Iterable
+
+from cotation.i18n import _
+
+
+class Message(str):
+    """English text that keeps its template and values, to be shown translated."""
+
+    template: str
+    params: dict[str, Any]
+
+    def __new__(cls, template: str, **params: Any) -> "Message":
+        self = super().__new__(cls, template.format(**params) if params else template)
+        self.template = template
+        self.params = params
+        return self
+
+    def localized(self) -> str:
+        values = {k: localized(v) for k, v in self.params.items()}
+        return _(self.template).format(**values) if values else _(self.template)
+
+
+class OrList(Message):
+    """Alternatives joined with "or" in the user's language ('a' or 'b')."""
+
+    def __new__(cls, items: Iterable[str]) -> "OrList":
+        items = list(items)
+        self = str.__new__(cls, " or ".join(items))
+        self.template, self.params, self.items = " or ", {}, items
+        return self
+
+    def localized(self) -> str:
+        return _(" or ").join(_(i) for i in self.items)
+
+
+def msg(template: str, **params: Any) -> Message:
+    """A message for users: ``template`` (English, ``str.format`` fields) and its values."""
+    return Message(template, **params)
+
+
+def localized(text: Any) -> Any:
+    """``text`` in the user's language when it is a :class:`Message`; other values unchanged."""
+    return text.localized() if isinstance(text, Message) else text
 
 
 @dataclass(frozen=True, order=True)
@@ -27,10 +74,16 @@ class Diagnostic:
     criterion: str | None = None
     hint: str | None = None
 
-    def format(self) -> str:
+    def format(self, localize: bool = True) -> str:
+        """``file:line:col: error[code] [criterion]: message; hint`` in the user's language
+        (``localize=False``: the English source text)."""
+        tr = localized if localize else str
         where = f" [{self.criterion}]" if self.criterion else ""
-        hint = f"; {self.hint}" if self.hint else ""
-        return f"{self.span}: {self.severity}[{self.code}]{where}: {self.message}{hint}"
+        hint = f"; {tr(self.hint)}" if self.hint else ""
+        severity = self.severity
+        if localize:
+            severity = _("error") if severity == "error" else _("warning")
+        return f"{self.span}: {severity}[{self.code}]{where}: {tr(self.message)}{hint}"
 
     __str__ = format
 
@@ -61,4 +114,4 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     found = closest(name, candidates)
     if not found:
         return None
-    return "did you mean " + " or ".join(f"'{f}'" for f in found) + "?"
+    return msg("did you mean {names}?", names=OrList(f"'{f}'" for f in found))

@@ -15,7 +15,11 @@ from lark import Token, Tree
 from cotation.data.schema import DERIVED, LOC_FIELDS, Kind
 from cotation.grid import dsl
 from cotation.grid import ir
-from cotation.grid.diagnostics import Span, did_you_mean
+from cotation.grid.diagnostics import OrList, Span, did_you_mean, msg
+from cotation.i18n import N_
+
+# roles named in type messages, for the translation catalogue
+_ROLES = (N_("parameter"), N_("ordering key"), N_("bound"), N_("expression"), N_("applies_to"))
 from cotation.grid.ir import BOOL, COMMUNE, DATE, DECIMAL, INT, STRING_LITERAL, TEXT, Type
 
 
@@ -43,22 +47,21 @@ class ExpressionChecker:
         try:
             tree = dsl.parse(text)
         except dsl.SyntaxProblem as exc:
-            self.error(exc.code, exc.message, self._span(where, exc.offset), cid)
+            self.error(exc.code, exc.message, self._span(where, exc.offset), cid, exc.hint)
             return None
         try:
             expr = self._expr(tree, where, {"allow_loc": allow_loc, "constant": constant})
         except _Abort:
             return None
         if want is not None and expr.type.kind is not want.kind:
-            self.error("type-mismatch", f"{role} must be {want.describe()}, but this is "
-                       f"{expr.type.describe()}", self._span(where, 0), cid)
+            self.error("type-mismatch", msg('{role} must be {want}, but this is {got}', role=msg(role), want=want.describe(), got=expr.type.describe()), self._span(where, 0), cid)
             return None
         if want_numeric and not expr.type.numeric:
-            self.error("type-mismatch", f"{role} must be a number, but this is {expr.type.describe()}",
+            self.error("type-mismatch", msg('{role} must be a number, but this is {value}', role=msg(role), value=expr.type.describe()),
                        self._span(where, 0), cid)
             return None
         if orderable and expr.type.kind in (Kind.CODESET, Kind.COMMUNES):
-            self.error("type-mismatch", f"{role} must be a single value, not {expr.type.describe()}",
+            self.error("type-mismatch", msg('{role} must be a single value, not {value}', role=msg(role), value=expr.type.describe()),
                        self._span(where, 0), cid)
             return None
         return expr
@@ -79,7 +82,7 @@ class ExpressionChecker:
             problem = ir.number_problem(text, ir.MAX_EXACT)
             if problem:
                 self._fail("number-out-of-range", problem, where, off,
-                           "numbers of a grid lie within ±2^53 (9007199254740992)")
+                           msg("numbers of a grid lie within ±2^53 (9007199254740992)"))
             return ir.Const(DECIMAL if "." in text else INT, span, float(text) if "." in text else int(text))
         if kind == "string":
             return ir.Const(STRING_LITERAL, span, str(ch[0])[1:-1])
@@ -87,7 +90,7 @@ class ExpressionChecker:
             try:
                 return ir.Const(DATE, span, dt.date.fromisoformat(str(ch[0])))
             except ValueError:
-                self._fail("expr-syntax", f"'{ch[0]}' is not a valid date", where, off)
+                self._fail("expr-syntax", msg("'{value}' is not a valid date", value=ch[0]), where, off)
         if kind in ("true", "false"):
             return ir.Const(BOOL, span, kind == "true")
         if kind == "name":
@@ -95,16 +98,15 @@ class ExpressionChecker:
         if kind == "dotted":
             head, tail = str(ch[0]), str(ch[1])
             if head != "loc":
-                self._fail("unknown-name", f"unknown name '{head}.{tail}'", where, off,
-                           "only the localisation's fields are written with a dot: "
-                           + ", ".join(f"loc.{n}" for n in LOC_FIELDS))
+                self._fail("unknown-name", msg("unknown name '{head}.{tail}'", head=head, tail=tail), where, off,
+                           msg("only the localisation's fields are written with a dot: {names}",
+                               names=", ".join(f"loc.{n}" for n in LOC_FIELDS)))
             if tail not in LOC_FIELDS:
-                self._fail("unknown-name", f"unknown localisation field 'loc.{tail}'", where, off,
-                           did_you_mean(tail, LOC_FIELDS) or "expected one of: "
-                           + ", ".join(f"loc.{n}" for n in LOC_FIELDS))
+                self._fail("unknown-name", msg("unknown localisation field 'loc.{tail}'", tail=tail), where, off,
+                           did_you_mean(tail, LOC_FIELDS) or msg("expected one of: {names}",
+                                                                 names=", ".join(f"loc.{n}" for n in LOC_FIELDS)))
             if opts["constant"] or not opts["allow_loc"]:
-                self._fail("unknown-name", f"'loc.{tail}' is not available here (it depends on "
-                           "the commune being scored)", where, off)
+                self._fail("unknown-name", msg("'loc.{tail}' is not available here (it depends on the commune being scored)", tail=tail), where, off)
             return ir.LocRef(Type(LOC_FIELDS[tail]), span, tail)
         if kind == "neg":
             x = rec(ch[0])
@@ -122,8 +124,7 @@ class ExpressionChecker:
             a, op, b = rec(ch[0]), str(ch[1]), rec(ch[2])
             a, b = self._unify_pair(a, b, where, dsl.start_of(ch[0]), dsl.start_of(ch[2]), op)
             if op not in ("==", "!=") and a.type.kind not in (Kind.INT, Kind.DECIMAL, Kind.DATE):
-                self._fail("type-mismatch", f"'{op}' compares numbers or dates, not "
-                           f"{a.type.describe()}", where, off)
+                self._fail("type-mismatch", msg("'{op}' compares numbers or dates, not {value}", op=op, value=a.type.describe()), where, off)
             return ir.Compare(BOOL, span, op, a, b)
         if kind in ("in_", "not_in"):
             return self._member(ch[0], ch[1], kind == "not_in", where, span, opts)
@@ -131,11 +132,10 @@ class ExpressionChecker:
             x, lo, hi = rec(ch[0]), rec(ch[1]), rec(ch[2])
             for n, sub in ((x, ch[0]), (lo, ch[1]), (hi, ch[2])):
                 if n.type.kind not in (Kind.INT, Kind.DECIMAL, Kind.DATE):
-                    self._fail("type-mismatch", f"'between' works on numbers or dates, not "
-                               f"{n.type.describe()}", where, dsl.start_of(sub))
+                    self._fail("type-mismatch", msg("'between' works on numbers or dates, not {value}", value=n.type.describe()), where, dsl.start_of(sub))
             if (x.type.kind is Kind.DATE) != (lo.type.kind is Kind.DATE) or \
                     (x.type.kind is Kind.DATE) != (hi.type.kind is Kind.DATE):
-                self._fail("type-mismatch", "'between' mixes dates and numbers", where, off)
+                self._fail("type-mismatch", msg("'between' mixes dates and numbers"), where, off)
             return ir.Between(BOOL, span, x, lo, hi)
         if kind in ("and_", "or_"):
             a, b = rec(ch[0]), rec(ch[1])
@@ -168,8 +168,7 @@ class ExpressionChecker:
             if name in self.grid.parameters:  # not yet resolved: unknown because of an error
                 raise _Abort
             names = list(self.grid.parameters)
-            self._fail("unknown-name", f"'{name}' is not a parameter; only numbers and parameters "
-                       "can be used here", where, off, did_you_mean(name, names))
+            self._fail("unknown-name", msg("'{name}' is not a parameter; only numbers and parameters can be used here", name=name), where, off, did_you_mean(name, names))
         if name == "today":
             return ir.Today(DATE, span)
         if name in self._column_types:
@@ -184,18 +183,18 @@ class ExpressionChecker:
         if name in self.grid.parameters:
             raise _Abort  # the parameter itself is in error; already reported
         if name == "loc":
-            self._fail("unknown-name", "'loc' needs a field: loc.commune, loc.rang or loc.epci",
+            self._fail("unknown-name", msg("'loc' needs a field: loc.commune, loc.rang or loc.epci"),
                        where, off)
         candidates = list(self.name_table()) + [f"loc.{n}" for n in LOC_FIELDS]
         if name in ir.FUNCTIONS:
-            self._fail("unknown-name", f"'{name}' is a function; call it with parentheses", where, off)
-        self._fail("unknown-name", f"unknown field or parameter '{name}'", where, off,
+            self._fail("unknown-name", msg("'{name}' is a function; call it with parentheses", name=name), where, off)
+        self._fail("unknown-name", msg("unknown field or parameter '{name}'", name=name), where, off,
                    did_you_mean(name, candidates))
         raise AssertionError  # unreachable
 
     def _need_numeric(self, x: ir.Expr, where: _Where, off: int, what: str) -> None:
         if not x.type.numeric:
-            self._fail("type-mismatch", f"{what} needs a number, but this is {x.type.describe()}",
+            self._fail("type-mismatch", msg('{what} needs a number, but this is {value}', what=what, value=x.type.describe()),
                        where, off)
 
     def _need_bool(self, x: ir.Expr, where: _Where, off: int, what: str) -> None:
@@ -203,16 +202,15 @@ class ExpressionChecker:
             hint = None
             if x.type.numeric:
                 hint = "numbers are not true or false; compare them, e.g. 'x > 0'"
-            self._fail("type-mismatch", f"{what} needs a condition (true/false), but this is "
-                       f"{x.type.describe()}", where, off, hint)
+            self._fail("type-mismatch", msg('{what} needs a condition (true/false), but this is {value}', what=what, value=x.type.describe()), where, off, hint)
 
     def _coerce_literal(self, lit: ir.Const, target: Type, where: _Where, off: int) -> ir.Const:
         """Tie a string literal to the code/commune/text type it is compared with."""
         value = lit.value
         if target.kind is Kind.CODE or target.kind is Kind.CODESET:
             if target.enum is not None and value not in target.enum:
-                self._fail("not-in-enum", f"'{value}' is not a value of {target.enum_name}", where, off,
-                           did_you_mean(value, target.enum) or "expected one of: " + ", ".join(target.enum))
+                self._fail("not-in-enum", msg("'{value}' is not a value of {enum_name}", value=value, enum_name=target.enum_name), where, off,
+                           did_you_mean(value, target.enum) or msg("expected one of: {names}", names=", ".join(target.enum)))
             return ir.Const(Type(Kind.CODE, target.enum, target.enum_name), lit.span, value, lit.param)
         if target.kind in (Kind.COMMUNE, Kind.COMMUNES):
             from cotation.data.values import ValueParseError, check_insee
@@ -220,12 +218,11 @@ class ExpressionChecker:
             try:
                 check_insee(Column("loc.commune", Kind.COMMUNE), value)
             except ValueParseError:
-                self._fail("type-mismatch", f"'{value}' is not an INSEE commune code (5 characters, "
-                           "e.g. '69123')", where, off)
+                self._fail("type-mismatch", msg("'{value}' is not an INSEE commune code (5 characters, e.g. '69123')", value=value), where, off)
             return ir.Const(COMMUNE, lit.span, value, lit.param)
         if target.kind is Kind.TEXT:
             return ir.Const(TEXT, lit.span, value, lit.param)
-        self._fail("type-mismatch", f"a text cannot be compared with {target.describe()}", where, off)
+        self._fail("type-mismatch", msg('a text cannot be compared with {value}', value=target.describe()), where, off)
         raise AssertionError
 
     def _unify_pair(self, a: ir.Expr, b: ir.Expr, where: _Where, off_a: int, off_b: int,
@@ -245,15 +242,15 @@ class ExpressionChecker:
             return a, b
         if ta.kind is tb.kind is Kind.CODESET and ta.enum == tb.enum and op in ("if/else", "coalesce"):
             return a, b
-        self._fail("type-mismatch", f"{op} between {ta.describe()} and {tb.describe()}", where, off_b)
+        self._fail("type-mismatch", msg('{op} between {value} and {value2}', op=op, value=ta.describe(), value2=tb.describe()), where, off_b)
         raise AssertionError
 
     def _set_literal(self, items: list[ir.Expr], where: _Where, off: int, span: Span) -> ir.SetLiteral:
         if not items:
-            self._fail("type-mismatch", "an empty set {} can never contain anything", where, off)
+            self._fail("type-mismatch", msg('an empty set {} can never contain anything'), where, off)
         for it in items:
             if not isinstance(it, ir.Const):
-                self._fail("type-mismatch", "a set literal lists constant values, e.g. {'T1', 'T2'}",
+                self._fail("type-mismatch", msg("a set literal lists constant values, e.g. {'T1', 'T2'}"),
                            where, off)
         kinds = {it.type.kind for it in items}
         if all(it.type.numeric for it in items):
@@ -261,7 +258,7 @@ class ExpressionChecker:
         elif len(kinds) == 1 and items[0].type.kind in (Kind.TEXT, Kind.DATE, Kind.BOOL):
             t = items[0].type
         else:
-            self._fail("type-mismatch", "a set literal mixes values of different types", where, off)
+            self._fail("type-mismatch", msg('a set literal mixes values of different types'), where, off)
         return ir.SetLiteral(Type(Kind.CODESET, None, None, literal=t.literal), span, tuple(items))
 
     def _member(self, item_node, cont_node, negate: bool, where: _Where, span: Span, opts: dict) -> ir.Expr:
@@ -271,19 +268,16 @@ class ExpressionChecker:
         if isinstance(cont, ir.SetLiteral):
             coerced = []
             if item.type.literal:
-                self._fail("type-mismatch", "'in' with a text on the left needs a field on the right, "
-                           "e.g. 'sante' in motifs", where, off_c)
+                self._fail("type-mismatch", msg("'in' with a text on the left needs a field on the right, e.g. 'sante' in motifs"), where, off_c)
             for k, lit in enumerate(cont.items):
                 if lit.type.literal:
                     if item.type.kind in (Kind.CODESET, Kind.COMMUNES):
-                        self._fail("type-mismatch", f"'in' needs a single value on the left, not "
-                                   f"{item.type.describe()}", where, off_i)
+                        self._fail("type-mismatch", msg("'in' needs a single value on the left, not {value}", value=item.type.describe()), where, off_i)
                     coerced.append(self._coerce_literal(lit, item.type, where, _item_offset(cont_node, k)))
                 elif lit.type.numeric and item.type.numeric or lit.type.kind is item.type.kind:
                     coerced.append(lit)
                 else:
-                    self._fail("type-mismatch", f"the set lists {lit.type.describe()} but the left side "
-                               f"is {item.type.describe()}", where, off_c)
+                    self._fail("type-mismatch", msg('the set lists {value} but the left side is {value2}', value=lit.type.describe(), value2=item.type.describe()), where, off_c)
             new = ir.SetLiteral(Type(Kind.CODESET, item.type.enum, item.type.enum_name), cont.span,
                                 tuple(coerced))
             return ir.Member(BOOL, span, item, new, negate)
@@ -291,31 +285,29 @@ class ExpressionChecker:
             if item.type.literal:
                 item = self._coerce_literal(item, cont.type, where, off_i)
             elif not (item.type.kind is Kind.CODE and item.type.enum == cont.type.enum):
-                self._fail("type-mismatch", f"'in' {cont.type.describe()} needs a code of the same "
-                           f"list on the left, not {item.type.describe()}", where, off_i)
+                self._fail("type-mismatch", msg("'in' {value} needs a code of the same list on the left, not {value2}", value=cont.type.describe(), value2=item.type.describe()), where, off_i)
             return ir.Member(BOOL, span, item, cont, negate)
         if cont.type.kind is Kind.COMMUNES:
             if item.type.literal:
                 item = self._coerce_literal(item, cont.type, where, off_i)
             elif item.type.kind is not Kind.COMMUNE:
-                self._fail("type-mismatch", f"'in' localisations needs a commune on the left, not "
-                           f"{item.type.describe()}", where, off_i)
+                self._fail("type-mismatch", msg("'in' localisations needs a commune on the left, not {value}", value=item.type.describe()), where, off_i)
             return ir.Member(BOOL, span, item, cont, negate)
-        self._fail("type-mismatch", f"'in' needs a set on the right ({{'a', 'b'}} or a set field), "
-                   f"not {cont.type.describe()}", where, off_c)
+        self._fail("type-mismatch", msg("'in' needs a set on the right ({{'a', 'b'}} or a set field), not {value}", value=cont.type.describe()), where, off_c)
         raise AssertionError
 
     def _call(self, fn: str, arg_nodes: list, where: _Where, off: int, span: Span, opts: dict) -> ir.Expr:
         if fn not in ir.FUNCTIONS:
-            self._fail("unknown-name", f"unknown function '{fn}'", where, off,
-                       did_you_mean(fn, ir.FUNCTIONS) or "functions: " + ", ".join(ir.FUNCTIONS))
+            self._fail("unknown-name", msg("unknown function '{fn}'", fn=fn), where, off,
+                       did_you_mean(fn, ir.FUNCTIONS) or msg("functions: {names}", names=", ".join(ir.FUNCTIONS)))
         args = [self._expr(a, where, opts) for a in arg_nodes]
         offs = [dsl.start_of(a) for a in arg_nodes]
 
         def arity(lo: int, hi: int | None) -> None:
             if len(args) < lo or (hi is not None and len(args) > hi):
-                want = f"{lo}" if hi == lo else (f"{lo} to {hi}" if hi else f"at least {lo}")
-                self._fail("type-mismatch", f"{fn}() takes {want} argument(s), got {len(args)}",
+                want = (f"{lo}" if hi == lo else msg("{lo} to {hi}", lo=lo, hi=hi) if hi
+                        else msg("at least {lo}", lo=lo))
+                self._fail("type-mismatch", msg('{fn}() takes {want} argument(s), got {args}', fn=fn, want=want, args=len(args)),
                            where, off)
 
         if fn in ("min", "max"):
@@ -341,7 +333,7 @@ class ExpressionChecker:
             self._need_numeric(args[0], where, offs[0], "round()")
             if len(args) == 2 and not (isinstance(args[1], ir.Const) and args[1].type.kind is Kind.INT
                                        and 0 <= args[1].value <= 6):
-                self._fail("type-mismatch", "round(x, n) needs a whole number n from 0 to 6", where,
+                self._fail("type-mismatch", msg('round(x, n) needs a whole number n from 0 to 6'), where,
                            offs[1])
             n = args[1].value if len(args) == 2 else 0
             return ir.Call(INT if n == 0 else DECIMAL, span, fn, tuple(args))
@@ -349,7 +341,7 @@ class ExpressionChecker:
             arity(2, 2)
             for a, o in zip(args, offs):
                 if a.type.kind is not Kind.DATE:
-                    self._fail("type-mismatch", f"{fn}() needs dates, but this is {a.type.describe()}",
+                    self._fail("type-mismatch", msg('{fn}() needs dates, but this is {value}', fn=fn, value=a.type.describe()),
                                where, o)
             return ir.Call(INT, span, fn, tuple(args))
         if fn == "is_missing":
@@ -375,16 +367,16 @@ class ExpressionChecker:
                 if code.type.literal:
                     code = self._coerce_literal(code, s.type, where, offs[1])
                 elif code.type.kind is not Kind.COMMUNE:
-                    self._fail("type-mismatch", "has(localisations, …) needs a commune second",
+                    self._fail("type-mismatch", msg('has(localisations, …) needs a commune second'),
                                where, offs[1])
                 return ir.Member(BOOL, span, code, s, False)
             if s.type.kind is not Kind.CODESET or isinstance(s, ir.SetLiteral):
-                self._fail("type-mismatch", f"has() needs a set field first, not {s.type.describe()}",
+                self._fail("type-mismatch", msg('has() needs a set field first, not {value}', value=s.type.describe()),
                            where, offs[0])
             if code.type.literal:
                 code = self._coerce_literal(code, s.type, where, offs[1])
             elif not (code.type.kind is Kind.CODE and code.type.enum == s.type.enum):
-                self._fail("type-mismatch", "has() needs a code of the same list second", where, offs[1])
+                self._fail("type-mismatch", msg('has() needs a code of the same list second'), where, offs[1])
             return ir.Member(BOOL, span, code, s, False)
         raise AssertionError(fn)
 

@@ -11,7 +11,8 @@ import hashlib
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
-from cotation.grid.diagnostics import Span
+from cotation.grid.diagnostics import Message, Span, msg
+from cotation.i18n import N_
 from cotation.data.schema import Kind
 
 # ------------------------------------------------------------------------ numbers of a grid
@@ -29,20 +30,20 @@ MAX_EXACT = 2 ** 53
 MAX_CRITERIA_AND_GROUPS = 4000
 
 
-def number_problem(value: Any, limit: float) -> str | None:
+def number_problem(value: Any, limit: float) -> "Message | None":
     """Why ``value`` cannot be honoured as a grid number within ±``limit`` (None when it can)."""
     if isinstance(value, str) and value.isdigit():
         value = int(value)  # a whole literal is compared exactly: 2^53 + 1 is beyond 2^53
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > limit:
-        return f"the number {_short(value)} is beyond the limit of ±{_short(limit)}"
+        return msg("the number {value} is beyond the limit of ±{limit}", value=_short(value), limit=_short(limit))
     try:
         x = float(value)
     except OverflowError:
-        return f"the number {_short(value)} is beyond the limit of ±{_short(limit)}"
+        return msg("the number {value} is beyond the limit of ±{limit}", value=_short(value), limit=_short(limit))
     if x != x or x in (float("inf"), float("-inf")):
-        return f"'{_short(value)}' is not a finite number"
+        return msg("'{value}' is not a finite number", value=_short(value))
     if abs(x) > limit:
-        return f"the number {_short(value)} is beyond the limit of ±{_short(limit)}"
+        return msg("the number {value} is beyond the limit of ±{limit}", value=_short(value), limit=_short(limit))
     return None
 
 
@@ -64,15 +65,16 @@ class Type:
 
     def describe(self) -> str:
         if self.literal:
-            return "a text literal"
-        names = {Kind.BOOL: "a boolean", Kind.INT: "a whole number", Kind.DECIMAL: "a number",
-                 Kind.DATE: "a date", Kind.TEXT: "a text", Kind.COMMUNE: "an INSEE commune code",
-                 Kind.COMMUNES: "a list of communes"}
+            return msg("a text literal")
+        names = {Kind.BOOL: N_("a boolean (true/false)"), Kind.INT: N_("a whole number"),
+                 Kind.DECIMAL: N_("a number"), Kind.DATE: N_("a date"), Kind.TEXT: N_("a text"),
+                 Kind.COMMUNE: N_("an INSEE commune code"), Kind.COMMUNES: N_("a list of communes")}
         if self.kind is Kind.CODE:
-            return f"a code of {self.enum_name}" if self.enum_name else "a code"
+            return msg("a code of {name}", name=self.enum_name) if self.enum_name else msg("a code")
         if self.kind is Kind.CODESET:
-            return f"a set of {self.enum_name} codes" if self.enum_name else "a set of codes"
-        return names[self.kind]
+            return (msg("a set of {name} codes", name=self.enum_name) if self.enum_name
+                    else msg("a set of codes"))
+        return msg(names[self.kind])
 
 
 BOOL = Type(Kind.BOOL)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from cotation.grid import ir
-from cotation.grid.diagnostics import Diagnostic
+from cotation.grid.diagnostics import Diagnostic, msg
 from cotation.grid.loader import SourceMap
 from cotation.grid.model import GridFile
 from cotation.data.schema import Kind
@@ -49,10 +49,9 @@ def _band_gaps(grid: ir.GridIR, smap: SourceMap) -> Iterable[Diagnostic]:
         reach = intervals[0][1]
         for lo, hi, k in intervals[1:]:
             if lo > reach:  # point at the step that resumes after the gap
-                yield _warn("band-gap", f"no band step covers [{_fmt(reach)}, {_fmt(lo)}): values there "
-                            "get 0 points and the criterion is not met", smap,
+                yield _warn("band-gap", msg('no band step covers [{reach}, {lo}): values there get 0 points and the criterion is not met', reach=_fmt(reach), lo=_fmt(lo)), smap,
                             ("criteria", c.index, "bands", "steps", k), c.id,
-                            "add a step with points: 0 if this is intended")
+                            msg('add a step with points: 0 if this is intended'))
             reach = max(reach, hi)
 
 
@@ -155,7 +154,7 @@ def _never_met(grid: ir.GridIR, smap: SourceMap) -> Iterable[Diagnostic]:
         if c.when is None:
             continue
         if isinstance(c.when, ir.Const) and c.when.value is False:
-            yield _warn("never-met", "'when' is false: this criterion can never be met", smap,
+            yield _warn("never-met", msg("'when' is false: this criterion can never be met"), smap,
                         ("criteria", c.index, "when"), c.id)
             continue
         dom = _Domain()
@@ -163,8 +162,7 @@ def _never_met(grid: ir.GridIR, smap: SourceMap) -> Iterable[Diagnostic]:
             _restrict(dom, atom)
         f = dom.empty_field()
         if f is not None:
-            yield _warn("never-met", f"the conditions on '{f}' contradict each other: this criterion "
-                        "can never be met", smap, ("criteria", c.index, "when"), c.id)
+            yield _warn("never-met", msg("the conditions on '{f}' contradict each other: this criterion can never be met", f=f), smap, ("criteria", c.index, "when"), c.id)
 
 
 # -------------------------------------------------------------------- groups
@@ -187,15 +185,13 @@ def _shadowed_members(grid: ir.GridIR, smap: SourceMap) -> Iterable[Diagnostic]:
                 if g.policy == "first" and (ci.when is None and ci.band_of is None
                                             and isinstance(ci.points, ir.Const) or _same(ci.when, cj.when)
                                             and ci.band_of is None and cj.band_of is None):
-                    yield _warn("shadowed-member", f"member '{cj.id}' can never be kept: '{ci.id}' comes "
-                                "first in this 'first' group and is met whenever it is",
+                    yield _warn("shadowed-member", msg("member '{id}' can never be kept: '{id2}' comes first in this 'first' group and is met whenever it is", id=cj.id, id2=ci.id),
                                 smap, ("groups", gi, "members", pos), g.id)
                     break
                 if g.policy == "max" and _same(ci.when, cj.when) and isinstance(ci.points, ir.Const) \
                         and isinstance(cj.points, ir.Const) and cj.cap is None and ci.cap is None \
                         and cj.points.value * cj.weight <= ci.points.value * ci.weight:
-                    yield _warn("shadowed-member", f"member '{cj.id}' can never be kept: '{ci.id}' has the "
-                                "same condition and at least as many points", smap,
+                    yield _warn("shadowed-member", msg("member '{id}' can never be kept: '{id2}' has the same condition and at least as many points", id=cj.id, id2=ci.id), smap,
                                 ("groups", gi, "members", pos), g.id)
                     break
 
@@ -207,8 +203,7 @@ def _identical_criteria(grid: ir.GridIR, smap: SourceMap) -> Iterable[Diagnostic
             continue
         key = (c.when, c.points, c.band_of, c.bands, c.cap, c.floor, c.weight)
         if key in seen:
-            yield _warn("duplicate-criterion", f"criterion has the same condition and points as "
-                        f"'{seen[key]}': a demande meeting one gets both", smap,
+            yield _warn("duplicate-criterion", msg("criterion has the same condition and points as '{value}': a demande meeting one gets both", value=seen[key]), smap,
                         ("criteria", c.index), c.id)
         else:
             seen[key] = c.id

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from cotation.grid.diagnostics import Diagnostic, GridError, Span
+from cotation.grid.diagnostics import Diagnostic, GridError, Message, Span, msg
 
 PathKey = tuple  # a document path: keys (str) and list indices (int)
 
@@ -37,9 +37,9 @@ def check_size(file: str, n_bytes: int, limit: int) -> None:
     """Raise a located GridError when a grid file is larger than ``limit`` bytes."""
     if n_bytes > limit:
         raise GridError([Diagnostic(
-            "too-large", f"the file has {n_bytes} bytes, more than the limit of {limit} bytes "
-            "for a grid file", Span(file, 1, 1),
-            hint="set COTATION_MAX_GRID_BYTES to raise the limit")])
+            "too-large", msg("the file has {n} bytes, more than the limit of {limit} bytes for a grid file",
+                             n=n_bytes, limit=limit), Span(file, 1, 1),
+            hint=msg("set COTATION_MAX_GRID_BYTES to raise the limit"))])
 
 
 @dataclass(frozen=True)
@@ -137,18 +137,18 @@ class _Builder:
         expansion (billion laughs) and nesting depth, each a located error."""
         key = id(node)
         if key in self._active:
-            self._limit(node, "recursive alias: an anchor is used inside its own value")
+            self._limit(node, msg("recursive alias: an anchor is used inside its own value"))
         if key in self._seen and isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
             self._aliases += 1
             if self._aliases > MAX_YAML_ALIASES:
-                self._limit(node, f"more than {MAX_YAML_ALIASES} uses of YAML aliases (*name)")
+                self._limit(node, msg("more than {limit} uses of YAML aliases (*name)", limit=MAX_YAML_ALIASES))
         self._seen.add(key)
         self._nodes += 1
         if self._nodes > MAX_YAML_NODES:
-            self._limit(node, f"the document expands to more than {MAX_YAML_NODES} values "
-                        "(aliases repeated inside aliases?)")
+            self._limit(node, msg("the document expands to more than {limit} values "
+                                  "(aliases repeated inside aliases?)", limit=MAX_YAML_NODES))
         if depth > MAX_YAML_DEPTH:
-            self._limit(node, f"mappings and lists are nested more than {MAX_YAML_DEPTH} deep",
+            self._limit(node, msg("mappings and lists are nested more than {limit} deep", limit=MAX_YAML_DEPTH),
                         "too-large")
 
     def pos(self, node: yaml.Node) -> NodePos:
@@ -184,20 +184,19 @@ class _Builder:
             for key_node, value_node in node.value:
                 if key_node.tag == "tag:yaml.org,2002:merge":
                     self.errors.append(Diagnostic(
-                        "schema", "merge keys (<<) are not supported in grid files",
+                        "schema", msg('merge keys (<<) are not supported in grid files'),
                         self._span(key_node)))
                     continue
                 key = self.build_scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
                 if not isinstance(key, (str, int, float, bool)) or key is None:
-                    self.errors.append(Diagnostic("schema", "mapping keys must be plain names",
+                    self.errors.append(Diagnostic("schema", msg('mapping keys must be plain names'),
                                                   self._span(key_node)))
                     continue
                 key = str(key) if not isinstance(key, str) else key
                 if key in out:
                     first = self.keys[path + (key,)]
                     self.errors.append(Diagnostic(
-                        "duplicate-key", f"duplicate key '{key}' (first defined at line {first.line}); "
-                        "YAML would silently keep the last one", self._span(key_node),
+                        "duplicate-key", msg("duplicate key '{key}' (first defined at line {line}); YAML would silently keep the last one", key=key, line=first.line), self._span(key_node),
                         criterion=self._criterion))
                     continue
                 self.keys[path + (key,)] = self.pos(key_node)
@@ -216,10 +215,12 @@ class _Builder:
         try:
             return self._scalar.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
-            self.errors.append(Diagnostic("yaml-syntax", str(exc).splitlines()[0], self._span(node)))
+            self.errors.append(Diagnostic("yaml-syntax", msg("this value cannot be read ({problem})",
+                                                             problem=str(exc).splitlines()[0]),
+                                          self._span(node)))
             return node.value
         except ValueError as exc:  # e.g. 2024-02-30 looks like a date but is none
-            self.errors.append(Diagnostic("schema", f"'{node.value}' is not a valid value: {exc}",
+            self.errors.append(Diagnostic("schema", msg("'{value}' is not a valid value: {exc}", value=node.value, exc=exc),
                                           self._span(node), criterion=self._criterion))
             return node.value
 
@@ -237,10 +238,41 @@ def _check_nesting(file: str, text: str) -> None:
             if depth > MAX_YAML_DEPTH:
                 mark = event.start_mark
                 raise GridError([Diagnostic(
-                    "too-large", f"mappings and lists are nested more than {MAX_YAML_DEPTH} deep",
+                    "too-large", msg("mappings and lists are nested more than {limit} deep", limit=MAX_YAML_DEPTH),
                     Span(file, mark.line + 1, mark.column + 1))])
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             depth -= 1
+
+
+def explain_yaml_error(exc: yaml.MarkedYAMLError, text: str, line: int) -> tuple[Message, Message]:
+    """PyYAML's problem (``expected <block end>, but found '<block mapping start>'``…) in plain
+    words, and the line to fix as the hint."""
+    problem = (exc.problem or "").strip()
+    context = (exc.context or "").strip()
+    lines = text.splitlines()
+    shown = lines[line - 1].rstrip() if 0 < line <= len(lines) else ""
+    fix = msg("line {line} reads: {text}", line=line, text=shown.replace("\t", "→") or "…")
+    if "\t" in problem or "'\\t'" in problem or "tab" in problem:
+        return msg("a tab character is used for indentation; YAML accepts only spaces: replace the "
+                   "tab with spaces, aligned with the lines of the same level"), fix
+    if problem.startswith("expected <block end>") or "did not find expected key" in problem \
+            or "did not find expected '-'" in problem:
+        return msg("the indentation of this line does not match the lines above: a key must start "
+                   "in the same column as the other keys of its level (count the spaces), and a "
+                   "list item '- ' in the same column as the other items"), fix
+    if problem.startswith("mapping values are not allowed"):
+        return msg("a ':' comes where YAML expects a value: either this line is indented more "
+                   "than the keys of its level (align it with them), or a value contains ':' (put "
+                   "the whole value between quotes, e.g. label: \"Hébergé : chez un tiers\")"), fix
+    if "could not find expected ':'" in problem:
+        return msg("a line has no ':' after its key, or a quote opened above is not closed"), fix
+    if "end of stream" in problem or "quoted scalar" in context:
+        return msg("a quote (' or \") is opened and never closed"), fix
+    if problem.startswith("found undefined alias") or problem.startswith("found character"):
+        return msg("a value starts with a character YAML reserves (*, &, @, `, %, !): put the "
+                   "value between quotes"), fix
+    return msg("the YAML structure is broken here ({problem})",
+               problem=f"{problem} ({context})" if context else problem or str(exc)), fix
 
 
 def load_yaml(path: str | Path, text: str | None = None, *,
@@ -254,7 +286,7 @@ def load_yaml(path: str | Path, text: str | None = None, *,
             check_size(file, Path(path).stat().st_size, limit)
             text = Path(path).read_text(encoding="utf-8")
         except UnicodeDecodeError as exc:
-            raise GridError([Diagnostic("yaml-syntax", f"file is not UTF-8 text ({exc.reason})",
+            raise GridError([Diagnostic("yaml-syntax", msg('file is not UTF-8 text ({reason})', reason=exc.reason),
                                         Span(file, 1, 1))]) from None
     check_size(file, len(text.encode("utf-8", "surrogatepass")), limit)
     try:
@@ -263,14 +295,14 @@ def load_yaml(path: str | Path, text: str | None = None, *,
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        msg = (exc.problem or str(exc)).strip()
-        if exc.context:
-            msg = f"{msg} ({exc.context.strip()})"
-        raise GridError([Diagnostic("yaml-syntax", msg, Span(file, line, col))]) from None
+        message, hint = explain_yaml_error(exc, text, line)
+        raise GridError([Diagnostic("yaml-syntax", message, Span(file, line, col), hint=hint)]) from None
     except yaml.YAMLError as exc:
-        raise GridError([Diagnostic("yaml-syntax", str(exc), Span(file, 1, 1))]) from None
+        raise GridError([Diagnostic("yaml-syntax", msg("the YAML structure cannot be read ({problem})",
+                                                       problem=str(exc).splitlines()[0]),
+                                    Span(file, 1, 1))]) from None
     if node is None:
-        raise GridError([Diagnostic("schema", "the file is empty", Span(file, 1, 1))])
+        raise GridError([Diagnostic("schema", msg('the file is empty'), Span(file, 1, 1))])
     builder = _Builder(file)
     data = builder.build(node, ())
     if builder.errors:

@@ -1,6 +1,7 @@
 """Grid file → validated model: shape check (JSON Schema), then typed pydantic models.
 
-The JSON Schema in ``grids/grid.schema.json`` is the published contract for editors and other
+The JSON Schema ``cotation/grid/grid.schema.json`` (package data; ``grids/grid.schema.json`` is
+the same file beside the example grids, for editors) is the published contract for editors and other
 tools; its errors are translated to file:line:col diagnostics through the source map.
 """
 from __future__ import annotations
@@ -9,16 +10,18 @@ import datetime as dt
 import functools
 import hashlib
 import json
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, Union
 
 import jsonschema
 from pydantic import BaseModel, ConfigDict, Field
 
-from cotation.grid.diagnostics import Diagnostic, GridError, Span, did_you_mean
+from cotation.grid.diagnostics import Diagnostic, GridError, OrList, Span, did_you_mean, msg
 from cotation.grid.loader import SourceMap, check_size, load_yaml, max_grid_bytes
+from cotation.i18n import N_
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "grids" / "grid.schema.json"
+SCHEMA = resources.files("cotation.grid") / "grid.schema.json"
 
 Number = Union[int, float]
 Bound = Union[int, float, str]
@@ -135,7 +138,7 @@ class GridFile(_Model):
 
 @functools.lru_cache(maxsize=1)
 def _validator() -> jsonschema.protocols.Validator:
-    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
     cls = jsonschema.validators.validator_for(schema)
     return cls(schema, format_checker=cls.FORMAT_CHECKER)
 
@@ -150,9 +153,9 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-_TYPE_NAMES = {"string": "a text", "number": "a number", "integer": "a whole number",
-               "boolean": "true or false", "object": "a mapping (key: value)", "array": "a list",
-               "null": "nothing"}
+_TYPE_NAMES = {"string": N_("a text"), "number": N_("a number"), "integer": N_("a whole number"),
+               "boolean": N_("true or false"), "object": N_("a mapping (key: value)"),
+               "array": N_("a list"), "null": N_("nothing")}
 
 
 def _criterion_at(data: Any, path: tuple) -> str | None:
@@ -179,51 +182,53 @@ def _schema_diagnostics(data: Any, smap: SourceMap) -> list[Diagnostic]:
 def _translate(err: jsonschema.ValidationError, data: Any, smap: SourceMap) -> list[Diagnostic]:
     path = tuple(err.absolute_path)
     crit = _criterion_at(data, path)
-    where = "/".join(str(p) for p in path) or "the file"
+    where = "/".join(str(p) for p in path) or msg("the file")
     v = err.validator
     if v == "additionalProperties":
         allowed = list(err.schema.get("properties", {}))
         extras = [k for k in err.instance if k not in allowed]
-        return [Diagnostic("schema", f"unknown key '{k}' in {where}", smap.span(path + (k,), key=True),
+        return [Diagnostic("schema", msg("unknown key '{k}' in {where}", k=k, where=where), smap.span(path + (k,), key=True),
                            criterion=crit, hint=did_you_mean(k, allowed) or
-                           "expected one of: " + ", ".join(allowed)) for k in extras]
+                           msg("expected one of: {names}", names=", ".join(allowed))) for k in extras]
     if v == "required":
         missing = err.message.split("'")[1] if "'" in err.message else err.message
-        return [Diagnostic("schema", f"missing required key '{missing}' in {where}", smap.span(path),
+        return [Diagnostic("schema", msg("missing required key '{missing}' in {where}", missing=missing, where=where), smap.span(path),
                            criterion=crit)]
     if v == "oneOf" and path[:1] == ("criteria",):
         inst = err.instance if isinstance(err.instance, dict) else {}
         both = "points" in inst and "bands" in inst
-        msg = ("a criterion has either 'points' or 'bands', not both" if both
-               else "a criterion needs 'points' (a number or an expression) or 'bands'")
-        return [Diagnostic("schema", msg, smap.span(path), criterion=crit)]
+        text = (msg("a criterion has either 'points' or 'bands', not both") if both
+                else msg("a criterion needs 'points' (a number or an expression) or 'bands'"))
+        return [Diagnostic("schema", text, smap.span(path), criterion=crit)]
     if v == "enum":
         allowed = [str(a) for a in err.validator_value]
-        return [Diagnostic("schema", f"'{err.instance}' is not allowed in {where}; expected one of: "
-                           + ", ".join(allowed), smap.span(path), criterion=crit,
+        return [Diagnostic("schema", msg("'{value}' is not allowed in {where}; expected one of: {names}",
+                                         value=err.instance, where=where, names=", ".join(allowed)),
+                           smap.span(path), criterion=crit,
                            hint=did_you_mean(str(err.instance), allowed))]
     if v == "const":
-        return [Diagnostic("schema", f"{where} must be '{err.validator_value}'", smap.span(path))]
+        return [Diagnostic("schema", msg("{where} must be '{validator_value}'", where=where, validator_value=err.validator_value), smap.span(path))]
     if v == "type":
         expected = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
-        names = " or ".join(_TYPE_NAMES.get(t, t) for t in expected)
-        return [Diagnostic("schema", f"{where} must be {names}", smap.span(path), criterion=crit)]
+        names = OrList(_TYPE_NAMES.get(t, t) for t in expected)
+        return [Diagnostic("schema", msg('{where} must be {names}', where=where, names=names), smap.span(path), criterion=crit)]
     if v == "pattern":
         if path and path[-1] == "id" or "A-Za-z" in err.validator_value:
-            msg = (f"'{err.instance}' is not a valid name in {where}: use letters, digits and _, "
-                   "starting with a letter")
+            text = msg("'{value}' is not a valid name in {where}: use letters, digits and _, "
+                       "starting with a letter", value=err.instance, where=where)
         elif "epci_siren" in path:
-            msg = f"'{err.instance}' is not a SIREN (9 digits)"
+            text = msg("'{value}' is not a SIREN (9 digits)", value=err.instance)
         else:
-            msg = f"'{err.instance}' is not an INSEE commune code (5 characters, e.g. 69123 or 2A004)"
-        return [Diagnostic("schema", msg, smap.span(path), criterion=crit)]
+            text = msg("'{value}' is not an INSEE commune code (5 characters, e.g. 69123 or 2A004)",
+                       value=err.instance)
+        return [Diagnostic("schema", text, smap.span(path), criterion=crit)]
     if v == "format":
-        return [Diagnostic("schema", f"{where}: '{err.instance}' is not a date YYYY-MM-DD", smap.span(path))]
+        return [Diagnostic("schema", msg("{where}: '{instance}' is not a date YYYY-MM-DD", where=where, instance=err.instance), smap.span(path))]
     if v == "uniqueItems":
-        return [Diagnostic("schema", f"{where} lists the same value twice", smap.span(path), criterion=crit)]
+        return [Diagnostic("schema", msg('{where} lists the same value twice', where=where), smap.span(path), criterion=crit)]
     if v in ("minItems", "minLength"):
-        return [Diagnostic("schema", f"{where} must not be empty", smap.span(path), criterion=crit)]
-    return [Diagnostic("schema", f"{where}: {err.message}", smap.span(path), criterion=crit)]
+        return [Diagnostic("schema", msg('{where} must not be empty', where=where), smap.span(path), criterion=crit)]
+    return [Diagnostic("schema", msg('{where}: {message}', where=where, message=err.message), smap.span(path), criterion=crit)]
 
 
 def parse_grid_file(path: str | Path, text: str | None = None, *,
@@ -236,20 +241,19 @@ def parse_grid_file(path: str | Path, text: str | None = None, *,
             check_size(str(path), Path(path).stat().st_size, max_grid_bytes(max_bytes))
             raw = Path(path).read_bytes()
         except OSError as exc:
-            raise GridError([Diagnostic("schema", f"cannot read the file: {exc.strerror}",
+            raise GridError([Diagnostic("schema", msg('cannot read the file: {strerror}', strerror=exc.strerror),
                                         Span(str(path), 1, 1))]) from None
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise GridError([Diagnostic("yaml-syntax", f"file is not UTF-8 text ({exc.reason})",
+            raise GridError([Diagnostic("yaml-syntax", msg('file is not UTF-8 text ({reason})', reason=exc.reason),
                                         Span(str(path), 1, 1))]) from None
     data, smap = load_yaml(path, text, max_bytes=max_bytes)
     if not isinstance(data, dict):
-        raise GridError([Diagnostic("schema", "a grid file is a mapping with format, grid and criteria",
+        raise GridError([Diagnostic("schema", msg('a grid file is a mapping with format, grid and criteria'),
                                     smap.span(()))])
     if "cases" in data and "format" not in data:
-        raise GridError([Diagnostic("schema", "this is a file of test cases, not a grid: run it with "
-                                    "'cotation test'", smap.span(("cases",), key=True))])
+        raise GridError([Diagnostic("schema", msg("this is a file of test cases, not a grid: run it with 'cotation test'"), smap.span(("cases",), key=True))])
     diags = _schema_diagnostics(data, smap)
     if diags:
         raise GridError(diags)

@@ -21,6 +21,10 @@ from cotation.data.table import DemandeTable
 from cotation.data.values import ValueParseError
 
 
+class CasesError(ValueError):
+    """A file that is not a test cases file (one line for the user)."""
+
+
 @dataclass
 class CaseResult:
     name: str
@@ -57,13 +61,34 @@ def _hundredths(x: Any) -> int:
     return int(round(float(x) * 100))
 
 
+def load_cases(path: Path) -> dict:
+    """Read a cases file; raise CasesError when it is not one (a grid, a list, bad YAML)."""
+    from cotation.i18n import _
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise CasesError(_("{where}: not valid YAML ({problem})").format(
+            where=where, problem=getattr(exc, "problem", None) or exc)) from None
+    if isinstance(doc, dict) and "format" in doc and isinstance(doc.get("grid"), dict):
+        raise CasesError(_("{path} is a grid, not a test cases file: run 'cotation validate {path}', "
+                           "or 'cotation test CASES.yaml' with its *.cases.yaml file").format(path=path))
+    if not isinstance(doc, dict) or not isinstance(doc.get("cases"), list):
+        raise CasesError(_("{path} is not a test cases file: expected a mapping with a list "
+                           "'cases' (see grids/lyon-metropole.cases.yaml)").format(path=path))
+    if doc.get("grid") is not None and not isinstance(doc["grid"], str):
+        raise CasesError(_("{path}: 'grid' must be the path of the grid file").format(path=path))
+    return doc
+
+
 def run_cases(cases_path: str | Path, grid_path: str | Path | None = None, *,
               engine: str = "interpreter", only: int | None = None) -> list[CaseResult]:
     """Run the cases of a file (or only case number ``only``, 0-based)."""
     from cotation.engine import score
 
     cases_path = Path(cases_path)
-    doc = yaml.safe_load(cases_path.read_text(encoding="utf-8")) or {}
+    doc = load_cases(cases_path)
     base = cases_path.parent
     default_grid = Path(grid_path) if grid_path else (base / doc["grid"] if doc.get("grid") else None)
     default_today = doc.get("today")
@@ -173,6 +198,8 @@ def _diag_matches(d, exp: dict) -> bool:
         return False
     if "criterion" in exp and d.criterion != exp["criterion"]:
         return False
-    if "contains" in exp and str(exp["contains"]).lower() not in d.format().lower():
-        return False
+    if "contains" in exp:   # in the English source text or in the user's language
+        want = str(exp["contains"]).lower()
+        if want not in d.format(localize=False).lower() and want not in d.format().lower():
+            return False
     return True

@@ -65,12 +65,13 @@ def test_convert_xml_to_csv_reports_unknown_elements(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args, message, code", [
-    (["missing.csv", "-o", "o.csv"], "error:", 1),                        # invalid input
+    (["missing.csv", "-o", "o.csv"], "error:", 1),           # invalid input
     (["{fx}/extraction_missing_column.csv", "-o", "o.csv", "--mapping", "{preset}"], "Loyer", 1),
-    (["{fx}/canonical_small.csv", "-o", "o.json"], "must end in .csv or .parquet", 2),  # usage
+    (["{fx}/canonical_small.csv", "-o", "o.json"], "unknown output extension", 2),   # usage
 ])
 def test_convert_errors_exit_codes(tmp_path, capsys, monkeypatch, args, message, code):
+    from cotation.cli import main as cotation_main
     monkeypatch.chdir(tmp_path)
     args = [a.format(fx=FIXTURES, preset=PRESET) for a in args]
-    assert main(["convert", *args]) == code
+    assert cotation_main(["convert", *args]) == code
     assert message in capsys.readouterr().err

@@ -91,7 +91,7 @@ def test_bad_input_exit_code_and_location(gen, tmp_path, capsys):
     bad.write_text("\n".join(text) + "\n", encoding="utf-8")
     args = _inputs(gen)
     args[args.index("--logements") + 1] = str(bad)
-    assert main(["flux", "assiette", *args]) == 2
+    assert main(["flux", "assiette", *args]) == 1   # invalid input (docs/reference.md, exit codes)
     err = capsys.readouterr().err
     assert f"{bad}:4: colonne typologie:" in err
 
@@ -190,7 +190,7 @@ def test_bilan_templates_option(gen, tmp_path, capsys):
     (tpl / "bilan_header.html").write_text("<p>{{ bilan.start.strftime( }}</p>\n", encoding="utf-8")
     capsys.readouterr()
     assert main(["flux", "bilan", *_inputs(gen), "--today", "2026-02-15", "-o", str(tmp_path / "c"),
-                 "--templates", str(tpl)]) == 2
+                 "--templates", str(tpl)]) == 1
     err = capsys.readouterr().err.strip()
-    assert err.startswith("erreur: --templates : ") and "bilan_header.html, ligne 1" in err
+    assert err.startswith("error: --templates: ") and "bilan_header.html, ligne 1" in err
     assert not (tmp_path / "c").exists()

@@ -50,9 +50,9 @@ def test_two_bailleurs_consolidated_by_reservataire_and_epci(tmp_path):
 
 def test_consolidation_rejects_mixed_periods_and_duplicates(tmp_path, capsys):
     a = _bilan("delais", tmp_path / "a")
-    assert main(["flux", "consolider", "--bilan", str(a), "--bilan", str(a), "-o", str(tmp_path / "c")]) == 2
+    assert main(["flux", "consolider", "--bilan", str(a), "--bilan", str(a), "-o", str(tmp_path / "c")]) == 1
     assert "en double" in capsys.readouterr().err
-    assert main(["flux", "consolider", "--bilan", str(tmp_path / "nothing"), "-o", str(tmp_path / "c")]) == 2
+    assert main(["flux", "consolider", "--bilan", str(tmp_path / "nothing"), "-o", str(tmp_path / "c")]) == 1
     assert "bilan illisible" in capsys.readouterr().err
 
 
@@ -62,5 +62,5 @@ def test_epci_filter_restricts_the_assiette(tmp_path, capsys):
             "--evenements", str(d / "evenements.csv"), "--year", "2025"]
     assert main(["flux", "assiette", *args, "--epci", "243100518"]) == 0
     assert json.loads(capsys.readouterr().out)["patrimoine"] == 2
-    assert main(["flux", "assiette", *args, "--epci", "000000000"]) == 2
+    assert main(["flux", "assiette", *args, "--epci", "000000000"]) == 1
     assert "EPCI" in capsys.readouterr().err

@@ -30,7 +30,7 @@ def test_dispatch_stops_when_the_rights_are_used(tmp_path, capsys):
         assert {"id": "AL", "reason": "DROITS_UNIQUES_EPUISES", "T": 5, "D": 1} in r["excluded"]
     capsys.readouterr()
     assert main(["flux", "verify", "--audit", str(out / "audit.jsonl")]) == 0
-    assert "8 orientations rejouées, 0 écart(s)" in capsys.readouterr().out
+    assert "8 dispatch decisions replayed, 0 difference(s)" in capsys.readouterr().out
 
 
 def _bilan(tmp_path: Path, *period: str) -> dict:

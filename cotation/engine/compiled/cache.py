@@ -9,8 +9,10 @@ The module is executed from the in-memory source (compiled with the file's path 
 name, so Numba's cache locator finds the file); the file on disk is only Numba's cache anchor
 and is checked to hold exactly the generated text.
 
-The directory is per user (``$COTATION_CACHE_DIR``, else ``$XDG_CACHE_HOME/cotation`` or
-``~/.cache/cotation``), created with mode 0700, and versioned by the cotation, Numba and Python
+The directory is per user (``$COTATION_CACHE_DIR``, else the platform's cache folder from
+``platformdirs.user_cache_dir("cotation")``: ``~/.cache/cotation`` or ``$XDG_CACHE_HOME/cotation``
+on Linux, ``~/Library/Caches/cotation`` on macOS, ``%LOCALAPPDATA%\\cotation\\Cache`` on
+Windows), created with mode 0700, and versioned by the cotation, Numba and Python
 versions and the generator format, since Numba only tracks the file it compiles.
 """
 from __future__ import annotations
@@ -37,8 +39,8 @@ def cache_root() -> Path:
     env = os.environ.get("COTATION_CACHE_DIR")
     if env:
         return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "cotation"
+    import platformdirs
+    return Path(platformdirs.user_cache_dir("cotation", appauthor=False))
 
 
 def cache_dir() -> Path:

@@ -1,0 +1,63 @@
+"""The reference documentation is generated from the schema and the code: it must not drift,
+its examples must be valid expressions, every grid key has a French description, and the
+documents the README points to exist."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+
+import pytest
+
+from cotation.grid import load_grid
+from cotation.grid.diagnostics import GridError
+
+from _support import MINIMAL, ROOT, write_grid
+
+
+def _generator():
+    spec = importlib.util.spec_from_file_location("gen_docs", ROOT / "tools" / "gen_docs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_reference_is_up_to_date():
+    gen = _generator()
+    assert (ROOT / "docs" / "reference.md").read_text(encoding="utf-8") == gen.render(), \
+        "docs/reference.md is stale: run python tools/gen_docs.py"
+
+
+def test_every_example_of_the_language_is_a_valid_expression(tmp_path):
+    gen = _generator()
+    examples = [e for _op, _m, e in gen.OPERATORS] + [e for _m, e in gen.FUNCTIONS.values()]
+    for example in examples:
+        condition = example if not re.match(r"^(min|max|clamp|abs|floor|ceil|round|months_between|"
+                                            r"years_between|days_between|coalesce|if)\b|.* [-+*/] ",
+                                            example) else f"({example}) >= 0"
+        text = MINIMAL.replace("dalo_statut == 'actif'", condition.replace('"', '\\"'))
+        try:
+            load_grid(write_grid(tmp_path, text))
+        except GridError as exc:
+            pytest.fail(f"example {example!r} of docs/reference.md does not check:\n{exc}")
+
+
+def test_every_grid_key_has_a_french_description():
+    gen = _generator()
+    rows: list = []
+    schema = json.loads((ROOT / "cotation/grid/grid.schema.json").read_text(encoding="utf-8"))
+    gen._keys(schema, schema["$defs"], "", rows, set())
+    assert rows and all(desc for _k, _r, desc in rows), [k for k, _r, d in rows if not d]
+
+
+def test_documents_pointed_to_exist():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name in re.findall(r"`(docs/[\w.-]+\.md)`", readme):
+        assert (ROOT / name).is_file(), name
+
+
+def test_example_grids_name_their_schema():
+    for grid in (ROOT / "grids").glob("*.yaml"):
+        if not grid.name.endswith(".cases.yaml"):
+            first = grid.read_text(encoding="utf-8").splitlines()[0]
+            assert first == "# yaml-language-server: $schema=grid.schema.json", grid.name
