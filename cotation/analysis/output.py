@@ -10,15 +10,9 @@ from typing import Any, Sequence
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from cotation.info.positioning import value_text
+
 _TEMPLATES = Path(__file__).parent / "templates"
-
-
-def _cell(v: Any) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    return str(v)
 
 
 def write_table(cols: dict[str, list], directory: Path, name: str) -> list[str]:
@@ -29,7 +23,7 @@ def write_table(cols: dict[str, list], directory: Path, name: str) -> list[str]:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(names)
         for i in range(n):
-            w.writerow([_cell(cols[k][i]) for k in names])
+            w.writerow([value_text(cols[k][i]) for k in names])
     arrays = {}
     for k in names:
         values = cols[k]

@@ -79,7 +79,8 @@ def peer_levels(grid: ir.GridIR) -> tuple[tuple[str, ...], ...]:
     return tuple(levels)
 
 
-def _value_text(v: Any) -> str:
+def value_text(v: Any) -> str:
+    """A cell value as text: empty for missing, true/false for booleans."""
     if v is None:
         return ""
     if isinstance(v, bool):
@@ -95,7 +96,7 @@ def cell_key(level: Sequence[str], values: Sequence[Any]) -> str:
     """
     if not level:
         return "territoire"
-    return ";".join(f"{k}={_value_text(v)}" for k, v in zip(level, values))
+    return ";".join(f"{k}={value_text(v)}" for k, v in zip(level, values))
 
 
 # ---------------------------------------------------------------------------------- dates

@@ -129,20 +129,17 @@ class _Shared:
             else:
                 s = str(value)
                 slot = (_INT, self.i_slot(lambda ctx, e=enum, s=s: ctx.code_index(e, s)))
-        elif kind is Kind.TEXT:
+        elif kind in (Kind.TEXT, Kind.COMMUNE):
             if value is None:
                 slot = (_INT, self.i_slot(lambda ctx: -1))
             else:
                 s = str(value)
-                self.text_consts.add(s)
-                slot = (_INT, self.i_slot(lambda ctx, s=s: ctx.text_id(s)))
-        elif kind is Kind.COMMUNE:
-            if value is None:
-                slot = (_INT, self.i_slot(lambda ctx: -1))
-            else:
-                s = str(value)
-                self.commune_consts.add(s)
-                slot = (_INT, self.i_slot(lambda ctx, s=s: ctx.commune_id(s)))
+                if kind is Kind.TEXT:
+                    self.text_consts.add(s)
+                    slot = (_INT, self.i_slot(lambda ctx, s=s: ctx.text_id(s)))
+                else:
+                    self.commune_consts.add(s)
+                    slot = (_INT, self.i_slot(lambda ctx, s=s: ctx.commune_id(s)))
         else:
             raise LoweringError(f"a constant of kind {kind.value} cannot be used here")
         self.const_slots[key] = slot
