@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from cotation.cli.core import add_output
-from cotation.cli.outputs import (EXIT_INPUT, EXIT_USAGE, atomic_dir, atomic_file, input_file,
-                                  output_dir, output_file, usage_error)
+from cotation.cli.outputs import (EXIT_INPUT, EXIT_USAGE, CommandError, atomic_dir, atomic_file,
+                                  input_file, output_dir, output_file, usage_error)
 from cotation.flux.errors import FluxInputError, Issue, Problem
 from cotation.templating import TemplatesError
 from cotation.i18n import _, print_error
@@ -568,6 +568,10 @@ def cmd_consolider(args: argparse.Namespace) -> int:
     """EPCI / CIL tables and report from several bailleurs' bilans."""
     from cotation.flux.consolidate import SUMMED, consolidate, read_bilan, report_text
     from cotation.flux.model import BILAN_COUNTS
+    for p in args.bilan:
+        if not p.exists():
+            raise CommandError(_("--bilan {path}: no such file or folder (give a folder written by "
+                                 "`cotation flux bilan` or its bilan.json)").format(path=p))
     c = consolidate([read_bilan(p) for p in args.bilan], epci=args.epci)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
