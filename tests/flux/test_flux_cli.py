@@ -192,5 +192,5 @@ def test_bilan_templates_option(gen, tmp_path, capsys):
     assert main(["flux", "bilan", *_inputs(gen), "--today", "2026-02-15", "-o", str(tmp_path / "c"),
                  "--templates", str(tpl)]) == 1
     err = capsys.readouterr().err.strip()
-    assert err.startswith("error: --templates: ") and "bilan_header.html, ligne 1" in err
+    assert err.startswith("error: --templates: ") and "bilan_header.html, line 1" in err
     assert not (tmp_path / "c").exists()
