@@ -202,7 +202,7 @@ def _load(args: argparse.Namespace) -> _Loaded:
     if getattr(args, "epci", None):
         from cotation.data.communes import epci_names, epci_of
         if args.epci not in epci_names():
-            raise FluxInputError([Problem("--epci", 1, f"'{args.epci}' n'est pas le SIREN d'un EPCI connu")])
+            raise FluxInputError([Problem("--epci", 1, _("'{siren}' is not the SIREN of a known EPCI").format(siren=args.epci))])
         of = epci_of({lg.commune for lg in logements})
         logements = [lg for lg in logements if of[lg.commune] == args.epci]
         by_id = {lg.id: lg for lg in logements}
@@ -211,8 +211,9 @@ def _load(args: argparse.Namespace) -> _Loaded:
     if dep is None:
         deps = sorted({lg.departement for lg in logements})
         if len(deps) > 1:
-            raise FluxInputError([Problem(str(args.logements), 1, f"logements de plusieurs départements "
-                                          f"({', '.join(deps)}): précisez --departement")])
+            raise FluxInputError([Problem(str(args.logements), 1, _(
+                "logements of several départements ({deps}): give --departement").format(
+                    deps=", ".join(deps)))])
         dep = deps[0] if deps else None
     return _Loaded(logements, by_id, cf, events, dep)
 
