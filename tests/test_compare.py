@@ -238,7 +238,7 @@ def test_cli_user_mistakes_exit_codes(data, tmp_path, capsys):
     assert main(["compare", *base[:2], str(tmp_path / "none.csv"), *base[3:]]) == 1
     assert "not found" in capsys.readouterr().err
     assert main(["compare", *base, "--set", "B:criteria.nope.points=3"]) == 1
-    assert "pas d'élément « nope »" in capsys.readouterr().err
+    assert "no element 'nope'" in capsys.readouterr().err
     assert main(["compare", *base, "--set", "B:criteria.dalo.points=abc"]) == 1
     err = capsys.readouterr().err
     assert "does not validate" in err and "Traceback" not in err
