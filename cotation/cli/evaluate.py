@@ -22,7 +22,7 @@ def _date(text: str) -> dt.date:
 
 def _objective(text: str) -> tuple[str, float]:
     from cotation.analysis.evaluate import OBJECTIVES
-    key, _, value = text.partition("=")
+    key, _sep, value = text.partition("=")
     if key not in OBJECTIVES:
         raise argparse.ArgumentTypeError(
             _("unknown objective '{key}' (expected: {expected})").format(

@@ -14,6 +14,7 @@ from typing import Mapping
 
 from cotation.flux.conventions import ConventionFile
 from cotation.flux.errors import FluxInputError, Issue, Problem
+from cotation.i18n import _
 
 
 def strict_share(stock: Mapping[str, int]) -> dict[str, Fraction]:
@@ -75,8 +76,7 @@ def check_totals(table: ReservationTable) -> list[Issue]:
     def report(kind: str, label: str, computed: int, stated: int, line: int) -> None:
         where = {"ligne": f"la ligne {label}", "colonne": f"la colonne {label}", "total": "le total général"}[kind]
         issues.append(Issue("TOTAL_INCOHERENT", "error",
-                            f"Réservataire {table.reservataire}: {where} fait {computed}, le total indiqué est "
-                            f"{stated}. Le tableau n'est pas corrigé: à vérifier à la source.",
+                            _('Réservataire {reservataire}: {where} adds up to {computed}, the total given is {stated}. The table is not corrected: check it at the source.').format(reservataire=table.reservataire, where=where, computed=computed, stated=stated),
                             {"reservataire": table.reservataire, "kind": kind, "label": label,
                              "calcule": computed, "indique": stated, "ligne_source": line}))
 

@@ -98,7 +98,7 @@ def test_test_b_stipulated():
     assert _codes(check_parties(parties, QPV_FLUX, ("qpv",), Settings(qpv_reading="A"), ON), "error") == []
     issues = check_parties(parties, QPV_FLUX, ("qpv",), Settings(qpv_reading="B"), ON)
     assert _codes(issues, "error") == ["ETAT_HORS_QPV_30"]
-    assert "20 %" in issues[0].message and "lecture B" in issues[0].message
+    assert "20 %" in issues[0].message and "reading B" in issues[0].message
     # The same convention stipulating the derogation passes.
     parties = _etat(segments=SEGMENTS, stipulations=["hors_qpv", "non_uniforme"])
     assert check_parties(parties, QPV_FLUX, ("qpv",), Settings(qpv_reading="B"), ON) == []
