@@ -49,4 +49,6 @@ class Issue:
                 "context": self.context}
 
     def __str__(self) -> str:
-        return f"{self.severity.upper()} {self.code}: {self.message}"
+        severity = _("ERROR") if self.is_error else _("WARNING")
+        return _("{severity} {code}: {message}").format(severity=severity, code=self.code,
+                                                        message=self.message)
