@@ -139,6 +139,12 @@ class HelpFormatter(argparse.HelpFormatter):
     def add_usage(self, usage, actions, groups, prefix=None):
         super().add_usage(usage, actions, groups, _("usage: ") if prefix is None else prefix)
 
+    def start_section(self, heading):
+        # argparse writes "heading:"; French puts a space before the colon ("options :")
+        if heading:
+            heading = _("{heading}:").format(heading=heading)[:-1]
+        super().start_section(heading)
+
     def _get_default_metavar_for_optional(self, action):
         known = _METAVARS.get(action.dest)
         return _(known) if known else super()._get_default_metavar_for_optional(action)

@@ -46,7 +46,7 @@ def _positive(text: str) -> int:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("evaluate", help=_("the CIL's periodic evaluation of the cotation"),
+    p = sub.add_parser("evaluate", help=_("evaluate the cotation over a period (the CIL's periodic evaluation)"),
                        description=_("Evaluate a period of attributions: rank of the attributed "
                                      "demandes on the day of the attribution, priority publics "
                                      "against the objectives, well-ranked demandes still waiting."))
@@ -73,7 +73,7 @@ def register(sub: Any) -> None:
                    help=_("scoring back end (default auto: compiled, the interpreter if it cannot run)"))
     p.set_defaults(func=cmd_evaluate)
 
-    q = sub.add_parser("location-voulue", help=_("ranking of the applicants for an offered dwelling"),
+    q = sub.add_parser("location-voulue", help=_("rank the applicants for an offered dwelling (location voulue)"),
                        description=_("Admissibility and rank of each applicant for a dwelling "
                                      "offered in location voulue, and the notice sent to each."))
     q.add_argument("grid", metavar=_("GRID"), help=_("grid file (YAML)"))

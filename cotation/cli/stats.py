@@ -30,7 +30,7 @@ def _date(text: str) -> dt.date:
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("stats", help=_("demand indicators per EPCI, commune or département"),
+    p = subparsers.add_parser("stats", help=_("compute the demand indicators per EPCI, commune or département"),
                               description=_("Demand indicators per territory: demandes, share of "
                                             "mutations, share of demandes under 12 months, mean "
                                             "delay of attribution (reference: interbailleurs "
