@@ -121,9 +121,33 @@ def translate_argparse(message: str) -> str:
     return message
 
 
+# The placeholder shown for an option's value when the option names none itself (argparse's
+# default is the destination in capitals: TODAY, MAPPING...), by destination.
+_METAVARS = {
+    "today": N_("DATE"), "date": N_("DATE"), "start": N_("DATE"), "end": N_("DATE"),
+    "grid": N_("GRID"), "grid_opt": N_("GRID"), "demandes_opt": N_("DEMANDES"),
+    "attributions_opt": N_("ATTRIBUTIONS"), "mapping": N_("FILE"), "rejects": N_("FILE"),
+    "audit": N_("FILE"), "conventions": N_("FILE"), "logements": N_("FILE"),
+    "evenements": N_("FILE"), "scores": N_("FILE"), "table": N_("FILE"), "commune_names": N_("FILE"),
+    "attributions": N_("FILE"), "year": N_("YEAR"), "seed": "N", "jobs": "N", "dwellings": "N",
+    "flux": "N", "departement": N_("DEPARTEMENT"), "epci": "SIREN", "format": N_("FORMAT"),
+    "years": "N", "n_attributions": "N",
+}
+
+
 class HelpFormatter(argparse.HelpFormatter):
     def add_usage(self, usage, actions, groups, prefix=None):
         super().add_usage(usage, actions, groups, _("usage: ") if prefix is None else prefix)
+
+    def start_section(self, heading):
+        # argparse writes "heading:"; French puts a space before the colon ("options :")
+        if heading:
+            heading = _("{heading}:").format(heading=heading)[:-1]
+        super().start_section(heading)
+
+    def _get_default_metavar_for_optional(self, action):
+        known = _METAVARS.get(action.dest)
+        return _(known) if known else super()._get_default_metavar_for_optional(action)
 
 
 class ArgumentParser(argparse.ArgumentParser):

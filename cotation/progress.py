@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 import time
 
+from cotation.i18n import _
+
 
 class Progress:
     def __init__(self, label: str, enabled: bool | None = None, stream=None):
@@ -26,7 +28,11 @@ class Progress:
         if self._tty:
             bar = "#" * (pct // 4) + "-" * (25 - pct // 4)
             end = "\n" if done >= total else ""
-            self.stream.write(f"\r{self.label} [{bar}] {pct:3d}% {done}/{total} {elapsed:.1f}s{end}")
+            self.stream.write("\r" + _("{label} [{bar}] {pct:3d}% {done}/{total} {elapsed:.1f} s")
+                              .format(label=self.label, bar=bar, pct=pct, done=done, total=total,
+                                      elapsed=elapsed) + end)
         else:
-            self.stream.write(f"{self.label}: {pct}% ({done}/{total}, {elapsed:.1f}s)\n")
+            self.stream.write(_("{label}: {pct}% ({done}/{total}, {elapsed:.1f} s)")
+                              .format(label=self.label, pct=pct, done=done, total=total,
+                                      elapsed=elapsed) + "\n")
         self.stream.flush()

@@ -21,6 +21,8 @@ from jinja2 import (
 )
 from markupsafe import Markup
 
+from cotation.i18n import _
+
 
 def _markup(text: str) -> Markup:
     """Mark already-escaped text safe (``str.__new__`` skips Markup's slower constructor)."""
@@ -64,7 +66,7 @@ def environment(package: str, templates: str | None, escape: Callable[[Any], Mar
     loaders: list[Any] = [shipped, PrefixLoader({"shipped": shipped})]
     if templates is not None:
         if not os.path.isdir(templates):
-            raise TemplatesError(f"dossier de modèles introuvable : {templates}")
+            raise TemplatesError(_("templates folder not found: {path}").format(path=templates))
         loaders.insert(0, FileSystemLoader(templates))
     env = Environment(loader=ChoiceLoader(loaders), autoescape=True, finalize=escape,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
@@ -102,9 +104,9 @@ def check_templates(env: Environment, names: tuple[str, ...]) -> None:
                     if name.endswith((".html", ".css", ".svg")):
                         env.get_template(name)
     except TemplateSyntaxError as e:
-        raise TemplatesError(f"{e.filename or e.name}, ligne {e.lineno} : {e.message}") from None
+        raise TemplatesError(_("{file}, line {line}: {message}").format(file=e.filename or e.name, line=e.lineno, message=e.message)) from None
     except TemplateError as e:
-        raise TemplatesError(f"modèle : {e.message or e}") from None
+        raise TemplatesError(_("template: {message}").format(message=e.message or e)) from None
 
 
 def render(env: Environment, name: str, **context: Any) -> str:
@@ -113,7 +115,7 @@ def render(env: Environment, name: str, **context: Any) -> str:
     try:
         return env.get_template(name).render(**context)
     except TemplateSyntaxError as e:
-        raise TemplatesError(f"{e.filename or e.name}, ligne {e.lineno} : {e.message}") from None
+        raise TemplatesError(_("{file}, line {line}: {message}").format(file=e.filename or e.name, line=e.lineno, message=e.message)) from None
     except TemplateError as e:
         raise TemplatesError(f"{_where(e)}{e.message or e}") from None
 
@@ -124,6 +126,6 @@ def _where(e: BaseException) -> str:
     while tb is not None:
         path = tb.tb_frame.f_code.co_filename
         if path.endswith((".html", ".css", ".svg")):
-            found = f"{Path(path).name}, ligne {tb.tb_lineno} : "
+            found = _("{file}, line {line}: ").format(file=Path(path).name, line=tb.tb_lineno)
         tb = tb.tb_next
     return found

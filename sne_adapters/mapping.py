@@ -40,6 +40,7 @@ from sne_adapters import codes as sne_codes
 from cotation.data.build import JOIN, AdapterResult, FieldSpec, build_table
 from cotation.data.split import odd_reason, split_records
 from cotation.data.canonical import BOM, decode_reject, shown
+from cotation.i18n import _
 
 _UTF8 = {"utf-8", "utf8", "utf-8-sig"}
 _DEFAULT_SOURCE = {
@@ -198,7 +199,8 @@ def make_parser(fm: FieldMap, source: dict[str, Any]) -> Callable[[str], Any]:
         elif not text:
             return None
         else:
-            raise ValueParseError(f"'{text}' is not in code table {fm.codes_name} ({fm.name})")
+            raise ValueParseError(_("'{text}' is not in code table {table} ({name})").format(
+                text=text, table=fm.codes_name, name=fm.name))
         return None if value is None else _canonical_text(value)
 
     def pad(code: str) -> str:
@@ -210,18 +212,19 @@ def make_parser(fm: FieldMap, source: dict[str, Any]) -> Callable[[str], Any]:
             text = text.replace(fm.thousands, "")
         if fm.decimal != ".":
             if "." in text:
-                raise ValueParseError(f"'{raw}' is not a number (decimal separator "
-                                      f"'{fm.decimal}')")
+                raise ValueParseError(_("'{text}' is not a number (decimal separator '{sep}')")
+                                      .format(text=raw, sep=fm.decimal))
             text = text.replace(fm.decimal, ".")
-        what = "a whole number" if integer else f"a decimal number (decimal separator '{fm.decimal}')"
+        what = _("a whole number") if integer else _("a decimal number (decimal separator "
+                                                      "'{sep}')").format(sep=fm.decimal)
         if not is_number_text(text.strip()):   # ASCII digits only, as in canonical files
-            raise ValueParseError(f"'{raw}' is not {what}")
+            raise ValueParseError(_("'{text}' is not {what}").format(text=raw, what=what))
         try:
             value = int(text) if integer else float(text)
         except ValueError:
-            raise ValueParseError(f"'{raw}' is not {what}") from None
+            raise ValueParseError(_("'{text}' is not {what}").format(text=raw, what=what)) from None
         if value != value or value in (float("inf"), float("-inf")):
-            raise ValueParseError(f"'{raw}' is not a finite number")
+            raise ValueParseError(_("'{text}' is not a finite number").format(text=raw))
         check_range(col, value, raw)
         return value
 
@@ -240,8 +243,9 @@ def make_parser(fm: FieldMap, source: dict[str, Any]) -> Callable[[str], Any]:
                     return dt.datetime.strptime(text, fmt).date()
                 except ValueError:
                     continue
-            expected = " or ".join(_format_label(f) for f in fm.date_formats)
-            raise ValueParseError(f"'{text}' is not a date {expected}")
+            expected = _(" or ").join(_format_label(f) for f in fm.date_formats)
+            raise ValueParseError(_("'{text}' is not a date {expected}").format(text=text,
+                                                                              expected=expected))
         if kind is Kind.INT or kind is Kind.DECIMAL:
             return number(text, kind is Kind.INT)
         if kind is Kind.BOOL and table is None:
@@ -250,7 +254,8 @@ def make_parser(fm: FieldMap, source: dict[str, Any]) -> Callable[[str], Any]:
                 return True
             if low in falsy:
                 return False
-            raise ValueParseError(f"'{text}' is not a boolean ({', '.join(sorted(truthy | falsy))})")
+            raise ValueParseError(_("'{text}' is not a boolean ({values})").format(
+                text=text, values=", ".join(sorted(truthy | falsy))))
         if kind is Kind.COMMUNE:
             text = pad(text)
         return parse_cell(col, text)
@@ -291,7 +296,7 @@ def make_parser(fm: FieldMap, source: dict[str, Any]) -> Callable[[str], Any]:
     def parse(text: str) -> Any:
         value = body(text)
         if col.required and (value is None or value == ""):
-            raise ValueParseError(f"{fm.name} is required")
+            raise ValueParseError(_("{name} is required").format(name=fm.name))
         return value
     return parse
 

@@ -37,6 +37,7 @@ from cotation.data.values import ValueParseError, parse_cell
 
 from sne_adapters import codes
 from cotation.data.build import AdapterResult, empty_value
+from cotation.i18n import _
 
 VERSIONS = ("02.00", "02.01")
 ROW = "demandeLogement"
@@ -155,7 +156,7 @@ def _date(path: str, el: ET.Element) -> dt.date:
     try:
         return dt.date.fromisoformat(core) if len(core) == 10 else dt.date.fromisoformat("x")
     except ValueError:
-        raise _RowError(path, text, f"'{text}' is not a date YYYY-MM-DD", el) from None
+        raise _RowError(path, text, _("'{text}' is not a date YYYY-MM-DD").format(text=text), el) from None
 
 
 def _number(path: str, el: ET.Element) -> float:
@@ -165,21 +166,21 @@ def _number(path: str, el: ET.Element) -> float:
     except ValueError:
         value = float("nan")
     if value != value or value in (float("inf"), float("-inf")):
-        raise _RowError(path, text, f"'{text}' is not a number", el)
+        raise _RowError(path, text, _("'{text}' is not a number").format(text=text), el)
     return value
 
 
 def _integer(path: str, el: ET.Element) -> int:
     value = _number(path, el)
     if value != int(value):
-        raise _RowError(path, _value(el), f"'{_value(el)}' is not a whole number", el)
+        raise _RowError(path, _value(el), _("'{text}' is not a whole number").format(text=_value(el)), el)
     return int(value)
 
 
 def _code(path: str, el: ET.Element, table, list_name: str) -> Any:
     code = _value(el)
     if code not in table:
-        raise _RowError(path, code, f"unknown {list_name} code '{code}'", el)
+        raise _RowError(path, code, _("unknown {list} code '{code}'").format(list=list_name, code=code), el)
     return table[code]
 
 
@@ -218,12 +219,12 @@ def map_demande(el: ET.Element, ignored: Counter, unknown: Counter) -> dict[str,
     hit = one("numero_unique")
     row["numero_unique"] = _value(hit[1]) if hit else ""
     if not row["numero_unique"]:
-        raise _RowError("numUnique", "", "numero_unique is required", hit[1] if hit else None)
+        raise _RowError("numUnique", "", _("{name} is required").format(name="numero_unique"), hit[1] if hit else None)
     for key in ("date_depot", "date_renouvellement", "date_naissance"):
         hit = one(key)
         row[key] = _date(*hit) if hit else None
     if row["date_depot"] is None:
-        raise _RowError("dateCreationDemande", "", "date_depot is required")
+        raise _RowError("dateCreationDemande", "", _("{name} is required").format(name="date_depot"))
     scalar_codes = (("situation_familiale", codes.SITUATION_FAMILIALE, "situationFamiliale"),
                     ("situation_pro", codes.TYPE_CONTRAT, "typeContratTravail"),
                     ("typologie_actuelle", codes.TYPOLOGIE, "typeLogement"),
@@ -331,7 +332,7 @@ def read_sne_xml(path: str | Path, *, strict: bool = False) -> AdapterResult:
         nu = row["numero_unique"]
         if nu in seen:
             reject(Reject(start, f"{ROW}/numUnique", nu,
-                          f"duplicated numero_unique (first at line {seen[nu]})", nu))
+                          _("duplicated numero_unique (first at line {line})").format(line=seen[nu]), nu))
             return
         seen[nu] = start
         rows.append(row)
@@ -396,7 +397,7 @@ def read_sne_xml(path: str | Path, *, strict: bool = False) -> AdapterResult:
             raise ValueError(f"{source}: {msg}") from None
         if open_row is not None:
             nu = _child(open_row[1], "numUnique")
-            reject(Reject(open_row[0], ROW, "", msg + "; this demande is incomplete",
+            reject(Reject(open_row[0], ROW, "", _("{problem}; this demande is incomplete").format(problem=msg),
                           _value(nu) if nu is not None else ""))
         elif strict:
             raise ValueError(f"{source}: {msg}") from None

@@ -236,12 +236,12 @@ def test_cli_user_mistakes_exit_codes(data, tmp_path, capsys):
     base = [str(data["a"]), str(data["b"]), str(data["demandes"]), "--today", "2025-06-30",
             "-o", str(tmp_path / "o")]
     assert main(["compare", *base[:2], str(tmp_path / "none.csv"), *base[3:]]) == 1
-    assert "introuvable" in capsys.readouterr().err
+    assert "not found" in capsys.readouterr().err
     assert main(["compare", *base, "--set", "B:criteria.nope.points=3"]) == 1
-    assert "pas d'élément « nope »" in capsys.readouterr().err
+    assert "no element 'nope'" in capsys.readouterr().err
     assert main(["compare", *base, "--set", "B:criteria.dalo.points=abc"]) == 1
     err = capsys.readouterr().err
-    assert "ne se valide pas" in err and "Traceback" not in err
+    assert "does not validate" in err and "Traceback" not in err
     assert main(["compare", *base, "--set", "nothing"]) == 2
     with pytest.raises(SystemExit) as exc:
         main(["compare", *base, "--top", "0,x"])

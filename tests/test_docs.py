@@ -28,6 +28,25 @@ def test_reference_is_up_to_date():
         "docs/reference.md is stale: run python tools/gen_docs.py"
 
 
+def test_formats_are_up_to_date():
+    """docs/formats.md (mapping, flux inputs) comes from the JSON Schemas and the flux readers;
+    a key without a French description or a column without a line stops the generator."""
+    gen = _generator()
+    assert (ROOT / "docs" / "formats.md").read_text(encoding="utf-8") == gen.render_formats(), \
+        "docs/formats.md is stale: run python tools/gen_docs.py"
+
+
+def test_formats_examples_are_valid():
+    """The examples shown in docs/formats.md validate against their schemas."""
+    import jsonschema
+    import yaml
+    gen = _generator()
+    for schema_path, example in ((gen.MAPPING_SCHEMA, gen.MAPPING_EXAMPLE),
+                                 (gen.CONVENTIONS_SCHEMA, gen.CONVENTIONS_EXAMPLE)):
+        schema = json.loads(schema_path.read_text(encoding="utf-8"))
+        jsonschema.validate(yaml.safe_load(example.read_text(encoding="utf-8")), schema)
+
+
 def test_every_example_of_the_language_is_a_valid_expression(tmp_path):
     gen = _generator()
     examples = [e for _op, _m, e in gen.OPERATORS] + [e for _m, e in gen.FUNCTIONS.values()]

@@ -195,7 +195,7 @@ def test_cli_errors(files, tmp_path, capsys):
     assert main(["evaluate", *base, str(bad), "--from", "2024-12-01", "--to", "2025-03-31",
                  "-o", str(tmp_path / "o")]) == 0
     err = capsys.readouterr().err
-    assert "7 lignes lues, 6 acceptées, 1 rejetées" in err
+    assert "7 rows read, 6 accepted, 1 rejected" in err
     assert "date_attribution" in (tmp_path / "o" / "attributions_rejetees.csv").read_text()
     old = tmp_path / "old.csv"
     old.write_text("numero_unique,date_depot,date_attribution,commune,typologie\nX,2024-01-01,"

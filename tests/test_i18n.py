@@ -139,3 +139,29 @@ def test_yaml_structure_error_in_plain_words(monkeypatch, tmp_path):
 def test_shipped_schema_is_the_editors_copy():
     assert (ROOT / "cotation" / "grid" / "grid.schema.json").read_bytes() \
         == (ROOT / "grids" / "grid.schema.json").read_bytes()
+
+
+def test_no_function_shadows_the_translation_function():
+    """``key, _, value = …`` inside a function that also calls ``_("…")`` makes ``_`` a local
+    string there: the message call then fails (argparse even turns it into a generic error)."""
+    import ast
+    bad = []
+    for folder in ("cotation", "sne_adapters"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for fn in ast.walk(tree):
+                if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    continue
+                stores, loads = [], []
+                todo = list(ast.iter_child_nodes(fn))
+                while todo:
+                    node = todo.pop()
+                    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef,
+                                         ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+                        continue          # their own scope
+                    if isinstance(node, ast.Name) and node.id == "_":
+                        (stores if isinstance(node.ctx, ast.Store) else loads).append(node.lineno)
+                    todo.extend(ast.iter_child_nodes(node))
+                if stores and loads:
+                    bad.append(f"{path.relative_to(ROOT)}:{fn.lineno}: assigns _ at {stores}")
+    assert not bad, "\n".join(bad)

@@ -532,16 +532,16 @@ def test_broken_template_folder_is_a_located_error(files, grid_path, tmp_path, c
     args = ["statements", str(grid_path), str(base / "demandes.csv"), str(base / "attributions.csv"),
             "--today", TODAY.isoformat(), "--ids", ME]
     assert main(args + ["-o", str(tmp_path / "a"), "--templates", str(tmp_path / "absent")]) == 1
-    assert "dossier de modèles introuvable" in capsys.readouterr().err
+    assert "templates folder not found" in capsys.readouterr().err
     tpl = tmp_path / "tpl"
     tpl.mkdir()
     (tpl / "statement_footer.html").write_text("<p>ok</p>\n<p>{% if doc %}</p>\n", encoding="utf-8")
     assert main(args + ["-o", str(tmp_path / "b"), "--templates", str(tpl)]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: --templates: ") and len(err.splitlines()) == 1     # before reading data
-    assert "statement_footer.html, ligne 2" in err and "Traceback" not in err
+    assert "statement_footer.html, line 2" in err and "Traceback" not in err
     assert not (tmp_path / "b").exists()        # checked before anything is written
     (tpl / "statement_footer.html").write_text("<p>{{ doc.no_such_field }}</p>\n", encoding="utf-8")
     assert main(args + ["-o", str(tmp_path / "c"), "--templates", str(tpl)]) == 1
     err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert err.startswith("error: --templates: ") and "no_such_field" in err and "statement_footer.html, ligne 1" in err and "Traceback" not in err
+    assert err.startswith("error: --templates: ") and "no_such_field" in err and "statement_footer.html, line 1" in err and "Traceback" not in err

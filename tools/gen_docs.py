@@ -107,7 +107,8 @@ def render() -> str:
              "modifier à la main (tests/test_docs.py le vérifie). -->", "",
              "Voir aussi : [le format des grilles](grid-format.md), [les demandes](demande-schema.md), "
              "[le domaine](domain.md), [la gestion en flux](flux.md), "
-             "[les décisions du langage](grid-language.md).", "",
+             "[les décisions du langage](grid-language.md), [les formats du mapping et des entrées "
+             "du flux](formats.md).", "",
              "## Clés d'une grille", "",
              f"Schéma JSON : `cotation/grid/grid.schema.json` (copie pour les éditeurs : "
              f"`grids/grid.schema.json`). Titre : {schema.get('title', '')}.", "",
@@ -159,6 +160,134 @@ def render() -> str:
     return "\n".join(lines)
 
 
+FORMATS = ROOT / "docs" / "formats.md"
+MAPPING_SCHEMA = ROOT / "sne_adapters" / "mapping.schema.json"
+MAPPING_EXAMPLE = ROOT / "sne_adapters" / "presets" / "extraction_sne_latin1.yaml"
+CONVENTIONS_SCHEMA = ROOT / "cotation" / "flux" / "conventions.schema.json"
+CONVENTIONS_EXAMPLE = ROOT / "examples" / "flux" / "conventions.yaml"
+
+# The flux CSV inputs: each column of cotation/flux/inputs.py (and shortlist.py) with its
+# meaning; render_formats() stops when a column is added or removed there without a line here.
+LOGEMENT_DOC = {
+    "id": "identifiant du logement (unique dans le fichier)",
+    "commune": "code INSEE de la commune (5 caractères, garder le zéro initial)",
+    "qpv": "logement en quartier prioritaire de la politique de la ville (true/false)",
+    "typologie": "typologie : chambre, T1 à T5, T6P (T6 et plus)",
+    "financement": "financement d'origine",
+    "category": "catégorie de logement (défaut familial)",
+    "status": "statut à la date de calcul (défaut en_service)",
+    "mise_en_service": "date de mise en service AAAA-MM-JJ (logements neufs)",
+    "sortie": "date de sortie du patrimoine AAAA-MM-JJ (vente, démolition)",
+    "exclusion": "code d'exclusion de l'assiette du flux",
+    "autorisation_date": "date de l'autorisation du préfet, pour l'exclusion AUTORISATION_PREFET",
+    "zone": "zone des plafonds de ressources",
+    "pmr": "logement adapté aux personnes à mobilité réduite (true/false)",
+    "loyer": "loyer mensuel hors charges, en euros (point décimal)",
+    "reservataire_stock": "réservataire du logement en gestion en stock (état des lieux, conversion)",
+    "collectif": "logement collectif (true) ou individuel (false)",
+}
+EVENT_DOC = {
+    "vacance_id": "identifiant de la vacance (un logement peut se libérer plusieurs fois)",
+    "logement_id": "identifiant du logement (colonne id du patrimoine)",
+    "date": "date de l'événement AAAA-MM-JJ",
+    "evenement": "type d'événement",
+    "reservataire": "réservataire concerné (obligatoire pour MISE_A_DISPOSITION, DEFAUT_DESIGNATION, "
+                    "RETOUR_BAILLEUR)",
+    "candidat": "numéro unique du candidat désigné",
+    "decision": "décision de la CALEOL",
+    "motif": "motif du départ du locataire sortant",
+    "origine": "origine de la vacance",
+    "soustraction": "catégorie de soustraction quand le logement sort du flux des réservataires",
+    "adapte": "l'offre refusée était adaptée (true/false)",
+    "preavis_mois": "préavis du locataire sortant en mois (1, 2 ou 3)",
+}
+SCORES_DOC = {
+    "numero_unique": "numéro unique de la demande",
+    "commune": "commune cotée (code INSEE)",
+    "score": "score avant validation",
+    "score_valide": "score après validation des pièces",
+    "rank": "rang dans la commune (1 = premier)",
+}
+
+
+def _schema_table(path: Path) -> list[str]:
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    rows: list = []
+    _keys(schema, schema.get("$defs", {}), "", rows, set())
+    missing = [key for key, _req, desc in rows if not desc]
+    if missing:
+        raise SystemExit(f"tools/gen_docs.py: keys of {path.name} without a description: {missing}")
+    out, seen = ["| clé | obligatoire | description |", "|---|---|---|"], set()
+    for key, req, desc in rows:
+        if key not in seen:
+            seen.add(key)
+            out.append(f"| `{key}` | {req} | {desc.replace('|', chr(92) + '|')} |")
+    return out
+
+
+def _csv_table(doc: dict, required: tuple, columns: tuple, allowed: dict) -> list[str]:
+    if set(doc) != set(columns):
+        raise SystemExit(f"tools/gen_docs.py: flux columns changed: {sorted(set(doc) ^ set(columns))}")
+    out = ["| colonne | obligatoire | sens | valeurs permises |", "|---|---|---|---|"]
+    for name in columns:
+        values = ", ".join(f"`{v}`" for v in allowed.get(name, ()))
+        out.append(f"| `{name}` | {'oui' if name in required else 'non'} | {doc[name]} | {values} |")
+    return out
+
+
+def _example(path: Path, lang: str) -> list[str]:
+    return [f"Exemple (`{path.relative_to(ROOT).as_posix()}`) :", "", f"```{lang}",
+            path.read_text(encoding="utf-8").rstrip("\n"), "```"]
+
+
+def render_formats() -> str:
+    sys.path.insert(0, str(ROOT))
+    from cotation.flux import inputs, model
+    from cotation.flux.shortlist import SCORE_COLUMNS as FLUX_SCORE_COLUMNS
+
+    lines = ["# Formats des fichiers d'entrée : mapping et gestion en flux", "",
+             "<!-- Généré par `python tools/gen_docs.py` à partir des schémas JSON et du code ; ne "
+             "pas modifier à la main (tests/test_docs.py le vérifie). -->", "",
+             "Voir aussi : [la référence](reference.md) (grilles, demandes, codes de sortie), "
+             "[la gestion en flux](flux.md).", "",
+             "## Mapping d'une extraction locale (`--mapping`)", "",
+             "Un mapping (YAML) dit comment lire une extraction CSV qui n'a pas les colonnes "
+             "canoniques : `cotation score --mapping M.yaml`, `convert`, `explain`, `stats`, "
+             "`compare`. Chaque clé de `fields` est une colonne canonique (voir la "
+             "[référence](reference.md#colonnes-canoniques-dune-demande)) ; sa valeur est le nom "
+             "de la colonne du fichier, ou un objet. Schéma JSON : "
+             "`sne_adapters/mapping.schema.json`.", ""]
+    lines += _schema_table(MAPPING_SCHEMA)
+    lines += [""] + _example(MAPPING_EXAMPLE, "yaml")
+    lines += ["", "## Gestion en flux (`cotation flux …`)", "",
+              "### Conventions (`--conventions`, YAML)", "",
+              "Schéma JSON : `cotation/flux/conventions.schema.json`. Pourcentages : nombres de 0 "
+              "à 100 ou fractions exactes `p/q` ; dates : AAAA-MM-JJ.", ""]
+    lines += _schema_table(CONVENTIONS_SCHEMA)
+    lines += [""] + _example(CONVENTIONS_EXAMPLE, "yaml")
+    lines += ["", "### Patrimoine (`--logements`, CSV)", "",
+              "CSV UTF-8, séparateur virgule, une ligne d'en-tête ; booléens `true`/`false` "
+              "(aussi `oui`/`non`, `1`/`0`) ; une cellule vide est une valeur absente.", ""]
+    lines += _csv_table(LOGEMENT_DOC, inputs.LOGEMENT_REQUIRED,
+                        inputs.LOGEMENT_COLUMNS + inputs.LOGEMENT_OPTIONAL,
+                        {"typologie": ("chambre", "T1", "T2", "T3", "T4", "T5", "T6P"),
+                         "financement": model.FINANCEMENTS, "category": model.CATEGORIES,
+                         "status": model.STATUTS, "exclusion": model.EXCLUSION_CODES,
+                         "zone": model.ZONES})
+    lines += ["", "### Événements de vacance (`--evenements`, CSV)", ""]
+    lines += _csv_table(EVENT_DOC, inputs.EVENT_REQUIRED, inputs.EVENT_COLUMNS + inputs.EVENT_OPTIONAL,
+                        {"evenement": model.EVENT_TYPES, "decision": model.DECISIONS,
+                         "motif": model.DEPART_MOTIFS, "origine": model.ORIGINES,
+                         "soustraction": model.SOUSTRACTION_CODES, "preavis_mois": ("1", "2", "3")})
+    lines += ["", "### Scores (`flux dispatch --scores`, CSV)", "",
+              "La sortie de `cotation score` ; les colonnes en plus sont ignorées.", ""]
+    lines += _csv_table(SCORES_DOC, FLUX_SCORE_COLUMNS, FLUX_SCORE_COLUMNS, {})
+    lines += ["", "Exemples complets : `examples/flux/` (copiés par `cotation examples DOSSIER`).", ""]
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
     OUT.write_text(render(), encoding="utf-8")
     print(f"wrote {OUT.relative_to(ROOT)}")
+    FORMATS.write_text(render_formats(), encoding="utf-8")
+    print(f"wrote {FORMATS.relative_to(ROOT)}")

@@ -36,6 +36,7 @@ import yaml
 from cotation.grid import Grid, load_grid
 from cotation.grid.diagnostics import GridError, closest
 from cotation.grid.loader import load_yaml
+from cotation.i18n import _
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _BY_ID = ("criteria", "groups")
@@ -66,16 +67,20 @@ def parse_set(spec: str) -> tuple[str, Override]:
     key, sep, raw = body.partition("=")
     key = key.strip()
     if not sep or not key:
-        raise VariantError(f"--set « {spec} » : forme attendue [A:|B:]chemin=valeur, "
-                           "par exemple B:criteria.dalo.points=100")
+        raise VariantError(_("--set '{spec}': expected [A:|B:]path=value, for example "
+                             "B:criteria.dalo.points=100").format(spec=spec))
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
     parts = tuple(key.split("."))
     if any(not p for p in parts):
-        raise VariantError(f"--set « {spec} » : chemin « {key} » mal formé (élément vide)")
+        raise VariantError(_("--set '{spec}': malformed path '{key}' (empty part)").format(spec=spec, key=key))
     return target, Override(parts, value, f"--set {spec}")
+
+
+def _did_you_mean(hint: list[str]) -> str:
+    return _(" (did you mean {names}?)").format(names=_(" or ").join(hint)) if hint else ""
 
 
 def _flow(value: Any) -> str:
@@ -97,14 +102,16 @@ def _resolve(data: Any, ov: Override) -> tuple[tuple, bool]:
                 if part not in ids:
                     hint = closest(part, ids)
                     raise VariantError(
-                        f"{ov.origin} : pas d'élément « {part} » dans {doc[-1]}"
-                        + (f" (voulez-vous dire {' ou '.join(hint)} ?)" if hint else ""))
+                        _("{origin}: no element '{part}' in {where}").format(
+                            origin=ov.origin, part=part, where=doc[-1]) + _did_you_mean(hint))
                 idx = ids.index(part)
             elif part.isdigit() and int(part) < len(node):
                 idx = int(part)
             else:
-                raise VariantError(f"{ov.origin} : « {part} » n'est pas une position de la liste "
-                                   f"{'.'.join(ov.path[:k]) or 'racine'} (0 à {len(node) - 1})")
+                raise VariantError(_("{origin}: '{part}' is not a position in the list {where} "
+                                     "(0 to {last})").format(
+                    origin=ov.origin, part=part, where=".".join(ov.path[:k]) or _("(root)"),
+                    last=len(node) - 1))
             doc.append(idx)
             node = node[idx]
         elif isinstance(node, dict):
@@ -114,14 +121,14 @@ def _resolve(data: Any, ov: Override) -> tuple[tuple, bool]:
                     return tuple(doc), False
                 hint = closest(part, [str(x) for x in node])
                 raise VariantError(
-                    f"{ov.origin} : clé inconnue « {part} » dans "
-                    f"{'.'.join(ov.path[:k]) or 'la grille'}"
-                    + (f" (voulez-vous dire {' ou '.join(hint)} ?)" if hint else ""))
+                    _("{origin}: unknown key '{part}' in {where}").format(
+                        origin=ov.origin, part=part, where=".".join(ov.path[:k]) or _("the grid"))
+                    + _did_you_mean(hint))
             doc.append(part)
             node = node[part]
         else:
-            raise VariantError(f"{ov.origin} : « {'.'.join(ov.path[:k])} » est une valeur, "
-                               f"pas un ensemble de clés")
+            raise VariantError(_("{origin}: '{path}' is a value, not a set of keys").format(
+                origin=ov.origin, path=".".join(ov.path[:k])))
     return tuple(doc), True
 
 
@@ -139,7 +146,7 @@ def apply_override(path: str, text: str, ov: Override) -> tuple[str, str]:
         parent = parent[k]
     parent[doc[-1]] = ov.value
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100), \
-        f"{path} (réécrit par {ov.origin})"
+        _("{path} (rewritten by {origin})").format(path=path, origin=ov.origin)
 
 
 def _apply_all(path: str, text: str, overrides: list[Override]) -> tuple[str, str] | None:
@@ -168,7 +175,7 @@ def load_with_overrides(path: str | Path, overrides: list[Override], text: str |
         try:
             text = Path(path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise VariantError(f"{path} : lecture impossible ({exc})") from None
+            raise VariantError(_("{path}: cannot be read ({reason})").format(path=path, reason=exc)) from None
     label = path
     done = _apply_all(path, text, overrides) if overrides else (text, path)
     if done is not None:
@@ -183,12 +190,12 @@ def load_with_overrides(path: str | Path, overrides: list[Override], text: str |
 
 def _override_map(mapping: Any, where: str) -> list[Override]:
     if not isinstance(mapping, dict) or not mapping:
-        raise VariantError(f"{where} : une table « chemin: valeur » non vide est attendue")
+        raise VariantError(_("{where}: a non-empty table 'path: value' is expected").format(where=where))
     out = []
     for key, value in mapping.items():
         parts = tuple(str(key).split("."))
         if any(not p for p in parts):
-            raise VariantError(f"{where} : chemin « {key} » mal formé (élément vide)")
+            raise VariantError(_("{where}: malformed path '{key}' (empty part)").format(where=where, key=key))
         out.append(Override(parts, value, f"{where} {key}"))
     return out
 
@@ -197,7 +204,8 @@ def _read_yaml(path: str | Path) -> tuple[Any, Any]:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise VariantError(f"{path} : lecture impossible ({getattr(exc, 'strerror', None) or exc})") from None
+        raise VariantError(_("{path}: cannot be read ({reason})").format(
+            path=path, reason=getattr(exc, "strerror", None) or exc)) from None
     return load_yaml(str(path), text)
 
 
@@ -211,7 +219,8 @@ def load_grid_or_variant(path: str | Path, extra: list[Override] = ()) -> Grid:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise VariantError(f"{path} : lecture impossible ({getattr(exc, 'strerror', None) or exc})") from None
+        raise VariantError(_("{path}: cannot be read ({reason})").format(
+            path=path, reason=getattr(exc, "strerror", None) or exc)) from None
     # a variant file is small and says so near its top; a grid file goes straight to the loader
     if "base:" not in text or "\nformat:" in "\n" + text:
         return load_with_overrides(path, list(extra), text=text)
@@ -221,11 +230,12 @@ def load_grid_or_variant(path: str | Path, extra: list[Override] = ()) -> Grid:
     unknown = sorted(set(data) - {"base", "set", "description"})
     if unknown:
         sp = smap.span((unknown[0],), key=True)
-        raise VariantError(f"{sp} : clé inconnue « {unknown[0]} » dans un fichier de variante "
-                           "(clés possibles : base, set, description)")
+        raise VariantError(_("{where}: unknown key '{key}' in a variant file (possible keys: base, "
+                             "set, description)").format(where=sp, key=unknown[0]))
     base = Path(path).parent / str(data["base"])
     if not base.is_file():
-        raise VariantError(f"{smap.span(('base',))} : la grille de base {base} n'existe pas")
+        raise VariantError(_("{where}: the base grid {base} does not exist").format(
+            where=smap.span(("base",)), base=base))
     overrides = _override_map(data.get("set"), f"{path} set:")
     return load_with_overrides(base, overrides + list(extra))
 
@@ -235,12 +245,12 @@ def read_variants(path: str | Path) -> list[tuple[str, list[Override]]]:
     data, smap = _read_yaml(path)
     if not isinstance(data, dict) or set(data) != {"variants"} or not isinstance(data["variants"], dict) \
             or not data["variants"]:
-        raise VariantError(f"{path} : un fichier de variantes contient « variants: » suivi d'une "
-                           "table nom → {chemin: valeur}")
+        raise VariantError(_("{path}: a variants file holds 'variants:' followed by a table "
+                             "name → {{path: value}}").format(path=path))
     out = []
     for name, mapping in data["variants"].items():
         if not _NAME.match(str(name)):
-            raise VariantError(f"{smap.span(('variants', name), key=True)} : nom de variante "
-                               f"« {name} » invalide (lettres, chiffres, _ . -)")
-        out.append((str(name), _override_map(mapping, f"{path} variante {name} :")))
+            raise VariantError(_("{where}: invalid variant name '{name}' (letters, digits, _ . -)")
+                               .format(where=smap.span(("variants", name), key=True), name=name))
+        out.append((str(name), _override_map(mapping, _("{path} variant {name}:").format(path=path, name=name))))
     return out

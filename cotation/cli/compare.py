@@ -9,8 +9,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from cotation.cli.core import _date
+from cotation.cli.core import _date, add_output
 from cotation.grid.diagnostics import GridError
+from cotation.i18n import _, print_error, warning_line
 
 
 def _top(text: str) -> tuple[int, ...]:
@@ -19,49 +20,57 @@ def _top(text: str) -> tuple[int, ...]:
     except ValueError:
         values = ()
     if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"« {text} » : liste de nombres entiers positifs attendue, "
-                                         "par exemple 10,50,100")
+        raise argparse.ArgumentTypeError(
+            _("'{text}': a list of positive whole numbers is expected, for example 10,50,100")
+            .format(text=text))
     return values
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("compare", help="compare two grids on the same demandes (ranks, priority "
-                                       "publics, profiles, criteria; HTML report)")
-    p.add_argument("grid_a", metavar="GRID_A", help="grid file (or variant file) A, the reference")
-    p.add_argument("grid_b", metavar="GRID_B", help="grid file (or variant file) B, the proposal")
-    p.add_argument("demandes", metavar="DEMANDES")
-    p.add_argument("--today", type=_date, required=True, help="reference date YYYY-MM-DD")
-    p.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder")
-    p.add_argument("--attributions", metavar="FILE",
-                   help="leases (CSV or Parquet): rank of the attributed demandes at their date")
-    p.add_argument("--window-months", type=int, default=None,
-                   help="attributions window in months (default: grid A's waiting-time window)")
-    p.add_argument("--top", type=_top, default=(10, 50, 100), help="N of the top-N figures (default 10,50,100)")
+    p = sub.add_parser("compare", help=_("compare two grids on the same demandes (ranks, priority "
+                                         "publics, profiles, criteria; HTML report)"),
+                       description=_("Compare two grids (or variants of one grid) on the same "
+                                     "demandes: ranks, priority publics, profiles, criteria, and "
+                                     "an HTML report in the output folder."))
+    p.add_argument("grid_a", metavar=_("GRID_A"), help=_("grid file (or variant file) A, the reference"))
+    p.add_argument("grid_b", metavar=_("GRID_B"), help=_("grid file (or variant file) B, the proposal"))
+    p.add_argument("demandes", metavar=_("DEMANDES"),
+                   help=_("demandes: canonical CSV or Parquet, SNE XML, or an extraction with --mapping"))
+    p.add_argument("--today", type=_date, required=True, help=_("reference date YYYY-MM-DD"))
+    add_output(p, _("output folder (pairs.csv, pairs.parquet, summary.json, report.html)"),
+               metavar=_("FOLDER"))
+    p.add_argument("--attributions", metavar=_("FILE"),
+                   help=_("leases (CSV or Parquet): rank of the attributed demandes at their date"))
+    p.add_argument("--window-months", type=int, default=None, metavar=_("MONTHS"),
+                   help=_("attributions window in months (default: grid A's waiting-time window)"))
+    p.add_argument("--top", type=_top, default=(10, 50, 100), metavar=_("N,N,..."),
+                   help=_("N of the top-N figures (default 10,50,100)"))
     p.add_argument("--set", action="append", default=[], dest="overrides", metavar="[A:|B:]PATH=VALUE",
-                   help="override a value of grid B (or A with 'A:'), e.g. B:criteria.dalo.points=100")
-    p.add_argument("--variants", metavar="FILE",
-                   help="YAML of named variants of grid B; one comparison subfolder each")
-    p.add_argument("--mapping", help="mapping file for a local CSV extraction")
-    p.add_argument("--engine", choices=("auto", "compiled", "interpreter"), default="auto")
-    p.add_argument("--progress", action="store_true", default=None, help="show progress")
+                   help=_("override a value of grid B (or A with 'A:'), e.g. B:criteria.dalo.points=100"))
+    p.add_argument("--variants", metavar=_("FILE"),
+                   help=_("YAML of named variants of grid B; one comparison subfolder each"))
+    p.add_argument("--mapping", metavar=_("FILE"), help=_("mapping file for a local CSV extraction"))
+    p.add_argument("--engine", choices=("auto", "compiled", "interpreter"), default="auto",
+                   help=_("scoring back end (default auto: compiled, the interpreter if it cannot run)"))
+    p.add_argument("--progress", action="store_true", default=None, help=_("show progress"))
     p.set_defaults(func=cmd_compare)
 
 
 def _err(msg: str) -> None:
-    print(f"erreur : {msg}", file=sys.stderr)
+    print_error(msg)
 
 
 def _load(path: str, overrides: list, what: str):
     from cotation.analysis.variants import VariantError, load_grid_or_variant
     if not Path(path).is_file():
-        _err(f"{what} : fichier introuvable : {path}")
+        _err(_("{what}: no such file: {path}").format(what=what, path=path))
         return None
     try:
         return load_grid_or_variant(path, overrides)
     except VariantError as exc:
-        _err(f"{what} : {exc}")
+        _err(_("{what}: {reason}").format(what=what, reason=exc))
     except GridError as exc:
-        _err(f"{what} ({path}) ne se valide pas :")
+        _err(_("{what} ({path}) does not validate:").format(what=what, path=path))
         for d in exc.errors or exc.diagnostics:
             print("  " + d.format(), file=sys.stderr)
     return None
@@ -77,6 +86,8 @@ def cmd_compare(args) -> int:
     from cotation.analysis.variants import VariantError, parse_set, read_variants
     from cotation.progress import Progress
 
+    from cotation.cli.outputs import output_dir
+    output_dir(args.output, inputs=(args.grid_a, args.grid_b, args.demandes))
     sets = {"A": [], "B": []}
     for spec in args.overrides:
         try:
@@ -85,14 +96,14 @@ def cmd_compare(args) -> int:
             _err(str(exc))
             return 2
         sets[target].append(ov)
-    grid_a = _load(args.grid_a, sets["A"], "grille A")
-    grid_b = _load(args.grid_b, sets["B"], "grille B")
+    grid_a = _load(args.grid_a, sets["A"], _("grid A"))
+    grid_b = _load(args.grid_b, sets["B"], _("grid B"))
     if grid_a is None or grid_b is None:
         return 1
     runs = [(None, grid_b, _label(args.grid_b, sets["B"]))]
     if args.variants:
         if not Path(args.variants).is_file():
-            _err(f"fichier de variantes introuvable : {args.variants}")
+            _err(_("variants file not found: {path}").format(path=args.variants))
             return 1
         try:
             variants = read_variants(args.variants)
@@ -101,14 +112,16 @@ def cmd_compare(args) -> int:
             return 1
         runs = []
         for name, ovs in variants:
-            g = _load(args.grid_b, sets["B"] + ovs, f"variante « {name} »")
+            g = _load(args.grid_b, sets["B"] + ovs, _("variant '{name}'").format(name=name))
             if g is None:
                 return 1
             runs.append((name, g, f"{Path(args.grid_b).stem} / {name}"))
     for g in (grid_a, *(r[1] for r in runs)):
         if args.today < g.ir.effective_from:
-            print(f"attention : la grille {g.ir.id} v{g.ir.version} entre en vigueur le "
-                  f"{g.ir.effective_from.isoformat()}, après la date de référence", file=sys.stderr)
+            print(warning_line(_("grid {id} v{version} comes into force on {date}, after the "
+                                 "reference date").format(id=g.ir.id, version=g.ir.version,
+                                                          date=g.ir.effective_from.isoformat())),
+                  file=sys.stderr)
 
     table = _read_demandes(args)
     if table is None:
@@ -118,23 +131,25 @@ def cmd_compare(args) -> int:
         attributions = _read_attributions(args.attributions)
         if attributions is None:
             return 1
-    show = Progress("comparaison", args.progress)
+    show = Progress(_("comparison"), args.progress)
     for name, g_b, label in runs:
         out = Path(args.output) / name if name else Path(args.output)
         try:
             result = compare(grid_a, g_b, table, args.today, top=args.top, attributions=attributions,
                              window_months=args.window_months, engine=args.engine,
                              labels=(_label(args.grid_a, sets["A"]), label), progress=show,
-                             attribution_progress=Progress("attributions", args.progress))
+                             attribution_progress=Progress(_("attributions"), args.progress))
             result.write(out)
         except OSError as exc:
-            _err(f"écriture dans {out} impossible : {exc.strerror or exc}")
+            _err(_("cannot write in {path}: {reason}").format(path=out, reason=exc.strerror or exc))
             return 1
         t = result.summary["territory"]
-        print(f"{out}: {t['pairs_both']} couples notés par les deux grilles "
-              f"({t['pairs_a']} par A, {t['pairs_b']} par B), {t['moved_up']} montent, "
-              f"{t['moved_down']} descendent ; pairs.csv, pairs.parquet, summary.json, report.html"
-              + (", attributions.csv" if attributions is not None else ""), file=sys.stderr)
+        files = "pairs.csv, pairs.parquet, summary.json, report.html" + (
+            ", attributions.csv" if attributions is not None else "")
+        print(_("{out}: {both} pairs scored by both grids ({a} by A, {b} by B), {up} move up, "
+                "{down} move down; {files}").format(
+                    out=out, both=t["pairs_both"], a=t["pairs_a"], b=t["pairs_b"],
+                    up=t["moved_up"], down=t["moved_down"], files=files), file=sys.stderr)
     return 0
 
 
@@ -142,29 +157,31 @@ def _read_demandes(args):
     from cotation.data.table import StrictModeError
     from sne_adapters import read_demandes
     if not Path(args.demandes).is_file():
-        _err(f"fichier de demandes introuvable : {args.demandes}")
+        _err(_("demandes file not found: {path}").format(path=args.demandes))
         return None
     try:
         result = read_demandes(args.demandes, mapping=args.mapping)
     except (StrictModeError, OSError, ValueError) as exc:
-        _err(f"lecture de {args.demandes} impossible : {exc}")
+        _err(_("cannot read {path}: {reason}").format(path=args.demandes, reason=exc))
         return None
     if result.rejects:
-        print(f"{args.demandes} : {result.n_read} lignes lues, {len(result.rejects)} rejetées "
-              "(les mêmes pour les deux grilles ; voir cotation score --rejects)", file=sys.stderr)
+        print(_("{path}: {read} rows read, {rejected} rejected (the same for both grids; see "
+                "cotation score --rejects)").format(path=args.demandes, read=result.n_read,
+                                                     rejected=len(result.rejects)), file=sys.stderr)
     return result.table
 
 
 def _read_attributions(path: str):
     from cotation.data.sources import read_attributions
     if not Path(path).is_file():
-        _err(f"fichier d'attributions introuvable : {path}")
+        _err(_("attributions file not found: {path}").format(path=path))
         return None
     try:
         table, rejects, n_read = read_attributions(path)
     except (OSError, ValueError) as exc:
-        _err(f"lecture de {path} impossible : {exc}")
+        _err(_("cannot read {path}: {reason}").format(path=path, reason=exc))
         return None
     if rejects:
-        print(f"{path} : {n_read} attributions lues, {len(rejects)} rejetées", file=sys.stderr)
+        print(_("{path}: {read} attributions read, {rejected} rejected").format(
+            path=path, read=n_read, rejected=len(rejects)), file=sys.stderr)
     return table

@@ -27,11 +27,16 @@ def add_inputs(p: argparse.ArgumentParser, *names: str) -> None:
     helps = {"grid": _("grid file (YAML)"),
              "demandes": _("demandes: canonical CSV or Parquet, SNE XML, or an extraction with --mapping"),
              "attributions": _("attributions (leases signed), canonical CSV")}
+    metavars = {name: _input_metavar(name) for name in names}
     for name in names:
-        p.add_argument(name, nargs="?", metavar=name.upper(), help=helps[name])
+        p.add_argument(name, nargs="?", metavar=metavars[name], help=helps[name])
     for name in names:
-        p.add_argument(f"--{name}", dest=f"{name}_opt", metavar=name.upper(),
-                       help=_("same as the positional {name}").format(name=name.upper()))
+        p.add_argument(f"--{name}", dest=f"{name}_opt", metavar=metavars[name],
+                       help=_("same as the positional {name}").format(name=metavars[name]))
+
+
+def _input_metavar(name: str) -> str:
+    return {"grid": _("GRID"), "demandes": _("DEMANDES"), "attributions": _("ATTRIBUTIONS")}[name]
 
 
 def resolve_inputs(args: argparse.Namespace, *names: str) -> None:
@@ -40,10 +45,10 @@ def resolve_inputs(args: argparse.Namespace, *names: str) -> None:
         pos, opt = getattr(args, name), getattr(args, f"{name}_opt")
         if pos is not None and opt is not None:
             raise usage_error(_("{name} given twice (positional and --{opt})").format(
-                name=name.upper(), opt=name))
+                name=_input_metavar(name), opt=name))
         if pos is None and opt is None:
             raise usage_error(_("{name} is required (positional or --{opt})").format(
-                name=name.upper(), opt=name))
+                name=_input_metavar(name), opt=name))
         setattr(args, name, pos if pos is not None else opt)
 
 

@@ -8,74 +8,89 @@ import sys
 import time
 from typing import Any
 
+from cotation.cli.core import add_output
+from cotation.cli.outputs import output_dir
+from cotation.i18n import _
+
 
 def _date(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"« {text} » n'est pas une date AAAA-MM-JJ") from None
+        raise argparse.ArgumentTypeError(_("'{text}' is not a date YYYY-MM-DD").format(text=text)) from None
 
 
 def _objective(text: str) -> tuple[str, float]:
     from cotation.analysis.evaluate import OBJECTIVES
-    key, _, value = text.partition("=")
+    key, _sep, value = text.partition("=")
     if key not in OBJECTIVES:
         raise argparse.ArgumentTypeError(
-            f"objectif « {key} » inconnu (attendus : {', '.join(OBJECTIVES)})")
+            _("unknown objective '{key}' (expected: {expected})").format(
+                key=key, expected=", ".join(OBJECTIVES)))
     try:
         pct = float(value.strip().rstrip("%").replace(",", "."))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"« {text} » : attendu NOM=POURCENTAGE, par exemple "
-                                         "prioritaires=25") from None
+        raise argparse.ArgumentTypeError(
+            _("'{text}': NAME=PERCENT expected, for example prioritaires=25").format(text=text)) from None
     if not 0 <= pct <= 100:
-        raise argparse.ArgumentTypeError(f"« {text} » : un pourcentage entre 0 et 100")
+        raise argparse.ArgumentTypeError(
+            _("'{text}': a percentage between 0 and 100 is expected").format(text=text))
     return key, pct
 
 
 def _positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"« {text} » : un entier >= 1 attendu")
+        raise argparse.ArgumentTypeError(
+            _("'{text}': a whole number of at least 1 is expected").format(text=text))
     return int(text)
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("evaluate", help="évaluation périodique de la cotation par la CIL",
-                       description="Évalue une période d'attributions : rang des demandes "
-                       "attribuées le jour de l'attribution, publics prioritaires face aux "
-                       "objectifs, demandes bien classées toujours en attente.")
-    p.add_argument("grid", help="grille de cotation (YAML)")
-    p.add_argument("demandes", help="demandes en attente (CSV ou Parquet canonique)")
-    p.add_argument("attributions", help="attributions avec les champs de la demande attribuée")
-    p.add_argument("--from", dest="start", type=_date, required=True, help="début AAAA-MM-JJ")
-    p.add_argument("--to", dest="end", type=_date, required=True, help="fin AAAA-MM-JJ (incluse)")
-    p.add_argument("-o", "--output", required=True, help="dossier de sortie")
-    p.add_argument("--deciles", type=_positive, default=1,
-                   help="« bien classée » : dans les N premiers déciles de sa file (défaut 1)")
-    p.add_argument("--delai-anormalement-long", type=_positive, metavar="MOIS",
-                   help="délai fixé par le département (sinon celui de la grille)")
-    p.add_argument("--objectif", type=_objective, action="append", metavar="NOM=POURCENT",
-                   help="objectif de la CIL, répétable : prioritaires, dalo, quartile1_hors_qpv "
-                        "(défaut : prioritaires=25 et quartile1_hors_qpv=25)")
-    p.add_argument("--seuil-quartile", type=float, metavar="EUROS",
-                   help="seuil du premier quartile (ressources annuelles par UC, arrêté)")
-    p.add_argument("--engine", choices=("auto", "compiled", "interpreter"), default="auto")
+    p = sub.add_parser("evaluate", help=_("evaluate the cotation over a period (the CIL's periodic evaluation)"),
+                       description=_("Evaluate a period of attributions: rank of the attributed "
+                                     "demandes on the day of the attribution, priority publics "
+                                     "against the objectives, well-ranked demandes still waiting."))
+    p.add_argument("grid", metavar=_("GRID"), help=_("grid file (YAML)"))
+    p.add_argument("demandes", metavar=_("DEMANDES"),
+                   help=_("waiting demandes (canonical CSV or Parquet)"))
+    p.add_argument("attributions", metavar=_("ATTRIBUTIONS"),
+                   help=_("attributions with the fields of the attributed demande"))
+    p.add_argument("--from", dest="start", type=_date, required=True, metavar=_("DATE"),
+                   help=_("start YYYY-MM-DD"))
+    p.add_argument("--to", dest="end", type=_date, required=True, metavar=_("DATE"),
+                   help=_("end YYYY-MM-DD (included)"))
+    add_output(p, _("output folder"), metavar=_("FOLDER"))
+    p.add_argument("--deciles", type=_positive, default=1, metavar="N",
+                   help=_("'well ranked': in the first N deciles of its queue (default 1)"))
+    p.add_argument("--delai-anormalement-long", type=_positive, metavar=_("MONTHS"),
+                   help=_("delay set by the département (otherwise the grid's)"))
+    p.add_argument("--objectif", type=_objective, action="append", metavar=_("NAME=PERCENT"),
+                   help=_("objective of the CIL, repeatable: prioritaires, dalo, quartile1_hors_qpv "
+                          "(default: prioritaires=25 and quartile1_hors_qpv=25)"))
+    p.add_argument("--seuil-quartile", type=float, metavar=_("EUROS"),
+                   help=_("first-quartile threshold (annual resources per consumption unit, arrêté)"))
+    p.add_argument("--engine", choices=("auto", "compiled", "interpreter"), default="auto",
+                   help=_("scoring back end (default auto: compiled, the interpreter if it cannot run)"))
     p.set_defaults(func=cmd_evaluate)
 
-    q = sub.add_parser("location-voulue", help="classement des candidats à un logement proposé",
-                       description="Recevabilité et rang de chaque candidat à un logement "
-                       "proposé en location voulue, et l'avis adressé à chacun.")
-    q.add_argument("grid", help="grille de cotation (YAML)")
-    q.add_argument("demandes", help="demandes (CSV ou Parquet canonique)")
-    q.add_argument("--offre", required=True, help="le logement proposé (YAML ou JSON)")
-    q.add_argument("--candidats", help="fichier des numéros uniques candidats, un par ligne "
-                                       "(défaut : toutes les demandes de la commune)")
-    q.add_argument("--today", type=_date, required=True, help="date de référence AAAA-MM-JJ")
-    q.add_argument("-o", "--output", required=True, help="dossier de sortie")
+    q = sub.add_parser("location-voulue", help=_("rank the applicants for an offered dwelling (location voulue)"),
+                       description=_("Admissibility and rank of each applicant for a dwelling "
+                                     "offered in location voulue, and the notice sent to each."))
+    q.add_argument("grid", metavar=_("GRID"), help=_("grid file (YAML)"))
+    q.add_argument("demandes", metavar=_("DEMANDES"), help=_("demandes (canonical CSV or Parquet)"))
+    q.add_argument("--offre", required=True, metavar=_("FILE"),
+                   help=_("the offered dwelling (YAML or JSON)"))
+    q.add_argument("--candidats", metavar=_("FILE"),
+                   help=_("file of the applicants' numeros uniques, one per line (default: every "
+                          "demande of the commune)"))
+    q.add_argument("--today", type=_date, required=True, help=_("reference date YYYY-MM-DD"))
+    add_output(q, _("output folder"), metavar=_("FOLDER"))
     q.set_defaults(func=cmd_location_voulue)
 
 
 def _fail(cmd: str, message: str) -> int:
-    print(f"cotation {cmd} : {message}", file=sys.stderr)
+    from cotation.i18n import print_error
+    print_error(f"{cmd}: {message}")
     return 1
 
 
@@ -90,19 +105,25 @@ def _grid_and_demandes(cmd: str, grid_path: str, demandes: str):
             print(d.format(), file=sys.stderr)
         return None
     except OSError as exc:
-        _fail(cmd, f"grille illisible : {exc}")
+        _fail(cmd, _("unreadable grid: {reason}").format(reason=exc))
         return None
     try:
         res = read_demandes(demandes)
     except (OSError, ValueError) as exc:
-        _fail(cmd, f"demandes illisibles : {exc}")
+        _fail(cmd, _("unreadable demandes: {reason}").format(reason=exc))
         return None
     if res.rejects:
         r = res.rejects[0]
-        print(f"{demandes} : {res.n_read} lignes lues, {res.n_accepted} acceptées, "
-              f"{len(res.rejects)} rejetées (première : ligne {r.line}, {r.column} : {r.reason})",
-              file=sys.stderr)
+        print(_rejects_line(demandes, res.n_read, res.n_accepted, res.rejects), file=sys.stderr)
     return grid, res.table
+
+
+def _rejects_line(path, n_read: int, n_accepted: int, rejects) -> str:
+    r = rejects[0]
+    return _("{path}: {read} rows read, {accepted} accepted, {rejected} rejected (first: line "
+             "{line}, {column}: {reason})").format(path=path, read=n_read, accepted=n_accepted,
+                                                   rejected=len(rejects), line=r.line,
+                                                   column=r.column, reason=r.reason)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -111,8 +132,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from cotation.data.attributed import read_attributed
 
     if args.end < args.start:
-        print("cotation evaluate : --to précède --from", file=sys.stderr)
-        return 2
+        from cotation.cli.outputs import usage_error
+        raise usage_error(_("--to comes before --from"))
+    output_dir(args.output, inputs=(args.grid, args.demandes, args.attributions))
     t0 = time.perf_counter()
     loaded = _grid_and_demandes("evaluate", args.grid, args.demandes)
     if loaded is None:
@@ -121,11 +143,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     try:
         ar = read_attributed(args.attributions)
     except (OSError, ValueError) as exc:
-        return _fail("evaluate", f"attributions illisibles : {exc}")
+        return _fail("evaluate", _("unreadable attributions: {reason}").format(reason=exc))
     if ar.rejects:
         r = ar.rejects[0]
-        print(f"{args.attributions} : {ar.n_read} lignes lues, {len(ar.attributions)} acceptées, "
-              f"{len(ar.rejects)} rejetées (première : ligne {r.line}, {r.column} : {r.reason})",
+        print(_rejects_line(args.attributions, ar.n_read, len(ar.attributions), ar.rejects),
               file=sys.stderr)
     objectives = dict(args.objectif) if args.objectif else dict(DEFAULT_OBJECTIVES)
     params = EvaluationParams(args.start, args.end, top_deciles=min(args.deciles, 10),
@@ -141,10 +162,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         write_rejects_csv(ar.rejects, f"{args.output}/attributions_rejetees.csv")
         files.append("attributions_rejetees.csv")
     s = ev.summary
-    print(f"{s['attributions']['classees']} attributions classées sur "
-          f"{s['attributions']['sur_le_territoire']} ; {s['attente']['bien_classees_a_revoir']} "
-          f"demandes bien classées à revoir ; écrit dans {args.output} : {', '.join(files)} "
-          f"({time.perf_counter() - t0:.1f} s)")
+    print(_("{ranked} attributions ranked out of {total}; {review} well-ranked demandes to "
+            "review; written in {out}: {files} ({seconds:.1f} s)").format(
+                ranked=s["attributions"]["classees"], total=s["attributions"]["sur_le_territoire"],
+                review=s["attente"]["bien_classees_a_revoir"], out=args.output,
+                files=", ".join(files), seconds=time.perf_counter() - t0))
     return 0
 
 
@@ -154,6 +176,7 @@ def cmd_location_voulue(args: argparse.Namespace) -> int:
     from cotation.api import Scorer
 
     t0 = time.perf_counter()
+    output_dir(args.output, inputs=(args.grid, args.demandes, args.offre, args.candidats))
     try:
         offre = read_offre(args.offre)
         candidats = None
@@ -167,8 +190,9 @@ def cmd_location_voulue(args: argparse.Namespace) -> int:
         return 1
     grid, table = loaded
     if offre.commune not in grid.ir.communes:
-        return _fail("location-voulue", f"la commune {offre.commune} n'est pas dans le "
-                     f"territoire de la grille {grid.ir.id}")
+        return _fail("location-voulue", _("the commune {commune} is not in the territory of "
+                                          "the grid {grid}").format(commune=offre.commune,
+                                                                    grid=grid.ir.id))
     try:
         index = Scorer(grid).index(table, today=args.today)
         applicants = index.location_voulue(offre, candidats)
@@ -176,6 +200,7 @@ def cmd_location_voulue(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         return _fail("location-voulue", str(exc))
     n_ok = sum(1 for a in applicants if a["recevable"])
-    print(f"{len(applicants)} candidats, {n_ok} recevables ; écrit dans {args.output} : "
-          f"{', '.join(files)} ({time.perf_counter() - t0:.1f} s)")
+    print(_("{n} applicants, {ok} admissible; written in {out}: {files} ({seconds:.1f} s)").format(
+        n=len(applicants), ok=n_ok, out=args.output, files=", ".join(files),
+        seconds=time.perf_counter() - t0))
     return 0

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from cotation.cli.core import add_output
-from cotation.cli.outputs import (EXIT_INPUT, EXIT_USAGE, atomic_dir, atomic_file, input_file,
-                                  output_dir, output_file, usage_error)
+from cotation.cli.outputs import (EXIT_INPUT, EXIT_USAGE, CommandError, atomic_dir, atomic_file,
+                                  input_file, output_dir, output_file, usage_error)
 from cotation.flux.errors import FluxInputError, Issue, Problem
 from cotation.templating import TemplatesError
 from cotation.i18n import _, print_error
@@ -80,47 +80,64 @@ def register(subparsers: Any) -> None:
                           "templates of the same name (docs/templates.md)"))
     p.set_defaults(func=cmd_bilan)
 
-    p = sub.add_parser("echeances", help="délais des mises à disposition: échéances dues et dépassées à une date")
-    p.add_argument("--logements", type=Path, required=True, help="patrimoine (CSV type RPLS)")
-    p.add_argument("--conventions", type=Path, required=True, help="conventions (YAML, avec leurs delais)")
-    p.add_argument("--evenements", type=Path, required=True, help="événements de vacance (CSV)")
-    p.add_argument("--today", type=_date, required=True, help="date de référence")
-    p.add_argument("--departement", help="département (défaut: celui du bailleur ou des logements)")
+    p = sub.add_parser("echeances", help=_("deadlines of the dwellings' handover: deadlines due and "
+                                           "overdue at a date"))
+    p.add_argument("--logements", type=Path, required=True, metavar=_("FILE"),
+                   help=_("dwellings (RPLS-like CSV)"))
+    p.add_argument("--conventions", type=Path, required=True, metavar=_("FILE"),
+                   help=_("conventions (YAML, with their deadlines)"))
+    p.add_argument("--evenements", type=Path, required=True, metavar=_("FILE"),
+                   help=_("vacancy events (CSV)"))
+    p.add_argument("--today", type=_date, required=True, metavar=_("DATE"),
+                   help=_("reference date YYYY-MM-DD"))
+    p.add_argument("--departement", help=_("département (default: the bailleur's or the dwellings')"))
     p.add_argument("--statut", action="append", choices=("respecte", "hors_delai", "a_venir", "depasse",
                                                          "retour_bailleur"),
-                   help="ne garder que ces statuts (répétable)")
+                   help=_("keep only these statuses (repeatable)"))
     _output(p, _("output CSV file; otherwise CSV on stdout"), required=False, file=True)
     p.set_defaults(func=cmd_echeances)
 
-    p = sub.add_parser("etat-des-lieux", help="état des lieux des réservations en stock (financement, typologie, "
-                                              "QPV, commune, EPCI, collectif) et rotation par réservataire")
-    p.add_argument("--logements", type=Path, required=True,
-                   help="patrimoine (CSV type RPLS, colonnes facultatives reservataire_stock et collectif)")
-    p.add_argument("--evenements", type=Path, help="événements de vacance, pour la rotation du stock de chaque "
-                                                   "réservataire")
-    p.add_argument("--year", type=int, help="année de la rotation (départs de l'année ÷ stock au 31 décembre)")
-    p.add_argument("--date", type=_date, help="logements en stock à cette date (défaut: toutes les lignes)")
+    p = sub.add_parser("etat-des-lieux", help=_("état des lieux of the reservations in stock (financement, "
+                                                "typologie, QPV, commune, EPCI, collectif) and rotation "
+                                                "per réservataire"))
+    p.add_argument("--logements", type=Path, required=True, metavar=_("FILE"),
+                   help=_("dwellings (RPLS-like CSV, optional columns reservataire_stock and collectif)"))
+    p.add_argument("--evenements", type=Path, metavar=_("FILE"),
+                   help=_("vacancy events, for the rotation of each réservataire's stock"))
+    p.add_argument("--year", type=int, metavar=_("YEAR"),
+                   help=_("year of the rotation (departures of the year ÷ stock on 31 December)"))
+    p.add_argument("--date", type=_date, metavar=_("DATE"),
+                   help=_("dwellings in stock at this date (default: every row)"))
     _output(p, _("output folder (etat_des_lieux.json, .csv); otherwise JSON on stdout"), required=False)
     p.set_defaults(func=cmd_etat_des_lieux)
 
-    p = sub.add_parser("conversion", help="passage du stock au flux: part stricte, part pondérée par la rotation, "
-                                          "droits uniques (flux.md §6)")
-    p.add_argument("--methode", required=True, choices=("part_stricte", "rotation", "droits_uniques"))
+    p = sub.add_parser("conversion", help=_("from stock to flux: strict share, share weighted by the "
+                                            "rotation, droits uniques (flux.md §6)"))
+    p.add_argument("--methode", required=True, choices=("part_stricte", "rotation", "droits_uniques"),
+                   help=_("conversion method"))
     p.add_argument("--stock", action="append", default=[], metavar="ID=N",
-                   help="logements réservés d'un réservataire (répétable); BAILLEUR=N pour le non réservé")
-    p.add_argument("--logements", type=Path, help="ou: le patrimoine avec sa colonne reservataire_stock")
-    p.add_argument("--rotation", action="append", default=[], metavar="ID=TAUX",
-                   help="taux de rotation en % du contingent (méthode rotation; droits_uniques avec --stock)")
-    p.add_argument("--droits", type=int, help="droits uniques accordés sur la convention")
-    p.add_argument("--annees", type=int, help="durée de la convention (droits uniques), en années")
-    p.add_argument("--attributions", type=int, help="attributions de l'année (droits uniques → pourcentage)")
-    p.add_argument("--flux", type=int, help="flux annuel à répartir selon les parts obtenues")
+                   help=_("dwellings reserved by a réservataire (repeatable); BAILLEUR=N for the "
+                          "unreserved ones"))
+    p.add_argument("--logements", type=Path, metavar=_("FILE"),
+                   help=_("or: the dwellings with their reservataire_stock column"))
+    p.add_argument("--rotation", action="append", default=[], metavar=_("ID=RATE"),
+                   help=_("rotation rate in %% of the contingent (rotation method; droits_uniques with "
+                          "--stock)"))
+    p.add_argument("--droits", type=int, metavar="N", help=_("droits uniques granted by the convention"))
+    p.add_argument("--annees", type=int, metavar="N",
+                   help=_("length of the convention (droits uniques), in years"))
+    p.add_argument("--attributions", type=int, metavar="N",
+                   help=_("attributions of the year (droits uniques → percentage)"))
+    p.add_argument("--flux", type=int, metavar="N",
+                   help=_("annual flux to share out according to the shares obtained"))
     p.set_defaults(func=cmd_conversion)
 
-    p = sub.add_parser("consolider", help="consolider les bilans de plusieurs bailleurs (EPCI, CIL)")
-    p.add_argument("--bilan", type=Path, action="append", required=True,
-                   help="dossier (ou bilan.json) écrit par `cotation flux bilan`, un par bailleur (répétable)")
-    p.add_argument("--epci", help="SIREN de l'EPCI de la CIL: ne garder que ses communes dans le tableau territorial")
+    p = sub.add_parser("consolider", help=_("consolidate the bilans of several bailleurs (EPCI, CIL)"))
+    p.add_argument("--bilan", type=Path, action="append", required=True, metavar=_("FOLDER"),
+                   help=_("folder (or bilan.json) written by `cotation flux bilan`, one per bailleur "
+                          "(repeatable)"))
+    p.add_argument("--epci", metavar="SIREN",
+                   help=_("SIREN of the CIL's EPCI: keep only its communes in the territorial table"))
     _output(p, _("output folder"))
     p.set_defaults(func=cmd_consolider)
 
@@ -185,7 +202,7 @@ def _load(args: argparse.Namespace) -> _Loaded:
     if getattr(args, "epci", None):
         from cotation.data.communes import epci_names, epci_of
         if args.epci not in epci_names():
-            raise FluxInputError([Problem("--epci", 1, f"'{args.epci}' n'est pas le SIREN d'un EPCI connu")])
+            raise FluxInputError([Problem("--epci", 1, _("'{siren}' is not the SIREN of a known EPCI").format(siren=args.epci))])
         of = epci_of({lg.commune for lg in logements})
         logements = [lg for lg in logements if of[lg.commune] == args.epci]
         by_id = {lg.id: lg for lg in logements}
@@ -194,8 +211,9 @@ def _load(args: argparse.Namespace) -> _Loaded:
     if dep is None:
         deps = sorted({lg.departement for lg in logements})
         if len(deps) > 1:
-            raise FluxInputError([Problem(str(args.logements), 1, f"logements de plusieurs départements "
-                                          f"({', '.join(deps)}): précisez --departement")])
+            raise FluxInputError([Problem(str(args.logements), 1, _(
+                "logements of several départements ({deps}): give --departement").format(
+                    deps=", ".join(deps)))])
         dep = deps[0] if deps else None
     return _Loaded(logements, by_id, cf, events, dep)
 
@@ -568,6 +586,10 @@ def cmd_consolider(args: argparse.Namespace) -> int:
     """EPCI / CIL tables and report from several bailleurs' bilans."""
     from cotation.flux.consolidate import SUMMED, consolidate, read_bilan, report_text
     from cotation.flux.model import BILAN_COUNTS
+    for p in args.bilan:
+        if not p.exists():
+            raise CommandError(_("--bilan {path}: no such file or folder (give a folder written by "
+                                 "`cotation flux bilan` or its bilan.json)").format(path=p))
     c = consolidate([read_bilan(p) for p in args.bilan], epci=args.epci)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)

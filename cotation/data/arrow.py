@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cotation.data.schema import COLUMNS_BY_NAME, Column, Kind
+from cotation.i18n import _
 from cotation.data.split import Records
 from cotation.data.table import DemandeTable, Reject
 from cotation.data.values import MULTI_SEPARATOR
@@ -219,8 +220,8 @@ def column_cells(name: str, col: Column | None, arr: pa.Array) -> _Cells:
         if col is None or kind not in _TEXT_KINDS:
             return _Cells(text)   # integers and booleans: '3' is read, '3.5' is a reject
         bad = pc.is_valid(arr).to_numpy(zero_copy_only=False)
-        return _Cells(text, bad, f"is a number, not {_what(col)}: read column {name} as "
-                                 "text (e.g. dtype=str)")
+        return _Cells(text, bad, _("is a number, not {what}: read column {name} as text (e.g. "
+                                   "dtype=str)").format(what=_what(col), name=name))
     if pa.types.is_date(t):
         return _Cells(arr.cast(pa.date32()).cast(pa.string()).fill_null(""))
     if pa.types.is_timestamp(t):
@@ -234,9 +235,9 @@ def column_cells(name: str, col: Column | None, arr: pa.Array) -> _Cells:
 
 
 def _what(col: Column) -> str:
-    return {Kind.COMMUNE: "an INSEE commune code", Kind.COMMUNES: "a list of INSEE codes",
-            Kind.DATE: "a date YYYY-MM-DD", Kind.CODE: f"a value of {col.name}",
-            Kind.CODESET: f"values of {col.name}"}.get(col.kind, "text")
+    return {Kind.COMMUNE: _("an INSEE commune code"), Kind.COMMUNES: _("a list of INSEE codes"),
+            Kind.DATE: _("a date YYYY-MM-DD"), Kind.CODE: _("a value of {name}").format(name=col.name),
+            Kind.CODESET: _("values of {name}").format(name=col.name)}.get(col.kind, _("text"))
 
 
 def _timestamps(name: str, arr: pa.Array) -> _Cells:
@@ -246,7 +247,7 @@ def _timestamps(name: str, arr: pa.Array) -> _Cells:
     midnight = pc.equal(days.cast(arr.type), arr)
     text = pc.if_else(midnight, days.cast(pa.string()), arr.cast(pa.string())).fill_null("")
     bad = pc.invert(midnight).fill_null(False).to_numpy(zero_copy_only=False)
-    return _Cells(text, bad if bad.any() else None, "has a time of day, not a date YYYY-MM-DD")
+    return _Cells(text, bad if bad.any() else None, _("has a time of day, not a date YYYY-MM-DD"))
 
 
 def _lists(name: str, col: Column | None, arr: pa.Array) -> _Cells:
@@ -300,7 +301,8 @@ def records_from_arrow(table: pa.Table) -> ArrowRecords:
             name, cells = first[i]
             value = cells.array[i].as_py()
             value = "" if value is None else str(value)
-            rejects.append(Reject(i + 1, name, value, f"'{value}' {cells.reason}",
+            rejects.append(Reject(i + 1, name, value, _("'{value}' {reason}").format(
+                                      value=value, reason=cells.reason),
                                   str(nu[k] or "").strip()))
         keep = pa.array(np.flatnonzero(~bad_rows))
         columns = [c.take(keep) for c in columns]

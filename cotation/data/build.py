@@ -23,6 +23,7 @@ from cotation.data.table import DemandeTable, ReadResult, Reject, StrictModeErro
 from cotation.data.values import COUNT_COLUMNS, MAX_MAGNITUDE, ValueParseError
 
 from cotation.data.split import Records
+from cotation.i18n import _
 
 JOIN = "\x1f"  # joins the cells of a field read from several source columns
 
@@ -263,7 +264,7 @@ def build_table(records: Records, fields: Sequence[FieldSpec], extras: Sequence[
                     seen[nu] = int(lines[i])
                     continue
                 rejects.append(Reject(int(lines[i]), nu_field.label, nu,
-                                      f"duplicated numero_unique (first at line {first})", nu))
+                                      _("duplicated numero_unique (first at line {line})").format(line=first), nu))
                 rejected[i] = True
 
     rejects.sort(key=lambda r: r.line)

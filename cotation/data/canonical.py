@@ -31,6 +31,7 @@ from cotation.data.values import MULTI_SEPARATOR, ValueParseError, parse_cell
 from cotation.data.arrow import column_cells, records_from_arrow
 from cotation.data.build import AdapterResult, FieldSpec, build_table
 from cotation.data.split import Records, odd_reason, split_records
+from cotation.i18n import _
 
 BOM = b"\xef\xbb\xbf"
 
@@ -89,9 +90,10 @@ def decode_reject(line: int, cells: list[str], header: list[str], encoding: str,
         except UnicodeDecodeError as exc:
             bad = raw[exc.start:exc.end].hex()
             return Reject(line, name, shown(cell),
-                          f"bytes 0x{bad} are not valid {encoding}; declare the file's encoding "
-                          "in a mapping (encoding: cp1252 for most Windows exports)", nu)
-    return Reject(line, "*", "", f"line is not valid {encoding}", nu)
+                          _("bytes 0x{bad} are not valid {encoding}; declare the file's encoding "
+                            "in a mapping (encoding: cp1252 for most Windows exports)").format(
+                                bad=bad, encoding=encoding), nu)
+    return Reject(line, "*", "", _("line is not valid {encoding}").format(encoding=encoding), nu)
 
 
 def _decode(data: bytes) -> tuple[bytes | None, str | None]:

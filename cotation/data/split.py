@@ -18,6 +18,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from cotation.i18n import _
+
 _LF, _CR = 10, 13
 # The longest cell read, in characters (the csv module's default field limit): a longer cell
 # makes its record a reject on every path, whatever the splitter.
@@ -45,9 +47,9 @@ class Records:
 def odd_reason(cells: list[str], why: str, width: int) -> str:
     """The reject reason of an odd record whose problem is not its encoding."""
     if why == "oversized":
-        return f"a cell is longer than {MAX_CELL} characters"
+        return _("a cell is longer than {n} characters").format(n=MAX_CELL)
     if why.startswith("malformed"):
-        return f"the line cannot be read as CSV ({why.partition(': ')[2]})"
+        return _("the line cannot be read as CSV ({problem})").format(problem=why.partition(": ")[2])
     return f"{len(cells)} cells, header has {width}"
 
 

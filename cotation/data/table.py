@@ -17,6 +17,7 @@ from cotation.data.schema import (
     ATTRIBUTION_COLUMNS, ATTRIBUTION_DEMANDE_COLUMNS, COLUMNS, COLUMNS_BY_NAME, FINANCEMENTS, TYPOLOGIES, Column, Kind
 )
 from cotation.data.values import ValueParseError, format_cell, parse_cell
+from cotation.i18n import _
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,7 @@ def read_demandes_stream(fh: io.TextIOBase, *, source: str = "<stream>", strict:
         nu = record[header.index("numero_unique")].strip() if len(record) > header.index("numero_unique") else ""
         reject = None
         if len(record) != len(header):
-            reject = Reject(line, "*", "", f"{len(record)} cells, header has {len(header)}", nu)
+            reject = Reject(line, "*", "", _("{n} cells, header has {m}").format(n=len(record), m=len(header)), nu)
         values: dict[str, Any] = {}
         if reject is None:
             for i, col in canon:
@@ -183,11 +184,11 @@ def read_demandes_stream(fh: io.TextIOBase, *, source: str = "<stream>", strict:
                     reject = Reject(line, col.name, record[i], str(exc), nu)
                     break
                 if col.required and (v is None or v == ""):
-                    reject = Reject(line, col.name, record[i], f"{col.name} is required", nu)
+                    reject = Reject(line, col.name, record[i], _("{name} is required").format(name=col.name), nu)
                     break
                 values[col.name] = v
         if reject is None and nu in seen:
-            reject = Reject(line, "numero_unique", nu, f"duplicated numero_unique (first at line {seen[nu]})", nu)
+            reject = Reject(line, "numero_unique", nu, _("duplicated numero_unique (first at line {line})").format(line=seen[nu]), nu)
         if reject is not None:
             if strict:
                 raise StrictModeError(reject, source)
@@ -268,7 +269,7 @@ def parse_attribution(rec: Mapping[str, Any], line: int) -> tuple[dict[str, Any]
         except ValueParseError as exc:
             return values, Reject(line, name, cell or "", str(exc), nu)
         if col.required and v is None:
-            return values, Reject(line, name, "", f"{name} is required", nu)
+            return values, Reject(line, name, "", _("{name} is required").format(name=name), nu)
         values[name] = v
     return values, None
 

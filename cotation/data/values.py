@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from cotation.data.schema import Column, Kind
+from cotation.i18n import _
 
 MULTI_SEPARATOR = "|"
 # The words read as a boolean (lower case), by every reader and encoder.
@@ -41,11 +42,11 @@ MAX_MAGNITUDE = 1e12
 def parse_date(text: str) -> dt.date:
     # fromisoformat alone would also take 20240105 or 2024-W01-1: the canonical form is strict.
     if not _DATE.fullmatch(text):
-        raise ValueParseError(f"'{text}' is not a date YYYY-MM-DD")
+        raise ValueParseError(_("'{text}' is not a date YYYY-MM-DD").format(text=text))
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise ValueParseError(f"'{text}' is not a date YYYY-MM-DD") from None
+        raise ValueParseError(_("'{text}' is not a date YYYY-MM-DD").format(text=text)) from None
 
 
 def parse_cell(column: Column, text: str | None) -> Any:
@@ -61,7 +62,7 @@ def parse_cell(column: Column, text: str | None) -> Any:
         if column.enum is not None:
             bad = [v for v in values if v not in column.enum]
             if bad:
-                raise ValueParseError(f"'{bad[0]}' is not a value of {column.name}")
+                raise ValueParseError(_("'{text}' is not a value of {column}").format(text=bad[0], column=column.name))
         return frozenset(values)
     if kind is Kind.COMMUNES:
         if not text:
@@ -80,32 +81,32 @@ def parse_cell(column: Column, text: str | None) -> Any:
             return True
         if low in FALSE_WORDS:
             return False
-        raise ValueParseError(f"'{text}' is not a boolean (true/false)")
+        raise ValueParseError(_("'{text}' is not a boolean (true/false)").format(text=text))
     if kind is Kind.INT:
         if not _NUMBER.fullmatch(text):
-            raise ValueParseError(f"'{text}' is not a whole number")
+            raise ValueParseError(_("'{text}' is not a whole number").format(text=text))
         try:
             value = int(text)
         except ValueError:
             # "3.0" is how many tools write whole numbers in a column with gaps
             f = float(text)
             if not (math.isfinite(f) and f.is_integer()):
-                raise ValueParseError(f"'{text}' is not a whole number") from None
+                raise ValueParseError(_("'{text}' is not a whole number").format(text=text)) from None
             value = int(f)
         check_range(column, value, text)
         return value
     if kind is Kind.DECIMAL:
         if not _NUMBER.fullmatch(text):
-            raise ValueParseError(f"'{text}' is not a decimal number (dot separator)")
+            raise ValueParseError(_("'{text}' is not a decimal number (dot separator)").format(text=text))
         value = float(text)
         if not math.isfinite(value) or abs(value) > MAX_MAGNITUDE:
-            raise ValueParseError(f"'{text}' is not a finite number in range")
+            raise ValueParseError(_("'{text}' is not a finite number in range").format(text=text))
         return value
     if kind is Kind.DATE:
         return parse_date(text)
     if kind is Kind.CODE:
         if column.enum is not None and text not in column.enum:
-            raise ValueParseError(f"'{text}' is not a value of {column.name}")
+            raise ValueParseError(_("'{text}' is not a value of {column}").format(text=text, column=column.name))
         return text
     if kind is Kind.COMMUNE:
         check_insee(column, text)
@@ -121,14 +122,14 @@ def is_number_text(text: str) -> bool:
 def check_range(column: Column, value: float, text: str) -> None:
     """Magnitudes beyond :data:`MAX_MAGNITUDE`, and negative counts, are data errors."""
     if abs(value) > MAX_MAGNITUDE:
-        raise ValueParseError(f"'{text}' is out of range")
+        raise ValueParseError(_("'{text}' is out of range").format(text=text))
     if value < 0 and column.name in COUNT_COLUMNS:
-        raise ValueParseError(f"'{text}' is negative: {column.name} is a count")
+        raise ValueParseError(_("'{text}' is negative: {column} is a count").format(text=text, column=column.name))
 
 
 def check_insee(column: Column, text: str) -> None:
     if not _INSEE.fullmatch(text):
-        raise ValueParseError(f"'{text}' is not an INSEE commune code in {column.name}")
+        raise ValueParseError(_("'{text}' is not an INSEE commune code in {column}").format(text=text, column=column.name))
 
 
 def format_cell(column: Column, value: Any) -> str:

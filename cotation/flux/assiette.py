@@ -13,6 +13,7 @@ from typing import Iterable, Sequence
 
 from cotation.flux.conventions import Settings
 from cotation.flux.errors import Issue
+from cotation.i18n import _
 from cotation.flux.model import FINANCEMENTS_HORS_SOCIAL, Evenement, Logement
 from cotation.flux.rounding import dec_display, pct_display
 
@@ -199,8 +200,7 @@ def compute_assiette(logements: Sequence[Logement], events: Sequence[Evenement],
             excluded[lg.id] = code
         elif lg.status == "autorisation_prefet" and "AUTORISATION_PREFET" in settings.exclusions:
             issues.append(Issue("AUTORISATION_NON_DATEE", "warning",
-                                f"Logement {lg.id} (ligne {lg.line}) marqué autorisation_prefet sans date "
-                                "d'autorisation: il reste dans l'assiette.", {"logement": lg.id}))
+                                _('Logement {id} (line {line}) marked autorisation_prefet without an authorisation date: it stays in the assiette.').format(id=lg.id, line=lg.line), {"logement": lg.id}))
     in_stock = [lg for lg in scope if lg.in_stock(jan1)]
     exclusions = {c: 0 for c in settings.exclusions}
     for lg in in_stock:
@@ -246,8 +246,7 @@ def compute_assiette(logements: Sequence[Logement], events: Sequence[Evenement],
         rotation = (sum((y["numerator"] for y in rotation_years), Fraction(0)) / den_total
                     if den_total else Fraction(0))
         if not den_total:
-            issues.append(Issue("ROTATION_SANS_BASE", "error", "Aucun logement dans la base des années de "
-                                "référence: taux de rotation incalculable.", {}))
+            issues.append(Issue("ROTATION_SANS_BASE", "error", _('No logement in the base of the reference years: the rotation rate cannot be computed.'), {}))
         libs = None
     mes_ids = tuple(lg.id for lg in eligible.values()
                     if lg.mise_en_service is not None and lg.mise_en_service.year == year)
@@ -266,7 +265,6 @@ def compute_assiette(logements: Sequence[Logement], events: Sequence[Evenement],
                                mes_in_flux=settings.mes_in_flux, rounding=settings.flux_rounding)
     if figures.flux_net_exact < 0:
         issues.append(Issue("FLUX_NEGATIF", "error",
-                            f"Le flux net {year} est négatif ({dec_display(figures.flux_net_exact, 2)}): "
-                            "les soustractions dépassent le flux brut.", {"flux_net": str(figures.flux_net_exact)}))
+                            _('The net flux {year} is negative ({value}): the soustractions exceed the gross flux.').format(year=year, value=dec_display(figures.flux_net_exact, 2)), {"flux_net": str(figures.flux_net_exact)}))
     return Assiette(year, departement, settings, len(in_stock), exclusions, base, tuple(rotation_years),
                     rotation, figures, soustractions, base_ids, mes_ids, excluded, tuple(trace), tuple(issues))

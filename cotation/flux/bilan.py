@@ -20,6 +20,7 @@ from cotation.flux.checks import etat_hors_qpv, expected_cell_flux
 from cotation.flux.conventions import ConventionFile, Settings
 from cotation.flux.decompte import Charge, charge_vacancy, resolve_holders
 from cotation.flux.errors import Issue
+from cotation.i18n import _
 from cotation.flux.model import (
     ATTRIBUTION_DECISIONS, BAILLEUR, BILAN_COUNTS, BILAN_DIMENSIONS, ETAT_TYPES, STEPS, Evenement,
     Logement,
@@ -177,8 +178,7 @@ def compute_bilan(logements: Mapping[str, Logement], events: Sequence[Evenement]
         deadline = dt.date(start.year + 1, 2, 28)
         if generated_on > deadline:
             issues.append(Issue("BILAN_TARDIF", "warning",
-                                f"Bilan annuel {start.year} édité le {generated_on}, après le {deadline} "
-                                "(date limite de transmission aux réservataires et à l'EPCI).", {}))
+                                _('Annual bilan {year} issued on {issued}, after {deadline} (deadline for sending it to the réservataires and the EPCI).').format(year=start.year, issued=generated_on, deadline=deadline), {}))
     annexe = _annexe(assiette, logements, targets, etat_charged, all_charged_hors_qpv, sous_realised,
                      hors_flux_codes)
     return Bilan(start, end, annual, rows, breakdowns, stats, annexe, generated_on, issues,

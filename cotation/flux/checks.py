@@ -13,6 +13,7 @@ from typing import Mapping, Sequence
 from cotation.flux.assiette import Assiette
 from cotation.flux.conventions import ConventionFile, Settings
 from cotation.flux.errors import Issue
+from cotation.i18n import N_, _
 from cotation.flux.model import DIMENSIONS, ETAT_TYPES, Logement
 from cotation.flux.rounding import dec_display, pct_display
 from cotation.flux.targets import Party, parties_in_force
@@ -100,16 +101,14 @@ def check_parties(parties: Sequence[Party], cell_flux: Mapping[CellKey, Fraction
         if valid_derog:
             d = valid_derog[0]
             issues.append(Issue(code, "warning",
-                                f"{label} atteint {_pct(share)} du flux annuel (plafond {_pct(limit)}), admis "
-                                f"au titre de la dérogation préfectorale du {d.start} au {d.end}.",
+                                _("{label} reaches {share} of the annual flux (cap {cap}), allowed by the préfet's derogation from {start} to {end}.").format(label=_(label), share=_pct(share), cap=_pct(limit), start=d.start, end=d.end),
                                 ctx | {"derogation": d.motif}))
         else:
             issues.append(Issue(code, "error",
-                                f"{label} atteint {_pct(share)} du flux annuel: le plafond est de {_pct(limit)} "
-                                "(R441-5-2 I) sauf dérogation préfectorale d'un an au plus.", ctx))
+                                _('{label} reaches {share} of the annual flux: the cap is {cap} (R441-5-2 I) unless the préfet grants a derogation of one year at most.').format(label=_(label), share=_pct(share), cap=_pct(limit)), ctx))
 
-    cap("CAP_ETAT_30", ETAT_TYPES, _ETAT_CAP, "La part de l'État (prioritaires et agents)")
-    cap("CAP_ETAT_AGENTS_5", frozenset({"ETAT_AGENTS"}), _AGENTS_CAP, "La part des agents de l'État")
+    cap("CAP_ETAT_30", ETAT_TYPES, _ETAT_CAP, N_("The State's share (priority households and agents)"))
+    cap("CAP_ETAT_AGENTS_5", frozenset({"ETAT_AGENTS"}), _AGENTS_CAP, N_("The share of the State's agents"))
 
     # Uniformity per commune (R441-5-2 II al. 1).
     if etat and "commune" in dims and not any("non_uniforme" in c.stipulations for c in etat_convs):
@@ -126,8 +125,7 @@ def check_parties(parties: Sequence[Party], cell_flux: Mapping[CellKey, Fraction
         if len(distinct) > 1:
             lo, hi = min(distinct), max(distinct)
             issues.append(Issue("ETAT_NON_UNIFORME", "warning",
-                                f"Le taux de l'État varie selon les communes (de {_pct(lo)} à {_pct(hi)}) "
-                                "sans stipulation contraire de la convention (R441-5-2 II).",
+                                _("The State's rate varies between communes (from {low} to {high}) without a contrary stipulation of the convention (R441-5-2 II).").format(low=_pct(lo), high=_pct(hi)),
                                 {"taux_par_commune": {c: str(r) for c, r in sorted(rates.items()) if r is not None}}))
 
     # QPV rule (R441-5-2 II al. 2), reading chosen by the settings; both are reported.
@@ -139,9 +137,7 @@ def check_parties(parties: Sequence[Party], cell_flux: Mapping[CellKey, Fraction
             other = "B" if settings.qpv_reading == "A" else "A"
             other_v = readings[other]
             issues.append(Issue("ETAT_HORS_QPV_30", "error",
-                                f"Hors QPV, la part de l'État est de {_pct(chosen * 100)} en lecture "
-                                f"{settings.qpv_reading} (minimum 30 %, R441-5-2 II) sans stipulation contraire"
-                                + (f"; lecture {other}: {_pct(other_v * 100)}." if other_v is not None else "."),
+                                _("Outside QPV, the State's share is {share} in reading {reading} (minimum 30 %, R441-5-2 II) without a contrary stipulation{other}.").format(share=_pct(chosen * 100), reading=settings.qpv_reading, other=_("; reading {reading}: {share}").format(reading=other, share=_pct(other_v * 100)) if other_v is not None else ""),
                                 {"lecture": settings.qpv_reading,
                                  "A": None if readings["A"] is None else str(readings["A"]),
                                  "B": None if readings["B"] is None else str(readings["B"])}))
@@ -161,9 +157,7 @@ def check_parties(parties: Sequence[Party], cell_flux: Mapping[CellKey, Fraction
             share = num / den if den else sum((g.garantie_emprunt for _, g in guar), Fraction(0))
             if share > settings.cap_collectivites_rate:
                 issues.append(Issue("CAP_COLLECTIVITES_GARANTIE_20", "error",
-                                    f"Sur le territoire de {p.nom}, les réservations des collectivités en "
-                                    f"contrepartie de garanties d'emprunt atteignent {_pct(share)} du flux annuel "
-                                    f"(plafond {_pct(settings.cap_collectivites_rate)}).",
+                                    _("On the territory of {name}, the collectivités' reservations in return for loan guarantees reach {share} of the annual flux (cap {cap}).").format(name=p.nom, share=_pct(share), cap=_pct(settings.cap_collectivites_rate)),
                                     {"reservataire": p.id, "convention": c.id, "part": str(share)}))
     return issues
 
@@ -176,8 +170,7 @@ def check_conventions(cf: ConventionFile, on: dt.date, departement: str | None =
         for d in c.derogations:
             if d.too_long():
                 issues.append(Issue("DEROG_TOO_LONG", "error",
-                                    f"La dérogation de la convention {c.id} court du {d.start} au {d.end}: "
-                                    "plus d'un an, durée maximale d'une dérogation préfectorale (R441-5-2 I).",
+                                    _("The derogation of the convention {id} runs from {start} to {end}: more than one year, the longest a préfet's derogation may last (R441-5-2 I).").format(id=c.id, start=d.start, end=d.end),
                                     {"convention": c.id, "debut": d.start.isoformat(), "fin": d.end.isoformat()}))
     # One convention per (bailleur, réservataire, perimeter) at any time (R441-5).
     for i, a in enumerate(scope):
@@ -186,58 +179,45 @@ def check_conventions(cf: ConventionFile, on: dt.date, departement: str | None =
                 continue
             if _overlap(a, b):
                 issues.append(Issue("ONE_CONVENTION_PER_SCALE", "error",
-                                    f"Deux conventions ({a.id}, {b.id}) lient le bailleur au réservataire "
-                                    f"{a.reservataire} sur le même périmètre et la même période: une seule est "
-                                    "permise (R441-5).", {"conventions": [a.id, b.id]}))
+                                    _('Two conventions ({a}, {b}) bind the bailleur to the réservataire {reservataire} on the same perimeter and period: only one is allowed (R441-5).').format(a=a.id, b=b.id, reservataire=a.reservataire), {"conventions": [a.id, b.id]}))
     for c in scope:
         r = cf.reservataire(c.reservataire)
         if c.perimeter.commune is not None and r.type != "COLLECTIVITE":
             issues.append(Issue("PERIMETRE_NON_DEPARTEMENTAL", "warning",
-                                f"La convention {c.id} de {r.nom} porte sur une liste de communes: seuls les "
-                                "communes, EPCI, EPT, Métropole de Lyon et Ville de Paris ont un périmètre "
-                                "territorial (R441-5-3).", {"convention": c.id}))
+                                _('The convention {id} of {name} covers a list of communes: only communes, EPCI, EPT, the Métropole de Lyon and the Ville de Paris have a territorial perimeter (R441-5-3).').format(id=c.id, name=r.nom), {"convention": c.id}))
     for c in scope:
         # R441-3: at least three candidates, except DALO households designated by the préfet
         # (and PLAI adaptés); more than three only when the convention says so.
         typ = cf.reservataire(c.reservataire).type
         if (c.k < 3 and typ != "ETAT_PRIO") or (c.k > 3 and "plus_de_3_candidats" not in c.stipulations):
             issues.append(Issue("SHORTLIST_K", "warning",
-                                f"La convention {c.id} fixe {c.k} candidat(s) par logement: la CALEOL en examine "
-                                "au moins trois (R441-3), sauf ménages DALO désignés par le préfet et PLAI "
-                                "adaptés; davantage suppose la stipulation plus_de_3_candidats.",
+                                _('The convention {id} sets {k} candidate(s) per dwelling: the CALEOL examines at least three (R441-3), except DALO households designated by the préfet and PLAI adaptés; more needs the stipulation plus_de_3_candidats.').format(id=c.id, k=c.k),
                                 {"convention": c.id, "k": c.k}))
     for c in scope:
         # Action Logement: requalifications without AL'in at least 30 % of its flux (seed Occitanie 2023).
         if c.requalification is not None and c.requalification < _REQUALIFICATION_MIN:
             issues.append(Issue("REQUALIFICATION_AL_30", "warning",
-                                f"La convention {c.id} prévoit {_pct(c.requalification)} de requalifications hors "
-                                f"AL'in: le référentiel Occitanie 2023 en propose au moins {_pct(_REQUALIFICATION_MIN)} "
-                                "du flux annuel.", {"convention": c.id, "requalification": str(c.requalification)}))
+                                _("The convention {id} plans {share} of requalifications outside AL'in: the Occitanie 2023 reference proposes at least {minimum} of the annual flux.").format(id=c.id, share=_pct(c.requalification), minimum=_pct(_REQUALIFICATION_MIN)), {"convention": c.id, "requalification": str(c.requalification)}))
         if c.garantie_fin_pret is not None and not c.in_force(on) and c.garantie_fin_droits < on:
             issues.append(Issue("GARANTIE_ECHUE", "warning",
-                                f"Les droits de la convention {c.id} (garantie d'emprunt) ont pris fin le "
-                                f"{c.garantie_fin_droits}, cinq ans après le remboursement du prêt "
-                                f"({c.garantie_fin_pret}).", {"convention": c.id,
+                                _('The rights of the convention {id} (loan guarantee) ended on {end}, five years after the loan was repaid ({repaid}).').format(id=c.id, end=c.garantie_fin_droits, repaid=c.garantie_fin_pret), {"convention": c.id,
                                                                "fin_droits": c.garantie_fin_droits.isoformat()}))
     in_force = {c.reservataire for c in scope if c.in_force(on)}
     for r in cf.reservataires:
         if r.droits and r.id not in in_force:
             issues.append(Issue("SANS_CONVENTION", "error",
-                                f"{r.nom} détient des droits de réservation mais n'a pas de convention en vigueur "
-                                f"au {on}: son flux relève du préfet; la réaffectation se fait à la main.",
+                                _('{name} holds reservation rights but has no convention in force on {date}: its flux falls to the préfet; the reassignment is done by hand.').format(name=r.nom, date=on),
                                 {"reservataire": r.id}))
     if cf.settings.report:
         issues.append(Issue("REPORT_NON_GERE", "warning",
-                            "Le report des déficits et excédents d'une année sur l'autre (report: true) n'est "
-                            "pas encore calculé: les objectifs affichés ne l'incluent pas.", {}))
+                            _('Carrying deficits and surpluses over from one year to the next (report: true) is not computed yet: the targets shown do not include it.'), {}))
     prefet = [c for c in scope if cf.reservataire(c.reservataire).type in ETAT_TYPES and c.signed_on]
     if prefet:
         first = min(c.signed_on for c in prefet)
         for c in scope:
             if c.signed_on and c.signed_on < first and cf.reservataire(c.reservataire).type not in ETAT_TYPES:
                 issues.append(Issue("PREFET_SIGNE_APRES", "warning",
-                                    f"La convention {c.id} a été signée le {c.signed_on}, avant celle du préfet "
-                                    f"({first}), qui doit être signée la première.", {"convention": c.id}))
+                                    _("The convention {id} was signed on {date}, before the préfet's ({first}), which must be signed first.").format(id=c.id, date=c.signed_on, first=first), {"convention": c.id}))
     return issues
 
 

@@ -17,6 +17,7 @@ from typing import Sequence
 from cotation.data.communes import communes
 from cotation.flux.errors import FluxInputError, Problem
 from cotation.flux.model import BILAN_COUNTS
+from cotation.i18n import _
 
 TOTAL = "TOTAL"
 ALL = "TOUS"
@@ -63,16 +64,16 @@ class Consolidation:
 def consolidate(bilans: Sequence[BailleurBilan], epci: str | None = None) -> Consolidation:
     """Sum the bilans; with ``epci``, keep that EPCI only in the territorial table."""
     if not bilans:
-        raise ValueError("aucun bilan à consolider")
+        raise ValueError(_('no bilan to consolidate'))
     labels = [b.label for b in bilans]
     dup = sorted({x for x in labels if labels.count(x) > 1})
     periods = {(b.periode.get("debut"), b.periode.get("fin")) for b in bilans}
     problems = []
     if dup:
-        problems.append(Problem("--bilan", 1, f"bailleur(s) en double: {', '.join(dup)}"))
+        problems.append(Problem("--bilan", 1, _('bailleur(s) given twice: {names}').format(names=", ".join(dup))))
     if len(periods) > 1:
-        problems.append(Problem("--bilan", 1, "les bilans ne portent pas sur la même période: "
-                                + "; ".join(f"{a} → {b}" for a, b in sorted(periods))))
+        problems.append(Problem("--bilan", 1, _('the bilans do not cover the same period: {periods}').format(
+            periods=_("; ").join(f"{a} → {b}" for a, b in sorted(periods)))))
     if problems:
         raise FluxInputError(problems)
     rows: list[dict] = []

@@ -19,6 +19,7 @@ import jsonschema
 import yaml
 
 from cotation.flux.errors import FluxInputError, Problem
+from cotation.i18n import _
 from cotation.flux.model import (
     BAILLEUR, DEFAULT_EXCLUSIONS, Convention, Delai, Derogation, DroitsUniques, Programme, Reservataire,
     Segment, Selector
@@ -136,7 +137,7 @@ def load_yaml_with_lines(text: str, source: str) -> tuple[Any, dict[tuple, int]]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
-        raise FluxInputError([Problem(source, line, f"YAML illisible: {getattr(exc, 'problem', exc)}")]) from None
+        raise FluxInputError([Problem(source, line, _("unreadable YAML: {problem}").format(problem=getattr(exc, "problem", exc)))]) from None
     lines: dict[tuple, int] = {}
     problems: list[Problem] = []
 
@@ -147,7 +148,7 @@ def load_yaml_with_lines(text: str, source: str) -> tuple[Any, dict[tuple, int]]
             for k_node, v_node in n.value:
                 key = loader.construct_object(k_node)
                 if key in out:
-                    problems.append(Problem(source, k_node.start_mark.line + 1, f"clé '{key}' en double"))
+                    problems.append(Problem(source, k_node.start_mark.line + 1, _("key '{key}' given twice").format(key=key)))
                 out[key] = build(v_node, path + (key,))
             return out
         if isinstance(n, yaml.SequenceNode):
@@ -191,16 +192,21 @@ def _error_line(lines: dict[tuple, int], err: jsonschema.ValidationError) -> int
 
 
 def _schema_message(err: jsonschema.ValidationError) -> str:
-    where = ".".join(str(p) for p in err.absolute_path) or "(racine)"
+    where = ".".join(str(p) for p in err.absolute_path) or _("(root)")
     if err.validator == "additionalProperties":
         keys = _unexpected_keys(err)
-        return f"{where}: clé inconnue {', '.join(repr(k) for k in keys) or err.message}"
+        return _("{where}: unknown key {keys}").format(
+            where=where, keys=", ".join(repr(k) for k in keys) or err.message)
     if err.validator == "required":
-        return f"{where}: champ obligatoire manquant ({err.message})"
+        missing = [k for k in err.validator_value if isinstance(err.instance, dict) and k not in err.instance]
+        return _("{where}: missing required key {keys}").format(
+            where=where, keys=", ".join(repr(k) for k in missing) or err.message)
     if err.validator in ("enum", "const"):
-        return f"{where}: valeur {err.instance!r} non autorisée, attendu {err.validator_value!r}"
+        return _("{where}: value {value!r} not allowed, expected {expected!r}").format(
+            where=where, value=err.instance, expected=err.validator_value)
     if err.validator == "oneOf":
-        return f"{where}: valeur {err.instance!r} invalide (nombre, 'p/q' ou booléen selon le champ)"
+        return _("{where}: invalid value {value!r} (a number, 'p/q' or a boolean, depending on the "
+                 "key)").format(where=where, value=err.instance)
     return f"{where}: {err.message}"
 
 
@@ -209,7 +215,7 @@ def _schema_message(err: jsonschema.ValidationError) -> str:
 def parse_percentage(value: Any) -> Fraction:
     """Exact percentage: numbers via their decimal text, strings '12.5' or '15/84'."""
     if isinstance(value, bool):
-        raise ValueError("booléen au lieu d'un pourcentage")
+        raise ValueError(_("a boolean instead of a percentage"))
     return Fraction(str(value))
 
 
@@ -279,7 +285,8 @@ def parse_conventions(data: Any, lines: dict[tuple, int] | None = None,
     for i, r in enumerate(data["reservataires"]):
         if r["id"] in seen or r["id"] == BAILLEUR:
             problems.append(Problem(source, loc("reservataires", i, "id"),
-                                    f"réservataire '{r['id']}' déjà déclaré ou réservé au bailleur"))
+                                    _("réservataire '{id}' already declared or reserved for the "
+                                      "bailleur").format(id=r["id"])))
         seen[r["id"]] = i
         reservataires.append(Reservataire(r["id"], r["nom"], r["type"], r.get("droits", True)))
     conventions: list[Convention] = []
@@ -287,16 +294,17 @@ def parse_conventions(data: Any, lines: dict[tuple, int] | None = None,
     for i, c in enumerate(data["conventions"]):
         at = ("conventions", i)
         if c["id"] in conv_ids:
-            problems.append(Problem(source, loc(*at, "id"), f"convention '{c['id']}' en double"))
+            problems.append(Problem(source, loc(*at, "id"), _("convention '{id}' given twice").format(id=c["id"])))
         conv_ids.add(c["id"])
         if c["reservataire"] not in seen:
             problems.append(Problem(source, loc(*at, "reservataire"),
-                                    f"réservataire '{c['reservataire']}' inconnu (à déclarer sous reservataires)"))
+                                    _("unknown réservataire '{id}' (declare it under "
+                                      "reservataires)").format(id=c["reservataire"])))
         forms = [k for k in ("percentage", "volume", "droits_uniques") if k in c]
         if not forms and "segments" not in c:
-            problems.append(Problem(source, loc(*at), "percentage, segments, volume ou droits_uniques obligatoire"))
+            problems.append(Problem(source, loc(*at), _("percentage, segments, volume or droits_uniques is required")))
         if len(forms) > 1:
-            problems.append(Problem(source, loc(*at, forms[1]), f"{' et '.join(forms)} s'excluent"))
+            problems.append(Problem(source, loc(*at, forms[1]), _("{keys} exclude each other").format(keys=_(" and ").join(forms))))
         try:
             pct = parse_percentage(c.get("percentage", 0))
             segs = tuple(Segment(_selector(s["where"]), parse_percentage(s["percentage"]))
@@ -306,13 +314,13 @@ def parse_conventions(data: Any, lines: dict[tuple, int] | None = None,
                             else parse_percentage(garantie))
             requal = parse_percentage(c["requalification"]) if "requalification" in c else None
         except (ValueError, ZeroDivisionError) as exc:
-            problems.append(Problem(source, loc(*at), f"pourcentage illisible: {exc}"))
+            problems.append(Problem(source, loc(*at), _("unreadable percentage: {problem}").format(problem=exc)))
             continue
         checked = [(pct, ("percentage",))] + [(s.percentage, ("segments", j, "percentage"))
                                                for j, s in enumerate(segs)]
         for val, path in checked:
             if val > 100:
-                problems.append(Problem(source, loc(*at, *path), f"pourcentage {val} > 100"))
+                problems.append(Problem(source, loc(*at, *path), _("percentage {value} > 100").format(value=val)))
         bad_date = False
 
         def date_at(value: str | None, *path: Any) -> dt.date | None:
@@ -320,7 +328,7 @@ def parse_conventions(data: Any, lines: dict[tuple, int] | None = None,
             try:
                 return _date(value)
             except ValueError:
-                problems.append(Problem(source, loc(*at, *path), f"date invalide: '{value}'"))
+                problems.append(Problem(source, loc(*at, *path), _("invalid date: '{value}'").format(value=value)))
                 bad_date = True
                 return None
         dates = {k: date_at(c.get(k), k) for k in ("start", "end", "signed_on", "garantie_fin_pret")}
@@ -331,10 +339,10 @@ def parse_conventions(data: Any, lines: dict[tuple, int] | None = None,
         if bad_date:
             continue
         if dates["start"] and dates["end"] and dates["end"] < dates["start"]:
-            problems.append(Problem(source, loc(*at, "end"), "fin avant le début de la convention"))
+            problems.append(Problem(source, loc(*at, "end"), _("end before the start of the convention")))
         for j, d in enumerate(derogs):
             if d.end < d.start:
-                problems.append(Problem(source, loc(*at, "derogations", j), "dérogation: fin avant le début"))
+                problems.append(Problem(source, loc(*at, "derogations", j), _("derogation: end before the start")))
         per = c.get("perimeter", {})
         kind = per.get("kind", "commune" if "communes" in per else "departement")
         conventions.append(Convention(
@@ -361,12 +369,12 @@ def parse_conventions(data: Any, lines: dict[tuple, int] | None = None,
         for rid in p["repartition"]:
             if rid not in known:
                 problems.append(Problem(source, loc("programmes", i, "repartition", rid),
-                                        f"réservataire '{rid}' inconnu"))
+                                        _("unknown réservataire '{id}'").format(id=rid)))
         total = sum(p["repartition"].values())
         if total != len(p["logements"]):
             problems.append(Problem(source, loc("programmes", i, "repartition"),
-                                    f"répartition de {total} logements pour {len(p['logements'])} "
-                                    "logements du programme"))
+                                    _("repartition of {total} logements for the {n} logements of "
+                                      "the programme").format(total=total, n=len(p["logements"]))))
         programmes.append(Programme(p["id"], tuple(p["logements"]), tuple(p["repartition"].items()),
                                     loc("programmes", i)))
     if problems:

@@ -14,6 +14,7 @@ from typing import Mapping
 
 from cotation.flux.conventions import ConventionFile
 from cotation.flux.errors import FluxInputError, Issue, Problem
+from cotation.i18n import _
 
 
 def strict_share(stock: Mapping[str, int]) -> dict[str, Fraction]:
@@ -73,10 +74,10 @@ def check_totals(table: ReservationTable) -> list[Issue]:
     issues: list[Issue] = []
 
     def report(kind: str, label: str, computed: int, stated: int, line: int) -> None:
-        where = {"ligne": f"la ligne {label}", "colonne": f"la colonne {label}", "total": "le total général"}[kind]
+        where = {"ligne": _("the row {label}"), "colonne": _("the column {label}"),
+                 "total": _("the grand total")}[kind].format(label=label)
         issues.append(Issue("TOTAL_INCOHERENT", "error",
-                            f"Réservataire {table.reservataire}: {where} fait {computed}, le total indiqué est "
-                            f"{stated}. Le tableau n'est pas corrigé: à vérifier à la source.",
+                            _('Réservataire {reservataire}: {where} adds up to {computed}, the total given is {stated}. The table is not corrected: check it at the source.').format(reservataire=table.reservataire, where=where, computed=computed, stated=stated),
                             {"reservataire": table.reservataire, "kind": kind, "label": label,
                              "calcule": computed, "indique": stated, "ligne_source": line}))
 
@@ -103,7 +104,7 @@ def read_reservation_tables(path: str | Path | io.TextIOBase, source: str | None
     reader = csv.reader(path)
     header = [h.strip() for h in next(reader, [])]
     if len(header) < 4 or header[:2] != ["reservataire", "financement"] or header[-1] != "TOTAL":
-        raise FluxInputError([Problem(source, 1, "en-tête attendu: reservataire,financement,<typologies…>,TOTAL")])
+        raise FluxInputError([Problem(source, 1, _('expected header: reservataire,financement,<typologies…>,TOTAL'))])
     cols = tuple(header[2:-1])
     problems: list[Problem] = []
     raw: dict[str, dict] = {}
@@ -112,7 +113,7 @@ def read_reservation_tables(path: str | Path | io.TextIOBase, source: str | None
             continue
         line = reader.line_num
         if len(rec) != len(header):
-            problems.append(Problem(source, line, f"{len(rec)} cellules, l'en-tête en a {len(header)}"))
+            problems.append(Problem(source, line, _("{n} cells, header has {m}").format(n=len(rec), m=len(header))))
             continue
         try:
             nums = [int(c.strip().replace(" ", "").replace("\u202f", "")) for c in rec[2:]]

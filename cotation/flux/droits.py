@@ -15,6 +15,7 @@ from typing import Mapping, Sequence
 from cotation.flux.conventions import ConventionFile
 from cotation.flux.decompte import charge_vacancy
 from cotation.flux.errors import Issue
+from cotation.i18n import _
 from cotation.flux.model import Evenement
 
 
@@ -64,7 +65,6 @@ def droits_usage(vacancies: Mapping[str, Sequence[Evenement]], cf: ConventionFil
 def droits_issues(usage: Mapping[str, DroitsUsage]) -> list[Issue]:
     """A warning for each convention whose rights were used beyond their number."""
     return [Issue("DROITS_UNIQUES_DEPASSES", "warning",
-                  f"{u.reservataire}: {u.total - u.left} droits uniques utilisés pour {u.total} accordés "
-                  f"(convention {u.convention}); un droit utilisé n'est pas renouvelé.",
+                  _('{reservataire}: {used} droits uniques used for {total} granted (convention {convention}); a used right is not renewed.').format(reservataire=u.reservataire, used=u.total - u.left, total=u.total, convention=u.convention),
                   {"reservataire": u.reservataire, "convention": u.convention})
             for u in usage.values() if u.left < 0]

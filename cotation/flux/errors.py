@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from cotation.i18n import _
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -15,7 +17,7 @@ class Problem:
     column: str = ""
 
     def __str__(self) -> str:
-        col = f" colonne {self.column}:" if self.column else ""
+        col = _(" column {column}:").format(column=self.column) if self.column else ""
         return f"{self.source}:{self.line}:{col} {self.message}"
 
 
@@ -25,7 +27,7 @@ class FluxInputError(ValueError):
     def __init__(self, problems: list[Problem]):
         self.problems = problems
         head = "\n".join(str(p) for p in problems[:50])
-        more = f"\n… et {len(problems) - 50} autre(s)" if len(problems) > 50 else ""
+        more = "\n" + _("… and {n} more").format(n=len(problems) - 50) if len(problems) > 50 else ""
         super().__init__(head + more)
 
 
@@ -47,4 +49,6 @@ class Issue:
                 "context": self.context}
 
     def __str__(self) -> str:
-        return f"{self.severity.upper()} {self.code}: {self.message}"
+        severity = _("ERROR") if self.is_error else _("WARNING")
+        return _("{severity} {code}: {message}").format(severity=severity, code=self.code,
+                                                        message=self.message)

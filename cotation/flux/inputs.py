@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from cotation.flux.errors import FluxInputError, Problem
+from cotation.i18n import N_, _
 from cotation.flux.model import (
     CATEGORIES, DECISIONS, DEPART_MOTIFS, EVENT_TYPES, EXCLUSION_CODES, FINANCEMENTS, ORIGINES,
     SOUSTRACTION_CODES, STATUTS, ZONES, Evenement, Logement, normalise_typologie
@@ -45,7 +46,7 @@ def _bool(text: str) -> bool:
         return True
     if low in _FALSE:
         return False
-    raise _Cell(f"'{text}' n'est pas un booléen (true/false)")
+    raise _Cell(_("'{text}' is not a boolean (true/false)").format(text=text))
 
 
 def _date(text: str) -> dt.date | None:
@@ -55,7 +56,7 @@ def _date(text: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise _Cell(f"'{text}' n'est pas une date AAAA-MM-JJ") from None
+        raise _Cell(_("'{text}' is not a date YYYY-MM-DD").format(text=text)) from None
 
 
 def _code(text: str, allowed: Sequence[str], what: str, default: str | None = None) -> str | None:
@@ -63,14 +64,15 @@ def _code(text: str, allowed: Sequence[str], what: str, default: str | None = No
     if not text:
         return default
     if text not in allowed:
-        raise _Cell(f"'{text}' n'est pas un(e) {what} connu(e) ({', '.join(allowed)})")
+        raise _Cell(_("'{text}' is not a known {what} ({allowed})").format(
+            text=text, what=_(what), allowed=", ".join(allowed)))
     return text
 
 
 def _commune(text: str) -> str:
     t = text.strip()
     if len(t) != 5 or not (t[:2].isdigit() or t[:2] in ("2A", "2B")) or not t[2:].isdigit():
-        raise _Cell(f"'{text}' n'est pas un code commune INSEE")
+        raise _Cell(_("'{text}' is not an INSEE commune code").format(text=text))
     return t
 
 
@@ -79,18 +81,18 @@ def _header(reader: Iterable[list[str]], source: str, required: Sequence[str],
     try:
         header = [h.strip() for h in next(iter(reader))]
     except StopIteration:
-        raise FluxInputError([Problem(source, 1, "fichier vide, ligne d'en-tête attendue")]) from None
+        raise FluxInputError([Problem(source, 1, _("empty file, expected a header row"))]) from None
     problems = []
     missing = [c for c in required if c not in header]
     if missing:
-        problems.append(Problem(source, 1, f"colonne(s) obligatoire(s) manquante(s): {', '.join(missing)}"))
+        problems.append(Problem(source, 1, _("missing required column(s): {names}").format(names=", ".join(missing))))
     dup = sorted({h for h in header if header.count(h) > 1})
     if dup:
-        problems.append(Problem(source, 1, f"colonne(s) en double: {', '.join(dup)}"))
+        problems.append(Problem(source, 1, _("duplicated column(s): {names}").format(names=", ".join(dup))))
     unknown = [h for h in header if h not in known]
     if unknown:
-        problems.append(Problem(source, 1, f"colonne(s) inconnue(s): {', '.join(unknown)} "
-                                           f"(attendu: {', '.join(known)})"))
+        problems.append(Problem(source, 1, _("unknown column(s): {names} (expected: {known})").format(
+            names=", ".join(unknown), known=", ".join(known))))
     if problems:
         raise FluxInputError(problems)
     return header
@@ -104,7 +106,7 @@ def _rows(fh: io.TextIOBase, source: str, required: Sequence[str], known: Sequen
             continue
         line = reader.line_num
         if len(record) != len(header):
-            yield line, None, f"{len(record)} cellules, l'en-tête en a {len(header)}"
+            yield line, None, _("{n} cells, header has {m}").format(n=len(record), m=len(header))
             continue
         row = dict(zip(header, record))
         for c in known:
@@ -140,37 +142,37 @@ def _read_logements(fh: io.TextIOBase, source: str) -> list[Logement]:
             col = "id"
             lid = row["id"].strip()
             if not lid:
-                raise _Cell("identifiant vide")
+                raise _Cell(_("empty id"))
             if lid in seen:
-                raise _Cell(f"logement '{lid}' en double (première occurrence ligne {seen[lid]})")
+                raise _Cell(_("logement '{id}' given twice (first at line {line})").format(id=lid, line=seen[lid]))
             col = "commune"
             commune = _commune(row["commune"])
             col = "qpv"
             qpv = _bool(row["qpv"]) if row["qpv"].strip() else None
             if qpv is None:
-                raise _Cell("qpv obligatoire (true/false)")
+                raise _Cell(_("qpv is required (true/false)"))
             col = "typologie"
             typ = normalise_typologie(row["typologie"])
             if typ is None:
-                raise _Cell(f"'{row['typologie']}' n'est pas une typologie (chambre, T1…T5, T6P)")
+                raise _Cell(_("'{text}' is not a typologie (chambre, T1…T5, T6P)").format(text=row["typologie"]))
             col = "financement"
-            fin = _code(row["financement"], FINANCEMENTS, "financement")
+            fin = _code(row["financement"], FINANCEMENTS, N_("financement"))
             if fin is None:
-                raise _Cell("financement obligatoire")
+                raise _Cell(_("financement is required"))
             col = "category"
-            cat = _code(row["category"], CATEGORIES, "catégorie", "familial")
+            cat = _code(row["category"], CATEGORIES, N_("category"), "familial")
             col = "status"
-            status = _code(row["status"], STATUTS, "statut", "en_service")
+            status = _code(row["status"], STATUTS, N_("status"), "en_service")
             col = "mise_en_service"
             mes = _date(row["mise_en_service"])
             col = "sortie"
             sortie = _date(row["sortie"])
             col = "exclusion"
-            excl = _code(row["exclusion"], EXCLUSION_CODES, "code d'exclusion")
+            excl = _code(row["exclusion"], EXCLUSION_CODES, N_("exclusion code"))
             col = "autorisation_date"
             auth = _date(row["autorisation_date"])
             col = "zone"
-            zone = _code(row["zone"], ZONES, "zone de plafonds")
+            zone = _code(row["zone"], ZONES, N_("ceilings zone"))
             col = "pmr"
             pmr = _bool(row["pmr"])
             col = "loyer"
@@ -230,49 +232,49 @@ def _read_events(fh: io.TextIOBase, source: str, logements: dict[str, Logement] 
             col = "vacance_id"
             vid = row["vacance_id"].strip()
             if not vid:
-                raise _Cell("vacance_id vide")
+                raise _Cell(_("empty vacance_id"))
             col = "logement_id"
             lid = row["logement_id"].strip()
             if logements is not None and lid not in logements:
-                raise _Cell(f"logement '{lid}' absent du fichier des logements")
+                raise _Cell(_("logement '{id}' is not in the logements file").format(id=lid))
             if vid in vac_logement and vac_logement[vid][0] != lid:
-                raise _Cell(f"la vacance '{vid}' porte sur '{vac_logement[vid][0]}' "
-                            f"(ligne {vac_logement[vid][1]})")
+                raise _Cell(_("the vacance '{vid}' is about '{lid}' (line {line})").format(
+                    vid=vid, lid=vac_logement[vid][0], line=vac_logement[vid][1]))
             col = "date"
             date = _date(row["date"])
             if date is None:
-                raise _Cell("date obligatoire")
+                raise _Cell(_("date is required"))
             col = "evenement"
-            typ = _code(row["evenement"], EVENT_TYPES, "type d'événement")
+            typ = _code(row["evenement"], EVENT_TYPES, N_("event type"))
             if typ is None:
-                raise _Cell("type d'événement obligatoire")
+                raise _Cell(_("event type is required"))
             col = "reservataire"
             rid = row["reservataire"].strip() or None
             if rid is None and typ in _NEEDS_RESERVATAIRE:
-                raise _Cell(f"{typ} doit nommer le réservataire")
+                raise _Cell(_("{event} must name the réservataire").format(event=typ))
             if rid is not None and reservataires is not None and rid not in reservataires:
-                raise _Cell(f"réservataire '{rid}' inconnu des conventions")
+                raise _Cell(_("réservataire '{id}' is not in the conventions").format(id=rid))
             col = "decision"
-            decision = _code(row["decision"], DECISIONS, "décision CALEOL")
+            decision = _code(row["decision"], DECISIONS, N_("CALEOL decision"))
             if typ == "PRESENTATION_CALEOL" and decision is None:
-                raise _Cell("PRESENTATION_CALEOL doit porter la décision de la CALEOL")
+                raise _Cell(_("PRESENTATION_CALEOL must carry the CALEOL's decision"))
             col = "motif"
             motif = row["motif"].strip() or None
             if typ == "LIBERATION" and motif is not None:
-                _code(motif, DEPART_MOTIFS, "motif de départ")
+                _code(motif, DEPART_MOTIFS, N_("reason for leaving"))
             col = "origine"
-            origine = _code(row["origine"], ORIGINES, "origine")
+            origine = _code(row["origine"], ORIGINES, N_("origin"))
             if typ == "LIBERATION" and origine is None:
                 origine = "ROTATION"
             col = "soustraction"
-            sous = _code(row["soustraction"], SOUSTRACTION_CODES, "catégorie de soustraction")
+            sous = _code(row["soustraction"], SOUSTRACTION_CODES, N_("soustraction category"))
             col = "adapte"
             adapte = _bool(row["adapte"])
             col = "preavis_mois"
-            preavis = _code(row["preavis_mois"], ("1", "2", "3"), "préavis en mois")
+            preavis = _code(row["preavis_mois"], ("1", "2", "3"), N_("notice in months"))
             if typ == "LIBERATION":
                 if vid in liberation:
-                    raise _Cell(f"deuxième LIBERATION de la vacance '{vid}' (première ligne {liberation[vid]})")
+                    raise _Cell(_("second LIBERATION of the vacance '{vid}' (first at line {line})").format(vid=vid, line=liberation[vid]))
                 liberation[vid] = line
         except _Cell as exc:
             problems.append(Problem(source, line, str(exc), col))

@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import Mapping
 
 from cotation.data import ceilings as _ceilings
+from cotation.i18n import _
 
 Row = tuple[int, int, int, int, int, int, int]
 
@@ -69,8 +70,8 @@ def ceiling_row(year: int, financement: str, zone: str) -> Row | None:
     if financement == "PLS" and (year, zone) in PLUS:
         return tuple(_round_half_even(v * PLS_FACTOR) for v in PLUS[(year, zone)])  # type: ignore[return-value]
     years = sorted({y for y, _ in table})
-    raise PlafondsIndisponibles(f"pas de plafonds {financement} pour {year} (zone {zone}); années "
-                                f"disponibles: {', '.join(map(str, years))}")
+    raise PlafondsIndisponibles(_('no {financement} ceilings for {year} (zone {zone}); years available: {years}').format(
+        financement=financement, year=year, zone=zone, years=", ".join(map(str, years))))
 
 
 def ceiling(year: int, financement: str, zone: str, categorie: int) -> int | None:

@@ -23,6 +23,7 @@ from cotation.data.values import TRUE_WORDS
 from cotation.flux.errors import FluxInputError, Problem
 from cotation.flux.model import FINANCEMENTS_HORS_SOCIAL, RESERVATAIRE_TYPES, Logement
 from cotation.flux.plafonds import HOUSEHOLD_SIZE, ceiling_row, zone_of
+from cotation.i18n import _
 
 SCORE_COLUMNS = ("numero_unique", "commune", "score", "score_valide", "rank")
 _TYPO_INDEX = {t: i for i, t in enumerate(TYPOLOGIES)}
@@ -314,7 +315,7 @@ class ScoreFileSource:
             ids.append(ir.id)
         if len(parts) > 1:
             if len(set(ids)) < len(ids):
-                raise FluxInputError([Problem("--grid", 1, "la même grille est donnée deux fois")])
+                raise FluxInputError([Problem("--grid", 1, _('the same grid is given twice'))])
             src = cls(res.table, concat_scores(parts), grids=ids, **kw)
         else:
             src = cls(res.table, parts[0], **kw)
@@ -358,9 +359,8 @@ class ScoreFileSource:
                 i = int(np.flatnonzero(dup)[0])
                 d_i, c_i = divmod(int(skey[i]), len(communes))
                 g = scores.grid[ok][srt]
-                raise FluxInputError([Problem("--grid", 1, f"la demande {self._nu[d_i]} est cotée pour la commune "
-                                              f"{communes[c_i]} par deux grilles ({self.grids[g[i]]}, "
-                                              f"{self.grids[g[i + 1]]}): leurs portées doivent être disjointes")])
+                raise FluxInputError([Problem("--grid", 1, _('the demande {nu} is scored for the commune {commune} by two grids ({a}, {b}): their scopes must not overlap').format(
+                    nu=self._nu[d_i], commune=communes[c_i], a=self.grids[g[i]], b=self.grids[g[i + 1]]))])
             pkey = dem * len(communes) + com
             hit = np.searchsorted(skey, pkey)
             hit_c = np.minimum(hit, max(len(skey) - 1, 0))

@@ -16,6 +16,7 @@ from typing import Mapping, Sequence
 from cotation.flux.assiette import Assiette
 from cotation.flux.conventions import ConventionFile
 from cotation.flux.errors import Issue
+from cotation.i18n import _
 from cotation.flux.model import BAILLEUR, DIMENSIONS, PRIORITY_RANK, Convention, Logement
 from cotation.flux.rounding import dec_display, largest_remainder
 
@@ -204,8 +205,7 @@ def targets_from_cells(year: int, parties: Sequence[Party], cell_flux: Mapping[C
         if declared > 100:
             where = ", ".join(f"{d}={v}" for d, v in zip(segment_by, cell.segment))
             issues.append(Issue("SUM_GT_100", "error",
-                                f"Les pourcentages réservés totalisent {dec_display(declared, 2)} % (> 100 %)"
-                                + (f" sur {where}." if where else "."),
+                                _('The reserved percentages add up to {total} % (> 100 %){where}.').format(total=dec_display(declared, 2), where=_(" on {where}").format(where=where) if where else ""),
                                 {**cell.describe(segment_by), "total": str(declared)}))
         cells[cell] = share_cell(flux, pcts, by_id)
         for rid, v in pcts.items():
@@ -228,9 +228,7 @@ def _zero_targets(parties: Sequence[Party], cells: dict[Cell, dict[str, int]], e
         shown = dec_display(exact[p.id], 2)
         if rounding != "keep_positive":
             issues.append(Issue("CIBLE_ARRONDIE_A_ZERO", "warning",
-                                f"L'objectif de {p.nom} ({shown} logement(s) en valeur exacte) est arrondi à 0 par "
-                                "segment; la règle déclarée est l'arrondi au plus fort reste par segment "
-                                "(segment_rounding: keep_positive lui garantit un logement).",
+                                _('The target of {name} ({shown} dwelling(s) as an exact value) rounds to 0 per segment; the declared rule is the largest remainder per segment (segment_rounding: keep_positive guarantees it one dwelling).').format(name=p.nom, shown=shown),
                                 {"reservataire": p.id, "cible_exacte": str(exact[p.id]),
                                  "regle": "largest_remainder"}))
             continue
@@ -239,7 +237,7 @@ def _zero_targets(parties: Sequence[Party], cells: dict[Cell, dict[str, int]], e
             flux = sum(alloc.values())
             if not flux:
                 continue
-            pcts, _ = cell_percentages(cell)
+            pcts, _unused = cell_percentages(cell)
             total_pct = sum(pcts.values(), Fraction(0))
             quota = {rid: flux * v / total_pct for rid, v in pcts.items()} if total_pct else {}
             if quota.get(p.id, 0) <= 0:
@@ -253,12 +251,11 @@ def _zero_targets(parties: Sequence[Party], cells: dict[Cell, dict[str, int]], e
                 best = (key, cell, donor)
         if best is None:
             continue
-        _, cell, donor = best
+        _key, cell, donor = best
         cells[cell][donor] -= 1
         cells[cell][p.id] += 1
         issues.append(Issue("CIBLE_RELEVEE_A_UN", "warning",
-                            f"L'objectif de {p.nom} ({shown} logement(s) en valeur exacte), arrondi à 0 par segment, "
-                            f"est porté à 1 (règle segment_rounding: keep_positive), pris sur {donor}.",
+                            _('The target of {name} ({shown} dwelling(s) as an exact value), rounded to 0 per segment, is raised to 1 (rule segment_rounding: keep_positive), taken from {donor}.').format(name=p.nom, shown=shown, donor=donor),
                             {"reservataire": p.id, "cible_exacte": str(exact[p.id]), "donneur": donor,
                              "regle": "keep_positive"}))
     return issues
@@ -278,7 +275,7 @@ def compute_targets(assiette: Assiette, logements: Sequence[Logement] | Mapping[
         cell_flux = {k: 0 for k in weights}
         if flux:
             issues.append(Issue("FLUX_SANS_LOGEMENT", "error",
-                                "Flux net positif mais aucun logement dans la base pour le répartir.", {}))
+                                _('Positive net flux but no logement in the base to share it out.'), {}))
     else:
         cell_flux = largest_remainder(flux, weights, _sortable)
     t = targets_from_cells(assiette.year, parties, cell_flux, segment_by, cf.settings.segment_rounding)

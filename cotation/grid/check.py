@@ -124,7 +124,8 @@ class Checker(ExpressionChecker):
         seen: dict[str, int] = {}
         for i, c in enumerate(self.grid.criteria):
             if c.id in seen:
-                self.error("duplicate-id", msg("criterion id '{id}' is already used by criterion #{value}", id=c.id, value=seen[c.id] + 1), self.smap.span(("criteria", i, "id")), c.id)
+                self.error("duplicate-id", msg("criterion id '{id}' is already used by criterion #{value}", id=c.id, value=seen[c.id] + 1), self.smap.span(("criteria", i, "id")), c.id,
+                           msg("give this criterion another id (letters, digits and _)"))
             else:
                 seen[c.id] = i
         gseen: set[str] = set()
@@ -355,7 +356,8 @@ class Checker(ExpressionChecker):
             step = ir.BandStepIR(lo, hi, pts)
             steps.append(step)
             if lo is not None and hi is not None and lo >= hi:
-                self.error("band-empty", msg('band step {value} is empty: from {lo} is not below to {hi}', value=j + 1, lo=_num(lo), hi=_num(hi)), self.smap.span(p), c.id)
+                self.error("band-empty", msg('band step {value} is empty: from {lo} is not below to {hi}', value=j + 1, lo=_num(lo), hi=_num(hi)), self.smap.span(p), c.id,
+                           msg("write a 'from' smaller than 'to' (swap them if they are the wrong way round)"))
                 continue
             usable.append((j, step))
         inf = float("inf")
@@ -364,8 +366,13 @@ class Checker(ExpressionChecker):
                 lo = max(-inf if s.low is None else s.low, -inf if t.low is None else t.low)
                 hi = min(inf if s.high is None else s.high, inf if t.high is None else t.high)
                 if lo < hi:  # first match wins, so an overlap silently changes who gets points
+                    hint = (msg("make step {value} start at {end}, where step {value2} ends", value=j + 1,
+                                value2=k + 1, end=_bound(t.high))
+                            if t.high is not None and (s.low is None or t.high > s.low) and
+                            (s.high is None or t.high < s.high)
+                            else msg("steps must not overlap: give each its own range of values"))
                     self.error("band-overlap", msg('band step {value} [{low}, {high}) overlaps step {value2} [{low2}, {high2}) on [{lo}, {hi})', value=j + 1, low=_bound(s.low), high=_bound(s.high), value2=k + 1, low2=_bound(t.low), high2=_bound(t.high), lo=_bound(lo), hi=_bound(hi)),
-                               self.smap.span(base + ("bands", "steps", j)), c.id)
+                               self.smap.span(base + ("bands", "steps", j)), c.id, hint)
                     break
         return tuple(steps)
 
@@ -384,7 +391,8 @@ class Checker(ExpressionChecker):
                 if m in owner:
                     where = (msg("twice in this group") if owner[m] == gr.id
                              else msg("already in group '{group}'", group=owner[m]))
-                    self.error("group-member-twice", msg("criterion '{m}' is {where}; a criterion belongs to at most one group", m=m, where=where), self.smap.span(path), gr.id)
+                    self.error("group-member-twice", msg("criterion '{m}' is {where}; a criterion belongs to at most one group", m=m, where=where), self.smap.span(path), gr.id,
+                               msg("remove '{m}' from the members of one of the groups", m=m))
                     continue
                 owner[m] = gr.id
                 members.append(index[m])
@@ -426,13 +434,15 @@ class Checker(ExpressionChecker):
     def _legal_rules(self) -> None:
         if not any(c.legal_priority for c in self.grid.criteria):
             self.error("missing-legal-priority", msg("no criterion has 'legal_priority: true'; the grid must include the priorities of art. L441-1 CCH (art. R441-2-10)"),
-                       self.smap.span(("criteria",), key=True))
+                       self.smap.span(("criteria",), key=True), None,
+                       msg("add the line 'legal_priority: true' to each criterion that carries one of "
+                           "these priorities (DALO, handicap, sans logement, violences…)"))
         if not self.grid.grid.refusal_policy:
             for i, c in enumerate(self.grid.criteria):
                 if c.refusal_effect:
                     self.error("missing-refusal-policy", msg("criterion has 'refusal_effect: true' but the grid has no 'refusal_policy' text (printed on information statements)"),
                                self.smap.span(("criteria", i, "refusal_effect"), key=True), c.id,
-                               msg('add grid.refusal_policy describing the effects of a refusal'))
+                               msg("under 'grid:', add a 'refusal_policy:' line with the text that describes the effects of a refusal"))
                     break
 
     # -------------------------------------------------------------------------- constants

@@ -40,7 +40,14 @@ class OrList(Message):
         return self
 
     def localized(self) -> str:
-        return _(" or ").join(_(i) for i in self.items)
+        return _(" or ").join(_quoted(i) for i in self.items)
+
+
+def _quoted(item: str) -> str:
+    """``'name'`` with the user's quotes (« name » in French)."""
+    if len(item) > 1 and item[0] == item[-1] == "'":
+        return _("'{name}'").format(name=item[1:-1])
+    return _(item)
 
 
 def msg(template: str, **params: Any) -> Message:
@@ -79,7 +86,9 @@ class Diagnostic:
         (``localize=False``: the English source text)."""
         tr = localized if localize else str
         where = f" [{self.criterion}]" if self.criterion else ""
-        hint = f"; {tr(self.hint)}" if self.hint else ""
+        hint = ""
+        if self.hint:
+            hint = (_("; {hint}") if localize else "; {hint}").format(hint=tr(self.hint))
         severity = self.severity
         if localize:
             severity = _("error") if severity == "error" else _("warning")

@@ -54,7 +54,8 @@ class ExpressionChecker:
         except _Abort:
             return None
         if want is not None and expr.type.kind is not want.kind:
-            self.error("type-mismatch", msg('{role} must be {want}, but this is {got}', role=msg(role), want=want.describe(), got=expr.type.describe()), self._span(where, 0), cid)
+            hint = _condition_hint(expr.type) if want.kind is Kind.BOOL else None
+            self.error("type-mismatch", msg('{role} must be {want}, but this is {got}', role=msg(role), want=want.describe(), got=expr.type.describe()), self._span(where, 0), cid, hint)
             return None
         if want_numeric and not expr.type.numeric:
             self.error("type-mismatch", msg('{role} must be a number, but this is {value}', role=msg(role), value=expr.type.describe()),
@@ -199,9 +200,7 @@ class ExpressionChecker:
 
     def _need_bool(self, x: ir.Expr, where: _Where, off: int, what: str) -> None:
         if x.type.kind is not Kind.BOOL:
-            hint = None
-            if x.type.numeric:
-                hint = "numbers are not true or false; compare them, e.g. 'x > 0'"
+            hint = _condition_hint(x.type)
             self._fail("type-mismatch", msg('{what} needs a condition (true/false), but this is {value}', what=what, value=x.type.describe()), where, off, hint)
 
     def _coerce_literal(self, lit: ir.Const, target: Type, where: _Where, off: int) -> ir.Const:
@@ -384,3 +383,13 @@ class ExpressionChecker:
 def _item_offset(cont_node, k: int) -> int:
     items = [c for c in cont_node.children if c is not None]
     return dsl.start_of(items[k]) if k < len(items) else dsl.start_of(cont_node)
+
+
+def _condition_hint(t: Type):
+    """What to write instead of a value where a condition (true/false) is expected."""
+    if t.numeric:
+        return msg("numbers are not true or false; compare them, e.g. 'x > 0'")
+    if t.kind is Kind.CODE and t.enum:
+        return msg("compare it with one of its values, e.g. {name} == '{value}'",
+                   name=t.enum_name, value=sorted(t.enum)[0])
+    return None

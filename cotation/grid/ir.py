@@ -41,7 +41,8 @@ def number_problem(value: Any, limit: float) -> "Message | None":
     except OverflowError:
         return msg("the number {value} is beyond the limit of ±{limit}", value=_short(value), limit=_short(limit))
     if x != x or x in (float("inf"), float("-inf")):
-        return msg("'{value}' is not a finite number", value=_short(value))
+        return msg("'{value}' is not a finite number; write an ordinary number, for example 10",
+                   value=_short(value))
     if abs(x) > limit:
         return msg("the number {value} is beyond the limit of ±{limit}", value=_short(value), limit=_short(limit))
     return None

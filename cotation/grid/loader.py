@@ -137,7 +137,9 @@ class _Builder:
         expansion (billion laughs) and nesting depth, each a located error."""
         key = id(node)
         if key in self._active:
-            self._limit(node, msg("recursive alias: an anchor is used inside its own value"))
+            self._limit(node, msg("recursive alias: an anchor is used inside its own value; write the "
+                                  "value out in full instead of '*name' inside the value marked "
+                                  "'&name'"))
         if key in self._seen and isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
             self._aliases += 1
             if self._aliases > MAX_YAML_ALIASES:

@@ -179,6 +179,19 @@ def _schema_diagnostics(data: Any, smap: SourceMap) -> list[Diagnostic]:
     return list(unique.values())
 
 
+_NOTE_KEYS = {"commentaire", "commentaires", "comment", "comments", "note", "notes", "remarque",
+              "remarques"}
+
+
+def _unknown_key_hint(key: str, allowed: list[str]):
+    if key.lower() in _NOTE_KEYS:
+        return msg("for a note to readers, write a line starting with '#' (a YAML comment){or_desc}; "
+                   "the keys allowed here are: {names}",
+                   or_desc=msg(" or use 'description'") if "description" in allowed else "",
+                   names=", ".join(allowed))
+    return msg("expected one of: {names}", names=", ".join(allowed))
+
+
 def _translate(err: jsonschema.ValidationError, data: Any, smap: SourceMap) -> list[Diagnostic]:
     path = tuple(err.absolute_path)
     crit = _criterion_at(data, path)
@@ -188,8 +201,8 @@ def _translate(err: jsonschema.ValidationError, data: Any, smap: SourceMap) -> l
         allowed = list(err.schema.get("properties", {}))
         extras = [k for k in err.instance if k not in allowed]
         return [Diagnostic("schema", msg("unknown key '{k}' in {where}", k=k, where=where), smap.span(path + (k,), key=True),
-                           criterion=crit, hint=did_you_mean(k, allowed) or
-                           msg("expected one of: {names}", names=", ".join(allowed))) for k in extras]
+                           criterion=crit, hint=did_you_mean(k, allowed) or _unknown_key_hint(k, allowed))
+                for k in extras]
     if v == "required":
         missing = err.message.split("'")[1] if "'" in err.message else err.message
         return [Diagnostic("schema", msg("missing required key '{missing}' in {where}", missing=missing, where=where), smap.span(path),

@@ -98,7 +98,7 @@ def test_test_b_stipulated():
     assert _codes(check_parties(parties, QPV_FLUX, ("qpv",), Settings(qpv_reading="A"), ON), "error") == []
     issues = check_parties(parties, QPV_FLUX, ("qpv",), Settings(qpv_reading="B"), ON)
     assert _codes(issues, "error") == ["ETAT_HORS_QPV_30"]
-    assert "20 %" in issues[0].message and "lecture B" in issues[0].message
+    assert "20 %" in issues[0].message and "reading B" in issues[0].message
     # The same convention stipulating the derogation passes.
     parties = _etat(segments=SEGMENTS, stipulations=["hors_qpv", "non_uniforme"])
     assert check_parties(parties, QPV_FLUX, ("qpv",), Settings(qpv_reading="B"), ON) == []
@@ -178,7 +178,8 @@ conventions:
     ("    start: 2025-13-45\n", 9, "date invalide"),
     ("    percentage: 40\n", 9, "en double"),
 ])
-def test_conventions_errors_carry_lines(extra, line, words):
+def test_conventions_errors_carry_lines(monkeypatch, extra, line, words):
+    monkeypatch.setenv("COTATION_LANG", "fr")  # checks the French messages users see
     with pytest.raises(FluxInputError) as exc:
         loads_conventions(BASE + extra, "conv.yaml")
     msg = str(exc.value)
@@ -241,7 +242,8 @@ def test_loan_guarantee_rights_last_five_years_after_the_loan():
     assert "GARANTIE_ECHUE" not in _codes(check_conventions(cf, dt.date(2024, 1, 1)))
 
 
-def test_volume_and_droits_uniques_conventions_become_shares_of_the_flux():
+def test_volume_and_droits_uniques_conventions_become_shares_of_the_flux(monkeypatch):
+    monkeypatch.setenv("COTATION_LANG", "fr")  # checks the French messages users see
     from cotation.flux.conversion import resolve_quantities
     cf = resolve_quantities(loads_conventions(_AL % 30), 100)
     # 100 droits uniques over 10 years on a flux of 100 = 10 %; 12 dwellings a year = 12 %.

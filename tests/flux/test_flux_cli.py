@@ -84,7 +84,8 @@ def test_targets_exit_code_on_failed_checks(gen, tmp_path, capsys):
     assert doc["valide"] is False
 
 
-def test_bad_input_exit_code_and_location(gen, tmp_path, capsys):
+def test_bad_input_exit_code_and_location(monkeypatch, gen, tmp_path, capsys):
+    monkeypatch.setenv("COTATION_LANG", "fr")  # checks the French messages users see
     text = (gen / "logements.csv").read_text(encoding="utf-8").splitlines()
     text[3] = text[3].replace(",T", ",T9X", 1)
     bad = tmp_path / "logements.csv"
@@ -93,7 +94,7 @@ def test_bad_input_exit_code_and_location(gen, tmp_path, capsys):
     args[args.index("--logements") + 1] = str(bad)
     assert main(["flux", "assiette", *args]) == 1   # invalid input (docs/reference.md, exit codes)
     err = capsys.readouterr().err
-    assert f"{bad}:4: colonne typologie:" in err
+    assert f"{bad}:4: colonne typologie :" in err
 
 
 def test_stock_command_reports_paca_totals(capsys):
@@ -192,5 +193,5 @@ def test_bilan_templates_option(gen, tmp_path, capsys):
     assert main(["flux", "bilan", *_inputs(gen), "--today", "2026-02-15", "-o", str(tmp_path / "c"),
                  "--templates", str(tpl)]) == 1
     err = capsys.readouterr().err.strip()
-    assert err.startswith("error: --templates: ") and "bilan_header.html, ligne 1" in err
+    assert err.startswith("error: --templates: ") and "bilan_header.html, line 1" in err
     assert not (tmp_path / "c").exists()

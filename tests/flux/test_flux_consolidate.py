@@ -51,9 +51,9 @@ def test_two_bailleurs_consolidated_by_reservataire_and_epci(tmp_path):
 def test_consolidation_rejects_mixed_periods_and_duplicates(tmp_path, capsys):
     a = _bilan("delais", tmp_path / "a")
     assert main(["flux", "consolider", "--bilan", str(a), "--bilan", str(a), "-o", str(tmp_path / "c")]) == 1
-    assert "en double" in capsys.readouterr().err
+    assert "given twice" in capsys.readouterr().err
     assert main(["flux", "consolider", "--bilan", str(tmp_path / "nothing"), "-o", str(tmp_path / "c")]) == 1
-    assert "bilan illisible" in capsys.readouterr().err
+    assert "--bilan" in (err := capsys.readouterr().err) and "no such file or folder" in err
 
 
 def test_epci_filter_restricts_the_assiette(tmp_path, capsys):

@@ -112,7 +112,7 @@ def test_merge_rule_from_the_conventions_and_single_grid_output_unchanged(besanc
 
 def test_overlapping_grids_are_refused(besancon, tmp_path, capsys):
     assert _dispatch(besancon, tmp_path / "o", "--grid", str(PRIMO), "--grid", str(PRIMO)) == 1
-    assert "deux fois" in capsys.readouterr().err
+    assert "given twice" in capsys.readouterr().err
 
 
 def test_one_grid_per_epci(tmp_path):

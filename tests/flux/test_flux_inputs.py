@@ -28,7 +28,8 @@ def test_logements_ok_and_round_trip():
     assert [(a.id, a.commune, a.mise_en_service) for a in again] == [(b.id, b.commune, b.mise_en_service) for b in lgs]
 
 
-def test_logements_bad_rows_are_all_reported():
+def test_logements_bad_rows_are_all_reported(monkeypatch):
+    monkeypatch.setenv("COTATION_LANG", "fr")  # checks the French messages users see
     text = LOG_HEADER + ("L1,83001,true,T3,PLUS,,,\n"
                          "L2,8300,true,T3,PLUS,,,\n"
                          "L3,83001,peut-être,T3,PLUS,,,\n"
@@ -45,7 +46,8 @@ def test_logements_bad_rows_are_all_reported():
     assert "date" in p[5] and "3 cellules" in p[6]
 
 
-def test_logements_header_problems():
+def test_logements_header_problems(monkeypatch):
+    monkeypatch.setenv("COTATION_LANG", "fr")  # checks the French messages users see
     p = _problems(read_logements, "id,commune,qpv,typo\n")
     assert p[0].startswith("f.csv:1:") and "typologie" in p[0] and "financement" in p[0]
     assert "inconnue" in p[1] and "typo" in p[1]
@@ -54,7 +56,8 @@ def test_logements_header_problems():
 EV_HEADER = "vacance_id,logement_id,date,evenement,reservataire,decision,soustraction\n"
 
 
-def test_events_bad_rows():
+def test_events_bad_rows(monkeypatch):
+    monkeypatch.setenv("COTATION_LANG", "fr")  # checks the French messages users see
     lgs = {lg.id: lg for lg in read_logements(io.StringIO(LOG_HEADER + "L1,83001,true,T3,PLUS,,,\n"), "l.csv")}
     text = EV_HEADER + ("V1,L1,2025-01-01,LIBERATION,,,\n"
                         "V1,L1,2025-01-02,MISE_A_DISPOSITION,,,\n"

@@ -130,7 +130,7 @@ def test_ceilings_tables():
     for key, row in PLS.items():
         assert row == tuple(round(v * Fraction(13, 10)) for v in PLUS[key])
     assert ceiling_row(2024, "PLS", "autres")[0] == round(22_642 * Fraction(13, 10))
-    with pytest.raises(PlafondsIndisponibles, match="années disponibles"):
+    with pytest.raises(PlafondsIndisponibles, match="years available"):
         ceiling(2019, "PLUS", "autres", 1)
 
 

@@ -87,5 +87,5 @@ def test_stats_bad_input_is_a_located_error(tmp_path, capsys):
     bad = tmp_path / "a.csv"
     bad.write_text("numero_unique,date_depot\n1,2020-01-01\n", encoding="utf-8")
     demandes, _, _ = _build(tmp_path)
-    assert main(["stats", str(demandes), str(bad), "--today", "2020-01-01"]) == 2
+    assert main(["stats", str(demandes), str(bad), "--today", "2020-01-01"]) == 1   # invalid input (docs/reference.md: exit codes)
     assert "missing required column" in capsys.readouterr().err

@@ -1,0 +1,6 @@
+"""``python -m cotation``: the same as the ``cotation`` command."""
+import sys
+
+from cotation.cli import main
+
+sys.exit(main())
