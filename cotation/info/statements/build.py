@@ -16,6 +16,7 @@ import datetime as dt
 from fractions import Fraction
 from typing import Any, Iterable, Iterator, Sequence
 
+from cotation.data.communes import communes as communes_table
 from cotation.grid import ir
 from cotation.grid.evaluate import round_hundredths
 from cotation.info.positioning import (
@@ -66,8 +67,17 @@ def grid_part(grid: ir.GridIR, today: dt.date, commune_names: dict[str, str] | N
         "group_bounds_h": {g.id: (None if g.floor is None else round_hundredths(g.floor),
                                   None if g.cap is None else round_hundredths(g.cap)) for g in grid.groups},
         "ungrouped": list(grid.ungrouped),
-        "names": dict(commune_names or {}),
+        "names": _names(grid, commune_names),
     }
+
+
+def _names(grid: ir.GridIR, commune_names: dict[str, str] | None) -> dict[str, str]:
+    """Commune names: the shipped Code officiel géographique for the grid's communes, overridden
+    by ``commune_names`` (INSEE code → name)."""
+    table = communes_table()
+    names = {c: table[c].nom for c in grid.communes if c in table}
+    names.update(commune_names or {})
+    return names
 
 
 def statement_static(pos: Positioning, commune_names: dict[str, str] | None = None) -> dict:
