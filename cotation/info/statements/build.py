@@ -23,6 +23,7 @@ from cotation.info.positioning import (
     HISTOGRAM_MIN_CELL, Positioning, WaitingStats, cell_key, format_fraction,
 )
 from cotation.info.statements import sentences as S
+from cotation.info.statements.facts import Facts, criterion_reads
 from cotation.info.statements.model import (
     STATEMENT_FORMAT, CommuneChoice, Criterion, DelaiLong, DemandeInfo, Group, GroupAdjustment,
     Histogram, Outcome, Position, Reference, Refusal, RefusalItem, ScoreLine, Statement, SummaryItem,
@@ -67,6 +68,7 @@ def grid_part(grid: ir.GridIR, today: dt.date, commune_names: dict[str, str] | N
         "group_bounds_h": {g.id: (None if g.floor is None else round_hundredths(g.floor),
                                   None if g.cap is None else round_hundredths(g.cap)) for g in grid.groups},
         "ungrouped": list(grid.ungrouped),
+        "reads": criterion_reads(grid),
         "names": _names(grid, commune_names),
     }
 
@@ -129,6 +131,7 @@ def demande_contexts(pos: Positioning, indices: Iterable[int] | None = None) -> 
         rows_of_pair.setdefault(p, []).append(i)
     wanted = sorted(pair_span) if indices is None else [d for d in indices if d in pair_span]
     hist_cache: dict[tuple, Any] = {}
+    facts = Facts(pos)
     for d in wanted:
         pairs = pair_span[d]
         local = {p: k for k, p in enumerate(pairs)}
@@ -137,13 +140,17 @@ def demande_contexts(pos: Positioning, indices: Iterable[int] | None = None) -> 
             ctx_pairs.append((st.commune[p], int(st.rang[p]), int(st.score[p]), int(st.score_valide[p]),
                               st.points[p].tolist(), _mask_int(st.met[p]), _mask_int(st.set_aside[p]),
                               _mask_int(st.met_valide[p]), _mask_int(st.set_aside_valide[p])))
+        row = facts.row(d)
+        after = facts.after_refusal(row)
         ctx_rows = []
         for p in pairs:
             for i in rows_of_pair[p]:
+                new = None if after is None else after.get(st.commune[p])
+                refused = None if new is None else (new, facts.n_above_after(i, int(st.score[p]), new))
                 ctx_rows.append((local[p], pos.rows.typologie[i], int(pos.level[i]), pos.cell_values[i],
                                  int(pos.rank[i]), int(pos.size[i]), int(pos.n_above[i]),
                                  _cached_histogram(pos, i, hist_cache), pos.waiting[i],
-                                 pos.delai_threshold[i]))
+                                 pos.delai_threshold[i], refused))
         yield {
             "numero_unique": st.numero_unique[pairs[0]],
             "date_depot": table_cols["date_depot"][d].isoformat(),
@@ -153,6 +160,8 @@ def demande_contexts(pos: Positioning, indices: Iterable[int] | None = None) -> 
                                                       for i in rows_of_pair[p]) if t is not None],
             "pairs": ctx_pairs,
             "rows": ctx_rows,
+            "values": facts.values(row),
+            "missing": facts.missing(row, st.commune[pairs[0]], int(st.rang[pairs[0]])),
         }
 
 
@@ -258,7 +267,10 @@ def build_statement(ctx: dict, static: dict) -> Statement:
                                 points=pts / 100 if status != "not_met" else 0.0,
                                 counted=c_prov / 100, counted_valide=c_val / 100,
                                 counted_text=S.counted_text(shown)))
-        criteria.append(Criterion(*c, outcomes=tuple(outs)))
+        direct, _base = static["reads"][j]
+        criteria.append(Criterion(*c, outcomes=tuple(outs),
+                                  values_text=S.values_text(direct, ctx["values"]),
+                                  missing_text=S.missing_text(ctx["missing"][j])))
 
     adjustments = _group_adjustments(static, pairs, counted_by_pair)
     total_text = None
@@ -271,15 +283,16 @@ def build_statement(ctx: dict, static: dict) -> Statement:
 
     # --- positions and waiting times, one per (commune, typologie)
     positions = []
-    for (k, typ, level_i, cell_vals, rank, size, n_above, hist, waiting, threshold) in ctx["rows"]:
+    for (k, typ, level_i, cell_vals, rank, size, n_above, hist, waiting, threshold, refused) in ctx["rows"]:
         commune, rang, score, score_v = pairs[k][:4]
         values = {"loc.commune": commune, "loc.epci": g["epci_siren"], "typologie": typ,
                   "est_mutation": ctx["est_mutation"]}
         level = tuple(static["levels"][level_i])
         positions.append(_position_entry(static, values, level, level_i, rank, size, n_above, hist,
-                                         waiting, threshold, score, score_v, ctx["anciennete_mois"]))
+                                         waiting, threshold, score, score_v, ctx["anciennete_mois"],
+                                         refused))
 
-    refusal = _refusal(static, criteria)
+    refusal = _refusal(static, criteria, positions)
     return Statement(
         format=STATEMENT_FORMAT,
         title=S.TITLE,
@@ -342,7 +355,7 @@ def _group_adjustments(static: dict, pairs: list, counted_by_pair: list[list[int
 
 def _position_entry(static: dict, values: dict, level: tuple, level_i: int, rank: int, size: int,
                     n_above: int, hist, waiting: WaitingStats, threshold: int | None, score: int,
-                    score_v: int, anciennete: int) -> Position:
+                    score_v: int, anciennete: int, refused: tuple[int, int] | None = None) -> Position:
     g = static["grid"]
     names = static["names"]
     commune, typologie = values["loc.commune"], values["typologie"]
@@ -355,7 +368,9 @@ def _position_entry(static: dict, values: dict, level: tuple, level_i: int, rank
     histogram = None
     if hist is not None:
         edges, counts, own = hist
-        histogram = Histogram(edges=[e / 100 for e in edges], counts=list(counts), own_bin=own,
+        # Privacy: a bin of 1 to 4 demandes is not drawn (it could single out a household).
+        histogram = Histogram(edges=[e / 100 for e in edges],
+                              counts=[c if c >= HISTOGRAM_MIN_CELL else 0 for c in counts], own_bin=own,
                               caption=S.histogram_caption(size, cell, score))
     delai = None
     if threshold is not None:
@@ -374,6 +389,10 @@ def _position_entry(static: dict, values: dict, level: tuple, level_i: int, rank
         histogram_note=None if hist is not None else S.histogram_note(HISTOGRAM_MIN_CELL),
         waiting=_waiting_entry(static, values, waiting),
         delai_anormalement_long=delai,
+        refusal_score=None if refused is None else refused[0] / 100,
+        refusal_n_above=None if refused is None else refused[1],
+        refusal_text=None if refused is None else S.refusal_position_text(score, refused[0], n_above,
+                                                                         refused[1]),
     )
 
 
@@ -414,7 +433,7 @@ def _waiting_entry_uncached(static: dict, values: dict, w: WaitingStats) -> Wait
                    fallback_text=fallback_text)
 
 
-def _refusal(static: dict, criteria: list[Criterion]) -> Refusal:
+def _refusal(static: dict, criteria: list[Criterion], positions: list[Position]) -> Refusal:
     """The grid's refusal policy and what each refusal criterion takes from the demande now."""
     policy = static["grid"]["refusal_policy"]
     items = []
@@ -426,7 +445,8 @@ def _refusal(static: dict, criteria: list[Criterion]) -> Refusal:
             items.append(RefusalItem(id=c.id, label=c.label, commune=o.commune, points=h / 100,
                                      text=S.refusal_item_text(h, o.commune, static["names"])))
     text = S.NO_REFUSAL_EFFECT if policy is None and not items else (policy or "")
-    return Refusal(policy=policy, criteria=items, text=text)
+    return Refusal(policy=policy, criteria=items, text=text,
+                   effect_text=S.refusal_effect_text(positions))
 
 
 def _summary(static: dict, scores: list[ScoreLine], positions: list[Position],
