@@ -320,7 +320,27 @@ def build_statement(ctx: dict, static: dict) -> Statement:
         refusal=refusal,
         notes=list(S.NOTES),
         privacy_text=S.privacy_text(HISTOGRAM_MIN_CELL, WAITING_MIN_LEASES),
+        **_table_notes(positions),
     )
+
+
+def _table_notes(positions: list[Position]) -> dict:
+    """The sentences under the positions table (every position's cell and waiting cell named)."""
+    cells: list[Waiting] = []
+    refs = []
+    for p in positions:
+        found = next((k for k, w in enumerate(cells) if w.cell_text == p.waiting.cell_text), None)
+        if found is None:
+            cells.append(p.waiting)
+            found = len(cells) - 1
+        refs.append(found + 1)
+    fallback = next((p.fallback_text for p in positions if p.fallback_text), None)
+    hidden = next((p.histogram_note for p in positions if p.histogram_note), None)
+    return {"positions_note": S.positions_note(positions[0].cell_text if positions else "", len(positions),
+                                                fallback),
+            "waiting_cells_text": S.waiting_cells_text([(w.cell_text, w.n_attributions) for w in cells],
+                                                      any(w.fallback for w in cells)),
+            "waiting_refs": refs, "histogram_hidden_text": hidden}
 
 
 def _group_adjustments(static: dict, pairs: list, counted_by_pair: list[list[int]]) -> list[GroupAdjustment]:

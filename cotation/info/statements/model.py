@@ -271,6 +271,12 @@ class Statement(_Part):
     refusal: Refusal
     notes: list[str]
     privacy_text: str
+    # The positions table's notes: whom the rank compares with, and the cells of leases whose
+    # waiting times the table shows ([1], [2]…: ``waiting_refs`` gives each position's number).
+    positions_note: str | None = dataclasses.field(default=None, metadata=OMIT_NONE)
+    waiting_cells_text: str | None = dataclasses.field(default=None, metadata=OMIT_NONE)
+    waiting_refs: list[int] = dataclasses.field(default_factory=list)
+    histogram_hidden_text: str | None = dataclasses.field(default=None, metadata=OMIT_NONE)
 
 
 def statement_json(doc: Statement) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 from markupsafe import Markup
 
 from cotation.info.statements.model import Histogram, Statement
-from cotation.info.statements.wording import number_fr
+from cotation.info.statements.wording import number_fr, ordinal_fr
 from cotation.templating import check_templates, environment, escape_text as E, render
 
 PAGE = "statement.html"
@@ -23,7 +23,7 @@ def statement_environment(templates: str | Path | None = None):
     """The Jinja2 environment of statements (shipped templates, ``templates`` folder first)."""
     return environment("cotation.info", None if templates is None else str(templates), E,
                        (("histogram_svg", svg_histogram), ("chart_scale", chart_scale),
-                        ("number_fr", number_fr)))
+                        ("number_fr", number_fr), ("ordinal_fr", ordinal_fr)))
 
 
 def check_statement_templates(templates: str | Path | None = None) -> None:

@@ -319,3 +319,23 @@ def refusal_effect_text(positions: Sequence[Any]) -> str | None:
 
 def _place(p: Any) -> str:
     return f"à {p.commune_name} ({p.commune})" if p.commune_name else f"dans la commune {p.commune}"
+
+
+def positions_note(first_cell: str, n: int, fallback_text: str | None) -> str:
+    text = f"Le rang compare votre demande aux {first_cell}"
+    text += ", et de même pour chaque ligne du tableau." if n > 1 else "."
+    if fallback_text:
+        text += f" * {fallback_text}"
+    return text
+
+
+def waiting_cells_text(cells: Sequence[tuple[str, int]], fallback: bool) -> str:
+    """'Délais d'attente : … pour : [1] les logements T1 attribués à Bron (69029) (57 baux) ; …'."""
+    listed = " ; ".join(f"[{k}] les {cell} ({n} {plural(n, 'bail', 'baux')})"
+                        for k, (cell, n) in enumerate(cells, 1))
+    text = ("Attente : moyenne et médiane (la moitié des ménages a attendu moins) des délais entre le "
+            f"dépôt de la demande et la signature du bail, pour : {listed}.")
+    if fallback:
+        text += (" Quand trop peu de logements ont été attribués pour votre commune et votre taille "
+                 "de logement, le délai est calculé sur l'ensemble indiqué entre crochets.")
+    return text
