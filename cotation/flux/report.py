@@ -40,7 +40,9 @@ def bars(title: str, labels: Sequence[str], series: Sequence[tuple[str, Sequence
     top = max((sum(v[i] for _, v in series) if stacked else max(v[i] for _, v in series))
               for i in range(len(labels))) or 1
     scale = (width - 60) / top
+    # A viewBox, so that the chart scales down to the page's width (A4) instead of overflowing.
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width}" height="{height}" '
+             f'viewBox="0 0 {left + width} {height}" '
              f'role="img" aria-label="{E(title)}"><title>{E(title)}</title>']
     for i, lab in enumerate(labels):
         y = 10 + i * row_h
