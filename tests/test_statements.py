@@ -334,12 +334,12 @@ _FIXED = {"L'essentiel", "Vos points et votre classement", "Le détail de vos po
           "points (hauteur : nombre de demandes)",
           # the positions table's layout (its figures come from the JSON, checked above)
           "Logement demandé", "Vos points", "Votre rang", "Demandes avec plus de points",
-          "Attente moyenne constatée", "Après un refus", "Répartition des points", "non montrée",
+          "Attente moyenne constatée", "Après un refus (points, demandes devant vous)", "Répartition des points", "non montrée",
           "non publié", "Information manquante",
           "Les autres critères de la grille, que votre demande ne remplit pas (0 point)"}
 # Cells of the positions table, composed of JSON figures: "1re sur 31", "10 (21 %)", "21,3 mois
 # (médiane 13) [1]", "(de 0 à 200 points)".
-_CELL = re.compile(r"(Répartition des points \(de [−\d,]+ à [−\d,]+ points\)|\d+(re|e) sur \d+( \*)?|\d+ \(\d+\s%\)|([\d,]+ mois \(médiane [\d,]+\) |non publié )?\[\d+\]"
+_CELL = re.compile(r"(Répartition des points \(de [−\d,]+ à [−\d,]+ points\)|\d+(re|e) sur \d+( \*)?|\d+ \(\d+\s%\)|([\d,]+ mois|\(médiane [\d,]+\) \[\d+\]|(non publié )?\[\d+\])"
                    r"|\(de [−\d,]+ à [−\d,]+ points\)|\*)")
 
 

@@ -483,5 +483,7 @@ def _summary(static: dict, scores: list[ScoreLine], positions: list[Position],
         refused = refusal.text
     else:
         refused = S.refusal_answer(any(c.points < 0 for c in refusal.criteria))
+        if refusal.effect_text:     # computed for this demande today
+            refused += " " + refusal.effect_text.split(". Le détail")[0] + "."
     return [SummaryItem(q[0], points), SummaryItem(q[1], where), SummaryItem(q[2], waiting),
             SummaryItem(q[3], refused)]

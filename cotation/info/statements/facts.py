@@ -19,6 +19,11 @@ from cotation.engine.interpreter import Interpreter
 from cotation.grid import ir
 from cotation.grid.evaluate import compile_expr
 
+# Empty fields that are not a gap in what the demandeur declared: refusals are recorded by the
+# bailleurs (no refusal, no date), validations by the services, a conjoint may not exist.
+NOT_DECLARED = frozenset({"date_dernier_refus_adapte", "nb_refus_adaptes", "criteres_valides",
+                          "date_renouvellement", "date_naissance_conjoint", "aide_logement"})
+
 # Values worth showing beside the criteria that read them (numbers a demandeur can check).
 SHOWN = ("taux_effort", "reste_a_vivre_uc", "anciennete_mois", "surface_par_personne", "age",
          "ressources_mensuelles", "loyer_actuel", "nb_refus_adaptes_12m")
@@ -113,7 +118,8 @@ class Facts:
         out = []
         for (when, of), (_direct, base) in zip(self.tests, self.reads):
             undecided = (when is not None and when(env) is None) or (of is not None and of(env) is None)
-            out.append([n for n in base if row.get(n) is None and n in COLUMNS_BY_NAME] if undecided else [])
+            out.append([n for n in base if row.get(n) is None and n in COLUMNS_BY_NAME
+                        and n not in NOT_DECLARED] if undecided else [])
         return out
 
     def after_refusal(self, row: dict) -> dict[str, int] | None:

@@ -295,8 +295,7 @@ def missing_text(fields: Sequence[str]) -> str | None:
 def refusal_position_text(h: int, new_h: int, n_above: int, new_n_above: int) -> str:
     if new_h == h:
         return "un refus ne changerait ni vos points ni votre rang"
-    return (f"{points_fr(h)} → {points_fr(new_h)} points ; "
-            f"{new_n_above} {plural(new_n_above, 'demande', 'demandes')} devant vous au lieu de {n_above}")
+    return f"{points_fr(new_h)} points, {new_n_above} devant"
 
 
 def refusal_effect_text(positions: Sequence[Any]) -> str | None:
