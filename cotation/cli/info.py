@@ -50,7 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=_("html, json, pdf, or several separated by commas (default html,json)"))
     p.add_argument("--jobs", type=int, default=1, help=_("worker processes (default 1)"))
     p.add_argument("--commune-names", metavar="CSV",
-                   help=_("CSV with columns code,nom to print commune names next to INSEE codes"))
+                   help=_("CSV with columns code,nom: commune names replacing the shipped ones "
+                        "(Code officiel géographique, docs/documents.md)"))
     p.add_argument("--templates", metavar=_("FOLDER"),
                    help=_("the EPCI's templates folder (logo, reception desk address, wording): its "
                           "files replace the shipped templates of the same name (docs/templates.md)"))
@@ -67,7 +68,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--today", type=_date, default=None,
                    help=_("date printed as the document's date (YYYY-MM-DD; none by default)"))
     p.add_argument("--commune-names", metavar="CSV",
-                   help=_("CSV with columns code,nom to print commune names next to INSEE codes"))
+                   help=_("CSV with columns code,nom: commune names replacing the shipped ones "
+                        "(Code officiel géographique, docs/documents.md)"))
     p.add_argument("--templates", metavar=_("FOLDER"),
                    help=_("the EPCI's templates folder (logo, reception desk address, wording): its "
                           "files replace the shipped templates of the same name (docs/templates.md)"))
