@@ -16,6 +16,7 @@ from cotation.info.statements import (
     demande_contexts
 )
 from cotation.info.positioning import position
+from cotation.info.statements.wording import number_fr, ordinal_fr
 from cotation.data.table import (
     AttributionTable, DemandeTable, write_attributions_csv, write_demandes_csv
 )
@@ -214,7 +215,10 @@ def test_positions_waiting_and_fallbacks(doc):
     assert list(pos) == [(A, "T2"), (A, "T3"), (B, "T2"), (B, "T3")]
     a2 = pos[(A, "T2")]
     assert (a2["rank"], a2["of"], a2["cell_key"], a2["fallback"]) == (1, 31, "loc.commune=69123;typologie=T2", False)
-    assert a2["histogram"] is not None and sum(a2["histogram"]["counts"]) == 31
+    counts = a2["histogram"]["counts"]
+    # Privacy: bins of 1 to 4 demandes are not drawn; the others (here 11 + 12 + ...) are.
+    assert not any(0 < c < 5 for c in counts) and 0 < sum(counts) <= 31
+    assert [c for c in counts if c] == [11, 12]
     w = a2["waiting"]
     assert (w["n_attributions"], w["shown"], w["window_start"], w["window_end_exclusive"]) == \
         (6, True, "2024-01-15", "2025-01-15")
@@ -314,7 +318,8 @@ def test_small_cell_hides_its_histogram(files):
     _, out = files
     page = (out / f"{ME}.html").read_text(encoding="utf-8")
     assert page.count("<svg") == 2           # (A, T2) and (B → T2); both T3 cells have 3 demandes
-    assert page.count("la répartition des points n'est pas montrée") == 2
+    assert page.count("la répartition des points n'est pas montrée") == 1     # said once, under the table
+    assert page.count(">non montrée<") == 2
     small = json.loads((out / "NT0000000000000000.json").read_text(encoding="utf-8"))
     assert all(p["histogram"] is None for p in small["positions"])
     assert "<svg" not in (out / "NT0000000000000000.html").read_text(encoding="utf-8")
@@ -326,7 +331,16 @@ _TEXT_KEYS = {"title", "label", "rule", "caption", "question", "answer", "headin
 _FIXED = {"L'essentiel", "Vos points et votre classement", "Le détail de vos points, critère par critère",
           "Critère de la grille et points prévus", "Votre situation", "Points comptés",
           "Si vous refusez un logement", "À savoir", "Total", "Type de demande", "vous", "·",
-          "points (hauteur : nombre de demandes)"}
+          "points (hauteur : nombre de demandes)",
+          # the positions table's layout (its figures come from the JSON, checked above)
+          "Logement demandé", "Vos points", "Votre rang", "Demandes avec plus de points",
+          "Attente moyenne constatée", "Après un refus (points, demandes devant vous)", "Répartition des points", "non montrée",
+          "non publié", "Information manquante",
+          "Les autres critères de la grille, que votre demande ne remplit pas (0 point)"}
+# Cells of the positions table, composed of JSON figures: "1re sur 31", "10 (21 %)", "21,3 mois
+# (médiane 13) [1]", "(de 0 à 200 points)".
+_CELL = re.compile(r"(Répartition des points \(de [−\d,]+ à [−\d,]+ points\)|\d+(re|e) sur \d+( \*)?|\d+ \(\d+\s%\)|([\d,]+ mois|\(médiane [\d,]+\) \[\d+\]|(non publié )?\[\d+\])"
+                   r"|\(de [−\d,]+ à [−\d,]+ points\)|\*)")
 
 
 class _Text(HTMLParser):
@@ -368,15 +382,24 @@ def _json_texts(node, key=None):
 
 def _check_same_content(doc: dict, page: str) -> None:
     text = _visible_text(page)
-    for s in _json_texts(doc):
+    # The positions are one compact table: their sentences (JSON, for other uses) show as
+    # figures; every other sentence of the JSON shows as it is.
+    rest = {k: v for k, v in doc.items() if k not in ("positions", "decile_text", "criteria")}
+    # Criteria not met are listed compactly: label and rule (how to prove them is on the
+    # published grid); the others show every text.
+    rest["criteria"] = [c if any(o["status"] != "not_met" for o in c["outcomes"]) or c.get("missing_text")
+                        else {k: c[k] for k in ("label", "rule", "section")} for c in doc["criteria"]]
+    for s in _json_texts(rest):
         assert s in text, s
     # Every figure of the JSON shows in the HTML.
-    for p in doc["positions"]:
-        assert p["heading"] in text and p["score_text"] in text
-        if p["of"] > 1:
-            assert f"sur {p['of']}" in text
+    same_score = len({p["score_text"] for p in doc["positions"]}) == 1
+    for p, ref in zip(doc["positions"], doc["waiting_refs"]):
+        assert p["heading"] in text
+        assert p["score_text"] in text if not same_score else doc["total_text"] or doc["scores"][0]["text"]
+        assert f"{ordinal_fr(p['rank'])} sur {p['of']}" in text and f"{p['n_above']} (" in text
+        assert f"[{ref}] les {p['waiting']['cell_text']} ({p['waiting']['n_attributions']} " in text
         if p["waiting"]["shown"]:
-            assert f"les {p['waiting']['n_attributions']} " in text
+            assert number_fr(p["waiting"]["mean_months"]) + " mois" in text
     for s in doc["scores"]:
         assert (s["text"] or doc["total_text"]) in text
     ref = doc["reference"]
@@ -388,7 +411,8 @@ def _check_same_content(doc: dict, page: str) -> None:
     p.feed(page)
     for node in p.nodes:
         core = node.strip(" —:.()")
-        if not core or core in _FIXED or node.strip() in _FIXED or re.fullmatch(r"[−\d\s,]+", core) or re.fullmatch(r"\([a-z]\)", node):
+        if not core or core in _FIXED or node.strip() in _FIXED or re.fullmatch(r"[−\d\s,]+", core) \
+                or re.fullmatch(r"\([a-z]\)", node) or _CELL.fullmatch(node.strip()):
             continue
         assert core in blob, node
 

@@ -9,10 +9,11 @@ import sys
 from typing import Any
 
 from cotation.cli.core import _date, _engine_option, add_inputs, add_output, resolve_inputs
-from cotation.cli.outputs import atomic_dir, input_file, output_dir, output_file
+from cotation.cli.outputs import atomic_dir, atomic_file, input_file, output_dir, output_file
 from cotation.i18n import _, print_error, warning_line
 from cotation.info.positioning import Positioning, format_fraction, position
 from cotation.info.statements import check_statement_templates, write_statements
+from cotation.pdf import PdfError, html_to_pdf, pdf_engine
 from cotation.templating import TemplatesError
 
 
@@ -45,14 +46,34 @@ def register(sub: argparse._SubParsersAction) -> None:
     common(p)
     add_output(p, _("output folder"), metavar=_("FOLDER"))
     p.add_argument("--ids", nargs="+", metavar="ID", help=_("only these numero_unique"))
-    p.add_argument("--format", default="html,json", help=_("html, json or html,json (default)"))
+    p.add_argument("--format", default="html,json",
+                   help=_("html, json, pdf, or several separated by commas (default html,json)"))
     p.add_argument("--jobs", type=int, default=1, help=_("worker processes (default 1)"))
     p.add_argument("--commune-names", metavar="CSV",
-                   help=_("CSV with columns code,nom to print commune names next to INSEE codes"))
+                   help=_("CSV with columns code,nom: commune names replacing the shipped ones "
+                        "(Code officiel géographique, docs/documents.md)"))
     p.add_argument("--templates", metavar=_("FOLDER"),
                    help=_("the EPCI's templates folder (logo, reception desk address, wording): its "
                           "files replace the shipped templates of the same name (docs/templates.md)"))
     p.set_defaults(func=cmd_statements)
+
+    p = sub.add_parser("publish", help=_("write the grid as the public reads it (print-ready HTML or "
+                       "PDF, in French)"),
+                       description=_("Write the published grid: every criterion in plain words, "
+                                     "groups, caps, proofs, ordering of equal scores, refusal policy, "
+                                     "analogous demandes and waiting times, territory with commune "
+                                     "names. HTML or PDF (A4) according to the output's extension."))
+    add_inputs(p, "grid")
+    add_output(p, _("output file (.html or .pdf)"))
+    p.add_argument("--today", type=_date, default=None,
+                   help=_("date printed as the document's date (YYYY-MM-DD; none by default)"))
+    p.add_argument("--commune-names", metavar="CSV",
+                   help=_("CSV with columns code,nom: commune names replacing the shipped ones "
+                        "(Code officiel géographique, docs/documents.md)"))
+    p.add_argument("--templates", metavar=_("FOLDER"),
+                   help=_("the EPCI's templates folder (logo, reception desk address, wording): its "
+                          "files replace the shipped templates of the same name (docs/templates.md)"))
+    p.set_defaults(func=cmd_publish)
 
 
 def _prepare(args) -> tuple[Any, Positioning] | None:
@@ -155,15 +176,18 @@ def cmd_statements(args) -> int:
 
     resolve_inputs(args, "grid", "demandes", "attributions")
     formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
-    bad = [f for f in formats if f not in ("html", "json")]
+    bad = [f for f in formats if f not in ("html", "json", "pdf")]
     if bad or not formats:
-        print_error(_("--format takes html, json or html,json (got {value!r})").format(value=args.format))
+        print_error(_("--format takes html, json, pdf or several separated by commas (got {value!r})")
+                    .format(value=args.format))
         return 2
+    if "pdf" in formats and pdf_engine_or_error() is None:
+        return 1
     output_dir(args.output, inputs=(args.grid, args.demandes, args.attributions))
     if args.commune_names:
         input_file(args.commune_names, "--commune-names")
     names = read_commune_names(args.commune_names) if args.commune_names else None
-    if "html" in formats:
+    if "html" in formats or "pdf" in formats:
         try:        # a broken template stops the run before any reading or scoring
             check_statement_templates(args.templates)
         except TemplatesError as e:
@@ -192,10 +216,18 @@ def cmd_statements(args) -> int:
             indices.append(d)
     try:
         with atomic_dir(args.output) as tmp:
-            written = write_statements(pos, str(tmp), indices=indices, formats=formats,
+            rendered = tuple(dict.fromkeys("html" if f == "pdf" else f for f in formats))
+            written = write_statements(pos, str(tmp), indices=indices, formats=rendered,
                                        jobs=max(1, args.jobs), commune_names=names,
                                        templates=args.templates,
                                        progress=Progress(_("statements"), args.progress))
+            if "pdf" in formats:
+                engine = html_to_pdf([(tmp / f"{stem}.html", tmp / f"{stem}.pdf") for _nu, stem in written],
+                                     jobs=max(1, args.jobs), progress=Progress("PDF", args.progress))
+                print(_("PDF written with {engine}").format(engine=engine), file=sys.stderr)
+                if "html" not in formats:
+                    for _nu, stem in written:
+                        os.remove(tmp / f"{stem}.html")
             if indices is None:
                 with open(os.path.join(tmp, "index.csv"), "w", newline="", encoding="utf-8") as fh:
                     w = csv.writer(fh, lineterminator="\n")
@@ -205,6 +237,9 @@ def cmd_statements(args) -> int:
     except TemplatesError as e:
         print_error(_("--templates: {problem}").format(problem=e))
         return 1
+    except PdfError as e:
+        print_error(str(e))
+        return 1
     n_table = len(table)
     print(_("{path}: {n} statements ({formats}) of {demandes} demandes read; grid {id} v{version}, "
             "today {today}").format(path=args.output, n=len(written), formats=", ".join(formats),
@@ -212,3 +247,62 @@ def cmd_statements(args) -> int:
                                      today=args.today.isoformat()),
           file=sys.stderr)
     return 0
+
+
+def pdf_engine_or_error() -> str | None:
+    """The PDF engine, or None after printing the one-line French reason (exit 1)."""
+    try:
+        return pdf_engine()
+    except PdfError as e:
+        print_error(str(e))
+        return None
+
+
+def cmd_publish(args) -> int:
+    from pathlib import Path
+    from cotation.info.publication import check_publication_templates, render_publication
+
+    resolve_inputs(args, "grid")
+    out = output_file(args.output, (".html", ".pdf"), inputs=(args.grid, args.commune_names))
+    if args.commune_names:
+        input_file(args.commune_names, "--commune-names")
+    names = read_commune_names(args.commune_names) if args.commune_names else None
+    pdf = out.suffix.lower() == ".pdf"
+    if pdf and pdf_engine_or_error() is None:
+        return 1
+    try:
+        check_publication_templates(args.templates)
+    except TemplatesError as e:
+        print_error(_("--templates: {problem}").format(problem=e))
+        return 1
+    grid = _load_grid(args.grid)
+    if grid is None:
+        return 1
+    try:
+        page = render_publication(grid, commune_names=names, templates=args.templates,
+                                today=args.today)
+        with atomic_file(out) as tmp:
+            if pdf:
+                html = Path(str(tmp) + ".html")
+                try:
+                    html.write_text(page, encoding="utf-8", newline="\n")
+                    engine = html_to_pdf([(html, tmp)])
+                finally:
+                    html.unlink(missing_ok=True)
+            else:
+                tmp.write_text(page, encoding="utf-8", newline="\n")
+    except TemplatesError as e:
+        print_error(_("--templates: {problem}").format(problem=e))
+        return 1
+    except PdfError as e:
+        print_error(str(e))
+        return 1
+    print(_("{path}: published grid {id} v{version}").format(path=out, id=grid.ir.id,
+                                                              version=grid.ir.version)
+          + (_(" (PDF written with {engine})").format(engine=engine) if pdf else ""), file=sys.stderr)
+    return 0
+
+
+def _load_grid(path: str):
+    from cotation.cli.core import _load
+    return _load(path)

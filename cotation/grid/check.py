@@ -314,7 +314,8 @@ class Checker(ExpressionChecker):
                 band_of=band_of, bands=bands, cap=cap, floor=floor,
                 weight=1.0 if weight is None else weight, validation=c.validation,
                 legal_priority=c.legal_priority, refusal_effect=c.refusal_effect,
-                group=group_of.get(c.id), uses_loc=loc, span=self.smap.span(base)))
+                group=group_of.get(c.id), uses_loc=loc, span=self.smap.span(base),
+                source=c.source))
         return tuple(out)
 
     def points_expr(self, path: tuple, value: Any, cid: str | None) -> ir.Expr | None:

@@ -222,6 +222,7 @@ class CriterionIR:
     group: str | None
     uses_loc: bool
     span: Span = field(compare=False, repr=False)
+    source: str | None = None            # deliberation / article, shown on the published grid
 
     @property
     def needs_validation(self) -> bool:
@@ -305,7 +306,7 @@ def _shape(node: Any) -> str:
         parts = []
         for f in fields(node):
             if f.name in ("span", "label", "title", "source_hash", "source_file", "section",
-                          "version", "effective_from", "territory_name", "refusal_policy"):
+                          "version", "effective_from", "territory_name", "refusal_policy", "source"):
                 continue
             parts.append(f"{f.name}={_shape(getattr(node, f.name))}")
         return f"{type(node).__name__}({','.join(parts)})"

@@ -82,6 +82,7 @@ class Criterion(_Model):
     floor: Bound | None = None
     weight: Bound = 1
     refusal_effect: bool = False
+    source: str | None = None
 
 
 class Group(_Model):

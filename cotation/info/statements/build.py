@@ -16,12 +16,14 @@ import datetime as dt
 from fractions import Fraction
 from typing import Any, Iterable, Iterator, Sequence
 
+from cotation.data.communes import communes as communes_table
 from cotation.grid import ir
 from cotation.grid.evaluate import round_hundredths
 from cotation.info.positioning import (
     HISTOGRAM_MIN_CELL, Positioning, WaitingStats, cell_key, format_fraction,
 )
 from cotation.info.statements import sentences as S
+from cotation.info.statements.facts import Facts, criterion_reads
 from cotation.info.statements.model import (
     STATEMENT_FORMAT, CommuneChoice, Criterion, DelaiLong, DemandeInfo, Group, GroupAdjustment,
     Histogram, Outcome, Position, Reference, Refusal, RefusalItem, ScoreLine, Statement, SummaryItem,
@@ -66,8 +68,18 @@ def grid_part(grid: ir.GridIR, today: dt.date, commune_names: dict[str, str] | N
         "group_bounds_h": {g.id: (None if g.floor is None else round_hundredths(g.floor),
                                   None if g.cap is None else round_hundredths(g.cap)) for g in grid.groups},
         "ungrouped": list(grid.ungrouped),
-        "names": dict(commune_names or {}),
+        "reads": criterion_reads(grid),
+        "names": _names(grid, commune_names),
     }
+
+
+def _names(grid: ir.GridIR, commune_names: dict[str, str] | None) -> dict[str, str]:
+    """Commune names: the shipped Code officiel géographique for the grid's communes, overridden
+    by ``commune_names`` (INSEE code → name)."""
+    table = communes_table()
+    names = {c: table[c].nom for c in grid.communes if c in table}
+    names.update(commune_names or {})
+    return names
 
 
 def statement_static(pos: Positioning, commune_names: dict[str, str] | None = None) -> dict:
@@ -119,6 +131,7 @@ def demande_contexts(pos: Positioning, indices: Iterable[int] | None = None) -> 
         rows_of_pair.setdefault(p, []).append(i)
     wanted = sorted(pair_span) if indices is None else [d for d in indices if d in pair_span]
     hist_cache: dict[tuple, Any] = {}
+    facts = Facts(pos)
     for d in wanted:
         pairs = pair_span[d]
         local = {p: k for k, p in enumerate(pairs)}
@@ -127,13 +140,17 @@ def demande_contexts(pos: Positioning, indices: Iterable[int] | None = None) -> 
             ctx_pairs.append((st.commune[p], int(st.rang[p]), int(st.score[p]), int(st.score_valide[p]),
                               st.points[p].tolist(), _mask_int(st.met[p]), _mask_int(st.set_aside[p]),
                               _mask_int(st.met_valide[p]), _mask_int(st.set_aside_valide[p])))
+        row = facts.row(d)
+        after = facts.after_refusal(row)
         ctx_rows = []
         for p in pairs:
             for i in rows_of_pair[p]:
+                new = None if after is None else after.get(st.commune[p])
+                refused = None if new is None else (new, facts.n_above_after(i, int(st.score[p]), new))
                 ctx_rows.append((local[p], pos.rows.typologie[i], int(pos.level[i]), pos.cell_values[i],
                                  int(pos.rank[i]), int(pos.size[i]), int(pos.n_above[i]),
                                  _cached_histogram(pos, i, hist_cache), pos.waiting[i],
-                                 pos.delai_threshold[i]))
+                                 pos.delai_threshold[i], refused))
         yield {
             "numero_unique": st.numero_unique[pairs[0]],
             "date_depot": table_cols["date_depot"][d].isoformat(),
@@ -143,6 +160,8 @@ def demande_contexts(pos: Positioning, indices: Iterable[int] | None = None) -> 
                                                       for i in rows_of_pair[p]) if t is not None],
             "pairs": ctx_pairs,
             "rows": ctx_rows,
+            "values": facts.values(row),
+            "missing": facts.missing(row, st.commune[pairs[0]], int(st.rang[pairs[0]])),
         }
 
 
@@ -248,7 +267,10 @@ def build_statement(ctx: dict, static: dict) -> Statement:
                                 points=pts / 100 if status != "not_met" else 0.0,
                                 counted=c_prov / 100, counted_valide=c_val / 100,
                                 counted_text=S.counted_text(shown)))
-        criteria.append(Criterion(*c, outcomes=tuple(outs)))
+        direct, _base = static["reads"][j]
+        criteria.append(Criterion(*c, outcomes=tuple(outs),
+                                  values_text=S.values_text(direct, ctx["values"]),
+                                  missing_text=S.missing_text(ctx["missing"][j])))
 
     adjustments = _group_adjustments(static, pairs, counted_by_pair)
     total_text = None
@@ -261,15 +283,16 @@ def build_statement(ctx: dict, static: dict) -> Statement:
 
     # --- positions and waiting times, one per (commune, typologie)
     positions = []
-    for (k, typ, level_i, cell_vals, rank, size, n_above, hist, waiting, threshold) in ctx["rows"]:
+    for (k, typ, level_i, cell_vals, rank, size, n_above, hist, waiting, threshold, refused) in ctx["rows"]:
         commune, rang, score, score_v = pairs[k][:4]
         values = {"loc.commune": commune, "loc.epci": g["epci_siren"], "typologie": typ,
                   "est_mutation": ctx["est_mutation"]}
         level = tuple(static["levels"][level_i])
         positions.append(_position_entry(static, values, level, level_i, rank, size, n_above, hist,
-                                         waiting, threshold, score, score_v, ctx["anciennete_mois"]))
+                                         waiting, threshold, score, score_v, ctx["anciennete_mois"],
+                                         refused))
 
-    refusal = _refusal(static, criteria)
+    refusal = _refusal(static, criteria, positions)
     return Statement(
         format=STATEMENT_FORMAT,
         title=S.TITLE,
@@ -297,7 +320,27 @@ def build_statement(ctx: dict, static: dict) -> Statement:
         refusal=refusal,
         notes=list(S.NOTES),
         privacy_text=S.privacy_text(HISTOGRAM_MIN_CELL, WAITING_MIN_LEASES),
+        **_table_notes(positions),
     )
+
+
+def _table_notes(positions: list[Position]) -> dict:
+    """The sentences under the positions table (every position's cell and waiting cell named)."""
+    cells: list[Waiting] = []
+    refs = []
+    for p in positions:
+        found = next((k for k, w in enumerate(cells) if w.cell_text == p.waiting.cell_text), None)
+        if found is None:
+            cells.append(p.waiting)
+            found = len(cells) - 1
+        refs.append(found + 1)
+    fallback = next((p.fallback_text for p in positions if p.fallback_text), None)
+    hidden = next((p.histogram_note for p in positions if p.histogram_note), None)
+    return {"positions_note": S.positions_note(positions[0].cell_text if positions else "", len(positions),
+                                                fallback),
+            "waiting_cells_text": S.waiting_cells_text([(w.cell_text, w.n_attributions) for w in cells],
+                                                      any(w.fallback for w in cells)),
+            "waiting_refs": refs, "histogram_hidden_text": hidden}
 
 
 def _group_adjustments(static: dict, pairs: list, counted_by_pair: list[list[int]]) -> list[GroupAdjustment]:
@@ -332,7 +375,7 @@ def _group_adjustments(static: dict, pairs: list, counted_by_pair: list[list[int
 
 def _position_entry(static: dict, values: dict, level: tuple, level_i: int, rank: int, size: int,
                     n_above: int, hist, waiting: WaitingStats, threshold: int | None, score: int,
-                    score_v: int, anciennete: int) -> Position:
+                    score_v: int, anciennete: int, refused: tuple[int, int] | None = None) -> Position:
     g = static["grid"]
     names = static["names"]
     commune, typologie = values["loc.commune"], values["typologie"]
@@ -345,7 +388,9 @@ def _position_entry(static: dict, values: dict, level: tuple, level_i: int, rank
     histogram = None
     if hist is not None:
         edges, counts, own = hist
-        histogram = Histogram(edges=[e / 100 for e in edges], counts=list(counts), own_bin=own,
+        # Privacy: a bin of 1 to 4 demandes is not drawn (it could single out a household).
+        histogram = Histogram(edges=[e / 100 for e in edges],
+                              counts=[c if c >= HISTOGRAM_MIN_CELL else 0 for c in counts], own_bin=own,
                               caption=S.histogram_caption(size, cell, score))
     delai = None
     if threshold is not None:
@@ -364,6 +409,10 @@ def _position_entry(static: dict, values: dict, level: tuple, level_i: int, rank
         histogram_note=None if hist is not None else S.histogram_note(HISTOGRAM_MIN_CELL),
         waiting=_waiting_entry(static, values, waiting),
         delai_anormalement_long=delai,
+        refusal_score=None if refused is None else refused[0] / 100,
+        refusal_n_above=None if refused is None else refused[1],
+        refusal_text=None if refused is None else S.refusal_position_text(score, refused[0], n_above,
+                                                                         refused[1]),
     )
 
 
@@ -404,7 +453,7 @@ def _waiting_entry_uncached(static: dict, values: dict, w: WaitingStats) -> Wait
                    fallback_text=fallback_text)
 
 
-def _refusal(static: dict, criteria: list[Criterion]) -> Refusal:
+def _refusal(static: dict, criteria: list[Criterion], positions: list[Position]) -> Refusal:
     """The grid's refusal policy and what each refusal criterion takes from the demande now."""
     policy = static["grid"]["refusal_policy"]
     items = []
@@ -416,7 +465,8 @@ def _refusal(static: dict, criteria: list[Criterion]) -> Refusal:
             items.append(RefusalItem(id=c.id, label=c.label, commune=o.commune, points=h / 100,
                                      text=S.refusal_item_text(h, o.commune, static["names"])))
     text = S.NO_REFUSAL_EFFECT if policy is None and not items else (policy or "")
-    return Refusal(policy=policy, criteria=items, text=text)
+    return Refusal(policy=policy, criteria=items, text=text,
+                   effect_text=S.refusal_effect_text(positions))
 
 
 def _summary(static: dict, scores: list[ScoreLine], positions: list[Position],
@@ -433,5 +483,7 @@ def _summary(static: dict, scores: list[ScoreLine], positions: list[Position],
         refused = refusal.text
     else:
         refused = S.refusal_answer(any(c.points < 0 for c in refusal.criteria))
+        if refusal.effect_text:     # computed for this demande today
+            refused += " " + refusal.effect_text.split(". Le détail")[0] + "."
     return [SummaryItem(q[0], points), SummaryItem(q[1], where), SummaryItem(q[2], waiting),
             SummaryItem(q[3], refused)]

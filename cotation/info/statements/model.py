@@ -181,6 +181,10 @@ class Position(_Part):
     histogram_note: str | None
     waiting: Waiting
     delai_anormalement_long: DelaiLong | None
+    # What a refusal of an adapted offer would do today (None when the grid ignores refusals).
+    refusal_score: float | None = dataclasses.field(default=None, metadata=OMIT_NONE)
+    refusal_n_above: int | None = dataclasses.field(default=None, metadata=OMIT_NONE)
+    refusal_text: str | None = dataclasses.field(default=None, metadata=OMIT_NONE)
 
 
 @dataclasses.dataclass(slots=True, frozen=True)
@@ -209,6 +213,13 @@ class Criterion(_Part):
     legal_priority: Any
     refusal_effect: Any
     outcomes: tuple[Outcome, ...] = ()
+    values_text: str | None = dataclasses.field(default=None, metadata=OMIT_NONE)   # values read
+    missing_text: str | None = dataclasses.field(default=None, metadata=OMIT_NONE)  # empty fields
+
+    @property
+    def not_met(self) -> bool:
+        """Not met for any commune, and not for want of information (listed compactly)."""
+        return self.missing_text is None and all(o.status == "not_met" for o in self.outcomes)
 
 
 @dataclasses.dataclass(slots=True, frozen=True)
@@ -234,6 +245,7 @@ class Refusal(_Part):
     policy: str | None
     criteria: list[RefusalItem]
     text: str
+    effect_text: str | None = dataclasses.field(default=None, metadata=OMIT_NONE)   # for this demande
 
 
 @dataclasses.dataclass(slots=True)
@@ -259,6 +271,12 @@ class Statement(_Part):
     refusal: Refusal
     notes: list[str]
     privacy_text: str
+    # The positions table's notes: whom the rank compares with, and the cells of leases whose
+    # waiting times the table shows ([1], [2]…: ``waiting_refs`` gives each position's number).
+    positions_note: str | None = dataclasses.field(default=None, metadata=OMIT_NONE)
+    waiting_cells_text: str | None = dataclasses.field(default=None, metadata=OMIT_NONE)
+    waiting_refs: list[int] = dataclasses.field(default_factory=list)
+    histogram_hidden_text: str | None = dataclasses.field(default=None, metadata=OMIT_NONE)
 
 
 def statement_json(doc: Statement) -> str:

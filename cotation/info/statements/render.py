@@ -12,7 +12,7 @@ from pathlib import Path
 from markupsafe import Markup
 
 from cotation.info.statements.model import Histogram, Statement
-from cotation.info.statements.wording import number_fr
+from cotation.info.statements.wording import number_fr, ordinal_fr
 from cotation.templating import check_templates, environment, escape_text as E, render
 
 PAGE = "statement.html"
@@ -22,7 +22,8 @@ TEMPLATES = (PAGE, "statement.css", "statement_header.html", "statement_footer.h
 def statement_environment(templates: str | Path | None = None):
     """The Jinja2 environment of statements (shipped templates, ``templates`` folder first)."""
     return environment("cotation.info", None if templates is None else str(templates), E,
-                       (("histogram_svg", svg_histogram),))
+                       (("histogram_svg", svg_histogram), ("chart_scale", chart_scale),
+                        ("number_fr", number_fr), ("ordinal_fr", ordinal_fr)))
 
 
 def check_statement_templates(templates: str | Path | None = None) -> None:
@@ -36,47 +37,48 @@ def render_html(doc: Statement, templates: str | Path | None = None) -> str:
     return render(statement_environment(templates), PAGE, doc=doc)
 
 
-def svg_histogram(hist: Histogram, uid: str) -> Markup:
-    """The cell's score distribution as an inline SVG; the demandeur's bin is dark.
+def chart_scale(doc: Statement) -> tuple[float, float, int] | None:
+    """One scale for every chart of a statement: (lowest edge, highest edge, tallest bar)."""
+    hs = [p.histogram for p in doc.positions if p.histogram is not None]
+    if not hs:
+        return None
+    return (min(h.edges[0] for h in hs), max(h.edges[-1] for h in hs),
+            max(max(h.counts) for h in hs) or 1)
 
-    Geometry, not wording: the only texts are the caption (from the statement), the axis
-    figures and two fixed labels.
+
+def svg_histogram(hist: Histogram, uid: str, scale: tuple[float, float, int] | None = None) -> Markup:
+    """The cell's score distribution as a small inline SVG on the statement's shared ``scale``
+    (points from, points to, tallest bar); the demandeur's bin is dark, and the red "vous" marker
+    sits under the axis, where no bar can hide it.
+
+    Geometry, not wording: the only texts are the caption (from the statement) and "vous". Text
+    is 12 units high in a 150-unit wide chart printed 40 mm wide: about 9 pt.
     """
     counts, edges, own = hist.counts, hist.edges, hist.own_bin
-    # A small viewBox, so that the 8-unit labels print at about 7 pt in a 58 mm wide chart.
-    W, H, left, right, top, bottom = 190.0, 76.0, 16.0, 5.0, 12.0, 17.0
-    nb = len(counts)
-    bw = (W - left - right) / nb
-    peak = max(counts) or 1
-    ph = H - top - bottom
+    lo, hi, peak = scale if scale is not None else (edges[0], edges[-1], max(counts) or 1)
+    W, H, left, right, top, base = 150.0, 28.0, 2.0, 2.0, 1.0, 16.0
+    span = (hi - lo) or 1.0
+    x_of = lambda v: left + (W - left - right) * (v - lo) / span      # noqa: E731
+    ph = base - top
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W:.0f} {H:.0f}" role="img" '
              f'aria-labelledby="{E(uid)}"><title id="{E(uid)}">{E(hist.caption)}</title>']
     for k, c in enumerate(counts):
+        if not c:
+            continue
         h = ph * c / peak
-        x = left + k * bw
+        x0, x1 = x_of(edges[k]), x_of(edges[k + 1])
         fill = "#1d4f91" if k == own else "#b9c6d6"
-        parts.append(f'<rect x="{x + 0.4:.2f}" y="{top + ph - h:.2f}" width="{max(bw - 0.8, 0.5):.2f}" '
+        parts.append(f'<rect x="{x0 + 0.3:.2f}" y="{base - h:.2f}" width="{max(x1 - x0 - 0.6, 0.5):.2f}" '
                      f'height="{h:.2f}" fill="{fill}"/>')
-    cx = left + (own + 0.5) * bw
-    oh = ph * counts[own] / peak if 0 <= own < nb else 0
-    ty = top + ph - oh - 2
-    parts.append(f'<path d="M{cx - 3:.2f} {ty - 5:.2f} L{cx + 3:.2f} {ty - 5:.2f} L{cx:.2f} {ty:.2f} Z" '
-                 f'fill="#c0392b"/>')
-    anchor = "start" if cx < left + 20 else ("end" if cx > W - right - 20 else "middle")
-    parts.append(f'<text x="{cx:.2f}" y="{max(ty - 6, 8):.2f}" font-size="9" text-anchor="{anchor}" '
-                 'fill="#c0392b" font-weight="bold" stroke="#fff" stroke-width="2.5" '
-                 'paint-order="stroke">vous</text>')
-    base = top + ph
     parts.append(f'<line x1="{left:.2f}" y1="{base:.2f}" x2="{W - right:.2f}" y2="{base:.2f}" '
                  'stroke="#333" stroke-width="0.6"/>')
-    parts.append(f'<text x="{left - 2:.2f}" y="{top + 3:.2f}" font-size="8" text-anchor="end" '
-                 f'fill="#333">{peak}</text>')
-    parts.append(f'<text x="{left - 2:.2f}" y="{base:.2f}" font-size="8" text-anchor="end" '
-                 'fill="#333">0</text>')
-    for x, label, anchor in ((left, edges[0], "start"), (W - right, edges[-1], "end")):
-        parts.append(f'<text x="{x:.2f}" y="{base + 8:.2f}" font-size="8" text-anchor="{anchor}" '
-                     f'fill="#333">{E(number_fr(label))}</text>')
-    parts.append(f'<text x="{(left + W - right) / 2:.2f}" y="{base + 16:.2f}" font-size="8" '
-                 'text-anchor="middle" fill="#333">points (hauteur : nombre de demandes)</text>')
+    if 0 <= own < len(counts):
+        cx = (x_of(edges[own]) + x_of(edges[own + 1])) / 2
+        parts.append(f'<path d="M{cx:.2f} {base + 0.8:.2f} L{cx - 3:.2f} {base + 5.5:.2f} '
+                     f'L{cx + 3:.2f} {base + 5.5:.2f} Z" fill="#c0392b"/>')
+        anchor = "start" if cx < 20 else ("end" if cx > W - 20 else "middle")
+        tx = cx - 3 if anchor == "start" else (cx + 3 if anchor == "end" else cx)
+        parts.append(f'<text x="{tx:.2f}" y="{H - 0.5:.2f}" font-size="12" text-anchor="{anchor}" '
+                     'fill="#c0392b" font-weight="bold">vous</text>')
     parts.append("</svg>")
     return Markup("".join(parts))

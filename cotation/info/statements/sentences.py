@@ -11,8 +11,10 @@ from typing import Any, Sequence
 
 from cotation.info.statements.wording import (
     NBSP, STATUS_FR, choice_fr, commune_label, date_fr, decimal_fr, for_commune, in_commune,
-    ordinal_fr, percent_fr, plural, points_fr, points_valides_fr, typo_short, typo_text, unit_points,
+    number_fr, ordinal_fr, percent_fr, plural, points_fr, points_valides_fr, typo_short, typo_text,
+    unit_points,
 )
+from cotation.info.statements.facts import SHOWN, field_label
 
 # ================================================================================ fixed texts
 
@@ -47,7 +49,7 @@ def privacy_text(min_cell: int, min_leases: int) -> str:
     return ("Ce document ne contient que les informations de votre demande et des "
             "chiffres d'ensemble ; aucune autre demande n'y est identifiable. La "
             f"répartition des points n'est montrée que pour au moins {min_cell} "
-            f"demandes, et un délai d'attente pour au moins {min_leases} logements "
+            f"demandes (une barre de moins de {min_cell} demandes n'est pas dessinée), et un délai d'attente pour au moins {min_leases} logements "
             "attribués.")
 
 
@@ -226,13 +228,13 @@ def position_answer(typologie: str | None, commune: str, rank: int, size: int, m
 
 def waiting_answer(w: Any, typologie: str | None, commune: str, window_months: int,
                    names: dict[str, str]) -> str:
+    """The waiting time of the cell actually used, named as such (it may be the whole territory,
+    all sizes, when the demande's own cell had too few leases)."""
     if not w.shown:
         return "Pas assez d'attributions récentes pour publier un délai d'attente fiable."
-    return (f"Les ménages qui ont obtenu {typo_text(typologie)} "
-            + (in_commune(commune, names) if "loc.commune=" in w.cell_key else "sur le territoire")
-            + f" ces {window_months} derniers mois avaient attendu en moyenne "
-            f"{decimal_fr(Fraction(str(w.mean_months)))} mois (la moitié moins de "
-            f"{decimal_fr(Fraction(str(w.median_months)))} mois).")
+    return (f"Pour les {w.cell_text} ces {window_months} derniers mois ({w.n_attributions} baux), "
+            f"l'attente a été en moyenne de {decimal_fr(Fraction(str(w.mean_months)))} mois "
+            f"(la moitié moins de {decimal_fr(Fraction(str(w.median_months)))} mois).")
 
 
 def refusal_answer(any_negative: bool) -> str:
@@ -240,3 +242,99 @@ def refusal_answer(any_negative: bool) -> str:
             "(voir « Si vous refusez un logement »). "
             + ("Aujourd'hui, des refus passés vous retirent des points." if any_negative else
                "Aujourd'hui, aucun refus ne vous retire de points."))
+
+
+# ================================================================================ values and gaps
+
+_SHORT = {"taux_effort": "taux d'effort", "reste_a_vivre_uc": "reste à vivre",
+          "anciennete_mois": "ancienneté de la demande", "surface_par_personne": "surface par personne",
+          "age": "âge", "ressources_mensuelles": "ressources mensuelles", "loyer_actuel": "loyer actuel",
+          "nb_refus_adaptes_12m": "refus d'offres adaptées en 12 mois"}
+
+
+def _value_fr(name: str, v: Any) -> str | None:
+    if v is None or isinstance(v, (list, bool, str)):
+        return None
+    if isinstance(v, float) and v.is_integer() and name in ("anciennete_mois", "age", "nb_refus_adaptes_12m"):
+        v = int(v)
+    if name == "taux_effort":
+        return decimal_fr(Fraction(str(v)) * 100) + NBSP + "%"
+    if name in ("reste_a_vivre_uc", "ressources_mensuelles", "loyer_actuel"):
+        return number_fr(round(v)) + NBSP + "€" + (" par unité de consommation" if name == "reste_a_vivre_uc" else "")
+    if name == "anciennete_mois":
+        return f"{v} mois"
+    if name == "age":
+        return f"{v} ans"
+    if name == "surface_par_personne":
+        return decimal_fr(Fraction(str(v))) + NBSP + "m²"
+    return number_fr(v)
+
+
+def values_text(fields: Sequence[str], values: dict[str, Any]) -> str | None:
+    """'Valeur retenue : taux d'effort 34,2 %' for the fields a criterion reads (those worth
+    showing: rates, amounts, durations), None when there is none."""
+    parts = []
+    for name in fields:
+        if name not in SHOWN:
+            continue
+        text = _value_fr(name, values.get(name))
+        parts.append(f"{_SHORT.get(name, field_label(name))} : {text if text is not None else 'non calculable'}")
+    if not parts:
+        return None
+    return ("Valeur retenue : " if len(parts) == 1 else "Valeurs retenues : ") + " ; ".join(parts)
+
+
+def missing_text(fields: Sequence[str]) -> str | None:
+    """'information manquante : ressources mensuelles — à ajouter à votre demande'."""
+    if not fields:
+        return None
+    return ("information manquante : " + ", ".join(field_label(n) for n in fields)
+            + " — à ajouter à votre demande pour que ce critère puisse être examiné")
+
+
+def refusal_position_text(h: int, new_h: int, n_above: int, new_n_above: int) -> str:
+    if new_h == h:
+        return "un refus ne changerait ni vos points ni votre rang"
+    return f"{points_fr(new_h)} points, {new_n_above} devant"
+
+
+def refusal_effect_text(positions: Sequence[Any]) -> str | None:
+    """What refusing an adapted offer today would do to this demande, from its positions."""
+    known = [p for p in positions if p.refusal_score is not None]
+    if not known:
+        return None
+    changed = [p for p in known if p.refusal_score != p.score]
+    if not changed:
+        return ("Calculé pour votre demande aujourd'hui : un refus d'un logement adapté ne changerait "
+                "ni vos points ni votre rang.")
+    p = changed[0]
+    h, new_h = round(p.score * 100), round(p.refusal_score * 100)
+    return (f"Calculé pour votre demande aujourd'hui : si vous refusiez un logement adapté, vos points "
+            f"passeraient de {points_fr(h)} à {points_fr(new_h)}. Pour {typo_text(p.typologie)} "
+            f"{_place(p)}, {p.refusal_n_above} {plural(p.refusal_n_above, 'demande aurait', 'demandes auraient')} "
+            f"alors plus de points que vous, au lieu de {p.n_above}. Le détail par commune et par "
+            f"taille de logement figure dans le tableau de vos classements.")
+
+
+def _place(p: Any) -> str:
+    return f"à {p.commune_name} ({p.commune})" if p.commune_name else f"dans la commune {p.commune}"
+
+
+def positions_note(first_cell: str, n: int, fallback_text: str | None) -> str:
+    text = f"Le rang compare votre demande aux {first_cell}"
+    text += ", et de même pour chaque ligne du tableau." if n > 1 else "."
+    if fallback_text:
+        text += f" * {fallback_text}"
+    return text
+
+
+def waiting_cells_text(cells: Sequence[tuple[str, int]], fallback: bool) -> str:
+    """'Délais d'attente : … pour : [1] les logements T1 attribués à Bron (69029) (57 baux) ; …'."""
+    listed = " ; ".join(f"[{k}] les {cell} ({n} {plural(n, 'bail', 'baux')})"
+                        for k, (cell, n) in enumerate(cells, 1))
+    text = ("Attente : moyenne et médiane (la moitié des ménages a attendu moins) des délais entre le "
+            f"dépôt de la demande et la signature du bail, pour : {listed}.")
+    if fallback:
+        text += (" Quand trop peu de logements ont été attribués pour votre commune et votre taille "
+                 "de logement, le délai est calculé sur l'ensemble indiqué entre crochets.")
+    return text

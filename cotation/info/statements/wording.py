@@ -114,10 +114,67 @@ def field_label(name: str, grid: ir.GridIR) -> str:
     return name.replace("_", " ")
 
 
+# The codes of the demande's enumerations, as the public reads them (no raw code on a document).
+CODE_FR = {
+    "locataire_hlm": "locataire HLM", "locataire_prive": "locataire du parc privé",
+    "proprietaire": "propriétaire", "residence_sociale_foyer": "résidence sociale ou foyer",
+    "rhvs": "résidence hôtelière à vocation sociale", "residence_etudiante": "résidence étudiante",
+    "sous_locataire_temporaire": "sous-locataire ou hébergé temporairement",
+    "structure_hebergement": "structure d'hébergement", "cdef_centre_maternel": "centre maternel",
+    "heberge_parents_enfants": "hébergé chez ses parents ou ses enfants",
+    "heberge_particulier": "hébergé chez un particulier", "loge_titre_gratuit": "logé à titre gratuit",
+    "logement_fonction": "logement de fonction", "camping_caravaning": "camping ou caravane",
+    "hotel": "hôtel", "sans_abri": "sans abri", "squat": "squat",
+    "occupant_sans_titre": "occupant sans titre", "habitat_mobile": "habitat mobile",
+    "logement_temporaire": "logement temporaire", "sans_logement": "sans logement",
+    "demolition": "démolition", "non_decent": "logement non décent",
+    "insalubre_dangereux": "logement insalubre ou dangereux", "reprise_vente": "reprise ou vente du logement",
+    "expulsion": "procédure d'expulsion", "violences_familiales": "violences familiales",
+    "handicap": "handicap", "sante": "raisons de santé", "trop_cher": "logement trop cher",
+    "trop_grand": "logement trop grand", "divorce_separation": "divorce ou séparation",
+    "decohabitation": "décohabitation", "trop_petit": "logement trop petit",
+    "futur_couple": "futur couple", "regroupement_familial": "regroupement familial",
+    "assistant_maternel_familial": "assistant maternel ou familial", "voisinage": "problèmes de voisinage",
+    "mutation_professionnelle": "mutation professionnelle",
+    "rapprochement_travail": "rapprochement du lieu de travail",
+    "rapprochement_services": "rapprochement des services",
+    "rapprochement_famille": "rapprochement familial", "accedant_difficulte": "accédant en difficulté",
+    "renouvellement_urbain": "renouvellement urbain", "autre": "autre",
+    "celibataire": "célibataire", "marie": "marié", "pacse": "pacsé", "concubin": "en concubinage",
+    "divorce": "divorcé", "separe": "séparé", "veuf": "veuf", "cdi_fonctionnaire": "CDI ou fonctionnaire",
+    "cdd_interim": "CDD ou intérim", "independant": "indépendant", "chomage": "au chômage",
+    "apprenti": "apprenti", "etudiant": "étudiant", "retraite": "retraité", "non": "non",
+    "actif": "reconnu", "caduc": "caduc", "actif_reloge": "reconnu et relogé", "T6P": "T6 et plus",
+}
+
+
+def code_fr(value: Any) -> str:
+    """A constant of a grid expression in words: codes by their French label, numbers French."""
+    if isinstance(value, str):
+        return CODE_FR.get(value, value)
+    if isinstance(value, bool):
+        return "oui" if value else "non"
+    if isinstance(value, (frozenset, set, tuple)):
+        return ", ".join(sorted(code_fr(v) for v in value))
+    return number_fr(value)
+
+
 def expr_fr(e: ir.Expr, grid: ir.GridIR, top: bool = True) -> str:
     """A readable French rendering of a grid expression (for the points rule of a criterion)."""
     if isinstance(e, ir.Const):
-        return number_fr(e.value)
+        return code_fr(e.value)
+    if isinstance(e, ir.SetLiteral):
+        return ", ".join(code_fr(c.value) for c in e.items)
+    if isinstance(e, ir.Member):
+        word = "n'est pas parmi" if e.negate else "parmi"
+        item = expr_fr(e.item, grid, False)
+        if isinstance(e.container, ir.Ref):      # a set-valued field (motifs): "motifs contient …"
+            verb = "ne contient pas" if e.negate else "contient"
+            return f"{expr_fr(e.container, grid, False)} {verb} « {item} »"
+        return f"{item} {word} : {expr_fr(e.container, grid, False)}"
+    if isinstance(e, ir.Between):
+        return (f"{expr_fr(e.operand, grid, False)} entre {expr_fr(e.low, grid, False)} "
+                f"et {expr_fr(e.high, grid, False)}")
     if isinstance(e, ir.Ref):
         return field_label(e.name, grid)
     if isinstance(e, ir.LocRef):
