@@ -193,6 +193,7 @@
       doc: st.grid.text, label: `Grille ${st.grid.name} (YAML)`, delay: 300, lint, words: () => words,
       onChange: () => { dirty = true; $("save-status").textContent = "Modifications non enregistrées."; clearTimeout(previewTimer); previewTimer = setTimeout(preview, 300); },
     });
+    window.cotationStudio = {editor};  // for tests and the browser console
     setupTabs();
     $("save").addEventListener("click", save);
     $("publication-refresh").addEventListener("click", publication);
