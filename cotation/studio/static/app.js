@@ -77,8 +77,8 @@
       list.style.listStyle = "none"; list.style.padding = "0";
       for (const b of c.distribution) {
         const fill = el("span", {class: "fill"}); fill.style.width = (100 * b.count / max) + "%";
-        list.append(el("li", {class: "bar"}, el("span", {text: `${b.from} à ${b.to}`}),
-          el("span", {"aria-hidden": "true"}, fill), el("span", {class: "count", text: nf.format(b.count)})));
+        list.append(el("li", {class: "bar"}, el("span", {text: `${nf.format(b.from)} à ${nf.format(b.to)}`}),
+          el("span", {"aria-hidden": "true", class: "track"}, fill), el("span", {class: "count", text: nf.format(b.count)})));
       }
       div.append(list); box.append(div);
     }
