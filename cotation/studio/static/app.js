@@ -72,7 +72,7 @@
     for (const c of communes) {
       const max = Math.max(1, ...c.distribution.map((b) => b.count));
       const div = el("div", {class: "commune", "data-commune": c.commune},
-        el("h3", {text: `Commune ${c.commune} : ${nf.format(c.pairs)} demandes cotées, médiane ${c.median ?? "—"} points`}));
+        el("h3", {text: `Commune ${c.commune} : ${nf.format(c.pairs)} demandes cotées, médiane ${c.median === null ? "—" : nf.format(c.median)} points`}));
       const list = el("ul", {class: "bars", "aria-label": `Répartition des cotations, commune ${c.commune}`});
       list.style.listStyle = "none"; list.style.padding = "0";
       for (const b of c.distribution) {
@@ -118,7 +118,7 @@
       el("thead", {}, el("tr", {}, el("th", {scope: "col", text: "Commune"}), el("th", {scope: "col", class: "num", text: "Montent"}),
         el("th", {scope: "col", class: "num", text: "Descendent"}), el("th", {scope: "col", class: "num", text: "Couples"}))), tb));
     if (!cmp.identical && t.spearman !== null && t.spearman !== undefined)
-      box.append(el("p", {class: "note", text: `Corrélation des rangs (Spearman) : ${t.spearman}`}));
+      box.append(el("p", {class: "note", text: `Corrélation des rangs (Spearman) : ${nf.format(t.spearman)}`}));
   }
 
   async function preview() {
