@@ -3,8 +3,12 @@ loopback only), the JSON panes and the atomic save with its backup."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -188,3 +192,73 @@ def test_real_server_listens_on_loopback_only(session):
         thread.join(10)
         sock.close()
     assert session.grid_path.read_text(encoding="utf-8") == session.opened_text
+
+
+def test_compare_with_another_file_and_attributions(tmp_path, table):
+    from cotation.data.sources import read_attributions
+    from cotation.studio.app import build_app
+    from cotation.studio.session import Session
+    grid = tmp_path / "proposition.yaml"
+    text = (ROOT / "grids" / "rennes-priorites.yaml").read_text(encoding="utf-8")
+    grid.write_text(text.replace('when: "nb_personnes_handicap >= 1"\n    points: 20',
+                                 'when: "nb_personnes_handicap >= 1"\n    points: 90'), encoding="utf-8")
+    reference = ROOT / "grids" / "rennes-priorites.yaml"
+    att_path = ROOT / "examples" / "data" / "attributions.csv"
+    att = read_attributions(att_path)[0]
+    session = Session.open(grid, table, DEMANDES, dt.date(2025, 6, 1), attributions=att,
+                           attributions_path=att_path, reference_path=reference)
+    client = TestClient(build_app(session, "127.0.0.1", PORT), base_url=f"http://127.0.0.1:{PORT}")
+    p = client.post("/api/preview", json={"text": session.opened_text}, headers=ORIGIN).json()
+    assert not p["comparison"]["identical"] and p["comparison"]["territory"]["moved_up"] > 0
+    assert p["comparison"]["attributions"]["attributions_read"] == 3000
+    same = client.post("/api/preview", json={"text": text}, headers=ORIGIN).json()
+    assert same["comparison"]["identical"] and same["comparison"]["territory"]["moved_up"] == 0
+    assert client.get("/api/state").json()["reference"] == "rennes-priorites.yaml"
+    # the reference grid is a given file; the demandes and attributions are read, never shown
+    assert client.get("/api/file", params={"path": str(reference)}).status_code == 200
+    for given in (DEMANDES, att_path):
+        assert client.get("/api/file", params={"path": str(given)}).status_code == 403
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COTATION_LANG": "fr"}
+    return subprocess.run([sys.executable, "-m", "cotation.cli", "studio", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_cli_mistakes_are_one_french_line(tmp_path):
+    r = _cli("absent.yaml", "--no-browser", cwd=tmp_path)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and "introuvable" in r.stderr
+    shutil.copy(ROOT / "grids" / "rennes-priorites.yaml", tmp_path / "g.yaml")
+    r = _cli("g.yaml", "--demandes", "absent.csv", "--no-browser", cwd=tmp_path)
+    assert r.returncode == 1 and "introuvable" in r.stderr and "Traceback" not in r.stderr
+    r = _cli("g.yaml", "--compare", str(ROOT / "grids" / "broken" / "duplicate_id.yaml"), "--no-browser",
+             cwd=tmp_path)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        r = _cli("g.yaml", "--port", str(busy.getsockname()[1]), "--no-browser", cwd=tmp_path)
+    assert r.returncode == 1 and "127.0.0.1" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_ctrl_c_exits_cleanly(tmp_path):
+    shutil.copy(ROOT / "grids" / "rennes-priorites.yaml", tmp_path / "g.yaml")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COTATION_LANG": "fr"}
+    proc = subprocess.Popen([sys.executable, "-m", "cotation.cli", "studio", "g.yaml", "--port", "0",
+                             "--no-browser", "--today", "2025-06-01"], cwd=tmp_path, env=env,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stderr.readline()
+        assert "http://127.0.0.1:" in line
+        url = line.split()[2]
+        with urllib.request.urlopen(url + "api/state", timeout=30) as r:
+            assert r.status == 200
+        proc.send_signal(signal.SIGINT)
+        rest = proc.stderr.read()
+        assert proc.wait(30) == 130      # interrupted, as every command (docs/reference.md)
+        assert "Traceback" not in rest
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.yaml"]

@@ -109,10 +109,18 @@ def test_author_session_in_chromium(studio):
             assert page.locator("#status").get_attribute("class") == "error"
             _shot(page, "2-typo")
 
-            # Fixed: valid again.
-            page.keyboard.type("t")
+            # Fixed through the completion (Ctrl-Espace proposes the schema's field names).
+            page.keyboard.press("Control+Space")
+            option = page.locator(".cm-tooltip-autocomplete li[aria-selected='true']")
+            option.wait_for(timeout=10000)
+            assert option.inner_text().startswith("dalo_statut")
+            _shot(page, "2b-completion")
+            page.wait_for_timeout(200)   # CodeMirror ignores Enter within 75 ms of the list opening
+            page.keyboard.press("Enter")
             _status_ok(page)
             assert page.locator("#diagnostics li[data-code='unknown-name']").count() == 0
+            assert "when: \"dalo_statut == 'actif'\"" in page.evaluate(
+                "window.cotationStudio.editor.getText()")
             page.click("#tab-distribution")
             before = page.locator("#distribution").inner_text()
             page.click("#tab-comparison")

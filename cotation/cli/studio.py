@@ -1,6 +1,6 @@
 """``cotation studio``: the local web application for grid authors (``cotation.studio``).
 
-Exit status: 0 stopped by Ctrl-C or normally, 1 invalid input (missing file, unreadable
+Exit status: 130 stopped by Ctrl-C (uvicorn re-raises the signal after a clean shutdown), 1 invalid input (missing file, unreadable
 demandes, port in use, the ``studio`` extra not installed), 2 usage.
 """
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 
 from cotation.cli.core import _date
 from cotation.cli.outputs import EXIT_INPUT
+from cotation.grid.diagnostics import GridError
 from cotation.i18n import _, print_error
 
 
@@ -24,6 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--demandes", metavar="FILE",
                    help=_("demandes for the previews (default: the bundled example data)"))
     p.add_argument("--attributions", metavar="FILE", help=_("leases (CSV or Parquet)"))
+    p.add_argument("--compare", metavar="FILE",
+                   help=_("compare with this grid file (default: the grid as it was when opened)"))
     p.add_argument("--mapping", help=_("mapping file for a local CSV extraction"))
     p.add_argument("--today", type=_date, default=None,
                    help=_("reference date YYYY-MM-DD (default: today)"))
@@ -69,12 +72,21 @@ def cmd_studio(args) -> int:
         attributions = _read_attributions(args.attributions)
         if attributions is None:
             return EXIT_INPUT
+    if args.compare and not Path(args.compare).is_file():
+        print_error(_("grid file not found: {path}").format(path=args.compare))
+        return EXIT_INPUT
     today = args.today or dt.date.today()
     try:
         session = Session.open(grid, table, demandes, today, attributions=attributions,
-                               attributions_path=Path(args.attributions) if args.attributions else None)
+                               attributions_path=Path(args.attributions) if args.attributions else None,
+                               reference_path=Path(args.compare) if args.compare else None)
     except (OSError, UnicodeDecodeError) as exc:
         print_error(_("cannot read {path}: {error}").format(path=grid, error=exc))
+        return EXIT_INPUT
+    except GridError as exc:
+        print_error(_("{path} does not validate:").format(path=args.compare))
+        for d in exc.errors or exc.diagnostics:
+            print("  " + d.format(), file=sys.stderr)
         return EXIT_INPUT
     from cotation.studio.server import serve
     try:

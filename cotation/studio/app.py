@@ -99,6 +99,7 @@ def build_app(session: Session, host: str, port: int) -> Starlette:
                          "text": session.read_file("grid")},
                 "demandes": {"name": files["demandes"].name, "count": len(session.table)},
                 "attributions": files["attributions"].name if "attributions" in files else None,
+                "reference": files["reference"].name if "reference" in files else None,
                 "today": session.today.isoformat(), "opened_valid": session.opened is not None,
                 "words": completion_words()}
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from cotation.data.table import DemandeTable
+from cotation.data.table import AttributionTable, DemandeTable
 from cotation.engine import ScoreTable, score
 from cotation.engine.scoring import format_hundredths
 from cotation.grid import Grid
@@ -51,25 +51,26 @@ def _communes(grid: Grid, st: ScoreTable) -> list[dict[str, Any]]:
 
 
 def _comparison(opened: Grid, grid: Grid, table: DemandeTable, today: dt.date,
-                engine: str) -> dict[str, Any]:
+                engine: str, attributions: AttributionTable | None) -> dict[str, Any]:
     from cotation.analysis.compare import compare
     result = compare(opened, grid, table, today, top=(TOP,), engine=engine,
-                     labels=("grille à l'ouverture", "grille en cours"))
+                     attributions=attributions, labels=("grille de référence", "grille en cours"))
     keys = ("pairs_both", "pairs_a", "pairs_b", "moved_up", "moved_down", "max_moved_up",
             "max_moved_down", "spearman", "kendall_tau_b")
     t = result.summary["territory"]
     return {"territory": {k: t.get(k) for k in keys},
             "communes": {c: {k: b.get(k) for k in ("pairs_both", "moved_up", "moved_down")}
                          for c, b in result.summary["communes"].items()},
-            "identical": bool(opened.source_hash == grid.source_hash)}
+            "identical": bool(opened.source_hash == grid.source_hash),
+            "attributions": result.summary.get("attributions")}
 
 
 def preview_json(grid: Grid, opened: Grid | None, table: DemandeTable, today: dt.date,
-                 engine: str) -> dict[str, Any]:
+                 engine: str, attributions: AttributionTable | None = None) -> dict[str, Any]:
     st = score(grid.ir, table, today, engine=engine, explain=True)
     out: dict[str, Any] = {"today": today.isoformat(), "demandes": len(table), "pairs": len(st),
                            "criteria": _criteria(grid, st), "communes": _communes(grid, st)}
-    out["comparison"] = (_comparison(opened, grid, table, today, engine)
+    out["comparison"] = (_comparison(opened, grid, table, today, engine, attributions)
                          if opened is not None else None)
     return out
 

@@ -52,18 +52,25 @@ class Session:
     engine: str = "auto"
     opened_text: str = ""
     opened: Grid | None = field(default=None, repr=False)
+    reference_path: Path | None = None     # --compare FILE: compare with it, not the grid as opened
 
     @classmethod
     def open(cls, grid_path: Path, table: DemandeTable, demandes_path: Path, today: dt.date, *,
              attributions: AttributionTable | None = None,
-             attributions_path: Path | None = None) -> "Session":
+             attributions_path: Path | None = None, reference_path: Path | None = None) -> "Session":
+        """Read the grid (and the reference grid of ``--compare``); a reference grid that does
+        not validate raises :class:`GridError`, the edited grid may be invalid."""
         text = grid_path.read_text(encoding="utf-8")
         s = cls(grid_path.resolve(), today, table, demandes_path.resolve(), attributions,
-                attributions_path.resolve() if attributions_path else None, opened_text=text)
-        try:
-            s.opened = load_grid(s.grid_path, text)
-        except GridError:
-            s.opened = None
+                attributions_path.resolve() if attributions_path else None, opened_text=text,
+                reference_path=reference_path.resolve() if reference_path else None)
+        if s.reference_path is not None:
+            s.opened = load_grid(s.reference_path)
+        else:
+            try:
+                s.opened = load_grid(s.grid_path, text)
+            except GridError:
+                s.opened = None
         return s
 
     # -- files -------------------------------------------------------------------------------
@@ -71,6 +78,8 @@ class Session:
         files = {"grid": self.grid_path, "demandes": self.demandes_path}
         if self.attributions_path:
             files["attributions"] = self.attributions_path
+        if self.reference_path:
+            files["reference"] = self.reference_path
         return files
 
     def read_file(self, name: str) -> str:
@@ -85,8 +94,8 @@ class Session:
             if candidate not in files.values():
                 raise StudioError(_("this file was not given on the command line"), 403)
             path = candidate
-        if path != self.grid_path:
-            raise StudioError(_("only the grid file is shown in the studio"), 403)
+        if path not in (self.grid_path, self.reference_path):
+            raise StudioError(_("only the grid files are shown in the studio"), 403)
         return path.read_text(encoding="utf-8")
 
     def save(self, text: str) -> dict[str, Any]:
@@ -118,7 +127,8 @@ class Session:
         grid, diags = self.check(text)
         out: dict[str, Any] = {"valid": grid is not None, "diagnostics": diags}
         if grid is not None:
-            out.update(preview_json(grid, self.opened, self.table, self.today, self.engine))
+            out.update(preview_json(grid, self.opened, self.table, self.today, self.engine,
+                                    self.attributions))
         return out
 
     def explain(self, text: str, numero_unique: str) -> dict[str, Any]:

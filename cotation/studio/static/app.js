@@ -11,6 +11,7 @@
     return e;
   };
   const nf = new Intl.NumberFormat("fr-FR");
+  let reference = null;
   let editor = null, words = [], previewTimer = null, previewSeq = 0, dirty = false;
 
   async function post(path, body) {
@@ -107,7 +108,7 @@
     const box = $("comparison"); box.replaceChildren();
     if (!cmp) { box.append(el("p", {text: "La grille ne se validait pas à l'ouverture : pas de comparaison."})); return; }
     const t = cmp.territory;
-    box.append(el("p", {id: "comparison-summary", text: cmp.identical ? "Grille identique à celle de l'ouverture." :
+    box.append(el("p", {id: "comparison-summary", text: cmp.identical ? (reference ? `Grille identique à ${reference}.` : "Grille identique à celle de l'ouverture.") :
       `${nf.format(t.moved_up)} demandes montent, ${nf.format(t.moved_down)} descendent (sur ${nf.format(t.pairs_both)} couples cotés par les deux versions).`}));
     const tb = el("tbody");
     for (const [c, b] of Object.entries(cmp.communes)) {
@@ -117,6 +118,11 @@
     box.append(el("table", {}, el("caption", {class: "sr", text: "Mouvements par commune"}),
       el("thead", {}, el("tr", {}, el("th", {scope: "col", text: "Commune"}), el("th", {scope: "col", class: "num", text: "Montent"}),
         el("th", {scope: "col", class: "num", text: "Descendent"}), el("th", {scope: "col", class: "num", text: "Couples"}))), tb));
+    const a = cmp.attributions;
+    if (a) box.append(el("p", {id: "comparison-attributions", text:
+      `Attributions de la période (${a.window.start} au ${a.window.end}) : ${nf.format(a.in_window)}, dont ${nf.format(a.scored)} ` +
+      `demandes cotées ; rang médian à la date d'attribution ${a.median_rank_a ?? "—"} avec la grille de référence, ` +
+      `${a.median_rank_b ?? "—"} avec la grille en cours ; ${nf.format(a.moved_up)} montent, ${nf.format(a.moved_down)} descendent.`}));
     if (!cmp.identical && t.spearman !== null && t.spearman !== undefined)
       box.append(el("p", {class: "note", text: `Corrélation des rangs (Spearman) : ${nf.format(t.spearman)}`}));
   }
@@ -187,6 +193,8 @@
     const r = await fetch("/api/state");
     const st = await r.json();
     words = st.words;
+    reference = st.reference;
+    if (reference) $("comparison-note").textContent = `Comparaison avec la grille ${reference} (--compare).`;
     $("files").textContent = `${st.grid.name} — ${st.demandes.name} (${nf.format(st.demandes.count)} demandes)` +
       (st.attributions ? ` — ${st.attributions}` : "") + ` — date de référence ${st.today}`;
     editor = window.CotationEditor.create($("editor"), {
