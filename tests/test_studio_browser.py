@@ -62,7 +62,7 @@ def studio(tmp_path, monkeypatch):
 def _shot(page, name: str) -> None:
     if SHOTS:
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
+        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"))   # the page is one screen high
 
 
 def _place_cursor(page, needle: str, offset: int, length: int = 0) -> None:
@@ -71,7 +71,7 @@ def _place_cursor(page, needle: str, offset: int, length: int = 0) -> None:
         const v = window.cotationStudio.editor.view;
         const at = v.state.doc.toString().indexOf(needle);
         if (at < 0) throw new Error('not found: ' + needle);
-        v.dispatch({selection: {anchor: at + offset, head: at + offset + length}});
+        v.dispatch({selection: {anchor: at + offset, head: at + offset + length}, scrollIntoView: true});
         v.focus(); }""", [needle, offset, length])
 
 
