@@ -144,6 +144,21 @@ def test_author_session_in_chromium(studio):
             row = page.locator("#criteria tr[data-id='handicap']").inner_text()
             assert "90,00" in row or "90.00" in row
 
+            # Explanation of a demande from the ranking, and the published page pane.
+            page.click("#tab-ranking")
+            first = page.locator("#ranking tbody button").first
+            numero = first.inner_text()
+            first.click()
+            page.wait_for_function("document.getElementById('explanation').textContent.includes('Commune')",
+                                   timeout=20000)
+            assert numero in page.locator("#explanation").inner_text()
+            page.click("#tab-publication")
+            page.wait_for_function("document.getElementById('publication-message').textContent !== '' || "
+                                   "document.getElementById('publication').srcdoc !== ''", timeout=20000)
+            _shot(page, "5b-explanation-publication")
+            page.keyboard.press("ArrowLeft")     # tabs move with the arrow keys
+            assert page.locator("#tab-explain").get_attribute("aria-selected") == "true"
+
             # Save: the file on disk is the edited grid, the previous version beside it.
             page.click("#save")
             page.wait_for_function("document.getElementById('save-status').textContent.startsWith('Enregistré')",

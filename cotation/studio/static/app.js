@@ -154,8 +154,11 @@
     try {
       const r = await post("/api/publication", {text: editor.getText()});
       if (!r.valid) { msg.textContent = "La grille ne se valide pas : corrigez les erreurs d'abord."; return; }
-      if (r.html === null) { msg.textContent = r.message; $("publication").srcdoc = ""; return; }
-      msg.textContent = ""; $("publication").srcdoc = r.html;
+      if (r.html === null) {
+        msg.textContent = r.message.charAt(0).toUpperCase() + r.message.slice(1) + ".";
+        $("publication").srcdoc = ""; $("publication").hidden = true; return;
+      }
+      msg.textContent = ""; $("publication").hidden = false; $("publication").srcdoc = r.html;
     } catch (e) { msg.textContent = "Erreur : " + e.message; }
   }
 
