@@ -262,3 +262,13 @@ def test_ctrl_c_exits_cleanly(tmp_path):
         if proc.poll() is None:
             proc.kill()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["g.yaml"]
+
+
+def test_missing_extra_is_one_french_line(tmp_path, monkeypatch, capsys):
+    from cotation.cli import main
+    monkeypatch.setenv("COTATION_LANG", "fr")
+    monkeypatch.setitem(sys.modules, "uvicorn", None)     # as if the 'studio' extra were absent
+    shutil.copy(ROOT / "grids" / "rennes-priorites.yaml", tmp_path / "g.yaml")
+    assert main(["studio", str(tmp_path / "g.yaml"), "--no-browser"]) == 1
+    err = capsys.readouterr().err
+    assert "cotation[studio]" in err and err.count("\n") == 1
