@@ -1,7 +1,8 @@
 """``cotation studio``: the local web application for grid authors (``cotation.studio``).
 
-Exit status: 130 stopped by Ctrl-C (uvicorn re-raises the signal after a clean shutdown), 1 invalid input (missing file, unreadable
-demandes, port in use, the ``studio`` extra not installed), 2 usage.
+Exit status: 130 stopped by Ctrl-C (uvicorn re-raises the signal after a clean shutdown), 1
+invalid input (missing file, unreadable demandes, reference grid that does not validate, port in
+use, the ``studio`` extra not installed), 2 usage.
 """
 from __future__ import annotations
 

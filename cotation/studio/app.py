@@ -79,6 +79,8 @@ async def _body(request: Request) -> dict[str, Any]:
 def build_app(session: Session, host: str, port: int) -> Starlette:
     """The application for ``session``, served at ``http://host:port``."""
 
+    words = completion_words()      # computed once per application
+
     def endpoint(fn: Callable[[dict], Any]):
         async def handler(request: Request) -> Response:
             try:
@@ -101,7 +103,7 @@ def build_app(session: Session, host: str, port: int) -> Starlette:
                 "attributions": files["attributions"].name if "attributions" in files else None,
                 "reference": files["reference"].name if "reference" in files else None,
                 "today": session.today.isoformat(), "opened_valid": session.opened is not None,
-                "words": completion_words()}
+                "words": words}
 
     def read(data: dict) -> dict:
         return {"text": session.read_file(str(data.get("path", "")))}

@@ -3,7 +3,6 @@ the demande fields and their values (``cotation.data.schema``) and the expressio
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 from importlib import resources
 
 
@@ -22,8 +21,8 @@ def _walk(node, keys: dict[str, str], enums: set[str]) -> None:
             _walk(v, keys, enums)
 
 
-@lru_cache(maxsize=1)
-def _compute() -> tuple[dict, ...]:
+def completion_words() -> list[dict]:
+    """Every word the editor proposes, as CodeMirror completions (label, type, detail, info)."""
     from cotation.data.schema import COLUMNS, DERIVED
     from cotation.grid.ir import FUNCTIONS
     schema = json.loads((resources.files("cotation.grid") / "grid.schema.json").read_text("utf-8"))
@@ -40,16 +39,12 @@ def _compute() -> tuple[dict, ...]:
               for d in DERIVED]
     words += [{"label": f, "type": "function", "detail": "fonction"} for f in FUNCTIONS]
     words += [{"label": w, "type": "keyword", "detail": "expression"}
-              for w in ("today", "loc.commune", "loc.rang", "and", "or", "not", "in", "true", "false")]
+              for w in ("today", "loc.commune", "loc.rang", "and", "or", "not", "in", "between",
+                        "true", "false")]
     seen: set[tuple[str, str]] = set()
     out = []
     for w in words:
         if (w["label"], w["type"]) not in seen:
             seen.add((w["label"], w["type"]))
             out.append(w)
-    return tuple(out)
-
-
-def completion_words() -> list[dict]:
-    """Every word the editor proposes, as CodeMirror completions (label, type, detail, info)."""
-    return [dict(w) for w in _compute()]
+    return out
