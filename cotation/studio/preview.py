@@ -27,24 +27,32 @@ def _criteria(grid: Grid, st: ScoreTable) -> list[dict[str, Any]]:
     return out
 
 
-def _histogram(scores: np.ndarray, lo: float, hi: float) -> list[dict]:
+def _histogram(scores: np.ndarray, lo: float, hi: float) -> list[int]:
     if hi <= lo:
         hi = lo + 1
-    counts, edges = np.histogram(scores, bins=BINS, range=(lo, hi))
-    return [{"from": round(float(edges[i]), 2), "to": round(float(edges[i + 1]), 2),
-             "count": int(counts[i])} for i in range(BINS)]
+    return [int(n) for n in np.histogram(scores, bins=BINS, range=(lo, hi))[0]]
 
 
-def _communes(grid: Grid, st: ScoreTable) -> list[dict[str, Any]]:
+def _communes(grid: Grid, st: ScoreTable, ref: ScoreTable | None) -> list[dict[str, Any]]:
+    """Per commune: pairs, median, the distribution in bars shared by every commune and by the
+    reference grid's scores (``reference`` counts, when there is one), the top of the ranking."""
     pts = st.score / 100
-    lo, hi = (float(pts.min()), float(pts.max())) if len(st) else (0.0, 1.0)
+    ref_pts = ref.score / 100 if ref is not None else np.zeros(0)
+    both = np.concatenate([pts, ref_pts])
+    lo, hi = (float(both.min()), float(both.max())) if len(both) else (0.0, 1.0)
+    edges = np.linspace(lo, hi if hi > lo else lo + 1, BINS + 1)
     out = []
     for commune in grid.ir.communes:
         sel = np.flatnonzero(st.commune == commune)
         top = sel[np.argsort(st.rank[sel], kind="stable")][:TOP]
+        counts = _histogram(pts[sel], lo, hi)
+        ref_counts = (_histogram(ref_pts[ref.commune == commune], lo, hi) if ref is not None
+                      else [None] * BINS)
         out.append({"commune": commune, "pairs": int(len(sel)),
                     "median": round(float(np.median(pts[sel])), 2) if len(sel) else None,
-                    "distribution": _histogram(pts[sel], lo, hi),
+                    "distribution": [{"from": round(float(edges[i]), 2), "to": round(float(edges[i + 1]), 2),
+                                      "count": counts[i], "reference": ref_counts[i]}
+                                     for i in range(BINS)],
                     "top": [{"rank": int(st.rank[p]), "numero_unique": str(st.numero_unique[p]),
                              "score": format_hundredths(int(st.score[p]))} for p in top]})
     return out
@@ -68,8 +76,9 @@ def _comparison(opened: Grid, grid: Grid, table: DemandeTable, today: dt.date,
 def preview_json(grid: Grid, opened: Grid | None, table: DemandeTable, today: dt.date,
                  engine: str, attributions: AttributionTable | None = None) -> dict[str, Any]:
     st = score(grid.ir, table, today, engine=engine, explain=True)
+    ref = score(opened.ir, table, today, engine=engine) if opened is not None else None
     out: dict[str, Any] = {"today": today.isoformat(), "demandes": len(table), "pairs": len(st),
-                           "criteria": _criteria(grid, st), "communes": _communes(grid, st)}
+                           "criteria": _criteria(grid, st), "communes": _communes(grid, st, ref)}
     out["comparison"] = (_comparison(opened, grid, table, today, engine, attributions)
                          if opened is not None else None)
     return out

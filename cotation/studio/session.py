@@ -4,8 +4,9 @@ The demandes are read once when the studio starts; every edit is re-checked with
 :func:`cotation.grid.load_grid` (same diagnostics and codes as ``cotation validate``) and
 rescored with ``engine="auto"``: the compiled engine, whose kernels do not depend on the
 points (a change of points reuses the cached kernels), falling back to the reference
-interpreter; on the bundled 4,000 demandes a preview takes about 0.1 s compiled against 0.6 s
-interpreted (``benchmarks/bench_studio.py``, figures in ``benchmarks/README.md``).
+interpreter; on the bundled 4,000 demandes a preview takes 0.1-0.3 s compiled against 0.5-1.8 s
+interpreted, depending on the machine's load (``benchmarks/bench_studio.py``, figures in
+``benchmarks/README.md``).
 """
 from __future__ import annotations
 

@@ -71,15 +71,22 @@
   function renderDistribution(communes) {
     const box = $("distribution"); box.replaceChildren();
     for (const c of communes) {
-      const max = Math.max(1, ...c.distribution.map((b) => b.count));
+      const max = Math.max(1, ...c.distribution.map((b) => Math.max(b.count, b.reference || 0)));
       const div = el("div", {class: "commune", "data-commune": c.commune},
         el("h3", {text: `Commune ${c.commune} : ${nf.format(c.pairs)} demandes cotées, médiane ${c.median === null ? "—" : nf.format(c.median)} points`}));
       const list = el("ul", {class: "bars", "aria-label": `Répartition des cotations, commune ${c.commune}`});
       list.style.listStyle = "none"; list.style.padding = "0";
       for (const b of c.distribution) {
         const fill = el("span", {class: "fill"}); fill.style.width = (100 * b.count / max) + "%";
-        list.append(el("li", {class: "bar"}, el("span", {text: `${nf.format(b.from)} à ${nf.format(b.to)}`}),
-          el("span", {"aria-hidden": "true", class: "track"}, fill), el("span", {class: "count", text: nf.format(b.count)})));
+        const track = el("span", {"aria-hidden": "true", class: "track"}, fill);
+        let count = nf.format(b.count);
+        if (b.reference !== null && b.reference !== undefined) {
+          const ref = el("span", {class: "ref"}); ref.style.width = (100 * b.reference / max) + "%";
+          track.append(ref);
+          if (b.reference !== b.count) count += ` (avant ${nf.format(b.reference)})`;
+        }
+        list.append(el("li", {class: "bar"}, el("span", {text: `${nf.format(b.from)} à ${nf.format(b.to)} points`}),
+          track, el("span", {class: "count", text: count})));
       }
       div.append(list); box.append(div);
     }
