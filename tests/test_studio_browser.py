@@ -138,7 +138,8 @@ def test_author_session_in_chromium(studio):
             assert "demandes montent" in summary and not summary.startswith("0 demandes montent")
             _shot(page, "4-comparison")
             page.click("#tab-distribution")
-            assert page.locator("#distribution").inner_text() != before
+            after = page.locator("#distribution").inner_text()
+            assert after != before and "avant" in after and "avant" not in before
             _shot(page, "5-distribution")
             page.click("#tab-criteria")
             row = page.locator("#criteria tr[data-id='handicap']").inner_text()
