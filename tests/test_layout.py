@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LEVEL = {
     "cotation": 0, "cotation.progress": 0, "cotation.data": 1, "cotation.grid": 2,
     "sne_adapters": 2, "cotation.engine": 3, "cotation.info": 4, "cotation.flux": 4,
-    "cotation.analysis": 5, "cotation.testing": 5, "cotation.api": 6, "cotation.cli": 7,
+    "cotation.analysis": 5, "cotation.testing": 5, "cotation.api": 6, "cotation.studio": 6, "cotation.cli": 7,
     "cotation.__main__": 8,  # `python -m cotation`: the command line's entry point
 }
 MAX_LINES = 650

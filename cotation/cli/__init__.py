@@ -22,6 +22,7 @@ _COMMAND_MODULES = (
     "cotation.cli.compare",
     "cotation.cli.evaluate",
     "cotation.cli.examples",
+    "cotation.cli.studio",
 )
 
 
