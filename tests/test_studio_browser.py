@@ -102,7 +102,7 @@ def test_author_session_in_chromium(studio):
             item.wait_for(timeout=20000)
             text = item.inner_text()
             assert "dalo_statu" in text and "inconnu" in text
-            assert "vouliez-vous dire 'dalo_statut'" in item.locator(".suggestion").inner_text()
+            assert "vouliez-vous dire « dalo_statut »" in item.locator(".suggestion").inner_text()
             line = original[:original.index("dalo_statut == 'actif'")].count("\n") + 1
             assert f"ligne {line}, colonne" in text
             page.locator(".cm-lintRange-error").first.wait_for(timeout=20000)   # marked in place
