@@ -131,13 +131,15 @@ def test_validate_preview_explain(client, session, monkeypatch):
 
 
 def test_publication_pane(client, session):
+    """The pane shows the published grid as `cotation publish` renders it (issue 13)."""
     r = client.post("/api/publication", json={"text": session.opened_text}, headers=ORIGIN).json()
-    try:
-        import cotation.info.publication  # noqa: F401
-    except ImportError:
-        assert r["html"] is None and r["message"]
-    else:
-        assert "<" in r["html"]
+    html = r["html"]
+    assert html and html.lstrip().lower().startswith("<!doctype html")
+    from cotation.grid import load_grid
+    from cotation.info.publication import publication_html
+    grid = load_grid(session.grid_path)
+    assert html == publication_html(grid)
+    assert grid.ir.criteria[0].label in html or grid.ir.criteria[0].id in html
 
 
 def test_save_atomic_with_backup(client, session):
