@@ -113,7 +113,7 @@ def report_text(c: Consolidation) -> str:
     """A short French report (Markdown) for the EPCI / CIL."""
     p = c.periode
     lines = [f"# Bilan consolidé du {p.get('debut')} au {p.get('fin')}", "",
-             f"Bailleurs: {', '.join(c.bailleurs)}.", "", "## Par réservataire, tous bailleurs", "",
+             f"Bailleurs : {', '.join(c.bailleurs)}.", "", "## Par réservataire, tous bailleurs", "",
              "| Réservataire | Objectif | Mises à disposition | Attributions | Baux signés | Décomptes | "
              "Défauts de désignation |", "|---|---:|---:|---:|---:|---:|---:|"]
     for r in c.reservataires:
@@ -122,7 +122,11 @@ def report_text(c: Consolidation) -> str:
                          f"{r['attributions']} | {r['baux_signes']} | {r['decomptes']} | {r['defauts_designation']} |")
     lines += ["", "## Par EPCI", "", "| EPCI | Réservataire | Mises à disposition | Attributions | Décomptes |",
               "|---|---|---:|---:|---:|"]
+    names = {r["reservataire"]: r["nom"] or r["reservataire"] for r in c.reservataires
+             if r["bailleur"] == TOTAL}
+    names[ALL] = "Tous réservataires"
     for r in c.epci:
-        lines.append(f"| {r['epci_nom']} ({r['epci']}) | {r['reservataire']} | {r['mises_a_disposition']} | "
+        who = names.get(r["reservataire"], r["reservataire"])
+        lines.append(f"| {r['epci_nom']} ({r['epci']}) | {who} | {r['mises_a_disposition']} | "
                      f"{r['attributions']} | {r['decomptes']} |")
     return "\n".join(lines) + "\n"

@@ -45,7 +45,12 @@ def test_two_bailleurs_consolidated_by_reservataire_and_epci(tmp_path):
                  "-o", str(tmp_path / "cil")]) == 0
     doc = json.loads((tmp_path / "cil" / "consolidation.json").read_text(encoding="utf-8"))
     assert {r["epci"] for r in doc["epci"]} == {"200068641"}
-    assert "Toulouse Métropole (243100518)" in (out / "rapport.md").read_text(encoding="utf-8")
+    report = (out / "rapport.md").read_text(encoding="utf-8")
+    assert "Toulouse Métropole (243100518)" in report
+    # The EPCI table names réservataires as the per-réservataire table does, never by their id.
+    epci_part = report.split("## Par EPCI", 1)[1]
+    assert "| Tous réservataires |" in epci_part
+    assert "| CD31 |" not in epci_part and "| TOUS |" not in epci_part
 
 
 def test_consolidation_rejects_mixed_periods_and_duplicates(tmp_path, capsys):
