@@ -180,3 +180,26 @@ def test_names_not_codes(documents, name, communes):
         assert c in text, c
     raw = sorted({m.group(0) for m in _RAW.finditer(text)})
     assert not raw, raw
+
+
+def test_one_browser_prints_many_and_falls_back(documents, tmp_path, monkeypatch):
+    """In bulk, one Chromium prints several documents over the DevTools pipe; the bytes are those
+    of one --print-to-pdf process per document, and a Chromium that refuses the pipe still
+    gets every document printed (one process each)."""
+    from cotation import pdf
+    htmls = [documents[n].with_suffix(".html") for n in ("statement", "publication", "statement")]
+    pairs = [(h, tmp_path / f"{k}.pdf") for k, h in enumerate(htmls)]
+    seen: list[tuple[int, int]] = []
+    assert html_to_pdf(pairs, jobs=1, progress=lambda d, t: seen.append((d, t))) == "chromium"
+    assert seen == [(0, 3), (1, 3), (2, 3), (3, 3)]
+    for (h, out) in pairs:
+        assert out.read_bytes() == h.with_suffix(".pdf").read_bytes()
+
+    class Refused:
+        def __init__(self, *a, **k):
+            raise OSError("no pipe")
+    monkeypatch.setattr(pdf, "_PipeBrowser", Refused)
+    again = [(h, tmp_path / f"fallback{k}.pdf") for k, h in enumerate(htmls)]
+    html_to_pdf(again, jobs=2)
+    for (h, out) in again:
+        assert out.read_bytes() == h.with_suffix(".pdf").read_bytes()

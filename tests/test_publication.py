@@ -71,6 +71,7 @@ def test_no_pdf_engine_is_one_french_line(monkeypatch):
     monkeypatch.setattr(pdf, "find_chromium", lambda: None)
     monkeypatch.setattr(pdf, "_has_weasyprint", lambda: False)
     monkeypatch.delenv("COTATION_PDF", raising=False)
+    monkeypatch.setenv("COTATION_LANG", "fr")
     with pytest.raises(pdf.PdfError, match="impossible de produire un PDF : installer Chromium"):
         pdf.pdf_engine()
 
