@@ -53,6 +53,13 @@ def add_output(p: argparse.ArgumentParser, help: str, required: bool = True, met
                    metavar=metavar or _("OUTPUT"), help=help)
 
 
+def _positive_int(text: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(_("expected a whole number of at least 1, not {text!r}")
+                                         .format(text=text))
+    return int(text)
+
+
 def _engine_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", choices=("auto", "compiled", "interpreter"), default=None,
                    help=_("scoring back end (default auto: compiled, the interpreter if it cannot run)"))
@@ -77,6 +84,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--audit", action="store_true",
                    help=_("add grid_id, grid_version, grid_hash and today columns to every row"))
     _engine_option(p)
+    p.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+                   help=_("threads of the compiled engine (default: COTATION_WORKERS, else the "
+                          "CPUs available)"))
     p.add_argument("--mapping", help=_("mapping file for a local CSV extraction"))
     p.add_argument("--rejects", help=_("write rows that could not be read to this CSV"))
     p.add_argument("--strict", action="store_true", help=_("fail on the first rejected row or on any warning about the source"))
@@ -220,7 +230,7 @@ def cmd_score(args) -> int:
               file=sys.stderr)
     engine = args.engine or default_engine()
     st = score(grid.ir, result.table, args.today, engine=engine, explain=args.explain,
-               progress=Progress("cotation", args.progress))
+               progress=Progress("cotation", args.progress), workers=args.workers)
     if st.rejects:
         print(_("{n} demande(s) not scored: unreadable local field values").format(n=len(st.rejects))
               + (_(" (added to {path})").format(path=args.rejects) if args.rejects else ""),
