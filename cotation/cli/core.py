@@ -335,7 +335,7 @@ def cmd_explain(args) -> int:
         doc = {"numero_unique": args.id, "grid": {"id": grid.ir.id, "version": grid.ir.version,
                                                   "hash": grid.source_hash},
                "today": args.today.isoformat(),
-               "communes": [{"commune": p.commune, "rang": p.rang,
+               "communes": [{"commune": p.commune, "ordre_choix": p.rang,
                              "score": format_hundredths(p.score),
                              "score_valide": format_hundredths(p.score_valide),
                              "rank": ranks[p.commune][0], "of": ranks[p.commune][1],
