@@ -25,3 +25,25 @@ def test_cli_rejects_a_bad_worker_count(capsys):
         main(["score", "g.yaml", "d.csv", "--today", "2025-01-01", "-o", "o.csv",
               "--workers", "0"])
     assert exc.value.code == 2
+
+
+def test_cold_start_is_announced_on_stderr(tmp_path, capsys, monkeypatch):
+    """The first score of a grid structure says that kernels are compiled, and how long it
+    took; a run with cached kernels says nothing. (The uncached state is simulated so that
+    the test does not pay a real compilation.)"""
+    from cotation.cli import main
+    from cotation.engine.compiled.engine import CompiledGrid
+    from test_cli import DEMANDES, SPEC_GRID
+    demandes = tmp_path / "d.csv"
+    demandes.write_text(DEMANDES, encoding="utf-8")
+    args = ["score", str(SPEC_GRID), str(demandes), "--today", "2025-06-30", "-o",
+            str(tmp_path / "o.csv"), "--engine", "compiled", "--workers", "1"]
+    assert main(args) == 0                     # kernels now in the cache
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "noyaux" not in capsys.readouterr().err
+    monkeypatch.setattr(CompiledGrid, "kernels_cached", lambda self: False)
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "noyaux" in err or "kernels" in err
+    assert err.count("\n") >= 2 and " s " in err

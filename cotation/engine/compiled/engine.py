@@ -119,6 +119,14 @@ class CompiledGrid:
                 mod = self._mod
         return mod
 
+    def kernels_cached(self) -> bool:
+        """Whether Numba's disk cache already holds machine code for this grid's kernels
+        (False: the first run compiles, for seconds to minutes)."""
+        if self._mod is not None:
+            return True
+        pycache = cache.cache_dir() / "__pycache__"
+        return any(pycache.glob(f"k_{self.digest[:40]}.*.nbi"))
+
     def warm(self) -> None:
         """Load (or compile) both kernels now, with the exact argument types of real runs."""
         batch = self.encode({"numero_unique": np.array([], dtype=object)})
