@@ -47,3 +47,26 @@ def test_cold_start_is_announced_on_stderr(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert "noyaux" in err or "kernels" in err
     assert err.count("\n") >= 2 and " s " in err
+
+
+def test_columnar_csv_output_is_the_python_writers():
+    """score's CSV body is written by Arrow from arrays: same text as csv.writer, and the
+    Python writer takes over when a cell needs quotes."""
+    import io
+
+    import numpy as np
+    from cotation.cli.core import _write_csv_columns, hundredths_text
+    from cotation.engine.scoring import format_hundredths
+    h = np.array([0, 5, -5, 99, 100, -101, 54250, -10 ** 15, 10 ** 15 + 7], dtype=np.int64)
+    assert hundredths_text(h).to_pylist() == [format_hundredths(x) for x in h.tolist()]
+    for nus in (["A1", "é", " x"], ["a,b", 'q"', "l\nm"]):
+        cols = {"numero_unique": np.array(nus, dtype=object), "score": hundredths_text(h[:3]),
+                "rank": np.arange(1, 4), "grid_id": ["g"] * 3}
+        fast, slow = io.StringIO(), io.StringIO()
+        _write_csv_columns(cols, fast)
+        import csv
+        w = csv.writer(slow, lineterminator="\n")
+        w.writerow(list(cols))
+        for i in range(3):
+            w.writerow([nus[i], format_hundredths(int(h[i])), i + 1, "g"])
+        assert fast.getvalue() == slow.getvalue()

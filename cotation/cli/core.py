@@ -5,6 +5,9 @@ import argparse
 import csv
 import datetime as dt
 import sys
+from typing import Any
+
+import numpy as np
 
 from cotation.cli.outputs import (CommandError, input_file, output_file, usage_error)
 from cotation.grid.diagnostics import GridError
@@ -231,7 +234,7 @@ def default_engine() -> str:
 def cmd_score(args) -> int:
     from cotation.engine import score
     from cotation.progress import Progress
-    from cotation.engine.scoring import format_hundredths, output_order
+    from cotation.engine.scoring import output_order
 
     resolve_inputs(args, "grid", "demandes")
     if args.output != "-":
@@ -269,19 +272,26 @@ def cmd_score(args) -> int:
     order = output_order(st)
     # CSV gets exact two-decimal text; Parquet gets numbers (hundredths / 100) for other tools.
     parquet = args.output.lower().endswith(".parquet")
-    fmt = (lambda h: int(h) / 100) if parquet else format_hundredths
-    columns: dict[str, list] = {
-        "numero_unique": [st.numero_unique[i] for i in order],
-        "commune": [st.commune[i] for i in order],
-        "score": [fmt(st.score[i]) for i in order],
-        "score_valide": [fmt(st.score_valide[i]) for i in order],
-        "rank": [int(st.rank[i]) for i in order],
+    if parquet:
+        def fmt(h: np.ndarray) -> list:
+            return [int(x) / 100 for x in h.tolist()]
+    else:
+        fmt = hundredths_text      # exact two-decimal text, built column-wise
+    columns: dict[str, Any] = {
+        "numero_unique": np.asarray(st.numero_unique, dtype=object)[order],
+        "commune": np.asarray(st.commune, dtype=object)[order],
+        "score": fmt(np.asarray(st.score, dtype=np.int64)[order]),
+        "score_valide": fmt(np.asarray(st.score_valide, dtype=np.int64)[order]),
+        "rank": np.asarray(st.rank, dtype=np.int64)[order],
     }
     if args.explain:
         if st.points is None:
             raise RuntimeError("engine returned no per-criterion points")
         for j, c in enumerate(grid.ir.criteria):
-            columns[f"pts_{c.id}"] = [fmt(st.points[i, j]) for i in order]
+            columns[f"pts_{c.id}"] = fmt(np.asarray(st.points[:, j], dtype=np.int64)[order])
+    if parquet:
+        columns = {k: (v.tolist() if isinstance(v, np.ndarray) else v)
+                   for k, v in columns.items()}
     if args.audit or parquet:
         n = len(order)
         columns["grid_id"] = [grid.ir.id] * n
@@ -313,13 +323,59 @@ def write_columns(columns: dict[str, list], path: str) -> None:
             _write_csv_columns(columns, out)
 
 
-def _write_csv_columns(columns: dict[str, list], out) -> None:
+def hundredths_text(h: np.ndarray):
+    """``format_hundredths`` of a whole int64 column, with Arrow kernels."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    h = np.asarray(h, dtype=np.int64)
+    a = np.abs(h)
+    whole = pa.array(a // 100).cast(pa.string())
+    cents = pc.utf8_lpad(pa.array(a % 100).cast(pa.string()), 2, "0")
+    sign = pc.if_else(pa.array(h < 0), "-", "")
+    return pc.binary_join_element_wise(sign, whole, ".", cents, "")
+
+
+_CSV_SPECIAL = r'[,"\n]'
+
+
+def _arrow_csv_body(columns: dict[str, Any]):
+    """The columns as an Arrow table whose unquoted CSV is what ``csv.writer`` writes, or
+    None when a cell would need quotes (the Python writer then writes the file)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arrays = []
+    for v in columns.values():
+        arr = v if isinstance(v, (pa.Array, pa.ChunkedArray)) else pa.array(
+            v.tolist() if isinstance(v, np.ndarray) and v.dtype == object else v)
+        if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+            if pc.any(pc.match_substring_regex(arr, _CSV_SPECIAL)).as_py():
+                return None
+        elif not (pa.types.is_integer(arr.type) or pa.types.is_null(arr.type)):
+            return None
+        arrays.append(arr)
+    return pa.table(arrays, names=[f"c{i}" for i in range(len(arrays))])
+
+
+def _write_csv_columns(columns: dict[str, Any], out) -> None:
     names = list(columns)
     n = len(columns[names[0]]) if names else 0
     w = csv.writer(out, lineterminator="\n")
     w.writerow(names)
+    body = _arrow_csv_body(columns) if n and len(names) > 1 else None
+    if body is not None:
+        import io
+
+        import pyarrow.csv as pcsv
+        buf = io.BytesIO()
+        pcsv.write_csv(body, buf, pcsv.WriteOptions(include_header=False, quoting_style="none"))
+        out.write(buf.getvalue().decode("utf-8"))
+        return
+    cols = [c.to_pylist() if hasattr(c, "to_pylist") else
+            (c.tolist() if isinstance(c, np.ndarray) else c) for c in columns.values()]
     for i in range(n):
-        w.writerow([columns[k][i] for k in names])
+        w.writerow([c[i] for c in cols])
 
 
 def cmd_explain(args) -> int:
