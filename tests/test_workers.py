@@ -70,3 +70,13 @@ def test_columnar_csv_output_is_the_python_writers():
         for i in range(3):
             w.writerow([nus[i], format_hundredths(int(h[i])), i + 1, "g"])
         assert fast.getvalue() == slow.getvalue()
+
+
+def test_csv_writer_falls_back_on_mixed_and_float_columns():
+    import io
+
+    from cotation.cli.core import _write_csv_columns
+    cols = {"a": [1, "x", None], "b": [0.5, 1.0, None], "c": [True, False, None]}
+    out = io.StringIO()
+    _write_csv_columns(cols, out)
+    assert out.getvalue() == "a,b,c\n1,0.5,True\nx,1.0,False\n,,\n"

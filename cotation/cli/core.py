@@ -347,8 +347,12 @@ def _arrow_csv_body(columns: dict[str, Any]):
 
     arrays = []
     for v in columns.values():
-        arr = v if isinstance(v, (pa.Array, pa.ChunkedArray)) else pa.array(
-            v.tolist() if isinstance(v, np.ndarray) and v.dtype == object else v)
+        try:
+            arr = v if isinstance(v, (pa.Array, pa.ChunkedArray)) else pa.array(
+                v.tolist() if isinstance(v, np.ndarray) and v.dtype == object else v)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError,
+                ValueError, OverflowError):
+            return None       # mixed types: the Python writer's str() of each cell
         if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
             if pc.any(pc.match_substring_regex(arr, _CSV_SPECIAL)).as_py():
                 return None
