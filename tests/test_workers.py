@@ -80,3 +80,15 @@ def test_csv_writer_falls_back_on_mixed_and_float_columns():
     out = io.StringIO()
     _write_csv_columns(cols, out)
     assert out.getvalue() == "a,b,c\n1,0.5,True\nx,1.0,False\n,,\n"
+
+
+def test_progress_covers_reading_scoring_and_writing(tmp_path, capsys):
+    from cotation.cli import main
+    from test_cli import DEMANDES, SPEC_GRID
+    demandes = tmp_path / "d.csv"
+    demandes.write_text(DEMANDES, encoding="utf-8")
+    assert main(["score", str(SPEC_GRID), str(demandes), "--today", "2025-06-30", "-o",
+                 str(tmp_path / "o.csv"), "--engine", "compiled", "--progress"]) == 0
+    phases = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("cotation: ")
+              and ln.endswith("s)") and "%" not in ln]
+    assert len(phases) == 4, phases

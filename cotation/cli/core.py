@@ -243,12 +243,14 @@ def cmd_score(args) -> int:
         output_file(args.rejects, REJECTS_SUFFIXES, inputs=(args.grid, args.demandes),
                     option="--rejects")
     input_file(args.demandes, _("demandes"))
+    show = Progress("cotation", args.progress)
     grid = _load(args.grid)
     if grid is None:
         return 1
     result = _read(args, grid)
     if result is None:
         return 1
+    show.phase(_("read {n} demandes").format(n=len(result.table)))
     if args.today < grid.ir.effective_from:
         print(warning_line(_("grid {id} v{version} takes effect on {start}, after the reference "
                              "date {today}").format(id=grid.ir.id, version=grid.ir.version,
@@ -258,8 +260,10 @@ def cmd_score(args) -> int:
     engine = args.engine or default_engine()
     if engine in ("compiled", "auto"):
         _announce_compile(grid)
+        show.phase(_("kernels ready"))
     st = score(grid.ir, result.table, args.today, engine=engine, explain=args.explain,
-               progress=Progress("cotation", args.progress), workers=args.workers)
+               progress=show, workers=args.workers)
+    show.phase(_("scored and ranked"))
     if st.rejects:
         print(_("{n} demande(s) not scored: unreadable local field values").format(n=len(st.rejects))
               + (_(" (added to {path})").format(path=args.rejects) if args.rejects else ""),
@@ -299,6 +303,7 @@ def cmd_score(args) -> int:
         columns["grid_hash"] = [grid.source_hash] * n
         columns["today"] = [args.today.isoformat()] * n
     write_columns(columns, args.output)
+    show.phase(_("written"))
     print(_("{path}: {n} cotations of {demandes} demandes ({scope} in scope), grid {id} v{version}, "
             "today {today}, engine {engine}").format(
         path=args.output, n=len(order), demandes=len(result.table), scope=len(set(st.row.tolist())),
