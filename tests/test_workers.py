@@ -92,3 +92,20 @@ def test_progress_covers_reading_scoring_and_writing(tmp_path, capsys):
     phases = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("cotation: ")
               and ln.endswith("s)") and "%" not in ln]
     assert len(phases) == 4, phases
+
+
+def test_auto_uses_the_interpreter_for_small_inputs_without_kernels(tmp_path, capsys,
+                                                                    monkeypatch):
+    from cotation.cli import main
+    from cotation.engine.compiled.engine import CompiledGrid
+    from test_cli import DEMANDES, SPEC_GRID
+    demandes = tmp_path / "d.csv"
+    demandes.write_text(DEMANDES, encoding="utf-8")
+    args = ["score", str(SPEC_GRID), str(demandes), "--today", "2025-06-30", "-o"]
+    assert main(args + [str(tmp_path / "a.csv"), "--engine", "compiled"]) == 0
+    assert main(args + [str(tmp_path / "b.csv")]) == 0          # kernels cached: compiled
+    assert capsys.readouterr().err.rstrip().endswith("auto")
+    monkeypatch.setattr(CompiledGrid, "kernels_cached", lambda self: False)
+    assert main(args + [str(tmp_path / "c.csv")]) == 0
+    assert capsys.readouterr().err.rstrip().endswith("interpreter")
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "c.csv").read_bytes()

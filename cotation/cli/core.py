@@ -56,6 +56,21 @@ def add_output(p: argparse.ArgumentParser, help: str, required: bool = True, met
                    metavar=metavar or _("OUTPUT"), help=help)
 
 
+# Below this many demandes, ``auto`` scores with the interpreter when the grid's kernels are
+# not compiled yet: on bench30 (30 criteria) a cold compilation took 4.7-5.7 s while the
+# interpreter scored 5,000 demandes in about 1 s more than a warm compiled run (both in
+# fresh processes, same session; benchmarks/README.md).
+INTERPRETER_BELOW = 5000
+
+
+def _kernels_cached(grid) -> bool:
+    try:
+        from cotation.engine.compiled import compile_grid
+        return compile_grid(grid.ir).kernels_cached()
+    except Exception:  # noqa: BLE001 - no compiler: auto falls back by itself
+        return True
+
+
 def _announce_compile(grid) -> None:
     """Compile the grid's kernels now when the cache lacks them, saying so on stderr with the
     time taken (the first score of a new grid structure takes seconds). A grid the compiler
@@ -258,6 +273,8 @@ def cmd_score(args) -> int:
                                                    today=args.today.isoformat())),
               file=sys.stderr)
     engine = args.engine or default_engine()
+    if engine == "auto" and len(result.table) < INTERPRETER_BELOW and not _kernels_cached(grid):
+        engine = "interpreter"   # same scores; compiling would cost more than it saves
     if engine in ("compiled", "auto"):
         _announce_compile(grid)
         show.phase(_("kernels ready"))
