@@ -147,12 +147,14 @@ def write_extraction(path: Path, n: int, seed: int) -> None:
 
 
 def timed(fn, repeat: int):
-    best, out = float("inf"), None
+    """(min, median) seconds over ``repeat`` runs, and the last output."""
+    import statistics
+    times, out = [], None
     for _ in range(repeat):
         t0 = time.perf_counter()
         out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
+        times.append(time.perf_counter() - t0)
+    return (min(times), statistics.median(times)), out
 
 
 def run(rows: int, seed: int, repeat: int, reference: bool) -> dict:
@@ -194,10 +196,12 @@ def run(rows: int, seed: int, repeat: int, reference: bool) -> dict:
             for name, fn in readers.items():
                 if fn is None:
                     continue
-                secs, out = timed(fn, 1 if "row by row" in name else repeat)
+                (secs, median), out = timed(fn, 1 if "row by row" in name else repeat)
                 n_out = out.num_rows if hasattr(out, "num_rows") else (
                     len(out) if not hasattr(out, "table") else out.n_read)
-                rec = {"seconds": round(secs, 3), "rows_per_s": round(rows / secs), "rows": n_out}
+                rec = {"seconds": round(secs, 3), "median_s": round(median, 3),
+                       "rows_per_s": round(rows / secs), "rows": n_out,
+                       "load": round(__import__("os").getloadavg()[0], 2)}
                 if hasattr(out, "rejects"):
                     rec["accepted"], rec["rejected"] = out.n_accepted, len(out.rejects)
                 entry["readers"][name] = rec
@@ -213,10 +217,11 @@ def print_table(res: dict) -> None:
           f"{res['machine']}; generation {res['generate_s']} s)")
     for label, entry in res["files"].items():
         print(f"\n{label}: {entry['bytes'] / 1e6:.0f} MB")
-        print(f"  {'reader':<48} {'seconds':>8} {'rows/s':>12} {'time / ours':>12}")
+        print(f"  {'reader':<48} {'min s':>8} {'median s':>9} {'rows/s':>12} "
+              f"{'time / ours':>12} {'load':>5}")
         for name, rec in entry["readers"].items():
-            print(f"  {name:<48} {rec['seconds']:>8.2f} {rec['rows_per_s']:>12,} "
-                  f"{rec['time_vs_ours']:>12.2f}")
+            print(f"  {name:<48} {rec['seconds']:>8.2f} {rec['median_s']:>9.2f} "
+                  f"{rec['rows_per_s']:>12,} {rec['time_vs_ours']:>12.2f} {rec['load']:>5.2f}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -91,7 +91,7 @@ class Result:
     score_hundredths: np.ndarray     # int64
     score_valide_hundredths: np.ndarray
     ranks: np.ndarray                # int64, 1 = first in its commune
-    rang: np.ndarray                 # int32, 1 = the demande's first choice
+    ordre_choix: np.ndarray          # int32, 1 = the demande's first choice (not the rank)
     met: np.ndarray                  # uint64 (n, words)
     set_aside: np.ndarray
     met_valide: np.ndarray
@@ -107,6 +107,14 @@ class Result:
 
     def __len__(self) -> int:
         return len(self.rows)
+
+    @property
+    def rang(self) -> np.ndarray:
+        """Deprecated name of :attr:`ordre_choix` (it read too much like ``rank``)."""
+        import warnings
+        warnings.warn("Result.rang is renamed Result.ordre_choix", DeprecationWarning,
+                      stacklevel=2)
+        return self.ordre_choix
 
     @property
     def scores(self) -> np.ndarray:
@@ -156,15 +164,63 @@ class Result:
         """Pair indices by commune (territory order) then rank."""
         return np.lexsort((self.ranks, self._terr)) if len(self) else np.zeros(0, np.int64)
 
+    def to_arrow(self, *, sort: bool = False):
+        """The pairs as a ``pyarrow.Table``, built from the arrays (no Python rows):
+        ``numero_unique``, ``commune`` (dictionary-encoded), ``ordre_choix`` (1 = the
+        demande's first choice), ``score``, ``score_valide`` (points, float64, exact to the
+        hundredth), ``rank`` (1 = first in its commune), ``line`` (source line), and one
+        ``pts_<criterion>`` column per criterion when scored with ``explain=True``. In pair
+        order, or by commune then rank when ``sort``."""
+        import pyarrow as pa
+
+        idx = self.order() if sort else None
+
+        def pick(a: np.ndarray) -> np.ndarray:
+            return a if idx is None else a[idx]
+
+        terr = pick(self._terr).astype(np.int32)
+        nu = self._nu()
+        cols: dict[str, pa.Array] = {
+            "numero_unique": pa.array(pick(nu[self.rows]) if len(self) else [], pa.string()),
+            "commune": pa.DictionaryArray.from_arrays(
+                pa.array(terr, pa.int32()), pa.array(list(self._territory), pa.string())),
+            "ordre_choix": pa.array(pick(self.ordre_choix).astype(np.int32)),
+            "score": pa.array(pick(self.score_hundredths) / 100.0),
+            "score_valide": pa.array(pick(self.score_valide_hundredths) / 100.0),
+            "rank": pa.array(pick(self.ranks).astype(np.int64)),
+            "line": pa.array(pick(self.lines).astype(np.int64)),
+        }
+        if self.points is not None:
+            pts = pick(self.points)
+            for c in self.grid.criteria:
+                cols[f"pts_{c.id}"] = pa.array(pts[:, c.index] / 100.0)
+        return pa.table(cols)
+
+    def __arrow_c_stream__(self, requested_schema: Any = None):
+        """Arrow PyCapsule stream interface: ``polars.from_arrow``, DuckDB,
+        ``pyarrow.table(result)`` read the result without a copy through Python."""
+        return self.to_arrow().__arrow_c_stream__(requested_schema)
+
+    def to_pandas(self, *, sort: bool = False):
+        """:meth:`to_arrow` as a pandas DataFrame (pandas must be installed)."""
+        return self.to_arrow(sort=sort).to_pandas()
+
+    def to_polars(self, *, sort: bool = False):
+        """:meth:`to_arrow` as a polars DataFrame (polars must be installed)."""
+        import polars as pl
+
+        return pl.from_arrow(self.to_arrow(sort=sort))
+
     def to_records(self, *, sort: bool = False) -> list[dict[str, Any]]:
-        """One dict per pair: numero_unique, commune, rang, score, score_valide (points),
+        """One dict per pair: numero_unique, commune, ordre_choix, score, score_valide (points),
         rank; in pair order, or by commune then rank when ``sort``."""
         idx = self.order() if sort else np.arange(len(self))
         nu = self.numero_unique
         communes = self.communes
         sc = self.score_hundredths
         sv = self.score_valide_hundredths
-        return [{"numero_unique": nu[i], "commune": communes[i], "rang": int(self.rang[i]),
+        return [{"numero_unique": nu[i], "commune": communes[i],
+                 "ordre_choix": int(self.ordre_choix[i]),
                  "score": int(sc[i]) / 100, "score_valide": int(sv[i]) / 100,
                  "rank": int(self.ranks[i])} for i in idx.tolist()]
 
@@ -262,7 +318,7 @@ class Scorer:
         ranks = cg.rank(raw, batch)
         return Result(grid=self._grid_ir, today=today, rows=raw.row,
                       score_hundredths=raw.score, score_valide_hundredths=raw.score_valide,
-                      ranks=ranks, rang=raw.rang, met=raw.met, set_aside=raw.set_aside,
+                      ranks=ranks, ordre_choix=raw.rang, met=raw.met, set_aside=raw.set_aside,
                       met_valide=raw.met_valide, set_aside_valide=raw.set_aside_valide,
                       points=raw.points, rejects=list(batch.rejects), report=batch.report,
                       _lines=batch.lines, _terr=raw.terr,
@@ -306,7 +362,7 @@ class Scorer:
                     line["points"] = int(result.points[p, c.index]) / 100
                 crit.append(line)
             out.append({"numero_unique": result.numero_unique[p], "commune": communes[p],
-                        "rang": int(result.rang[p]),
+                        "ordre_choix": int(result.ordre_choix[p]),
                         "score": int(result.score_hundredths[p]) / 100,
                         "score_valide": int(result.score_valide_hundredths[p]) / 100,
                         "rank": int(result.ranks[p]), "criteria": crit})

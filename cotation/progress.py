@@ -36,3 +36,14 @@ class Progress:
                               .format(label=self.label, pct=pct, done=done, total=total,
                                       elapsed=elapsed) + "\n")
         self.stream.flush()
+
+    def phase(self, name: str) -> None:
+        """Report that a phase (reading, compiling, scoring, writing) is done, with the time
+        since the previous phase; nothing when progress is off."""
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        since = getattr(self, "_phase_t", self._t0)
+        self._phase_t = now
+        self.stream.write(f"{self.label}: {name} ({now - since:.1f}s)\n")
+        self.stream.flush()

@@ -473,3 +473,29 @@ def test_months_between_kernel_helper():
         b = dt.date.fromordinal(rng.randint(1, dt.date(9999, 12, 31).toordinal()))
         assert mod._months(a.toordinal(), b.toordinal()) == months_between(a, b)
         assert mod._ymd(a.toordinal()) == (a.year, a.month, a.day)
+
+
+def test_api_result_as_arrow(lyon):
+    """to_arrow: same values as to_records, ordre_choix (not rang), pts_<criterion>;
+    the PyCapsule stream reads back the same table."""
+    import pyarrow as pa
+    scorer, table, today = lyon
+    res = scorer.score(table, today, explain=True)
+    tab = res.to_arrow(sort=True)
+    recs = res.to_records(sort=True)
+    assert tab.num_rows == len(recs) == len(res)
+    assert "rang" not in tab.column_names and "rang" not in recs[0]
+    for name in ("numero_unique", "commune", "ordre_choix", "score", "score_valide", "rank"):
+        assert tab.column(name).to_pylist() == [r[name] for r in recs], name
+    for c in scorer.grid.criteria:
+        got = tab.column(f"pts_{c.id}").to_numpy()
+        assert np.array_equal(got, res.points[res.order(), c.index] / 100.0), c.id
+    assert pa.table(res).equals(res.to_arrow())
+    assert np.array_equal(tab.column("line").to_numpy(), res.lines[res.order()])
+    with pytest.warns(DeprecationWarning):
+        assert np.array_equal(res.rang, res.ordre_choix)
+    try:
+        import polars as pl
+    except ImportError:
+        return
+    assert pl.from_arrow(tab).shape == res.to_polars(sort=True).shape

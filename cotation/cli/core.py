@@ -5,6 +5,9 @@ import argparse
 import csv
 import datetime as dt
 import sys
+from typing import Any
+
+import numpy as np
 
 from cotation.cli.outputs import (CommandError, input_file, output_file, usage_error)
 from cotation.grid.diagnostics import GridError
@@ -58,6 +61,52 @@ def add_output(p: argparse.ArgumentParser, help: str, required: bool = True, met
                    metavar=metavar or _("OUTPUT"), help=help)
 
 
+# Below this many demandes, ``auto`` scores with the interpreter when the grid's kernels are
+# not compiled yet: on bench30 (30 criteria) a cold compilation took 4.7-5.7 s while the
+# interpreter scored 5,000 demandes in about 1 s more than a warm compiled run (both in
+# fresh processes, same session; benchmarks/README.md).
+INTERPRETER_BELOW = 5000
+
+
+def _kernels_cached(grid) -> bool:
+    try:
+        from cotation.engine.compiled import compile_grid
+        return compile_grid(grid.ir).kernels_cached()
+    except Exception:  # noqa: BLE001 - no compiler: auto falls back by itself
+        return True
+
+
+def _announce_compile(grid) -> None:
+    """Compile the grid's kernels now when the cache lacks them, saying so on stderr with the
+    time taken (the first score of a new grid structure takes seconds). A grid the compiler
+    cannot take is left to ``score``, which falls back or reports it."""
+    import time
+
+    try:
+        from cotation.engine.compiled import compile_grid
+        cg = compile_grid(grid.ir)
+        if cg.kernels_cached():
+            return
+    except Exception:  # noqa: BLE001 - no compiler here: score() reports or falls back
+        return
+    print(_("compiling the kernels of grid {id} (first use of this grid structure on this "
+            "machine)…").format(id=grid.ir.id), file=sys.stderr, flush=True)
+    start = time.perf_counter()
+    try:
+        cg.warm()
+    except Exception:  # noqa: BLE001 - score() falls back to the interpreter with a warning
+        return
+    print(_("kernels compiled in {s:.1f} s (cached for the next runs)").format(
+        s=time.perf_counter() - start), file=sys.stderr, flush=True)
+
+
+def _positive_int(text: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(_("expected a whole number of at least 1, not {text!r}")
+                                         .format(text=text))
+    return int(text)
+
+
 def _engine_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", choices=("auto", "compiled", "interpreter"), default=None,
                    help=_("scoring back end (default auto: compiled, the interpreter if it cannot run)"))
@@ -82,6 +131,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--audit", action="store_true",
                    help=_("add grid_id, grid_version, grid_hash and today columns to every row"))
     _engine_option(p)
+    p.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+                   help=_("threads of the compiled engine (default: COTATION_WORKERS, else the "
+                          "CPUs available)"))
     p.add_argument("--mapping", help=_("mapping file for a local CSV extraction"))
     p.add_argument("--rejects", help=_("write rows that could not be read to this CSV"))
     p.add_argument("--strict", action="store_true", help=_("fail on the first rejected row or on any warning about the source"))
@@ -202,7 +254,7 @@ def default_engine() -> str:
 def cmd_score(args) -> int:
     from cotation.engine import score
     from cotation.progress import Progress
-    from cotation.engine.scoring import format_hundredths, output_order
+    from cotation.engine.scoring import output_order
 
     resolve_inputs(args, "grid", "demandes")
     if args.output != "-":
@@ -211,12 +263,14 @@ def cmd_score(args) -> int:
         output_file(args.rejects, REJECTS_SUFFIXES, inputs=(args.grid, args.demandes),
                     option="--rejects")
     input_file(args.demandes, _("demandes"))
+    show = Progress("cotation", args.progress)
     grid = _load(args.grid)
     if grid is None:
         return 1
     result = _read(args, grid)
     if result is None:
         return 1
+    show.phase(_("read {n} demandes").format(n=len(result.table)))
     if args.today < grid.ir.effective_from:
         print(warning_line(_("grid {id} v{version} takes effect on {start}, after the reference "
                              "date {today}").format(id=grid.ir.id, version=grid.ir.version,
@@ -224,8 +278,14 @@ def cmd_score(args) -> int:
                                                    today=args.today.isoformat())),
               file=sys.stderr)
     engine = args.engine or default_engine()
+    if engine == "auto" and len(result.table) < INTERPRETER_BELOW and not _kernels_cached(grid):
+        engine = "interpreter"   # same scores; compiling would cost more than it saves
+    if engine in ("compiled", "auto"):
+        _announce_compile(grid)
+        show.phase(_("kernels ready"))
     st = score(grid.ir, result.table, args.today, engine=engine, explain=args.explain,
-               progress=Progress("cotation", args.progress))
+               progress=show, workers=args.workers)
+    show.phase(_("scored and ranked"))
     if st.rejects:
         print(_("{n} demande(s) not scored: unreadable local field values").format(n=len(st.rejects))
               + (_(" (added to {path})").format(path=args.rejects) if args.rejects else ""),
@@ -238,19 +298,26 @@ def cmd_score(args) -> int:
     order = output_order(st)
     # CSV gets exact two-decimal text; Parquet gets numbers (hundredths / 100) for other tools.
     parquet = args.output.lower().endswith(".parquet")
-    fmt = (lambda h: int(h) / 100) if parquet else format_hundredths
-    columns: dict[str, list] = {
-        "numero_unique": [st.numero_unique[i] for i in order],
-        "commune": [st.commune[i] for i in order],
-        "score": [fmt(st.score[i]) for i in order],
-        "score_valide": [fmt(st.score_valide[i]) for i in order],
-        "rank": [int(st.rank[i]) for i in order],
+    if parquet:
+        def fmt(h: np.ndarray) -> list:
+            return [int(x) / 100 for x in h.tolist()]
+    else:
+        fmt = hundredths_text      # exact two-decimal text, built column-wise
+    columns: dict[str, Any] = {
+        "numero_unique": np.asarray(st.numero_unique, dtype=object)[order],
+        "commune": np.asarray(st.commune, dtype=object)[order],
+        "score": fmt(np.asarray(st.score, dtype=np.int64)[order]),
+        "score_valide": fmt(np.asarray(st.score_valide, dtype=np.int64)[order]),
+        "rank": np.asarray(st.rank, dtype=np.int64)[order],
     }
     if args.explain:
         if st.points is None:
             raise RuntimeError("engine returned no per-criterion points")
         for j, c in enumerate(grid.ir.criteria):
-            columns[f"pts_{c.id}"] = [fmt(st.points[i, j]) for i in order]
+            columns[f"pts_{c.id}"] = fmt(np.asarray(st.points[:, j], dtype=np.int64)[order])
+    if parquet:
+        columns = {k: (v.tolist() if isinstance(v, np.ndarray) else v)
+                   for k, v in columns.items()}
     if args.audit or parquet:
         n = len(order)
         columns["grid_id"] = [grid.ir.id] * n
@@ -258,6 +325,7 @@ def cmd_score(args) -> int:
         columns["grid_hash"] = [grid.source_hash] * n
         columns["today"] = [args.today.isoformat()] * n
     write_columns(columns, args.output)
+    show.phase(_("written"))
     print(_("{path}: {n} cotations of {demandes} demandes ({scope} in scope), grid {id} v{version}, "
             "today {today}, engine {engine}").format(
         path=args.output, n=len(order), demandes=len(result.table), scope=len(set(st.row.tolist())),
@@ -282,13 +350,63 @@ def write_columns(columns: dict[str, list], path: str) -> None:
             _write_csv_columns(columns, out)
 
 
-def _write_csv_columns(columns: dict[str, list], out) -> None:
+def hundredths_text(h: np.ndarray):
+    """``format_hundredths`` of a whole int64 column, with Arrow kernels."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    h = np.asarray(h, dtype=np.int64)
+    a = np.abs(h)
+    whole = pa.array(a // 100).cast(pa.string())
+    cents = pc.utf8_lpad(pa.array(a % 100).cast(pa.string()), 2, "0")
+    sign = pc.if_else(pa.array(h < 0), "-", "")
+    return pc.binary_join_element_wise(sign, whole, ".", cents, "")
+
+
+_CSV_SPECIAL = r'[,"\n]'
+
+
+def _arrow_csv_body(columns: dict[str, Any]):
+    """The columns as an Arrow table whose unquoted CSV is what ``csv.writer`` writes, or
+    None when a cell would need quotes (the Python writer then writes the file)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arrays = []
+    for v in columns.values():
+        try:
+            arr = v if isinstance(v, (pa.Array, pa.ChunkedArray)) else pa.array(
+                v.tolist() if isinstance(v, np.ndarray) and v.dtype == object else v)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError,
+                ValueError, OverflowError):
+            return None       # mixed types: the Python writer's str() of each cell
+        if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+            if pc.any(pc.match_substring_regex(arr, _CSV_SPECIAL)).as_py():
+                return None
+        elif not (pa.types.is_integer(arr.type) or pa.types.is_null(arr.type)):
+            return None
+        arrays.append(arr)
+    return pa.table(arrays, names=[f"c{i}" for i in range(len(arrays))])
+
+
+def _write_csv_columns(columns: dict[str, Any], out) -> None:
     names = list(columns)
     n = len(columns[names[0]]) if names else 0
     w = csv.writer(out, lineterminator="\n")
     w.writerow(names)
+    body = _arrow_csv_body(columns) if n and len(names) > 1 else None
+    if body is not None:
+        import io
+
+        import pyarrow.csv as pcsv
+        buf = io.BytesIO()
+        pcsv.write_csv(body, buf, pcsv.WriteOptions(include_header=False, quoting_style="none"))
+        out.write(buf.getvalue().decode("utf-8"))
+        return
+    cols = [c.to_pylist() if hasattr(c, "to_pylist") else
+            (c.tolist() if isinstance(c, np.ndarray) else c) for c in columns.values()]
     for i in range(n):
-        w.writerow([columns[k][i] for k in names])
+        w.writerow([c[i] for c in cols])
 
 
 def cmd_explain(args) -> int:
@@ -330,7 +448,7 @@ def cmd_explain(args) -> int:
         doc = {"numero_unique": args.id, "grid": {"id": grid.ir.id, "version": grid.ir.version,
                                                   "hash": grid.source_hash},
                "today": args.today.isoformat(),
-               "communes": [{"commune": p.commune, "rang": p.rang,
+               "communes": [{"commune": p.commune, "ordre_choix": p.rang,
                              "score": format_hundredths(p.score),
                              "score_valide": format_hundredths(p.score_valide),
                              "rank": ranks[p.commune][0], "of": ranks[p.commune][1],

@@ -157,9 +157,19 @@ _INSEE_RE = r"^(?:[0-9]{2}|2A|2B)[0-9]{3}$"
 
 
 def _communes(spec: FieldSpec, arr: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-    """Ordered, de-duplicated tuples of INSEE codes; odd cells (spaces, empty items) go slow."""
-    n = len(arr)
+    """Ordered tuples of INSEE codes; odd cells (spaces, empty items) go slow. Each distinct
+    cell text is split once and its rows share one tuple (few distinct lists in practice)."""
     arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    encoded = arr.dictionary_encode()
+    if encoded.indices.null_count or len(encoded.dictionary) * 2 > len(arr):
+        return _communes_cells(spec, arr)
+    values, ok = _communes_cells(spec, encoded.dictionary)
+    idx = encoded.indices.to_numpy(zero_copy_only=False)
+    return values[idx], ok[idx]
+
+
+def _communes_cells(spec: FieldSpec, arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    n = len(arr)
     pattern = "|".join(re.escape(sep) for sep in spec.communes_split)
     parts = pc.split_pattern_regex(arr, pattern)
     flat = pc.list_flatten(parts)

@@ -13,12 +13,17 @@ DEFAULT_ENGINE = "interpreter"
 
 
 def score(grid: ir.GridIR, table: DemandeTable, today: dt.date, *, engine: str = DEFAULT_ENGINE,
-          explain: bool = False, progress: Progress | None = None) -> ScoreTable:
-    """``auto`` is the compiled engine, with the reference interpreter as a safety net: a
+          explain: bool = False, progress: Progress | None = None,
+          workers: int | None = None) -> ScoreTable:
+    """``workers``: threads of the compiled engine (default: ``COTATION_WORKERS``, else the
+    CPUs available to the process).
+
+    ``auto`` is the compiled engine, with the reference interpreter as a safety net: a
     failure of the compiler or of Numba must never stop a run the interpreter can do."""
     if engine == "auto":
         try:
-            return score(grid, table, today, engine="compiled", explain=explain, progress=progress)
+            return score(grid, table, today, engine="compiled", explain=explain, progress=progress,
+                         workers=workers)
         except ImportError:
             pass
         except Exception as exc:  # noqa: BLE001 - any compiler failure; the reference takes over
@@ -30,5 +35,6 @@ def score(grid: ir.GridIR, table: DemandeTable, today: dt.date, *, engine: str =
         return score_interpreted(grid, table, today, explain=explain, progress=progress)
     if engine == "compiled":
         from cotation.engine.compiled import score_compiled
-        return score_compiled(grid, table, today, explain=explain, progress=progress)
+        return score_compiled(grid, table, today, explain=explain, progress=progress,
+                              workers=workers)
     raise ValueError(f"unknown engine '{engine}'; expected one of {', '.join(ENGINES)}")

@@ -73,14 +73,24 @@ def local_field_values(grid: ir.GridIR, table: DemandeTable) -> tuple[dict[str, 
             continue
         col = Column(f.name, f.type.kind, False, f.type.enum)
         out = []
+        # Each distinct cell text is parsed once (values are immutable): (ok, value or error).
+        parsed: dict[Any, tuple[bool, Any]] = {}
         for i, cell in enumerate(raw):
-            if cell is None or str(cell).strip() == "":
-                out.append(f.default)
-                continue
-            try:
-                out.append(parse_cell(col, str(cell)))
-            except ValueParseError as exc:
-                rejects.append(Reject(lines[i], f.name, str(cell), str(exc), nus[i]))
+            hit = parsed.get(cell) if isinstance(cell, str) else None
+            if hit is None:
+                if cell is None or str(cell).strip() == "":
+                    hit = (True, f.default)
+                else:
+                    try:
+                        hit = (True, parse_cell(col, str(cell)))
+                    except ValueParseError as exc:
+                        hit = (False, str(exc))
+                if isinstance(cell, str):
+                    parsed[cell] = hit
+            if hit[0]:
+                out.append(hit[1])
+            else:
+                rejects.append(Reject(lines[i], f.name, str(cell), hit[1], nus[i]))
                 out.append(f.default)
         values[f.name] = out
     return values, rejects

@@ -29,6 +29,23 @@ def _module(obj: Any) -> str:
     return type(obj).__module__.split(".")[0]
 
 
+_ARROW_FROM = 4096   # typed Python columns at least this long go through Arrow
+
+
+def _typed_arrow(x: Any, type_name: str):
+    """A typed Python column (values of one type or None) as an Arrow array of
+    ``type_name``, built in C; None when it is short or holds anything else (the Python
+    loops then give the exact message)."""
+    if not isinstance(x, list) or len(x) < _ARROW_FROM:
+        return None
+    import pyarrow as pa
+    try:
+        return pa.array(x, getattr(pa, type_name)(), from_pandas=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError,
+            ValueError, OverflowError):
+        return None
+
+
 def _is_arrow(x: Any) -> bool:
     return _module(x) == "pyarrow"
 
@@ -153,6 +170,9 @@ def encode_bool(name: str, x: Any, n: int, typed: bool) -> np.ndarray:
     if isinstance(x, np.ndarray):
         x = x.tolist()
     if typed:
+        fast = _typed_arrow(x, "bool_")
+        if fast is not None:
+            return encode_bool(name, fast, n, typed)
         return np.fromiter((-1 if v is None else (1 if v else 0) for v in x), np.int8, n)
     out = np.empty(n, dtype=np.int8)
     for i, v in enumerate(x):
@@ -202,6 +222,9 @@ def _encode_number(name: str, x: Any, n: int, typed: bool) -> np.ndarray:
     if isinstance(x, np.ndarray):
         x = x.tolist()
     if typed:
+        fast = _typed_arrow(x, "float64")
+        if fast is not None:   # nulls are NaN
+            return np.array(fast.to_numpy(zero_copy_only=False), dtype=np.float64)
         return np.fromiter((math.nan if v is None else float(v) for v in x), np.float64, n)
     out = np.empty(n, dtype=np.float64)
     for i, v in enumerate(x):
@@ -259,6 +282,9 @@ def encode_date(name: str, x: Any, n: int, typed: bool) -> np.ndarray:
     if isinstance(x, np.ndarray):
         x = x.tolist()
     if typed:
+        fast = _typed_arrow(x, "date32")
+        if fast is not None:
+            return encode_date(name, fast, n, typed)
         return np.fromiter((DMISS if v is None else v.toordinal() for v in x), np.int64, n)
     return np.fromiter((DMISS if _missing(v) else _date_ordinal(name, i, v)
                         for i, v in enumerate(x)), np.int64, n)
@@ -320,6 +346,10 @@ def factorize(name: str, x: Any, n: int, typed: bool) -> tuple[list[str], np.nda
         return uniques, codes
     if isinstance(x, np.ndarray):
         x = x.tolist()
+    if typed:
+        fast = _typed_arrow(x, "string")
+        if fast is not None:   # one hash pass in Arrow; same first-seen order, same codes
+            return factorize(name, fast, n, typed)
     index: dict[str, int] = {}
     if typed:
         codes = np.fromiter((-1 if v is None else index.setdefault(v, len(index)) for v in x),
@@ -388,8 +418,19 @@ def factorize_lists(name: str, x: Any, n: int, typed: bool
         x = x.to_pylist()
     if isinstance(x, np.ndarray):
         x = x.tolist()
+    rows = None
+    if typed and n > _ARROW_FROM:
+        # Typed tables share one object per distinct cell text (the boundary parses each
+        # distinct text once): deduplicate by identity first, so the loop below runs once
+        # per distinct object instead of once per row. Equal lists held by different objects
+        # still meet in ``index``.
+        ids = np.fromiter(map(id, x), np.uintp, n)
+        _, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
+        if len(first) < n // 2:
+            rows = first.tolist()
+            x = [x[i] for i in rows]
     index: dict[Any, int] = {}
-    codes = np.empty(n, dtype=np.int64)
+    codes = np.empty(len(x), dtype=np.int64)
     for i, v in enumerate(x):
         if v is None:
             key: Any = ()
@@ -400,7 +441,8 @@ def factorize_lists(name: str, x: Any, n: int, typed: bool
         elif not typed and _missing(v):
             key = ()
         else:
-            raise DataError(f"column {name}, row {i}: {v!r} is not a list of values")
+            raise DataError(f"column {name}, row {i if rows is None else rows[i]}: {v!r} "
+                            "is not a list of values")
         j = index.get(key)
         if j is None:
             j = index[key] = len(index)
@@ -414,4 +456,4 @@ def factorize_lists(name: str, x: Any, n: int, typed: bool
         if not typed:
             items = tuple(s.strip() for s in items if s.strip())
         distinct.append(items)
-    return distinct, codes
+    return distinct, (codes if rows is None else codes[inverse.reshape(-1)])

@@ -1,7 +1,7 @@
 """Running the generated kernels: chunks of demandes on a thread pool, then ranking.
 
 Both kernels are serial ``nogil`` functions; a :class:`~concurrent.futures.ThreadPoolExecutor`
-runs them over contiguous chunks of demandes (two workers by default), so no Numba threading
+runs them over contiguous chunks of demandes (one worker per available CPU by default), so no Numba threading
 layer is involved and concurrent callers are safe. Pass 1 counts the scored pairs of each
 demande (scope and distinct territory localisations), a prefix sum gives each demande its
 output rows, pass 2 scores every pair into preallocated arrays.
@@ -27,16 +27,25 @@ from cotation.engine.compiled.rank import Field, dense_rank, rank_cells, score_f
 
 Progress = Callable[[int, int], None]
 
-DEFAULT_WORKERS = 2
 CHUNK = 1 << 16
 SERIAL_BELOW = 1 << 15
 
 
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, where the platform has one; a
+    container limited to 4 of 64 cores gets 4)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
 def default_workers() -> int:
-    env = os.environ.get("COTATION_WORKERS")
-    if env and env.isdigit() and int(env) > 0:
+    """``COTATION_WORKERS`` when set to a positive integer, else the CPUs available."""
+    env = os.environ.get("COTATION_WORKERS", "").strip()
+    if env.isdigit() and int(env) > 0:
         return int(env)
-    return max(1, min(DEFAULT_WORKERS, os.cpu_count() or 1))
+    return available_cpus()
 
 
 @dataclass
@@ -109,6 +118,14 @@ class CompiledGrid:
                     self._mod = cache.load(self.plan.source)
                 mod = self._mod
         return mod
+
+    def kernels_cached(self) -> bool:
+        """Whether Numba's disk cache already holds machine code for this grid's kernels
+        (False: the first run compiles, for seconds to minutes)."""
+        if self._mod is not None:
+            return True
+        pycache = cache.cache_dir() / "__pycache__"
+        return any(pycache.glob(f"k_{self.digest[:40]}.*.nbi"))
 
     def warm(self) -> None:
         """Load (or compile) both kernels now, with the exact argument types of real runs."""
@@ -304,7 +321,7 @@ def compile_grid(grid: ir.GridIR) -> CompiledGrid:
 
 
 def score_compiled(grid: ir.GridIR, table: Any, today: dt.date, *, explain: bool = False,
-                   progress: Progress | None = None):
+                   progress: Progress | None = None, workers: int | None = None):
     """Score with the compiled engine; same :class:`ScoreTable` as ``score_interpreted``.
 
     A grid the code generator cannot lower (none is known among grids that validate) is
@@ -320,5 +337,5 @@ def score_compiled(grid: ir.GridIR, table: Any, today: dt.date, *, explain: bool
                       "reference interpreter", RuntimeWarning, stacklevel=2)
         return score_interpreted(grid, table, today, explain=explain, progress=progress)
     batch = cg.encode(table)
-    raw = cg.run(batch, today, explain=explain, progress=progress)
+    raw = cg.run(batch, today, explain=explain, progress=progress, workers=workers)
     return cg.score_table(raw, batch, today)

@@ -1,0 +1,104 @@
+"""End to end, file to file: ``cotation score`` of a canonical CSV against the polars script
+of the same grid (``polars_score.py``), each a fresh process, alternating, in one session.
+
+    python benchmarks/bench_e2e.py --demandes 300000 --repeat 5 [--baseline /path/to/main]
+
+The data is ``cotation generate`` over the grid's communes (seeded). Kernels are warm (one
+untimed run first). Reports min and median wall time of each command, the 1-minute load
+average, the ratio, and checks that both outputs hold the same (numero_unique, commune,
+score, score_valide, rank) rows.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+TODAY = "2025-06-30"
+
+
+def timed(cmd: list[str], env: dict) -> float:
+    t = time.perf_counter()
+    done = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          text=True)
+    if done.returncode:
+        raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr[-2000:]}")
+    return time.perf_counter() - t
+
+
+def rows(path: Path) -> set[tuple]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return {(r["numero_unique"], r["commune"], float(r["score"]), float(r["score_valide"]),
+                 int(r["rank"])) for r in csv.DictReader(fh)}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--demandes", type=int, default=300_000)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--baseline", help="another checkout of cotation to time as well")
+    ap.add_argument("--grid", default=str(HERE / "grids" / "bench30.yaml"))
+    args = ap.parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    from cotation.data.schema import COLUMNS
+    from cotation.grid import load_grid
+    grid = load_grid(args.grid).ir
+    tmp = Path(tempfile.mkdtemp(prefix="cotation-e2e-"))
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    data = tmp / "demandes.csv"
+    communes = ",".join(dict.fromkeys(grid.communes))
+    subprocess.run([sys.executable, "-m", "cotation.cli", "generate", "-n", str(args.demandes),
+                    "--seed", "2025", "--today", TODAY, "--territory", communes, "-o", str(data)],
+                   check=True, env=env, stdout=subprocess.DEVNULL)
+    meta = tmp / "grid.json"
+    meta.write_text(json.dumps({
+        "parameters": {k: (v if isinstance(v, (int, float, str, bool, list)) else str(v))
+                       for k, v in grid.parameters.items()},
+        "communes": list(grid.communes),
+        "needs_validation": [c.id for c in grid.criteria if c.needs_validation],
+        "kinds": {c.name: c.kind.value for c in COLUMNS}}))
+    commands = {
+        "cotation score": [sys.executable, "-m", "cotation.cli", "score", args.grid, str(data),
+                           "--today", TODAY, "-o", str(tmp / "cotation.csv"),
+                           "--engine", "compiled"],
+        "polars script": [sys.executable, str(HERE / "polars_score.py"), str(meta), str(data),
+                          TODAY, str(tmp / "polars.csv")],
+    }
+    envs = {"cotation score": env, "polars script": dict(os.environ)}
+    if args.baseline:
+        commands["baseline score"] = commands["cotation score"][:-4] + [
+            "-o", str(tmp / "baseline.csv"), "--engine", "compiled"]
+        envs["baseline score"] = dict(os.environ, PYTHONPATH=str(Path(args.baseline).resolve()))
+    for name, cmd in commands.items():          # warm-up: kernels cached, files in page cache
+        timed(cmd, envs[name])
+    times: dict[str, list[float]] = {k: [] for k in commands}
+    loads = []
+    for _ in range(args.repeat):
+        loads.append(os.getloadavg()[0])
+        for name, cmd in commands.items():
+            times[name].append(timed(cmd, envs[name]))
+    same = rows(tmp / "cotation.csv") == rows(tmp / "polars.csv")
+    print(f"{args.demandes:,} demandes, {args.repeat} runs, load average {min(loads):.2f}–"
+          f"{max(loads):.2f}")
+    for name, t in times.items():
+        print(f"  {name:15s} min {min(t):6.2f} s  median {statistics.median(t):6.2f} s")
+    base = times["polars script"]
+    for name in commands:
+        if name != "polars script":
+            print(f"  {name} / polars: min {min(times[name]) / min(base):.2f}×, median "
+                  f"{statistics.median(times[name]) / statistics.median(base):.2f}×")
+    print("same rows as polars:", same)
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
