@@ -49,12 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", default="html,json",
                    help=_("html, json, pdf, or several separated by commas (default html,json)"))
     p.add_argument("--jobs", type=int, default=1, help=_("worker processes (default 1)"))
-    p.add_argument("--commune-names", metavar="CSV",
-                   help=_("CSV with columns code,nom: commune names replacing the shipped ones "
-                        "(Code officiel géographique, docs/documents.md)"))
-    p.add_argument("--templates", metavar=_("FOLDER"),
-                   help=_("the EPCI's templates folder (logo, reception desk address, wording): its "
-                          "files replace the shipped templates of the same name (docs/templates.md)"))
+    _document_options(p)
     p.set_defaults(func=cmd_statements)
 
     p = sub.add_parser("publish", help=_("write the grid as the public reads it (print-ready HTML or "
@@ -67,13 +62,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_output(p, _("output file (.html or .pdf)"))
     p.add_argument("--today", type=_date, default=None,
                    help=_("date printed as the document's date (YYYY-MM-DD; none by default)"))
+    _document_options(p)
+    p.set_defaults(func=cmd_publish)
+
+
+def _document_options(p) -> None:
+    """Options shared by the commands that write documents for the public."""
     p.add_argument("--commune-names", metavar="CSV",
                    help=_("CSV with columns code,nom: commune names replacing the shipped ones "
                         "(Code officiel géographique, docs/documents.md)"))
     p.add_argument("--templates", metavar=_("FOLDER"),
                    help=_("the EPCI's templates folder (logo, reception desk address, wording): its "
                           "files replace the shipped templates of the same name (docs/templates.md)"))
-    p.set_defaults(func=cmd_publish)
 
 
 def _prepare(args) -> tuple[Any, Positioning] | None:
