@@ -199,6 +199,15 @@ def cmd_validate(args) -> int:
     return status
 
 
+def load_and_read(args):
+    """The grid ``args.grid`` and the demandes read against it; None after printing why."""
+    grid = _load(args.grid)
+    if grid is None:
+        return None
+    result = _read(args, grid)
+    return None if result is None else (grid, result)
+
+
 def _read(args, grid=None):
     """The demandes through the boundary (checked against ``grid``'s columns when given);
     None after printing why, when the run must stop (exit 1: invalid input)."""
@@ -264,12 +273,10 @@ def cmd_score(args) -> int:
                     option="--rejects")
     input_file(args.demandes, _("demandes"))
     show = Progress("cotation", args.progress)
-    grid = _load(args.grid)
-    if grid is None:
+    loaded = load_and_read(args)
+    if loaded is None:
         return 1
-    result = _read(args, grid)
-    if result is None:
-        return 1
+    grid, result = loaded
     show.phase(_("read {n} demandes").format(n=len(result.table)))
     if args.today < grid.ir.effective_from:
         print(warning_line(_("grid {id} v{version} takes effect on {start}, after the reference "
@@ -418,12 +425,10 @@ def cmd_explain(args) -> int:
 
     resolve_inputs(args, "grid", "demandes")
     input_file(args.demandes, _("demandes"))
-    grid = _load(args.grid)
-    if grid is None:
+    loaded = load_and_read(args)
+    if loaded is None:
         return 1
-    result = _read(args, grid)
-    if result is None:
-        return 1
+    grid, result = loaded
     table = result.table
     try:
         idx = table.index_of(args.id)

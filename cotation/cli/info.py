@@ -76,21 +76,26 @@ def _document_options(p) -> None:
                           "files replace the shipped templates of the same name (docs/templates.md)"))
 
 
+def _document_error(e: Exception) -> str:
+    """The one line for a template or PDF failure."""
+    if isinstance(e, TemplatesError):
+        return _("--templates: {problem}").format(problem=e)
+    return str(e)
+
+
 def _prepare(args) -> tuple[Any, Positioning] | None:
     """Load, score (any engine, with explanations) and position: shared by both commands."""
-    from cotation.cli.core import _load, _read, default_engine
+    from cotation.cli.core import default_engine, load_and_read
     from cotation.engine import score
     from cotation.progress import Progress
     from cotation.data.table import read_attributions_csv
 
     input_file(args.demandes, _("demandes"))
     input_file(args.attributions, _("attributions"))
-    grid = _load(args.grid)
-    if grid is None:
+    loaded = load_and_read(args)
+    if loaded is None:
         return None
-    result = _read(args, grid)
-    if result is None:
-        return None
+    grid, result = loaded
     try:
         attributions, rejects, n_read = read_attributions_csv(args.attributions)
     except ValueError as exc:
@@ -234,11 +239,8 @@ def cmd_statements(args) -> int:
                     w.writerow(["numero_unique"] + [f"{f}_file" for f in formats])
                     for nu, stem in written:
                         w.writerow([nu] + [f"{stem}.{f}" for f in formats])
-    except TemplatesError as e:
-        print_error(_("--templates: {problem}").format(problem=e))
-        return 1
-    except PdfError as e:
-        print_error(str(e))
+    except (TemplatesError, PdfError) as e:
+        print_error(_document_error(e))
         return 1
     n_table = len(table)
     print(_("{path}: {n} statements ({formats}) of {demandes} demandes read; grid {id} v{version}, "
@@ -291,11 +293,8 @@ def cmd_publish(args) -> int:
                     html.unlink(missing_ok=True)
             else:
                 tmp.write_text(page, encoding="utf-8", newline="\n")
-    except TemplatesError as e:
-        print_error(_("--templates: {problem}").format(problem=e))
-        return 1
-    except PdfError as e:
-        print_error(str(e))
+    except (TemplatesError, PdfError) as e:
+        print_error(_document_error(e))
         return 1
     print(_("{path}: published grid {id} v{version}").format(path=out, id=grid.ir.id,
                                                               version=grid.ir.version)
