@@ -28,7 +28,7 @@ from cotation import pdf  # noqa: E402
 
 class _NoPipe:
     def __init__(self, *a, **k):
-        raise OSError("pipe disabled for the baseline")
+        raise pdf._BrowserError("pipe disabled for the baseline")
 
 
 def main() -> int:

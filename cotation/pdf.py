@@ -78,12 +78,25 @@ def pdf_engine() -> str:
 _DATE = re.compile(rb"/(CreationDate|ModDate)\s*\(D:([0-9]{14})([^)]*)\)")
 
 
+_NODE_ID = re.compile(rb"\(node([0-9]{8})\)")
+
+
 def _fixed_dates(data: bytes) -> bytes:
-    """Creation/modification dates set to 2000-01-01 00:00:00 UTC, same byte length."""
+    """Same document, same bytes: creation/modification dates set to 2000-01-01 00:00:00 UTC,
+    and the structure-element ids of a tagged PDF (``(node00000027)``, numbered by the
+    renderer's DOM-node counter, which depends on what the browser printed before) renumbered
+    1, 2, 3… in their original order, so the ID name tree stays sorted. Every replacement has
+    the length of what it replaces, so the file's offsets stay valid."""
     def repl(m: re.Match) -> bytes:
         tail = b"+00'00'" if len(m.group(3)) == 7 else m.group(3)
         return b"/" + m.group(1) + b" (D:20000101000000" + tail + b")"
-    return _DATE.sub(repl, data)
+    data = _DATE.sub(repl, data)
+    rank = {n: k for k, n in enumerate(sorted({int(x) for x in _NODE_ID.findall(data)}), 1)}
+    return _NODE_ID.sub(lambda m: b"(node%08d)" % rank[int(m.group(1))], data)
+
+
+class _BrowserError(OSError):
+    """The pipe to Chromium failed (not the document, not the disk)."""
 
 
 def _chromium_one(chromium: str, html: Path, pdf: Path, profile: str) -> None:
@@ -94,8 +107,13 @@ def _chromium_one(chromium: str, html: Path, pdf: Path, profile: str) -> None:
     except subprocess.TimeoutExpired:
         raise PdfError(_("{name}: Chromium did not finish in {seconds} s").format(
             name=html.name, seconds=TIMEOUT_S)) from None
-    except (subprocess.CalledProcessError, OSError) as e:
-        raise PdfError(_("{name}: Chromium failed ({reason})").format(name=html.name, reason=e)) from None
+    except subprocess.CalledProcessError as e:
+        last = (e.stderr or b"").decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
+        raise PdfError(_("{name}: Chromium failed ({reason})").format(
+            name=html.name, reason=f"code {e.returncode}; {last[0][:200]}")) from None
+    except OSError as e:
+        raise PdfError(_("{name}: Chromium failed ({reason})").format(
+            name=html.name, reason=e.strerror or e)) from None
     if not pdf.is_file() or not pdf.read_bytes()[:5] == b"%PDF-":
         raise PdfError(_("{name}: Chromium wrote no PDF").format(name=html.name))
     pdf.write_bytes(_fixed_dates(pdf.read_bytes()))
@@ -113,11 +131,16 @@ class _PipeBrowser:
         self._r, from_child_w = os.pipe()
         # The child reads commands on fd 3 and writes answers on fd 4: a shell places the pipe
         # ends there and execs Chromium (no preexec_fn, which is unsafe with threads).
-        self._proc = subprocess.Popen(
-            ["/bin/sh", "-c", f'exec "$0" "$@" 3<&{to_child_r} 4>&{from_child_w}', chromium,
-             *_FLAGS, f"--user-data-dir={profile}", "--remote-debugging-pipe", "about:blank"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            pass_fds=(to_child_r, from_child_w))
+        try:
+            self._proc = subprocess.Popen(
+                ["/bin/sh", "-c", f'exec "$0" "$@" 3<&{to_child_r} 4>&{from_child_w}', chromium,
+                 *_FLAGS, f"--user-data-dir={profile}", "--remote-debugging-pipe", "about:blank"],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                pass_fds=(to_child_r, from_child_w))
+        except OSError as e:
+            for fd in (to_child_r, from_child_w, self._w, self._r):
+                os.close(fd)
+            raise _BrowserError(str(e)) from None
         os.close(to_child_r)
         os.close(from_child_w)
         self._buf = b""
@@ -129,17 +152,20 @@ class _PipeBrowser:
         message = {"id": self._next, "method": method, "params": params or {}}
         if session:
             message["sessionId"] = session
-        os.write(self._w, json.dumps(message).encode() + b"\0")
+        try:
+            os.write(self._w, json.dumps(message).encode() + b"\0")
+        except OSError as e:
+            raise _BrowserError(str(e)) from None
         return self._next
 
     def _read(self, deadline: float) -> dict:
         while b"\0" not in self._buf:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([self._r], [], [], left)[0]:
-                raise OSError(f"Chromium did not answer in {TIMEOUT_S} s")
+                raise _BrowserError(f"Chromium did not answer in {TIMEOUT_S} s")
             chunk = self._reader.read(1 << 20)
             if not chunk:
-                raise OSError("Chromium closed the DevTools pipe")
+                raise _BrowserError("Chromium closed the DevTools pipe")
             self._buf += chunk
         raw, self._buf = self._buf.split(b"\0", 1)
         return json.loads(raw)
@@ -155,19 +181,29 @@ class _PipeBrowser:
             m = self._read(deadline)
             if m.get("id") == want:
                 if "error" in m:
-                    raise OSError(f"{method}: {m['error'].get('message')}")
+                    raise _BrowserError(f"{method}: {m['error'].get('message')}")
                 result = m.get("result", {})
             elif until_event and m.get("method") == until_event and m.get("sessionId") == session:
                 seen = True
         return result
 
     def print_pdf(self, html: Path) -> bytes:
+        url = html.resolve().as_uri()
         target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         try:
             self.call("Page.enable", session=session)
-            self.call("Page.navigate", {"url": html.resolve().as_uri()}, session=session,
-                      until_event="Page.loadEventFired")
+            self.call("Page.navigate", {"url": url}, session=session, until_event="Page.loadEventFired")
+            # A load event of the initial about:blank could come first: wait until the document
+            # itself is complete.
+            deadline = time.monotonic() + TIMEOUT_S
+            probe = {"expression": "document.readyState == 'complete' && location.href != 'about:blank'",
+                     "returnByValue": True}
+            while self.call("Runtime.evaluate", probe, session=session).get(
+                    "result", {}).get("value") is not True:
+                if time.monotonic() > deadline:
+                    raise _BrowserError(f"{html.name} did not load in {TIMEOUT_S} s")
+                time.sleep(0.02)
             data = self.call("Page.printToPDF", {"printBackground": True, "preferCSSPageSize": True,
                                                  "displayHeaderFooter": False}, session=session)["data"]
         finally:
@@ -177,7 +213,7 @@ class _PipeBrowser:
     def close(self) -> None:
         try:
             self._send("Browser.close")
-        except OSError:
+        except _BrowserError:
             pass
         try:
             self._proc.wait(timeout=10)
@@ -192,24 +228,29 @@ def _chromium_batch(chromium: str, pairs: Sequence[tuple[Path, Path]], profile: 
                     done: Callable[[], None]) -> None:
     """Print ``pairs`` with one Chromium; falls back to one process per document if the pipe
     cannot be used (an old or restricted Chromium)."""
-    browser = None
+    printed: set[int] = set()
     try:
         browser = _PipeBrowser(chromium, profile)
-        for html, pdf in pairs:
-            data = browser.print_pdf(Path(html))
-            if data[:5] != b"%PDF-":
-                raise OSError("not a PDF")
-            Path(pdf).write_bytes(_fixed_dates(data))
-            done()
-    except OSError:
-        left = [(h, p) for h, p in pairs if not Path(p).is_file()]
-        for k, (html, pdf) in enumerate(left):
+    except _BrowserError:
+        browser = None
+    if browser is not None:
+        try:
+            for k, (html, pdf) in enumerate(pairs):
+                data = browser.print_pdf(Path(html))
+                if data[:5] != b"%PDF-":
+                    raise _BrowserError("not a PDF")
+                Path(pdf).write_bytes(_fixed_dates(data))     # a disk error stops the run
+                printed.add(k)
+                done()
+        except _BrowserError:
+            pass
+        finally:
+            browser.close()
+    for k, (html, pdf) in enumerate(pairs):
+        if k not in printed:
             _chromium_one(chromium, Path(html), Path(pdf), f"{profile}-{k}")
             shutil.rmtree(f"{profile}-{k}", ignore_errors=True)
             done()
-    finally:
-        if browser is not None:
-            browser.close()
 
 
 def _weasyprint_one(html: Path, pdf: Path) -> None:

@@ -197,9 +197,11 @@ def test_one_browser_prints_many_and_falls_back(documents, tmp_path, monkeypatch
 
     class Refused:
         def __init__(self, *a, **k):
-            raise OSError("no pipe")
+            raise pdf._BrowserError("no pipe")
     monkeypatch.setattr(pdf, "_PipeBrowser", Refused)
     again = [(h, tmp_path / f"fallback{k}.pdf") for k, h in enumerate(htmls)]
+    for _h, out in again:
+        out.write_bytes(b"stale")                    # an earlier run's file is not "done"
     html_to_pdf(again, jobs=2)
     for (h, out) in again:
         assert out.read_bytes() == h.with_suffix(".pdf").read_bytes()

@@ -106,3 +106,15 @@ def test_refusal_effect_is_computed_for_this_demande():
     assert p["refusal_score"] < p["score"]              # a refusal would cost points today
     assert doc["refusal"]["effect_text"].startswith("Calculé pour votre demande aujourd'hui : si vous "
                                                     "refusiez un logement adapté, vos points passeraient de")
+
+
+def test_pdf_normalisation_keeps_offsets_and_order():
+    """Dates fixed and tagged-PDF node ids renumbered in order, at the same byte length."""
+    from cotation.pdf import _fixed_dates
+    raw = (b"/CreationDate (D:20261205071500+00'00')\n/ID (node00000027)\n/ID (node00000062)\n"
+           b"/Names [(node00000027) 1 0 R (node00000028) 2 0 R (node00000062) 3 0 R]\n/ID (node00000028)")
+    out = _fixed_dates(raw)
+    assert len(out) == len(raw)
+    assert out == (b"/CreationDate (D:20000101000000+00'00')\n/ID (node00000001)\n/ID (node00000003)\n"
+                   b"/Names [(node00000001) 1 0 R (node00000002) 2 0 R (node00000003) 3 0 R]\n"
+                   b"/ID (node00000002)")
