@@ -45,5 +45,6 @@ class Progress:
         now = time.monotonic()
         since = getattr(self, "_phase_t", self._t0)
         self._phase_t = now
-        self.stream.write(f"{self.label}: {name} ({now - since:.1f}s)\n")
+        self.stream.write(_("{label}: {name} ({elapsed:.1f} s)").format(
+            label=self.label, name=name, elapsed=now - since) + "\n")
         self.stream.flush()

@@ -70,12 +70,44 @@ def test_foreign_host_refused(client):
     assert client.get("/api/state").status_code == 200
 
 
-@pytest.mark.parametrize("path", ["/etc/passwd", "../grille.yaml", "grille.yaml.bak", str(DEMANDES.parent / "README.md"),
+@pytest.mark.parametrize("path", ["/etc/passwd", str(DEMANDES.parent / "README.md"),
                                   str(ROOT / "grids" / "rennes-priorites.yaml")])
 def test_path_outside_given_files_refused(client, path):
     r = client.get("/api/file", params={"path": path})
     assert r.status_code == 403
     assert "error" in r.json()
+
+
+def test_backup_and_dotted_paths_refused(client, session):
+    """Files beside the grid that exist (its backup) and a path through '..' back to the grid's
+    own name in another folder are not readable."""
+    assert client.post("/api/save", json={"text": session.opened_text + "\n"}, headers=ORIGIN).status_code == 200
+    backup = session.grid_path.with_name(session.grid_path.name + ".bak")
+    assert backup.is_file()
+    for path in (str(backup), str(session.grid_path.parent / "sub" / ".." / ".." / session.grid_path.name)):
+        r = client.get("/api/file", params={"path": path})
+        assert r.status_code == 403, path
+    assert client.get("/api/file", params={"path": str(session.grid_path)}).status_code == 200
+
+
+def test_concurrent_saves_serialised(session):
+    """Saves from two tabs at once neither fail nor leave a backup holding the new text."""
+    from concurrent.futures import ThreadPoolExecutor
+    texts = [session.opened_text + f"\n# version {k}\n" for k in range(40)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(session.save, texts))
+    assert len(results) == 40
+    final = session.grid_path.read_text(encoding="utf-8")
+    assert final in texts
+    assert session.grid_path.with_name(session.grid_path.name + ".bak").read_text(encoding="utf-8") != final
+    assert sorted(p.name for p in session.grid_path.parent.iterdir()) == ["grille.yaml", "grille.yaml.bak"]
+
+
+def test_invalid_unicode_is_a_french_json_error(client):
+    body = b'{"text": "a: 1\\n# \\udc80"}'          # a lone surrogate, as JSON allows
+    r = client.post("/api/validate", content=body,
+                    headers={**ORIGIN, "Content-Type": "application/json"})
+    assert r.status_code == 400 and "error" in r.json()
 
 
 def test_only_package_assets_served(client):

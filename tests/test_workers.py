@@ -80,6 +80,9 @@ def test_csv_writer_falls_back_on_mixed_and_float_columns():
     out = io.StringIO()
     _write_csv_columns(cols, out)
     assert out.getvalue() == "a,b,c\n1,0.5,True\nx,1.0,False\n,,\n"
+    out = io.StringIO()
+    _write_csv_columns({"a": ["x\ry", "z"], "b": [1, 2]}, out)   # a carriage return: no Arrow error,
+    assert out.getvalue() == 'a,b\nx\ry,1\nz,2\n'               # the Python writer's bytes
 
 
 def test_progress_covers_reading_scoring_and_writing(tmp_path, capsys):

@@ -370,7 +370,7 @@ def hundredths_text(h: np.ndarray):
     return pc.binary_join_element_wise(sign, whole, ".", cents, "")
 
 
-_CSV_SPECIAL = r'[,"\n]'
+_CSV_SPECIAL = r'[,"\r\n]'
 
 
 def _arrow_csv_body(columns: dict[str, Any]):

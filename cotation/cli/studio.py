@@ -31,9 +31,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mapping", help=_("mapping file for a local CSV extraction"))
     p.add_argument("--today", type=_date, default=None,
                    help=_("reference date YYYY-MM-DD (default: today)"))
-    p.add_argument("--port", type=int, default=8765, help=_("port on 127.0.0.1 (default 8765; 0: any free port)"))
+    p.add_argument("--port", type=_port, default=8765, help=_("port on 127.0.0.1 (default 8765; 0: any free port)"))
     p.add_argument("--no-browser", action="store_true", help=_("serve only, do not open a browser"))
     p.set_defaults(func=cmd_studio)
+
+
+def _port(text: str) -> int:
+    """A TCP port, 0 to 65535 (argparse type: anything else is a usage error)."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(_("a port is a number from 0 to 65535 (got {value})").format(value=text))
+    return port
 
 
 def _example(kind: str, name: str) -> Path:
@@ -82,7 +93,8 @@ def cmd_studio(args) -> int:
                                attributions_path=Path(args.attributions) if args.attributions else None,
                                reference_path=Path(args.compare) if args.compare else None)
     except (OSError, UnicodeDecodeError) as exc:
-        print_error(_("cannot read {path}: {error}").format(path=grid, error=exc))
+        failed = getattr(exc, "filename", None) or grid     # OSError names the file that failed
+        print_error(_("cannot read {path}: {error}").format(path=failed, error=exc))
         return EXIT_INPUT
     except GridError as exc:
         print_error(_("{path} does not validate:").format(path=args.compare))

@@ -28,8 +28,9 @@ ASSETS = {"": ("index.html", "text/html; charset=utf-8"),
           "style.css": ("style.css", "text/css; charset=utf-8"),
           "THIRD_PARTY_LICENSES.txt": ("THIRD_PARTY_LICENSES.txt", "text/plain; charset=utf-8")}
 HEADERS = {"Content-Security-Policy": "default-src 'self'; frame-src 'self' data:; "
-                                      "img-src 'self' data:; style-src 'self' 'unsafe-inline'",
-           "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+                                      "img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+                                      "frame-ancestors 'none'",
+           "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
            "Cache-Control": "no-store"}
 MAX_BODY = 5 * 1024 * 1024
 
@@ -92,6 +93,9 @@ def build_app(session: Session, host: str, port: int) -> Starlette:
                 return _refuse(str(exc), exc.status)
             except OSError as exc:
                 return _refuse(_("file error: {error}").format(error=exc.strerror or exc), 500)
+            except Exception as exc:    # a bug, not the author's mistake: one French line, no traceback
+                return _refuse(_("internal error ({kind}); please report it").format(
+                    kind=type(exc).__name__), 500)
             return JSONResponse(result, headers=HEADERS)
         return handler
 

@@ -10,8 +10,11 @@ interpreted, depending on the machine's load (``benchmarks/bench_studio.py``, fi
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
+import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +57,7 @@ class Session:
     opened_text: str = ""
     opened: Grid | None = field(default=None, repr=False)
     reference_path: Path | None = None     # --compare FILE: compare with it, not the grid as opened
+    _save_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
     def open(cls, grid_path: Path, table: DemandeTable, demandes_path: Path, today: dt.date, *,
@@ -97,17 +101,22 @@ class Session:
             path = candidate
         if path not in (self.grid_path, self.reference_path):
             raise StudioError(_("only the grid files are shown in the studio"), 403)
-        return path.read_text(encoding="utf-8")
+        try:
+            return path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise StudioError(_("{name} is not UTF-8 text").format(name=path.name)) from None
 
     def save(self, text: str) -> dict[str, Any]:
-        """Write the grid file atomically; the previous version is kept as ``GRID.bak``."""
+        """Write the grid file atomically; the previous version is kept as ``GRID.bak``.
+        Saves are serialised: two at once (two tabs, a double Ctrl-S) cannot interleave."""
         _check_text(text)
         path = self.grid_path
         backup = path.with_name(path.name + ".bak")
-        previous = path.read_bytes() if path.exists() else None
-        if previous is not None:
-            _atomic_write(backup, previous)
-        _atomic_write(path, text.encode("utf-8"))
+        with self._save_lock:
+            previous = path.read_bytes() if path.exists() else None
+            if previous is not None:
+                _atomic_write(backup, previous)
+            _atomic_write(path, text.encode("utf-8"))
         return {"saved": str(path), "backup": str(backup) if previous is not None else None}
 
     # -- panes -------------------------------------------------------------------------------
@@ -159,15 +168,24 @@ class Session:
 def _check_text(text: Any) -> None:
     if not isinstance(text, str):
         raise StudioError(_("the grid text is missing"))
-    if len(text.encode("utf-8")) > MAX_TEXT:
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeError:
+        raise StudioError(_("the grid text is not valid Unicode")) from None
+    if size > MAX_TEXT:
         raise StudioError(_("the grid text is too large"), 413)
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 

@@ -169,13 +169,18 @@
     } catch (e) { msg.textContent = "Erreur : " + e.message; }
   }
 
+  let saving = false;
   async function save() {
     const s = $("save-status");
+    if (saving) return;            // one save at a time (double Ctrl-S)
+    saving = true;
+    const text = editor.getText();
     try {
-      const r = await post("/api/save", {text: editor.getText()});
-      dirty = false;
+      const r = await post("/api/save", {text});
+      if (editor.getText() === text) dirty = false;   // typed during the save: still unsaved
       s.textContent = `Enregistré dans ${r.saved}` + (r.backup ? ` (version précédente : ${r.backup})` : "");
     } catch (e) { s.textContent = "Échec de l'enregistrement : " + e.message; }
+    finally { saving = false; }
   }
 
   function selectTab(id) {
