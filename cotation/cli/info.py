@@ -8,6 +8,8 @@ import os
 import sys
 from typing import Any
 
+import numpy as np
+
 from cotation.cli.core import _date, _engine_option, add_inputs, add_output, resolve_inputs
 from cotation.cli.outputs import atomic_dir, atomic_file, input_file, output_dir, output_file
 from cotation.i18n import _, print_error, warning_line
@@ -135,12 +137,40 @@ def cmd_position(args) -> int:
     n = len(pos)
     pair = pos.rows.pair.tolist()
 
-    def frac(get) -> list[str]:
-        out = []
-        for w in pos.waiting:
-            v = get(w)
-            out.append("" if v is None else format_fraction(v, 1))
-        return out
+    # Every per-row text below depends on a few integers shared by many rows (the waiting cell's
+    # totals, the cell's key, n_above/size): each distinct value is formatted once.
+    waits = pos.waiting
+    wait_memo: dict[tuple, tuple[str, str, str, str]] = {}
+    wait_text = []
+    for w in waits:
+        k = (w.total_days, w.median_twice, w.n)
+        t = wait_memo.get(k)
+        if t is None:
+            t = wait_memo[k] = tuple("" if v is None else format_fraction(v, 1) for v in
+                                     (w.mean_days, w.median_days, w.mean_months, w.median_months))
+        wait_text.append(t)
+    key_memo: dict[tuple, str] = {}
+    wait_keys = []
+    for w in waits:
+        k = (w.level, w.values)
+        text = key_memo.get(k)
+        if text is None:
+            text = key_memo[k] = w.key
+        wait_keys.append(text)
+    cell_memo: dict[tuple, str] = {}
+    cell_keys = []
+    for i in range(n):
+        k = (int(pos.level[i]), pos.cell_values[i])
+        text = cell_memo.get(k)
+        if text is None:
+            text = cell_memo[k] = pos.cell_key(i)
+        cell_keys.append(text)
+    above = np.asarray(pos.n_above, dtype=np.int64)
+    size = np.asarray(pos.size, dtype=np.int64)
+    # format_fraction(n_above / size, 4), in integers: floor(q * 10^4 + 1/2) for q >= 0.
+    tenk = (2 * above * 10_000 + size) // (2 * size)
+    share = [f"{w}.{f:04d}" for w, f in zip((tenk // 10_000).tolist(), (tenk % 10_000).tolist())]
+    rank = np.asarray(pos.rank, dtype=np.int64)
 
     columns = {
         "numero_unique": [st.numero_unique[p] for p in pair],
@@ -149,17 +179,17 @@ def cmd_position(args) -> int:
         "score": [format_hundredths(st.score[p]) for p in pair],
         "rank": pos.rank.tolist(),
         "cell_size": pos.size.tolist(),
-        "share_above": [format_fraction(pos.share_above(i), 4) for i in range(n)],
-        "decile": [pos.decile(i) for i in range(n)],
-        "cell_key": [pos.cell_key(i) for i in range(n)],
-        "waiting_mean_days": frac(lambda w: w.mean_days),
-        "waiting_median_days": frac(lambda w: w.median_days),
-        "waiting_mean_months": frac(lambda w: w.mean_months),
-        "waiting_median_months": frac(lambda w: w.median_months),
-        "n_attributions": [w.n for w in pos.waiting],
+        "share_above": share,
+        "decile": ((10 * rank + size - 1) // size).tolist(),
+        "cell_key": cell_keys,
+        "waiting_mean_days": [t[0] for t in wait_text],
+        "waiting_median_days": [t[1] for t in wait_text],
+        "waiting_mean_months": [t[2] for t in wait_text],
+        "waiting_median_months": [t[3] for t in wait_text],
+        "n_attributions": [w.n for w in waits],
         "delai_anormalement_long": ["" if pos.delai_depasse(i) is None else
                                     ("true" if pos.delai_depasse(i) else "false") for i in range(n)],
-        "waiting_cell_key": [w.key for w in pos.waiting],
+        "waiting_cell_key": wait_keys,
     }
     write_columns(columns, args.output)
     print(_("{path}: {n} rows ({cotations} cotations of {demandes} demandes), grid {id} v{version}, "
