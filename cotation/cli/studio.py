@@ -20,18 +20,18 @@ from cotation.i18n import _, print_error
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("studio", help=_("local web studio for grid authors: edit, validate as you "
                                         "type, preview, compare, publish, save"))
-    p.add_argument("grid", metavar="GRID", nargs="?",
+    p.add_argument("grid", metavar=_("GRID"), nargs="?",
                    help=_("grid file to edit (default: a copy of a bundled example grid in the "
                           "current folder)"))
-    p.add_argument("--demandes", metavar="FILE",
+    p.add_argument("--demandes", metavar=_("FILE"),
                    help=_("demandes for the previews (default: the bundled example data)"))
-    p.add_argument("--attributions", metavar="FILE", help=_("leases (CSV or Parquet)"))
-    p.add_argument("--compare", metavar="FILE",
+    p.add_argument("--attributions", metavar=_("FILE"), help=_("leases (CSV or Parquet)"))
+    p.add_argument("--compare", metavar=_("FILE"),
                    help=_("compare with this grid file (default: the grid as it was when opened)"))
     p.add_argument("--mapping", help=_("mapping file for a local CSV extraction"))
     p.add_argument("--today", type=_date, default=None,
                    help=_("reference date YYYY-MM-DD (default: today)"))
-    p.add_argument("--port", type=_port, default=8765, help=_("port on 127.0.0.1 (default 8765; 0: any free port)"))
+    p.add_argument("--port", type=_port, default=8765, metavar=_("PORT"), help=_("port on 127.0.0.1 (default 8765; 0: any free port)"))
     p.add_argument("--no-browser", action="store_true", help=_("serve only, do not open a browser"))
     p.set_defaults(func=cmd_studio)
 
