@@ -125,8 +125,7 @@ def translate_argparse(message: str) -> str:
 # default is the destination in capitals: TODAY, MAPPING...), by destination.
 _METAVARS = {
     "today": N_("DATE"), "date": N_("DATE"), "start": N_("DATE"), "end": N_("DATE"),
-    "grid": N_("GRID"), "grid_opt": N_("GRID"), "demandes_opt": N_("DEMANDES"),
-    "attributions_opt": N_("ATTRIBUTIONS"), "mapping": N_("FILE"), "rejects": N_("FILE"),
+    "grid": N_("GRID"), "mapping": N_("FILE"), "rejects": N_("FILE"),
     "audit": N_("FILE"), "conventions": N_("FILE"), "logements": N_("FILE"),
     "evenements": N_("FILE"), "scores": N_("FILE"), "table": N_("FILE"), "commune_names": N_("FILE"),
     "attributions": N_("FILE"), "year": N_("YEAR"), "seed": "N", "jobs": "N", "dwellings": "N",

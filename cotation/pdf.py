@@ -114,9 +114,10 @@ def _chromium_one(chromium: str, html: Path, pdf: Path, profile: str) -> None:
     except OSError as e:
         raise PdfError(_("{name}: Chromium failed ({reason})").format(
             name=html.name, reason=e.strerror or e)) from None
-    if not pdf.is_file() or not pdf.read_bytes()[:5] == b"%PDF-":
+    data = pdf.read_bytes() if pdf.is_file() else b""
+    if data[:5] != b"%PDF-":
         raise PdfError(_("{name}: Chromium wrote no PDF").format(name=html.name))
-    pdf.write_bytes(_fixed_dates(pdf.read_bytes()))
+    pdf.write_bytes(_fixed_dates(data))
 
 
 _FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -282,6 +283,7 @@ def html_to_pdf(pairs: Sequence[tuple[Path, Path]], *, jobs: int = 1,
     if progress is not None:
         progress(0, total)
     workers = max(1, min(jobs, total))
+    shares = [list(pairs[k::workers]) for k in range(workers)]
     with tempfile.TemporaryDirectory(prefix="cotation-pdf-") as tmp:
         if engine == "chromium":
             chromium = find_chromium()
@@ -290,12 +292,10 @@ def html_to_pdf(pairs: Sequence[tuple[Path, Path]], *, jobs: int = 1,
                 _chromium_one(chromium, Path(pairs[0][0]), Path(pairs[0][1]), os.path.join(tmp, "p"))
                 done()
                 return engine
-            shares = [list(pairs[k::workers]) for k in range(workers)]
 
             def run(k: int) -> None:
                 _chromium_batch(chromium, shares[k], os.path.join(tmp, f"w{k}"), done)
         else:
-            shares = [list(pairs[k::workers]) for k in range(workers)]
 
             def run(k: int) -> None:
                 for html, pdf in shares[k]:

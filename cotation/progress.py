@@ -15,6 +15,7 @@ class Progress:
         self.label = label
         self._last = -1
         self._t0 = time.monotonic()
+        self._phase_t = self._t0
         self._tty = self.stream.isatty()
 
     def __call__(self, done: int, total: int) -> None:
@@ -43,7 +44,7 @@ class Progress:
         if not self.enabled:
             return
         now = time.monotonic()
-        since = getattr(self, "_phase_t", self._t0)
+        since = self._phase_t
         self._phase_t = now
         self.stream.write(_("{label}: {name} ({elapsed:.1f} s)").format(
             label=self.label, name=name, elapsed=now - since) + "\n")

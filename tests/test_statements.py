@@ -395,7 +395,7 @@ def _check_same_content(doc: dict, page: str) -> None:
     same_score = len({p["score_text"] for p in doc["positions"]}) == 1
     for p, ref in zip(doc["positions"], doc["waiting_refs"]):
         assert p["heading"] in text
-        assert p["score_text"] in text if not same_score else doc["total_text"] or doc["scores"][0]["text"]
+        assert (p["score_text"] if not same_score else (doc["total_text"] or doc["scores"][0]["text"])) in text
         assert f"{ordinal_fr(p['rank'])} sur {p['of']}" in text and f"{p['n_above']} (" in text
         assert f"[{ref}] les {p['waiting']['cell_text']} ({p['waiting']['n_attributions']} " in text
         if p["waiting"]["shown"]:

@@ -55,7 +55,8 @@ def test_columnar_csv_output_is_the_python_writers():
     import io
 
     import numpy as np
-    from cotation.cli.core import _write_csv_columns, hundredths_text
+    from cotation.cli.core import _write_csv_columns
+    from cotation.engine.scoring import hundredths_text
     from cotation.engine.scoring import format_hundredths
     h = np.array([0, 5, -5, 99, 100, -101, 54250, -10 ** 15, 10 ** 15 + 7], dtype=np.int64)
     assert hundredths_text(h).to_pylist() == [format_hundredths(x) for x in h.tolist()]

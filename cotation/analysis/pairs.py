@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cotation.engine import ScoreTable
+from cotation.engine.scoring import hundredths_text
 
 PAIR_COLUMNS = ("numero_unique", "commune", "score_a", "score_b", "rank_a", "rank_b", "rank_change")
 
@@ -154,25 +155,13 @@ def differing_criteria(p: AlignedPairs) -> list[int]:
     return [int(j) for j in np.flatnonzero(diff)]
 
 
-def _hundredths_text(values: np.ndarray, valid: np.ndarray) -> pa.Array:
-    """Integer hundredths as exact decimal text (``542.50``), null where not valid."""
-    v = pa.array(np.abs(values), pa.int64())
-    units = pc.cast(pc.divide(v, 100), pa.string())
-    cents = pc.utf8_lpad(pc.cast(pc.subtract(v, pc.multiply(pc.divide(v, 100), 100)), pa.string()),
-                         2, "0")
-    sign = pa.array(np.where(values < 0, "-", ""), pa.string())
-    text = pc.binary_join_element_wise(sign, units, "")
-    text = pc.binary_join_element_wise(text, cents, ".")
-    return pc.if_else(pa.array(valid, pa.bool_()), text, pa.scalar(None, pa.string()))
-
-
 def pairs_table(p: AlignedPairs, *, decimal_text: bool) -> pa.Table:
     """The pairs table: the fixed columns, then ``pts_a_<id>``/``pts_b_<id>`` for each criterion
     whose points differ. Scores and points are decimal text (CSV: exact) or float64 points
     (Parquet); ranks are int64, null where a grid does not score the pair."""
     def pts(values: np.ndarray, valid: np.ndarray) -> pa.Array:
         if decimal_text:
-            return _hundredths_text(values, valid)
+            return hundredths_text(values, valid)
         return pa.array(values / 100.0, pa.float64(), mask=~valid)
 
     both = p.both

@@ -307,8 +307,9 @@ def cmd_score(args) -> int:
     parquet = args.output.lower().endswith(".parquet")
     if parquet:
         def fmt(h: np.ndarray) -> list:
-            return [int(x) / 100 for x in h.tolist()]
+            return (np.asarray(h, dtype=np.int64) / 100.0).tolist()   # exact below 2^53
     else:
+        from cotation.engine.scoring import hundredths_text
         fmt = hundredths_text      # exact two-decimal text, built column-wise
     columns: dict[str, Any] = {
         "numero_unique": np.asarray(st.numero_unique, dtype=object)[order],
@@ -355,19 +356,6 @@ def write_columns(columns: dict[str, list], path: str) -> None:
             return
         with open(tmp, "w", newline="", encoding="utf-8") as out:
             _write_csv_columns(columns, out)
-
-
-def hundredths_text(h: np.ndarray):
-    """``format_hundredths`` of a whole int64 column, with Arrow kernels."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    h = np.asarray(h, dtype=np.int64)
-    a = np.abs(h)
-    whole = pa.array(a // 100).cast(pa.string())
-    cents = pc.utf8_lpad(pa.array(a % 100).cast(pa.string()), 2, "0")
-    sign = pc.if_else(pa.array(h < 0), "-", "")
-    return pc.binary_join_element_wise(sign, whole, ".", cents, "")
 
 
 _CSV_SPECIAL = r'[,"\r\n]'

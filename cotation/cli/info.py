@@ -8,8 +8,6 @@ import os
 import sys
 from typing import Any
 
-import numpy as np
-
 from cotation.cli.core import _date, _engine_option, add_inputs, add_output, resolve_inputs
 from cotation.cli.outputs import atomic_dir, atomic_file, input_file, output_dir, output_file
 from cotation.i18n import _, print_error, warning_line
@@ -149,14 +147,6 @@ def cmd_position(args) -> int:
             t = wait_memo[k] = tuple("" if v is None else format_fraction(v, 1) for v in
                                      (w.mean_days, w.median_days, w.mean_months, w.median_months))
         wait_text.append(t)
-    key_memo: dict[tuple, str] = {}
-    wait_keys = []
-    for w in waits:
-        k = (w.level, w.values)
-        text = key_memo.get(k)
-        if text is None:
-            text = key_memo[k] = w.key
-        wait_keys.append(text)
     cell_memo: dict[tuple, str] = {}
     cell_keys = []
     for i in range(n):
@@ -165,13 +155,6 @@ def cmd_position(args) -> int:
         if text is None:
             text = cell_memo[k] = pos.cell_key(i)
         cell_keys.append(text)
-    above = np.asarray(pos.n_above, dtype=np.int64)
-    size = np.asarray(pos.size, dtype=np.int64)
-    # format_fraction(n_above / size, 4), in integers: floor(q * 10^4 + 1/2) for q >= 0.
-    tenk = (2 * above * 10_000 + size) // (2 * size)
-    share = [f"{w}.{f:04d}" for w, f in zip((tenk // 10_000).tolist(), (tenk % 10_000).tolist())]
-    rank = np.asarray(pos.rank, dtype=np.int64)
-
     columns = {
         "numero_unique": [st.numero_unique[p] for p in pair],
         "commune": [st.commune[p] for p in pair],
@@ -179,8 +162,8 @@ def cmd_position(args) -> int:
         "score": [format_hundredths(st.score[p]) for p in pair],
         "rank": pos.rank.tolist(),
         "cell_size": pos.size.tolist(),
-        "share_above": share,
-        "decile": ((10 * rank + size - 1) // size).tolist(),
+        "share_above": pos.shares_above_text(4),
+        "decile": pos.deciles().tolist(),
         "cell_key": cell_keys,
         "waiting_mean_days": [t[0] for t in wait_text],
         "waiting_median_days": [t[1] for t in wait_text],
@@ -189,7 +172,7 @@ def cmd_position(args) -> int:
         "n_attributions": [w.n for w in waits],
         "delai_anormalement_long": ["" if pos.delai_depasse(i) is None else
                                     ("true" if pos.delai_depasse(i) else "false") for i in range(n)],
-        "waiting_cell_key": wait_keys,
+        "waiting_cell_key": [w.key for w in waits],
     }
     write_columns(columns, args.output)
     print(_("{path}: {n} rows ({cotations} cotations of {demandes} demandes), grid {id} v{version}, "
@@ -292,7 +275,7 @@ def pdf_engine_or_error() -> str | None:
 
 def cmd_publish(args) -> int:
     from pathlib import Path
-    from cotation.info.publication import check_publication_templates, render_publication
+    from cotation.info.publication import check_publication_templates, publication_html
 
     resolve_inputs(args, "grid")
     out = output_file(args.output, (".html", ".pdf"), inputs=(args.grid, args.commune_names))
@@ -311,7 +294,7 @@ def cmd_publish(args) -> int:
     if grid is None:
         return 1
     try:
-        page = render_publication(grid, commune_names=names, templates=args.templates,
+        page = publication_html(grid, commune_names=names, templates=args.templates,
                                 today=args.today)
         with atomic_file(out) as tmp:
             if pdf:

@@ -166,3 +166,20 @@ def format_hundredths(h: int) -> str:
     sign = "-" if h < 0 else ""
     h = abs(int(h))
     return f"{sign}{h // 100}.{h % 100:02d}"
+
+
+def hundredths_text(h: np.ndarray, valid: np.ndarray | None = None):
+    """:func:`format_hundredths` of a whole int64 column, with Arrow kernels (a pyarrow string
+    array); null where ``valid`` is given and false."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    h = np.asarray(h, dtype=np.int64)
+    a = np.abs(h)
+    whole = pa.array(a // 100).cast(pa.string())
+    cents = pc.utf8_lpad(pa.array(a % 100).cast(pa.string()), 2, "0")
+    sign = pc.if_else(pa.array(h < 0), "-", "")
+    text = pc.binary_join_element_wise(sign, whole, ".", cents, "")
+    if valid is None:
+        return text
+    return pc.if_else(pa.array(valid, pa.bool_()), text, pa.scalar(None, pa.string()))

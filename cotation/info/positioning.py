@@ -366,6 +366,19 @@ class Positioning:
     def share_above(self, i: int) -> Fraction:
         return Fraction(int(self.n_above[i]), int(self.size[i]))
 
+    def deciles(self) -> np.ndarray:
+        """:meth:`decile` of every row, in integers."""
+        rank, size = np.asarray(self.rank, dtype=np.int64), np.asarray(self.size, dtype=np.int64)
+        return (10 * rank + size - 1) // size
+
+    def shares_above_text(self, digits: int = 4) -> list[str]:
+        """``format_fraction(share_above(i), digits)`` of every row, in integers:
+        floor(q * 10^digits + 1/2) for q >= 0."""
+        above, size = np.asarray(self.n_above, dtype=np.int64), np.asarray(self.size, dtype=np.int64)
+        scale = 10 ** digits
+        n = (2 * above * scale + size) // (2 * size)
+        return [f"{w}.{f:0{digits}d}" for w, f in zip((n // scale).tolist(), (n % scale).tolist())]
+
     def delai_depasse(self, i: int) -> bool | None:
         t = self.delai_threshold[i]
         return None if t is None else bool(self.anciennete_mois[i] >= t)

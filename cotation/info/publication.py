@@ -111,20 +111,15 @@ def publication_context(grid_ir: ir.GridIR, commune_names: dict[str, str] | None
 
 
 def publication_html(grid, *, commune_names: dict[str, str] | None = None,
-                     templates: str | Path | None = None) -> str:
+                     templates: str | Path | None = None, today: dt.date | None = None) -> str:
     """The published grid as a self-contained, print-ready A4 HTML page (French).
 
     ``grid`` is what :func:`cotation.grid.load_grid` returns (its ``.ir`` is read; a bare
     :class:`~cotation.grid.ir.GridIR` is accepted too). ``commune_names`` (INSEE code → name)
-    overrides the shipped names; ``templates`` is an EPCI's folder of overriding templates.
+    overrides the shipped names; ``templates`` is an EPCI's folder of overriding templates;
+    ``today``, when given, is printed as the document's date.
     Deterministic: the same grid gives the same bytes.
     """
-    return render_publication(grid, commune_names=commune_names, templates=templates)
-
-
-def render_publication(grid, *, commune_names: dict[str, str] | None = None,
-                       templates: str | Path | None = None, today: dt.date | None = None) -> str:
-    """:func:`publication_html`, with ``today`` printed as the document's date when given."""
     grid_ir = getattr(grid, "ir", grid)
     g = publication_context(grid_ir, commune_names)
     g["today"] = None if today is None else date_fr(today)

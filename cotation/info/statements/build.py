@@ -411,8 +411,7 @@ def _position_entry(static: dict, values: dict, level: tuple, level_i: int, rank
         delai_anormalement_long=delai,
         refusal_score=None if refused is None else refused[0] / 100,
         refusal_n_above=None if refused is None else refused[1],
-        refusal_text=None if refused is None else S.refusal_position_text(score, refused[0], n_above,
-                                                                         refused[1]),
+        refusal_text=None if refused is None else S.refusal_position_text(score, refused[0], refused[1]),
     )
 
 

@@ -292,7 +292,7 @@ def missing_text(fields: Sequence[str]) -> str | None:
             + " — à ajouter à votre demande pour que ce critère puisse être examiné")
 
 
-def refusal_position_text(h: int, new_h: int, n_above: int, new_n_above: int) -> str:
+def refusal_position_text(h: int, new_h: int, new_n_above: int) -> str:
     if new_h == h:
         return "un refus ne changerait ni vos points ni votre rang"
     return f"{points_fr(new_h)} points, {new_n_above} devant"

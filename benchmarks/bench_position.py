@@ -1,0 +1,64 @@
+"""`cotation position` end to end on generated demandes, this tree against another checkout.
+
+    python benchmarks/bench_position.py [--demandes 100000] [--repeat 3] [--baseline DIR]
+
+Generates the demandes and an attribution history once (seeded, Lyon territory), then runs
+`cotation position` with the Lyon grid from this tree and, with --baseline, from another
+checkout, alternating, ``--repeat`` times each; prints min and median seconds, the load average
+and whether both trees wrote the same bytes.
+"""
+from __future__ import annotations
+
+import argparse
+import filecmp
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TERRITORY = "69123,69266,69259,69029,69256,69290"
+
+
+def cli(tree: Path, *args: str, cwd: Path) -> float:
+    env = dict(os.environ, PYTHONPATH=str(tree))
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "cotation", *args], cwd=cwd, env=env, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--demandes", type=int, default=100_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--baseline", help="another checkout of cotation to compare with")
+    a = ap.parse_args()
+    trees = [("this tree", ROOT)] + ([("baseline", Path(a.baseline).resolve())] if a.baseline else [])
+    with tempfile.TemporaryDirectory(prefix="bench-position-") as d:
+        work = Path(d)
+        cli(ROOT, "generate", "-n", str(a.demandes), "--seed", "1", "--today", "2025-06-30",
+            "--territory", TERRITORY, "-o", "d.csv", "--attributions", "a.csv",
+            "--n-attributions", str(max(1, a.demandes // 5)), cwd=work)
+        times: dict[str, list[float]] = {name: [] for name, _ in trees}
+        print(f"{a.demandes} demandes; load average before {os.getloadavg()[0]:.2f}")
+        for _ in range(a.repeat):
+            for name, tree in trees:
+                out = f"p_{len(times[name])}_{name[0]}.csv"
+                times[name].append(cli(tree, "position", str(ROOT / "grids/lyon-metropole.yaml"),
+                                       "d.csv", "a.csv", "--today", "2025-06-30", "-o", out, cwd=work))
+        for name, ts in times.items():
+            print(f"{name}: min {min(ts):.2f} s, median {statistics.median(ts):.2f} s over {len(ts)} runs")
+        if a.baseline:
+            same = filecmp.cmp(work / "p_0_t.csv", work / "p_0_b.csv", shallow=False)
+            print(f"ratio of medians {statistics.median(times['baseline']) / statistics.median(times['this tree']):.1f}x; "
+                  f"same bytes: {same}")
+        print(f"load average after {os.getloadavg()[0]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
