@@ -68,27 +68,22 @@ def add_output(p: argparse.ArgumentParser, help: str, required: bool = True, met
 INTERPRETER_BELOW = 5000
 
 
-def _kernels_cached(grid) -> bool:
+def _compiled(grid):
+    """The grid lowered for the compiled engine, or None when there is no compiler for it
+    (``score`` then falls back to the interpreter by itself)."""
     try:
         from cotation.engine.compiled import compile_grid
-        return compile_grid(grid.ir).kernels_cached()
+        return compile_grid(grid.ir)
     except Exception:  # noqa: BLE001 - no compiler: auto falls back by itself
-        return True
+        return None
 
 
-def _announce_compile(grid) -> None:
-    """Compile the grid's kernels now when the cache lacks them, saying so on stderr with the
+def _announce_compile(grid, cg) -> None:
+    """Compile the grid's kernels now (``cg``: not in the cache), saying so on stderr with the
     time taken (the first score of a new grid structure takes seconds). A grid the compiler
     cannot take is left to ``score``, which falls back or reports it."""
     import time
 
-    try:
-        from cotation.engine.compiled import compile_grid
-        cg = compile_grid(grid.ir)
-        if cg.kernels_cached():
-            return
-    except Exception:  # noqa: BLE001 - no compiler here: score() reports or falls back
-        return
     print(_("compiling the kernels of grid {id} (first use of this grid structure on this "
             "machine)…").format(id=grid.ir.id), file=sys.stderr, flush=True)
     start = time.perf_counter()
@@ -285,10 +280,13 @@ def cmd_score(args) -> int:
                                                    today=args.today.isoformat())),
               file=sys.stderr)
     engine = args.engine or default_engine()
-    if engine == "auto" and len(result.table) < INTERPRETER_BELOW and not _kernels_cached(grid):
+    cg = _compiled(grid) if engine in ("compiled", "auto") else None
+    cached = cg is None or cg.kernels_cached()     # the cache directory is looked at once
+    if engine == "auto" and len(result.table) < INTERPRETER_BELOW and not cached:
         engine = "interpreter"   # same scores; compiling would cost more than it saves
     if engine in ("compiled", "auto"):
-        _announce_compile(grid)
+        if not cached:
+            _announce_compile(grid, cg)
         show.phase(_("kernels ready"))
     st = score(grid.ir, result.table, args.today, engine=engine, explain=args.explain,
                progress=show, workers=args.workers)
