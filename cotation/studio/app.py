@@ -13,6 +13,7 @@ from importlib import resources
 from typing import Any, Callable
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -87,7 +88,6 @@ def build_app(session: Session, host: str, port: int) -> Starlette:
             try:
                 data = await _body(request) if request.method == "POST" else dict(request.query_params)
                 # Scoring is CPU work: run it off the event loop (one request at a time per page).
-                from starlette.concurrency import run_in_threadpool
                 result = await run_in_threadpool(fn, data)
             except StudioError as exc:
                 return _refuse(str(exc), exc.status)

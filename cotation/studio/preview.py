@@ -74,9 +74,12 @@ def _comparison(opened: Grid, grid: Grid, table: DemandeTable, today: dt.date,
 
 
 def preview_json(grid: Grid, opened: Grid | None, table: DemandeTable, today: dt.date,
-                 engine: str, attributions: AttributionTable | None = None) -> dict[str, Any]:
+                 engine: str, attributions: AttributionTable | None = None, *,
+                 reference=None) -> dict[str, Any]:
+    """``reference``: ``opened``'s ScoreTable when the caller keeps it (scored here otherwise)."""
     st = score(grid.ir, table, today, engine=engine, explain=True)
-    ref = score(opened.ir, table, today, engine=engine) if opened is not None else None
+    ref = reference if reference is not None or opened is None else score(opened.ir, table, today,
+                                                                          engine=engine)
     out: dict[str, Any] = {"today": today.isoformat(), "demandes": len(table), "pairs": len(st),
                            "criteria": _criteria(grid, st), "communes": _communes(grid, st, ref)}
     out["comparison"] = (_comparison(opened, grid, table, today, engine, attributions)

@@ -58,6 +58,8 @@ class Session:
     opened: Grid | None = field(default=None, repr=False)
     reference_path: Path | None = None     # --compare FILE: compare with it, not the grid as opened
     _save_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _reference: list = field(default_factory=list, repr=False, compare=False)  # its ScoreTable, once
+    _reference_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
     def open(cls, grid_path: Path, table: DemandeTable, demandes_path: Path, today: dt.date, *,
@@ -138,8 +140,19 @@ class Session:
         out: dict[str, Any] = {"valid": grid is not None, "diagnostics": diags}
         if grid is not None:
             out.update(preview_json(grid, self.opened, self.table, self.today, self.engine,
-                                    self.attributions))
+                                    self.attributions, reference=self.reference_scores()))
         return out
+
+    def reference_scores(self):
+        """The reference grid's ScoreTable on the loaded demandes: the reference never changes
+        during a session, so it is scored once, not at every preview."""
+        if self.opened is None:
+            return None
+        with self._reference_lock:
+            if not self._reference:
+                from cotation.engine import score
+                self._reference.append(score(self.opened.ir, self.table, self.today, engine=self.engine))
+            return self._reference[0]
 
     def explain(self, text: str, numero_unique: str) -> dict[str, Any]:
         from cotation.studio.preview import explain_json
