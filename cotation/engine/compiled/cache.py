@@ -86,6 +86,12 @@ def _write_once(path: Path, source: str) -> None:
                 pass
 
 
+def machine_code_cached(key: str) -> bool:
+    """Whether Numba's disk cache holds machine code for the kernel module of digest ``key``
+    (the module is ``k_<key[:40]>.py``; Numba writes ``__pycache__/k_<key[:40]>.*.nbi``)."""
+    return any((cache_dir() / "__pycache__").glob(f"k_{key[:40]}.*.nbi"))
+
+
 def load(source: str) -> types.ModuleType:
     """The kernel module for ``source`` (written to the cache on first use)."""
     key = digest(source)

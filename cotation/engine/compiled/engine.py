@@ -124,8 +124,7 @@ class CompiledGrid:
         (False: the first run compiles, for seconds to minutes)."""
         if self._mod is not None:
             return True
-        pycache = cache.cache_dir() / "__pycache__"
-        return any(pycache.glob(f"k_{self.digest[:40]}.*.nbi"))
+        return cache.machine_code_cached(self.digest)
 
     def warm(self) -> None:
         """Load (or compile) both kernels now, with the exact argument types of real runs."""
