@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from cotation.engine.compiled.engine import available_cpus, default_workers
+from cotation.data.parallel import available_cpus, default_workers
 
 
 def test_default_is_the_affinity_mask(monkeypatch):

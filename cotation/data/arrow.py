@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 
 from cotation.data.schema import COLUMNS_BY_NAME, Column, Kind
 from cotation.i18n import _
-from cotation.data.split import Records
+from cotation.data.split import Records, single
 from cotation.data.table import DemandeTable, Reject
 from cotation.data.values import MULTI_SEPARATOR
 
@@ -200,7 +200,8 @@ def column_cells(name: str, col: Column | None, arr: pa.Array) -> _Cells:
     if pa.types.is_null(t):
         return _Cells(pa.array([""] * len(arr), pa.string()))
     if _is_text(t):
-        return _Cells(arr.cast(pa.string()).fill_null(""))
+        text = arr.cast(pa.string()) if t != pa.string() else arr
+        return _Cells(text.fill_null("") if text.null_count else text)
     if pa.types.is_boolean(t):
         return _Cells(pc.if_else(arr, "true", "false").fill_null(""))
     if pa.types.is_integer(t):
@@ -270,8 +271,24 @@ def _lists(name: str, col: Column | None, arr: pa.Array) -> _Cells:
     return _Cells(text, bad, items.reason, items.padded)
 
 
+def _native(col: Column, t: pa.DataType) -> bool:
+    """Whether a column of type ``t`` is already of ``col``'s canonical Arrow type (or an
+    integer type that widens to int64 exactly): it is then checked as it is, not as text."""
+    kind = col.kind
+    if kind is Kind.INT:
+        return pa.types.is_integer(t) and t != pa.uint64()
+    if kind is Kind.BOOL:
+        return pa.types.is_boolean(t)
+    if kind is Kind.DATE:
+        return pa.types.is_date32(t)
+    if kind in (Kind.CODESET, Kind.COMMUNES):
+        return t == pa.list_(pa.string())
+    return False
+
+
 def records_from_arrow(table: pa.Table) -> ArrowRecords:
-    """The canonical cells of ``table``'s rows, lines numbered from 1."""
+    """The canonical cells of ``table``'s rows, lines numbered from 1: text, floats for
+    decimal columns, and columns already of their canonical Arrow type as they are."""
     n = table.num_rows
     header = [str(h) for h in table.column_names]
     columns: list[pa.Array] = []
@@ -279,8 +296,14 @@ def records_from_arrow(table: pa.Table) -> ArrowRecords:
     flagged: list[tuple[str, _Cells]] = []
     padded: dict[str, int] = {}
     for name, chunked in zip(header, table.columns):
-        arr = chunked.combine_chunks() if isinstance(chunked, pa.ChunkedArray) else chunked
-        cells = column_cells(name, COLUMNS_BY_NAME.get(name), arr)
+        arr = single(chunked)
+        col = COLUMNS_BY_NAME.get(name)
+        if pa.types.is_dictionary(arr.type):
+            arr = arr.cast(arr.type.value_type)
+        if col is not None and _native(col, arr.type):
+            columns.append(arr)      # checked as it is by cotation.data.build
+            continue
+        cells = column_cells(name, col, arr)
         columns.append(cells.array)
         if cells.padded:
             padded[name] = cells.padded
@@ -307,5 +330,5 @@ def records_from_arrow(table: pa.Table) -> ArrowRecords:
         keep = pa.array(np.flatnonzero(~bad_rows))
         columns = [c.take(keep) for c in columns]
         lines = lines[~bad_rows]
-    records = Records(header, [pa.chunked_array([c]) for c in columns], lines)
+    records = Records(header, columns, lines)
     return ArrowRecords(records, rejects, padded)

@@ -1,15 +1,21 @@
-"""Columnar validation: typed canonical columns from string columns, with exact row fallback.
+"""Columnar validation: checked Arrow columns of the canonical types, with exact row fallback.
 
 Each field has a scalar parser (the definition of what a cell means) and is first checked
-vectorised: distinct values are parsed once each with the scalar parser, high-cardinality
-numbers go through an anchored regex plus an Arrow cast that equals ``int``/``float`` on the
-strings the regex admits, and localisations through an Arrow list split. A row any field cannot vouch for is parsed again, field by field
-in order, with the scalar parsers alone, exactly as a row-by-row reader would; so the result,
-rejects included, is the same as the row-by-row path (``vectorised=False``) by construction.
+vectorised, producing an Arrow array of the canonical type (:func:`cotation.data.table.arrow_type`)
+and the rows it vouches for: distinct values are parsed once each with the scalar parser,
+high-cardinality numbers go through an anchored regex plus an Arrow cast that equals
+``int``/``float`` on the strings the regex admits, localisations through an Arrow list split,
+and columns that arrive in their canonical Arrow type (a typed DataFrame or Parquet file) are
+range- and code-checked as they are. A row any field cannot vouch for is parsed again, field
+by field in order, with the scalar parsers alone on its canonical text, exactly as a
+row-by-row reader would; so the result, rejects included, is the same as the row-by-row path
+(``vectorised=False``) by construction. The table keeps the checked arrays
+(:meth:`cotation.data.table.DemandeTable.from_arrow`): no Python object per demande is made
+unless a consumer asks for the lists.
 """
 from __future__ import annotations
 
-import itertools
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
@@ -18,11 +24,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from cotation.data.schema import COLUMNS, Kind
-from cotation.data.table import DemandeTable, ReadResult, Reject, StrictModeError
+from cotation.data.schema import COLUMNS, COLUMNS_BY_NAME, Column, Kind
+from cotation.data.table import (
+    DemandeTable, ReadResult, Reject, StrictModeError, arrow_type, arrow_values,
+)
 from cotation.data.values import COUNT_COLUMNS, MAX_MAGNITUDE, ValueParseError
 
-from cotation.data.split import Records
+from cotation.data.parallel import map_columns
+from cotation.data.split import Records, single
 from cotation.i18n import _
 
 JOIN = "\x1f"  # joins the cells of a field read from several source columns
@@ -30,6 +39,9 @@ JOIN = "\x1f"  # joins the cells of a field read from several source columns
 # Characters str.strip() removes; a cell starting or ending with one goes the scalar way.
 _PY_SPACE = r"[\t\n\x0b\x0c\r\x1c-\x1f \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
 _EDGE_SPACE = f"^{_PY_SPACE}|{_PY_SPACE}$"
+# The same characters for pc.utf8_trim: the ones str.strip() removes.
+_PY_SPACE_CHARS = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003"
+                   "\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
 _UNIQUE_LIMIT = 1 << 15
 
 
@@ -75,16 +87,37 @@ def empty_value(kind: Kind) -> Any:
     return frozenset() if kind is Kind.CODESET else (() if kind is Kind.COMMUNES else None)
 
 
-def field_input(records: Records, spec: FieldSpec) -> pa.ChunkedArray:
+def _column(spec: FieldSpec) -> Column:
+    """The canonical column ``spec`` fills (its enumeration orders sets of codes)."""
+    col = COLUMNS_BY_NAME.get(spec.name)
+    return col if col is not None and col.kind is spec.kind else Column(spec.name, spec.kind)
+
+
+def _empty_array(kind: Kind, n: int) -> pa.Array:
+    t = arrow_type(kind)
+    if pa.types.is_list(t):
+        return pa.ListArray.from_arrays(pa.array(np.zeros(n + 1, dtype=np.int32)),
+                                        pa.array([], pa.string()))
+    return pa.nulls(n, t)
+
+
+def _is_text(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t)
+
+
+def field_input(records: Records, spec: FieldSpec) -> pa.Array:
     cols = [records.columns[i] for i in spec.sources]
-    if len(cols) == 1:
-        return cols[0]
-    return pc.binary_join_element_wise(*cols, JOIN)
+    return single(cols[0] if len(cols) == 1 else pc.binary_join_element_wise(*cols, JOIN))
 
 
-def _by_unique(spec: FieldSpec, arr: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
+Parsed = tuple[pa.Array, np.ndarray]   # (values of the canonical Arrow type, rows vouched for)
+
+
+def _np(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return arr.to_numpy(zero_copy_only=False)
+
+
+def _by_unique(spec: FieldSpec, arr: pa.Array) -> Parsed:
     encoded = arr.dictionary_encode()  # one hash pass: distinct values and row indices
     parsed: list[Any] = []
     good: list[bool] = []
@@ -95,15 +128,23 @@ def _by_unique(spec: FieldSpec, arr: pa.ChunkedArray) -> tuple[np.ndarray, np.nd
         except ValueParseError:
             parsed.append(None)
             good.append(False)
-    idx = encoded.indices.to_numpy(zero_copy_only=False)
-    values = np.fromiter(parsed, dtype=object, count=len(parsed))[idx]
-    return values, np.asarray(good, dtype=bool)[idx]
+    idx = _np(encoded.indices)
+    ok = np.asarray(good, dtype=bool)[idx]
+    if spec.kind in (Kind.CODE, Kind.TEXT, Kind.COMMUNE):
+        # Codes stay dictionary-encoded (the encoder reads the dictionary, not every row);
+        # the dictionary holds only values, missing and unreadable cells are null indices.
+        present = np.fromiter((v is not None for v in parsed), bool, len(parsed))
+        remap = np.cumsum(present) - 1
+        codes = np.where(present, remap, -1)[idx].astype(np.int32)
+        dictionary = pa.array([v for v in parsed if v is not None], pa.string())
+        return pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), dictionary), ok
+    return arrow_values(_column(spec), parsed).take(pa.array(idx)), ok
 
 
 _INT_RE = r"^-?[0-9]{1,18}$"
 
 
-def _number(spec: FieldSpec, arr: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray] | None:
+def _number(spec: FieldSpec, arr: pa.Array) -> Parsed | None:
     if spec.number == "int":
         pattern, target = _INT_RE, pa.int64()
     else:
@@ -112,15 +153,13 @@ def _number(spec: FieldSpec, arr: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarr
     match = pc.match_substring_regex(arr, pattern)
     text = arr if spec.decimal_sep == "." else pc.replace_substring(arr, spec.decimal_sep, ".")
     try:
-        nums = pc.cast(pc.if_else(match, text, "0"), target).to_numpy()
+        nums = pc.cast(pc.if_else(match, text, "0"), target)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    empty = pc.equal(arr, "").to_numpy(zero_copy_only=False)
-    match = match.to_numpy(zero_copy_only=False) & in_range(spec, nums)
-    values = nums.astype(object)
-    values[empty] = None
-    ok = match | (empty & (not spec.required))
-    return values, ok
+    empty = _np(pc.equal(arr, ""))
+    ok = _np(match) & in_range(spec, _np(nums))
+    ok |= empty & (not spec.required)
+    return pc.if_else(pa.array(empty), pa.scalar(None, target), nums), ok
 
 
 def in_range(spec: FieldSpec, nums: np.ndarray) -> np.ndarray:
@@ -134,70 +173,181 @@ def in_range(spec: FieldSpec, nums: np.ndarray) -> np.ndarray:
     return ok
 
 
-def _text(spec: FieldSpec, arr: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-    empty = pc.equal(arr, "").to_numpy(zero_copy_only=False)
-    edge = pc.match_substring_regex(arr, _EDGE_SPACE).to_numpy(zero_copy_only=False)
-    values = np.empty(len(arr), dtype=object)
-    values[:] = arr.to_pylist()
-    values[empty] = None
-    ok = ~edge & ~(empty & spec.required)
-    return values, ok
+def _text(spec: FieldSpec, arr: pa.Array) -> Parsed:
+    empty = pc.equal(arr, "")
+    trimmed = pc.utf8_trim(arr, _PY_SPACE_CHARS)
+    edge = _np(pc.not_equal(pc.binary_length(trimmed), pc.binary_length(arr)))
+    ok = ~edge & ~(_np(empty) & spec.required)
+    return pc.if_else(empty, pa.scalar(None, pa.string()), arr.cast(pa.string())), ok
 
 
-def _typed_float(spec: FieldSpec, arr: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-    nums = arr.cast(pa.float64()).to_numpy(zero_copy_only=False)  # nulls -> nan
-    valid = pc.is_valid(arr).to_numpy(zero_copy_only=False)
-    values = nums.astype(object)
-    values[~valid] = None
-    ok = (valid & in_range(spec, nums)) | (~valid & (not spec.required))
-    return values, ok
+def _present(spec: FieldSpec, arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    valid = _np(pc.is_valid(arr))
+    return valid, ~valid & (not spec.required)
+
+
+def _typed_float(spec: FieldSpec, arr: pa.Array) -> Parsed:
+    valid, missing_ok = _present(spec, arr)
+    nums = arr.cast(pa.float64())
+    return nums, (valid & in_range(spec, _np(nums))) | missing_ok
+
+
+_DATE_MIN = (dt.date(1, 1, 1) - dt.date(1970, 1, 1)).days
+_DATE_MAX = (dt.date(9999, 12, 31) - dt.date(1970, 1, 1)).days
+
+
+def _native(spec: FieldSpec, arr: pa.Array) -> Parsed | None:
+    """A column already of its canonical Arrow type (from a typed source): checked as it is.
+    None when its type is not the canonical one (then it is read as text)."""
+    t, kind = arr.type, spec.kind
+    valid, missing_ok = _present(spec, arr)
+    if kind is Kind.INT and pa.types.is_integer(t):
+        nums = arr.cast(pa.int64())
+        return nums, (valid & in_range(spec, _np(pc.fill_null(nums, 0)))) | missing_ok
+    if kind is Kind.BOOL and pa.types.is_boolean(t):
+        return arr, valid | missing_ok
+    if kind is Kind.DATE and pa.types.is_date32(t):
+        days = _np(pc.fill_null(arr.cast(pa.int32()), 0))
+        return arr, (valid & (days >= _DATE_MIN) & (days <= _DATE_MAX)) | missing_ok
+    if kind in (Kind.CODESET, Kind.COMMUNES) and t == pa.list_(pa.string()):
+        return _native_lists(spec, arr)
+    return None
+
+
+def _native_lists(spec: FieldSpec, arr: pa.Array) -> Parsed:
+    """list<string> cells: every item a canonical value; null is the empty list. The items
+    of a set of codes may come in any order (:func:`canonical_sets` orders them for output);
+    a row that repeats a code goes to the scalar parser."""
+    n = len(arr)
+    if arr.null_count:
+        arr = pc.fill_null(arr, pa.scalar([], arr.type))
+    if arr.offset or arr.offsets[0].as_py():
+        arr = pa.concat_arrays([arr])       # offsets from 0
+    flat = pc.list_flatten(arr)
+    parent = _np(pc.list_parent_indices(arr))
+    offsets = _np(arr.offsets)
+    if spec.kind is Kind.COMMUNES:        # kept as written, repeats included
+        encoded = flat.dictionary_encode()  # few distinct communes: each checked once
+        good = _np(pc.fill_null(pc.match_substring_regex(encoded.dictionary, _INSEE_RE), False))
+        bad_item = ~np.append(good, False)[_np(pc.fill_null(encoded.indices, len(good)))]
+    else:
+        enum = _column(spec).enum
+        if enum is not None:
+            pos = _np(pc.fill_null(pc.index_in(flat, value_set=pa.array(enum, pa.string())), -1))
+            bad_item = pos < 0
+        else:                             # each distinct item checked once
+            encoded = flat.dictionary_encode()
+            words = encoded.dictionary
+            odd = pc.or_(pc.equal(words, ""), pc.match_substring_regex(words, _EDGE_SPACE + "|\\|"))
+            pos = _np(pc.fill_null(encoded.indices, len(words)))
+            bad_item = np.append(_np(pc.fill_null(odd, True)), True)[pos]
+        bad_item |= _repeated(offsets, parent, np.where(bad_item, 0, pos), n)
+    ok = np.ones(n, dtype=bool)
+    ok[parent[bad_item]] = False
+    return arr, ok
+
+
+def _repeated(offsets: np.ndarray, parent: np.ndarray, pos: np.ndarray, n: int) -> np.ndarray:
+    """Items of rows (``offsets`` from 0) where a value (``pos``) appears twice."""
+    bad = np.zeros(len(pos), dtype=bool)
+    if len(pos) < 2:
+        return bad
+    if pos.max() < 64:            # one bit per value: a row repeats when bits < items
+        bits = np.left_shift(np.uint64(1), pos.astype(np.uint64))
+        count = np.diff(offsets)
+        filled = count > 0
+        seen = np.zeros(n, dtype=np.uint64)
+        seen[filled] = np.bitwise_or.reduceat(bits, offsets[:-1][filled])
+        rows = np.flatnonzero(_popcount(seen) < count)
+        if not len(rows):
+            return bad
+        bad[np.isin(parent, rows)] = True       # the scalar parser says which
+        return bad
+    key = parent.astype(np.int64) * (int(pos.max()) + 1) + pos
+    order = np.argsort(key, kind="stable")
+    dup = np.zeros(len(pos), dtype=bool)
+    dup[1:] = key[order][1:] == key[order][:-1]
+    bad[order[dup]] = True
+    return bad
+
+
+def _popcount(x: np.ndarray) -> np.ndarray:
+    count = getattr(np, "bitwise_count", None)        # numpy >= 2.0
+    if count is not None:
+        return count(x)
+    return np.unpackbits(x.view(np.uint8)).reshape(len(x), 64).sum(axis=1)
+
+
+def canonical_sets(col: Column, arr: pa.Array) -> pa.Array:
+    """A list<string> column of sets of codes with each row in canonical order (the
+    enumeration's, else the text's), as the canonical Parquet holds them."""
+    flat = pc.list_flatten(arr)
+    if len(flat) < 2:
+        return arr
+    parent = _np(pc.list_parent_indices(arr)).astype(np.int64)
+    if col.enum is not None:
+        pos = _np(pc.fill_null(pc.index_in(flat, value_set=pa.array(col.enum, pa.string())),
+                               len(col.enum)))
+    else:
+        dictionary = pc.unique(flat)
+        rank = np.empty(len(dictionary), dtype=np.int64)
+        rank[_np(pc.sort_indices(dictionary))] = np.arange(len(rank))
+        pos = rank[_np(pc.index_in(flat, value_set=dictionary))]
+    key = parent * (int(pos.max()) + 2) + pos
+    if not (np.diff(key) < 0).any():
+        return arr
+    if arr.offset or arr.offsets[0].as_py():
+        arr = pa.concat_arrays([arr])
+    return pa.ListArray.from_arrays(arr.offsets, flat.take(pa.array(np.argsort(key, kind="stable"))))
 
 
 _INSEE_RE = r"^(?:[0-9]{2}|2A|2B)[0-9]{3}$"
 
 
-def _communes(spec: FieldSpec, arr: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-    """Ordered tuples of INSEE codes; odd cells (spaces, empty items) go slow. Each distinct
-    cell text is split once and its rows share one tuple (few distinct lists in practice)."""
-    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+def _communes(spec: FieldSpec, arr: pa.Array) -> Parsed:
+    """Localisations as list<string>; odd cells (spaces, empty items) go slow. Each distinct
+    cell text is split once when there are few of them."""
     encoded = arr.dictionary_encode()
     if encoded.indices.null_count or len(encoded.dictionary) * 2 > len(arr):
         return _communes_cells(spec, arr)
     values, ok = _communes_cells(spec, encoded.dictionary)
-    idx = encoded.indices.to_numpy(zero_copy_only=False)
-    return values[idx], ok[idx]
+    idx = encoded.indices
+    return values.take(idx), ok[_np(idx)]
 
 
-def _communes_cells(spec: FieldSpec, arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    n = len(arr)
+def _communes_cells(spec: FieldSpec, arr: pa.Array) -> Parsed:
     pattern = "|".join(re.escape(sep) for sep in spec.communes_split)
     parts = pc.split_pattern_regex(arr, pattern)
     flat = pc.list_flatten(parts)
     if spec.insee_zero_pad:
         four = pc.match_substring_regex(flat, r"^[0-9]{4}$")
         flat = pc.if_else(four, pc.binary_join_element_wise("0", flat, ""), flat)
-    good_item = pc.match_substring_regex(flat, _INSEE_RE).to_numpy(zero_copy_only=False)
-    parent = pc.list_parent_indices(parts).to_numpy()
-    offsets = parts.offsets.to_numpy()
-    offsets = offsets - offsets[0]
-    empty = pc.equal(arr, "").to_numpy(zero_copy_only=False)
+    good_item = _np(pc.match_substring_regex(flat, _INSEE_RE))
+    parent = _np(pc.list_parent_indices(parts))
+    empty = _np(pc.equal(arr, ""))
     ok = ~empty
     ok[parent[~good_item]] = False
     ok |= empty
-    items = flat.to_pylist()
-    values = np.fromiter(
-        (() if e else tuple(items[a:b])
-         for e, a, b in zip(empty.tolist(), offsets[:-1].tolist(), offsets[1:].tolist())),
-        dtype=object, count=n)
     # Localisations are kept as written (duplicates included): the scorer counts a commune
-    # once at its first rang, and the list round-trips unchanged.
-    return values, ok
+    # once at its first rang, and the list round-trips unchanged. An empty cell is [].
+    keep = ~empty[parent]
+    counts = np.bincount(parent[keep], minlength=len(arr)) if len(parent) else \
+        np.zeros(len(arr), dtype=np.int64)
+    offsets = np.zeros(len(arr) + 1, dtype=np.int32)
+    np.cumsum(counts, out=offsets[1:])
+    items = flat.filter(pa.array(keep)) if not keep.all() else flat
+    return pa.ListArray.from_arrays(pa.array(offsets), items.cast(pa.string())), ok
 
 
-def vector_parse(spec: FieldSpec, arr: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+def vector_parse(spec: FieldSpec, arr: pa.Array) -> Parsed:
     """(values, ok): ok[i] means values[i] is what ``spec.parse`` returns for row i."""
     if pa.types.is_floating(arr.type):
         return _typed_float(spec, arr)
+    if not _is_text(arr.type):
+        native = _native(spec, arr)
+        if native is not None:
+            return native
+        arr = arr.cast(pa.string())
     if spec.communes_split and len(arr) > _UNIQUE_LIMIT:
         return _communes(spec, arr)
     if spec.kind is Kind.TEXT and len(spec.sources) == 1:
@@ -210,12 +360,32 @@ def vector_parse(spec: FieldSpec, arr: pa.ChunkedArray) -> tuple[np.ndarray, np.
     return _by_unique(spec, arr)
 
 
-def cell_text(arr: pa.ChunkedArray, rows: np.ndarray) -> list[str]:
-    """Raw source text of some rows, as the scalar parsers receive it."""
+def cell_text(spec: FieldSpec, arr: pa.Array, rows: np.ndarray) -> list[str]:
+    """Canonical text of some rows, as the scalar parsers receive it."""
     sub = arr.take(pa.array(rows, pa.int64()))
     if pa.types.is_floating(arr.type):
         return ["" if v is None else repr(float(v)) for v in sub.to_pylist()]
-    return sub.to_pylist()
+    if not _is_text(sub.type):
+        from cotation.data.arrow import column_cells
+        sub = column_cells(spec.name, COLUMNS_BY_NAME.get(spec.name), sub).array
+        if pa.types.is_floating(sub.type):
+            return ["" if v is None else repr(float(v)) for v in sub.to_pylist()]
+    return ["" if v is None else v for v in sub.to_pylist()]
+
+
+def _of_type(arr: pa.Array, t: pa.DataType) -> pa.Array:
+    """``arr`` as type ``t``; a dictionary array of values of type ``t`` stays one."""
+    if arr.type == t or (pa.types.is_dictionary(arr.type) and arr.type.value_type == t):
+        return arr
+    return arr.cast(t)
+
+
+def _patched(col: Column, arr: pa.Array, rows: list[int], values: list[Any]) -> pa.Array:
+    """``arr`` with ``values`` at ``rows``."""
+    idx = np.arange(len(arr), dtype=np.int64)
+    idx[np.asarray(rows, dtype=np.int64)] = len(arr) + np.arange(len(rows), dtype=np.int64)
+    both = pa.concat_arrays([arr.cast(arrow_type(col.kind)), arrow_values(col, values)])
+    return both.take(pa.array(idx))
 
 
 def build_table(records: Records, fields: Sequence[FieldSpec], extras: Sequence[tuple[str, int]],
@@ -227,25 +397,37 @@ def build_table(records: Records, fields: Sequence[FieldSpec], extras: Sequence[
     n = len(records.lines)
     lines = records.lines
     inputs = [field_input(records, f) for f in fields]
-    values: dict[str, np.ndarray] = {}
+    values: dict[str, pa.Array] = {}
+    goods: dict[str, np.ndarray] = {}
     ok = np.ones(n, dtype=bool)
-    for spec, arr in zip(fields, inputs):
-        if vectorised and n:
-            v, good = vector_parse(spec, arr)
-            ok &= good
-        else:
-            v = np.full(n, None, dtype=object)
-            ok[:] = False
+    nu_field = next((f for f in fields if f.name == "numero_unique"), None)
+    nu_input = inputs[fields.index(nu_field)] if nu_field is not None else None
+    if vectorised and n:
+        # Columns are independent: checked on threads, beside the sort of numero_unique
+        # that finds duplicates below.
+        tasks: list[Callable[[], Any]] = [lambda s=spec, a=arr: vector_parse(s, a)
+                                          for spec, arr in zip(fields, inputs)]
+        if nu_input is not None:
+            tasks.append(lambda: pc.sort_indices(nu_input.cast(pa.string())))
+        done = map_columns(lambda task: task(), tasks, n)
+        parsed, nu_sorted = done[:len(fields)], (done[-1] if nu_input is not None else None)
+    else:
+        parsed = [(_empty_array(spec.kind, n), np.zeros(n, dtype=bool)) for spec in fields]
+        nu_sorted = None
+    for spec, (v, good) in zip(fields, parsed):
+        ok &= good
         values[spec.name] = v
+        goods[spec.name] = good
 
     rejects: list[Reject] = list(pre_rejects)
     rejects.extend(odd_reject(line, cells, why) for line, cells, why in records.odd)
     rejected = np.zeros(n, dtype=bool)
     slow = np.flatnonzero(~ok)
     if slow.size:
-        texts = [cell_text(arr, slow) for arr in inputs]
-        nus = (cell_text(records.columns[nu_source], slow) if nu_source is not None
-               else [""] * slow.size)
+        texts = [cell_text(spec, arr, slow) for spec, arr in zip(fields, inputs)]
+        nus = (cell_text(fields[0], single(records.columns[nu_source]), slow)
+               if nu_source is not None else [""] * slow.size)
+        patches: dict[str, tuple[list[int], list[Any]]] = {f.name: ([], []) for f in fields}
         for k, i in enumerate(slow.tolist()):
             row: list[Any] = []
             for spec, col_text in zip(fields, texts):
@@ -259,16 +441,33 @@ def build_table(records: Records, fields: Sequence[FieldSpec], extras: Sequence[
                     break
             else:
                 for spec, value in zip(fields, row):
-                    values[spec.name][i] = value
+                    if not goods[spec.name][i]:
+                        patches[spec.name][0].append(i)
+                        patches[spec.name][1].append(value)
+        for spec in fields:
+            rows, vals = patches[spec.name]
+            if rows:
+                values[spec.name] = _patched(_column(spec), values[spec.name], rows, vals)
 
     # Duplicates among the rows still standing, in source order: the first one wins.
-    nu_field = next((f for f in fields if f.name == "numero_unique"), None)
+    # One sort finds them; its order is kept with the table (the ranking's last tie-break).
+    nu_order = None
     if nu_field is not None and n:
         standing = np.flatnonzero(~rejected)
-        nu_list = values["numero_unique"][standing].tolist()
-        if len(set(nu_list)) != len(nu_list):
+        nu_text = values["numero_unique"].cast(pa.string())
+        same = nu_sorted is not None and nu_input.type == pa.string() and pc.all(
+            pc.or_kleene(pc.equal(nu_text, nu_input), pa.array(rejected))).as_py()
+        if same:
+            # the sort of the source text, on the rows standing (values equal the text there)
+            order = _np(nu_sorted)
+            nu_order = order[~rejected[order]]
+        else:
+            nu_order = standing[_np(pc.sort_indices(nu_text.take(pa.array(standing))))]
+        ordered = nu_text.take(pa.array(nu_order))
+        if len(ordered) > 1 and pc.any(pc.equal(ordered.slice(1),
+                                                ordered.slice(0, len(ordered) - 1))).as_py():
             seen: dict[str, int] = {}
-            for i, nu in zip(standing.tolist(), nu_list):
+            for i, nu in zip(standing.tolist(), nu_text.take(pa.array(standing)).to_pylist()):
                 first = seen.get(nu)
                 if first is None:
                     seen[nu] = int(lines[i])
@@ -283,19 +482,27 @@ def build_table(records: Records, fields: Sequence[FieldSpec], extras: Sequence[
 
     keep = ~rejected
     n_keep = int(keep.sum())
-    columns: dict[str, list] = {}
+    keep_arr = pa.array(keep) if not keep.all() else None
+
+    def kept(a: pa.Array) -> pa.Array:
+        return a if keep_arr is None else a.filter(keep_arr)
+
+    columns: dict[str, pa.Array] = {}
     for col in COLUMNS:
         if col.name in values:
-            columns[col.name] = values[col.name][keep].tolist()
+            columns[col.name] = kept(_of_type(values[col.name], arrow_type(col.kind)))
         else:
-            columns[col.name] = [empty_value(col.kind)] * n_keep
-    keep_list = keep.tolist()
-    extra_cols: dict[str, list] = {}
+            columns[col.name] = _empty_array(col.kind, n_keep)
+    extra_cols: dict[str, pa.Array] = {}
     for name, idx in extras:
         raw = records.columns[idx]
+        raw = raw.combine_chunks() if isinstance(raw, pa.ChunkedArray) else raw
         if not pa.types.is_string(raw.type):
             raw = raw.cast(pa.string())
-        cells = pc.if_else(pc.equal(raw, ""), pa.scalar(None, pa.string()), raw).to_pylist()
-        extra_cols[name] = list(itertools.compress(cells, keep_list))
-    table = DemandeTable(columns, extra_cols, lines[keep].tolist())
+        extra_cols[name] = kept(pc.if_else(pc.equal(raw, ""), pa.scalar(None, pa.string()), raw))
+    orders = {}
+    if nu_order is not None:
+        new_index = np.cumsum(keep) - 1
+        orders["numero_unique"] = new_index[nu_order[keep[nu_order]]]
+    table = DemandeTable.from_arrow(columns, extra_cols, n_keep, lines[keep].tolist(), orders)
     return table, rejects

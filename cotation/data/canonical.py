@@ -24,23 +24,18 @@ import pyarrow.parquet as pq
 
 from cotation.data.schema import ATTRIBUTION_COLUMNS, COLUMNS, COLUMNS_BY_NAME, Column, Kind
 from cotation.data.table import (
-    ATTRIBUTION_FIELDS, AttributionTable, DemandeTable, Reject, attributions_from_records
+    ATTRIBUTION_FIELDS, AttributionTable, DemandeTable, Reject, arrow_type, arrow_values,
+    attributions_from_records,
 )
 from cotation.data.values import MULTI_SEPARATOR, ValueParseError, parse_cell
 
 from cotation.data.arrow import column_cells, records_from_arrow
-from cotation.data.build import AdapterResult, FieldSpec, build_table
+from cotation.data.build import AdapterResult, FieldSpec, build_table, canonical_sets
 from cotation.data.split import Records, odd_reason, split_records
 from cotation.i18n import _
 
 BOM = b"\xef\xbb\xbf"
 
-_ARROW_TYPES: dict[Kind, pa.DataType] = {
-    Kind.BOOL: pa.bool_(), Kind.INT: pa.int64(), Kind.DECIMAL: pa.float64(),
-    Kind.DATE: pa.date32(), Kind.CODE: pa.string(), Kind.TEXT: pa.string(),
-    Kind.COMMUNE: pa.string(), Kind.CODESET: pa.list_(pa.string()),
-    Kind.COMMUNES: pa.list_(pa.string()),
-}
 
 
 def canonical_parser(col: Column):
@@ -159,20 +154,22 @@ def read_arrow_table(table: pa.Table, *, source: str, strict: bool = False, fast
                              pre_rejects=cells.rejects, padded=cells.padded)
 
 
-def _arrow_column(col: Column, values: list) -> pa.Array:
-    if col.kind is Kind.CODESET:
-        order = col.enum
-        values = [[v for v in order if v in s] if order else sorted(s) for s in values]
-    elif col.kind is Kind.COMMUNES:
-        values = [list(v) for v in values]
-    return pa.array(values, _ARROW_TYPES[col.kind])
-
-
 def demandes_to_arrow(table: DemandeTable) -> pa.Table:
-    arrays = [_arrow_column(c, table.columns[c.name]) for c in COLUMNS]
-    names = [c.name for c in COLUMNS]
-    for name, values in table.extras.items():
-        arrays.append(pa.array(values, pa.string()))
+    """The table with the canonical Parquet types (the checked arrays when it holds them)."""
+    arrays, names = [], []
+    for c in COLUMNS:
+        arr = table.arrow_column(c.name)
+        if arr is None:
+            arr = arrow_values(c, table.columns[c.name])
+        elif pa.types.is_dictionary(arr.type):
+            arr = arr.cast(arr.type.value_type)
+        elif c.kind is Kind.CODESET:
+            arr = canonical_sets(c, arr)
+        arrays.append(arr)
+        names.append(c.name)
+    for name in table.extras:
+        arr = table.arrow_column(name)
+        arrays.append(arr if arr is not None else pa.array(table.extras[name], pa.string()))
         names.append(name)
     return pa.Table.from_arrays(arrays, names=names)
 
@@ -210,6 +207,6 @@ def read_attributions_parquet(path: str | Path, *, strict: bool = False
 def write_attributions_parquet(table: AttributionTable, path: str | Path) -> None:
     arrays, names = [], []
     for name, col in ATTRIBUTION_FIELDS.items():
-        arrays.append(pa.array(table.columns[name], _ARROW_TYPES[col.kind]))
+        arrays.append(pa.array(table.columns[name], arrow_type(col.kind)))
         names.append(name)
     write_parquet(pa.Table.from_arrays(arrays, names=names), path)

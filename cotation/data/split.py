@@ -31,7 +31,7 @@ class Records:
     """Well-shaped records as string columns, plus the records that could not be used as is."""
 
     header: list[str]
-    columns: list[pa.ChunkedArray]
+    columns: list[pa.ChunkedArray | pa.Array]
     lines: np.ndarray                      # int64, ascending: source line of each record
     # (line, cells, problem) for records with a wrong cell count ("shape"), bytes the
     # declared encoding cannot decode ("encoding"), a cell over MAX_CELL characters
@@ -42,6 +42,13 @@ class Records:
     @property
     def n_read(self) -> int:
         return len(self.lines) + len(self.odd)
+
+
+def single(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One Array (a ChunkedArray of one chunk without a copy)."""
+    if isinstance(arr, pa.ChunkedArray):
+        return arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
+    return arr
 
 
 def odd_reason(cells: list[str], why: str, width: int) -> str:

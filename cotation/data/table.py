@@ -4,6 +4,11 @@ A table is columnar: one Python list per canonical column holding typed values (
 missing, ``datetime.date`` for dates, ``str`` for codes and text, ``frozenset`` for sets of
 codes, ``tuple`` for localisations), plus the source's extra columns kept as raw strings.
 Back ends that need arrays encode from here; the reference interpreter reads rows.
+
+A table read by the boundary (:mod:`cotation.data.build`) is held as checked Arrow arrays of
+the canonical types (:func:`arrow_type`) and its lists are made on first use, column by
+column: the compiled engine encodes the arrays directly (:meth:`DemandeTable.arrow_column`)
+and never builds a Python object per demande.
 """
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import MutableMapping
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from cotation.data.schema import (
@@ -46,15 +52,135 @@ class StrictModeError(ValueError):
         super().__init__(f"{source}:{reject.line}: column {reject.column}: {reject.reason}")
 
 
+def arrow_type(kind: Kind):
+    """The Arrow type of a canonical column of ``kind`` (the canonical Parquet's): sets of codes
+    and localisations are ``list<string>`` (sets in the enumeration's order), missing values
+    null (empty lists for the two list kinds)."""
+    import pyarrow as pa
+    return {Kind.BOOL: pa.bool_(), Kind.INT: pa.int64(), Kind.DECIMAL: pa.float64(),
+            Kind.DATE: pa.date32(), Kind.CODESET: pa.list_(pa.string()),
+            Kind.COMMUNES: pa.list_(pa.string())}.get(kind, pa.string())
+
+
+def arrow_values(col: Column, values: Sequence[Any]) -> Any:
+    """Typed Python values of ``col`` (as :func:`parse_cell` gives them) as an Arrow array of
+    :func:`arrow_type`."""
+    import pyarrow as pa
+    if col.kind is Kind.CODESET:
+        order = col.enum
+        values = [([v for v in order if v in s] if order else sorted(s)) if s else []
+                  for s in values]
+    elif col.kind is Kind.COMMUNES:
+        values = [list(v) if v else [] for v in values]
+    return pa.array(values, arrow_type(col.kind))
+
+
+def _python_values(kind: Kind | None, arr: Any) -> list:
+    """An Arrow column of :func:`arrow_type` as the Python values of a list-backed table; the
+    rows of one distinct set or localisation list share one object."""
+    import pyarrow.compute as pc
+    if kind not in (Kind.CODESET, Kind.COMMUNES):
+        return arr.to_pylist()
+    empty: Any = frozenset() if kind is Kind.CODESET else ()
+    if len(arr) == 0:
+        return []
+    joined = pc.binary_join(arr, "\x1f").dictionary_encode()
+    make = frozenset if kind is Kind.CODESET else tuple
+    distinct = [make(t.split("\x1f")) if t else empty for t in joined.dictionary.to_pylist()]
+    distinct.append(empty)                 # null lists
+    idx = pc.fill_null(joined.indices, len(distinct) - 1).to_numpy(zero_copy_only=False)
+    return [distinct[i] for i in idx.tolist()]
+
+
+class ArrowColumns(MutableMapping):
+    """Columns held as Arrow arrays of the canonical types, each turned into a Python list on
+    first access (then kept). Setting a column replaces it by the list given."""
+
+    def __init__(self, arrays: Mapping[str, Any], kinds: Mapping[str, Kind | None], n: int,
+                 sort_orders: Mapping[str, Any] | None = None):
+        self._arrays = dict(arrays)
+        self._kinds = dict(kinds)
+        self._lists: dict[str, list] = {}
+        self._order = list(arrays)
+        self._sort_orders = dict(sort_orders or {})
+        self.n = n
+
+    def arrow(self, name: str) -> Any | None:
+        """The Arrow array of ``name`` when it has not been replaced, else None."""
+        return self._arrays.get(name)
+
+    def sort_order(self, name: str) -> Any | None:
+        """The row indices that sort ``name``'s Arrow array ascending, when the reader
+        computed them (the duplicate check sorts ``numero_unique``)."""
+        return self._sort_orders.get(name) if name in self._arrays else None
+
+    def __getitem__(self, name: str) -> list:
+        got = self._lists.get(name)
+        if got is None:
+            if name not in self._arrays:
+                raise KeyError(name)
+            got = self._lists[name] = _python_values(self._kinds.get(name), self._arrays[name])
+        return got
+
+    def __setitem__(self, name: str, values: list) -> None:
+        if name not in self._arrays and name not in self._lists:
+            self._order.append(name)
+        self._arrays.pop(name, None)
+        self._lists[name] = values
+
+    def __delitem__(self, name: str) -> None:
+        if name not in self._arrays and name not in self._lists:
+            raise KeyError(name)
+        self._arrays.pop(name, None)
+        self._lists.pop(name, None)
+        self._order.remove(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._order))
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._arrays or name in self._lists
+
+
 @dataclass
 class DemandeTable:
     """Columnar canonical demandes. ``columns`` has every canonical column, same length."""
 
-    columns: dict[str, list]
-    extras: dict[str, list] = field(default_factory=dict)
+    columns: MutableMapping[str, list]
+    extras: MutableMapping[str, list] = field(default_factory=dict)
     source_lines: list[int] | None = None
 
+    @classmethod
+    def from_arrow(cls, columns: Mapping[str, Any], extras: Mapping[str, Any], n: int,
+                   source_lines: list[int] | None = None,
+                   sort_orders: Mapping[str, Any] | None = None) -> "DemandeTable":
+        """A table over checked Arrow arrays: every canonical column of :func:`arrow_type`
+        (string columns may be dictionary-encoded), extras as ``string`` (null where empty);
+        ``sort_orders``: known ascending orders of some columns (row indices)."""
+        kinds = {c.name: c.kind for c in COLUMNS}
+        return cls(ArrowColumns(columns, kinds, n, sort_orders), ArrowColumns(extras, {}, n),
+                   source_lines)
+
+    def sort_order(self, name: str) -> Any | None:
+        """Row indices sorting column ``name`` ascending when the reader computed them."""
+        store = self.columns
+        return store.sort_order(name) if isinstance(store, ArrowColumns) else None
+
+    def arrow_column(self, name: str) -> Any | None:
+        """The checked Arrow array of a canonical or extra column when the table holds one
+        (a table read by the boundary), else None."""
+        for store in (self.columns, self.extras):
+            if isinstance(store, ArrowColumns) and name in store:
+                return store.arrow(name)
+        return None
+
     def __post_init__(self) -> None:
+        if isinstance(self.columns, ArrowColumns):
+            self._n = self.columns.n
+            return
         for c in COLUMNS:
             if c.name not in self.columns:
                 empty = frozenset() if c.kind is Kind.CODESET else (() if c.kind is Kind.COMMUNES else None)
@@ -71,7 +197,8 @@ class DemandeTable:
         return 0
 
     def __len__(self) -> int:
-        return len(self.columns["numero_unique"])
+        n = getattr(self, "_n", None)
+        return len(self.columns["numero_unique"]) if n is None else n
 
     def row(self, i: int) -> dict[str, Any]:
         """Row ``i`` as a dict of typed values (extras as raw strings)."""
@@ -81,8 +208,9 @@ class DemandeTable:
         return out
 
     def rows(self) -> Iterator[dict[str, Any]]:
+        cols = list(self.columns.items()) + list(self.extras.items())
         for i in range(len(self)):
-            yield self.row(i)
+            yield {name: col[i] for name, col in cols}
 
     def index_of(self, numero_unique: str) -> int:
         try:

@@ -60,40 +60,58 @@ def local_field_values(grid: ir.GridIR, table: DemandeTable) -> tuple[dict[str, 
     """Parse the grid's local fields from the table's extra columns.
 
     An absent column or an empty cell gives the field's default; a cell that cannot be read
-    is a reject (the demande is not scored), never a silent default.
-    """
+    is a reject (the demande is not scored), never a silent default. Each distinct cell text
+    is parsed once (values are immutable and shared); the values of a field are a sequence
+    indexed like the table's rows."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     values: dict[str, list] = {}
     rejects: list[Reject] = []
-    lines = table.source_lines or list(range(2, len(table) + 2))
-    nus = table.columns["numero_unique"]
+    n = len(table)
     for f in grid.local_fields:
-        raw = table.extras.get(f.name)
-        if raw is None:
-            values[f.name] = [f.default] * len(table)
-            continue
+        arr = table.arrow_column(f.name)
+        if arr is None:
+            raw = table.extras.get(f.name)
+            if raw is None:
+                values[f.name] = [f.default] * n
+                continue
+            arr = pa.array([None if c is None else str(c) for c in raw], pa.string())
         col = Column(f.name, f.type.kind, False, f.type.enum)
-        out = []
-        # Each distinct cell text is parsed once (values are immutable): (ok, value or error).
-        parsed: dict[Any, tuple[bool, Any]] = {}
-        for i, cell in enumerate(raw):
-            hit = parsed.get(cell) if isinstance(cell, str) else None
-            if hit is None:
-                if cell is None or str(cell).strip() == "":
-                    hit = (True, f.default)
-                else:
-                    try:
-                        hit = (True, parse_cell(col, str(cell)))
-                    except ValueParseError as exc:
-                        hit = (False, str(exc))
-                if isinstance(cell, str):
-                    parsed[cell] = hit
-            if hit[0]:
-                out.append(hit[1])
-            else:
-                rejects.append(Reject(lines[i], f.name, str(cell), hit[1], nus[i]))
-                out.append(f.default)
-        values[f.name] = out
+        encoded = arr.dictionary_encode()
+        distinct = encoded.dictionary.to_pylist()
+        parsed = np.empty(len(distinct) + 1, dtype=object)
+        parsed[len(distinct)] = f.default        # a missing cell
+        bad: dict[int, str] = {}
+        for j, cell in enumerate(distinct):
+            if cell.strip() == "":
+                parsed[j] = f.default
+                continue
+            try:
+                parsed[j] = parse_cell(col, cell)
+            except ValueParseError as exc:
+                parsed[j] = f.default
+                bad[j] = str(exc)
+        idx = pc.fill_null(encoded.indices, len(distinct)).to_numpy(zero_copy_only=False)
+        values[f.name] = parsed[idx]
+        if bad:
+            rows = np.flatnonzero(np.isin(idx, np.fromiter(bad, np.int64, len(bad))))
+            lines = table.source_lines
+            nus = _numero_unique(table, rows)
+            for i, nu in zip(rows.tolist(), nus):
+                rejects.append(Reject(lines[i] if lines else i + 2, f.name, distinct[idx[i]],
+                                      bad[int(idx[i])], nu))
+    rejects.sort(key=lambda r: r.line)
     return values, rejects
+
+
+def _numero_unique(table: DemandeTable, rows: np.ndarray) -> list[str]:
+    arr = table.arrow_column("numero_unique")
+    if arr is not None:
+        import pyarrow as pa
+        return arr.take(pa.array(rows, pa.int64())).to_pylist()
+    col = table.columns["numero_unique"]
+    return [col[i] for i in rows.tolist()]
 
 
 def score_interpreted(grid: ir.GridIR, table: DemandeTable, today: dt.date, *,

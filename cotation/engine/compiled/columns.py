@@ -100,9 +100,13 @@ class Source:
 def source_of(data: Any) -> Source:
     """Normalise any supported input into a :class:`Source`."""
     if isinstance(data, DemandeTable):
-        cols = dict(data.columns)
-        for k, v in data.extras.items():
-            cols.setdefault(k, v)
+        # A table read by the boundary holds checked Arrow arrays: they are encoded as they
+        # are (typed: only null is missing); the Python lists are never made.
+        cols = {}
+        for k in list(data.columns) + [k for k in data.extras if k not in data.columns]:
+            arr = data.arrow_column(k)
+            cols[k] = arr if arr is not None else (
+                data.columns[k] if k in data.columns else data.extras[k])
         return Source(cols, len(data), True, data)
     if isinstance(data, list):
         table = DemandeTable.from_records(data)
@@ -377,9 +381,9 @@ class FlatLists:
     elem_rows: np.ndarray     # int64 per element, its row
 
 
-def flat_lists(x: Any, n: int) -> FlatLists | None:
+def flat_lists(x: Any, n: int, *, trim: bool = True) -> FlatLists | None:
     """Vectorised reading of an Arrow list<string> (or 'a|b' string) column, or None when
-    the column has another shape."""
+    the column has another shape. ``trim=False``: items are checked canonical codes."""
     import pyarrow as pa
     import pyarrow.compute as pc
     if pa.types.is_string(x.type) or pa.types.is_large_string(x.type):
@@ -391,7 +395,9 @@ def flat_lists(x: Any, n: int) -> FlatLists | None:
         np.asarray(x.offsets.to_numpy(zero_copy_only=False), dtype=np.int64)
     offsets = offsets - offsets[0]
     flat = x.flatten() if not x.null_count else pc.fill_null(x, pa.scalar([], type=x.type)).flatten()
-    flat = pc.utf8_trim_whitespace(pc.cast(flat, pa.string()))
+    flat = pc.cast(flat, pa.string())
+    if trim:
+        flat = pc.utf8_trim_whitespace(flat)
     enc = flat.dictionary_encode()
     uniques = [str(u) if u is not None else "" for u in enc.dictionary.to_pylist()]
     codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)

@@ -25,9 +25,10 @@ from cotation.data.schema import COLUMNS_BY_NAME, Column, Kind
 from cotation.data.table import Reject
 from cotation.data.values import MULTI_SEPARATOR, ValueParseError, parse_cell
 from cotation.engine.compiled.columns import (
-    DataError, FlatLists, Source, _factorize_sorted, _is_arrow, _missing, _normalise_container,
+    DataError, FlatLists, Source, _is_arrow, _missing, _normalise_container,
     encode_bool, encode_date, encode_number, factorize, factorize_lists, flat_lists, source_of,
 )
+from cotation.data.parallel import map_columns
 from cotation.engine.compiled.plan import ColumnSpec, KernelPlan
 from cotation.grid import ir
 
@@ -45,8 +46,8 @@ class Batch:
     loc_val: np.ndarray
     terr_ids: np.ndarray
     territory: tuple[str, ...]
-    text_dict: np.ndarray
-    commune_dict: np.ndarray
+    text_dict: Any                # sorted Arrow string arrays (code-point order)
+    commune_dict: Any
     domains: dict[tuple[str, ...], tuple[str, ...]]
     numero_unique: Any            # container of the numero_unique column (decoded lazily)
     rejects: list[Reject]
@@ -90,12 +91,17 @@ class Batch:
         return self._nu_obj
 
 
-def _lookup(sorted_values: np.ndarray, value: str) -> int:
-    if len(sorted_values) == 0:
-        return -1
-    j = int(np.searchsorted(sorted_values, value))
-    if j < len(sorted_values) and sorted_values[j] == value:
-        return j
+def _lookup(sorted_values: Any, value: str) -> int:
+    """Index of ``value`` in a sorted dictionary (an Arrow string array), or -1."""
+    lo, hi = 0, len(sorted_values)
+    while lo < hi:                       # bisect on the Arrow array: no copy of it
+        mid = (lo + hi) // 2
+        if sorted_values[mid].as_py() < value:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo < len(sorted_values) and sorted_values[lo].as_py() == value:
+        return lo
     return -1
 
 
@@ -170,6 +176,8 @@ def encode(plan: KernelPlan, grid: ir.GridIR, data: Any, *, digest: str,
            extra_columns: Sequence[str] = ()) -> Batch:
     """Encode ``data`` for ``plan``. ``extra_columns`` (canonical names) are encoded too and
     kept in ``batch.extra`` (used by shortlists)."""
+    import pyarrow as pa
+
     from cotation.engine.scoring import local_field_values
 
     src = source_of(data)
@@ -190,10 +198,14 @@ def encode(plan: KernelPlan, grid: ir.GridIR, data: Any, *, digest: str,
     if rejects:
         bad = {r.numero_unique for r in rejects}
         nu_col = _normalise_container(src.columns["numero_unique"])
-        nus = nu_col.to_pylist() if _is_arrow(nu_col) else list(nu_col)
-        for i, v in enumerate(nus):
-            if str(v) in bad:
-                skip[i] = 1
+        if _is_arrow(nu_col):
+            import pyarrow.compute as pc
+            hit = pc.is_in(nu_col.cast(pa.string()), value_set=pa.array(sorted(bad), pa.string()))
+            skip[pc.fill_null(hit, False).to_numpy(zero_copy_only=False)] = 1
+        else:
+            for i, v in enumerate(nu_col):
+                if str(v) in bad:
+                    skip[i] = 1
 
     def raw(spec: ColumnSpec) -> tuple[Any, bool]:
         if spec.source == "local":
@@ -206,23 +218,38 @@ def encode(plan: KernelPlan, grid: ir.GridIR, data: Any, *, digest: str,
         c = COLUMNS_BY_NAME[name]
         extra_specs.append(ColumnSpec(name, "column", c.kind, c.enum))
 
-    # ---- phase 1: factorize every string-like column
-    fact: dict[int, tuple] = {}
+    # ---- phase 1: factorize every string-like column (columns on threads)
+    sorted_parts: dict[int, np.ndarray] = {}     # id(array) -> its known ascending order
     all_specs = specs + extra_specs
-    for j, spec in enumerate(all_specs):
+
+    def factor(spec: ColumnSpec) -> Any:
         x, typed = raw(spec)
+        if spec.kind in (Kind.TEXT, Kind.COMMUNE) and typed and _is_arrow(x) \
+                and not pa.types.is_dictionary(x.type):
+            # checked text: the sort in _union factorizes it (no hash of every value)
+            codes = np.arange(n, dtype=np.int64)
+            if x.null_count:
+                codes[x.is_null().to_numpy(zero_copy_only=False)] = -1
+            order = src.table.sort_order(spec.name) if src.table is not None else None
+            if order is not None:
+                sorted_parts[id(x)] = order
+            return (x, codes)
         if spec.kind in (Kind.CODE, Kind.TEXT, Kind.COMMUNE):
-            fact[j] = factorize(spec.name, x, n, typed)
-        elif spec.kind is Kind.CODESET:
-            fl = flat_lists(x, n) if x is not None and _is_arrow(x) else None
-            fact[j] = fl if fl is not None else factorize_lists(spec.name, x, n, typed)
+            return factorize(spec.name, x, n, typed)
+        if spec.kind is Kind.CODESET:
+            fl = flat_lists(x, n, trim=not typed) if x is not None and _is_arrow(x) else None
+            return fl if fl is not None else factorize_lists(spec.name, x, n, typed)
+        return None
+
+    fact: dict[int, Any] = {j: f for j, f in enumerate(map_columns(factor, all_specs, n))
+                            if f is not None}
 
     # ---- phase 2: domains and dictionaries
     domains: dict[tuple[str, ...], tuple[str, ...]] = {}
     extras_by_enum: dict[tuple[str, ...], set[str]] = {}
-    texts: list[np.ndarray] = [np.array(sorted(plan.text_consts), dtype=str)]
-    communes: list[np.ndarray] = [np.array(sorted(set(grid.communes) | plan.commune_consts),
-                                           dtype=str)]
+    texts: list[Any] = [sorted(plan.text_consts)]
+    communes: list[Any] = [sorted(set(grid.communes) | plan.commune_consts)]
+    span: dict[int, tuple[int, int]] = {}        # j -> its slice of text_inv / commune_inv
     for j, spec in enumerate(all_specs):
         if j not in fact:
             continue
@@ -235,34 +262,27 @@ def encode(plan: KernelPlan, grid: ir.GridIR, data: Any, *, digest: str,
             else:
                 vals = {v for t in uniques for v in t}
             extras_by_enum.setdefault(enum, set()).update(v for v in vals if v not in known)
-        elif spec.kind is Kind.TEXT:
-            texts.append(np.asarray(uniques, dtype=str) if len(uniques) else np.array([], dtype=str))
         else:
-            communes.append(np.asarray(uniques, dtype=str) if len(uniques) else np.array([], dtype=str))
+            parts = texts if spec.kind is Kind.TEXT else communes
+            start = sum(len(p) for p in parts)
+            span[j] = (start, start + len(uniques))
+            parts.append(uniques)
     for enum, extra in extras_by_enum.items():
         domains[enum] = tuple(enum) + tuple(sorted(extra))
-    text_dict, text_inv = _union(texts)
-    commune_dict, commune_inv = _union(communes)
+    text_dict, text_inv = _union(texts, sorted_parts)
+    commune_dict, commune_inv = _union(communes, sorted_parts)
 
-    # ---- phase 3: encode
-    cols: list[np.ndarray] = []
-    extra: dict[str, np.ndarray] = {}
-    t_pos = 1            # texts[0] are constants
-    c_pos = 1            # communes[0] are territory + constants
-    t_off = [0]
-    for a in texts:
-        t_off.append(t_off[-1] + len(a))
-    c_off = [0]
-    for a in communes:
-        c_off.append(c_off[-1] + len(a))
-    batch_domain_index: dict[tuple[str, ...], dict[str, int]] = {}
+    # ---- phase 3: encode (columns and localisations on threads)
+    batch_domain_index: dict[tuple[str, ...], dict[str, int]] = {
+        enum: {v: i for i, v in enumerate(domains.get(enum, enum))}
+        for enum in {spec.enum or () for spec in all_specs
+                     if spec.kind in (Kind.CODE, Kind.CODESET)}}
+    territory = tuple(dict.fromkeys(grid.communes))
 
-    def dom_index(enum):
-        if enum not in batch_domain_index:
-            batch_domain_index[enum] = {v: i for i, v in enumerate(domains.get(enum, enum))}
-        return batch_domain_index[enum]
-
-    for j, spec in enumerate(all_specs):
+    def encode_one(j: int) -> Any:
+        if j == len(all_specs):
+            return _encode_localisations(src, n, territory, commune_dict)
+        spec = all_specs[j]
         x, typed = raw(spec)
         k = spec.kind
         if k is Kind.BOOL:
@@ -273,13 +293,13 @@ def encode(plan: KernelPlan, grid: ir.GridIR, data: Any, *, digest: str,
             arr = encode_date(spec.name, x, n, typed)
         elif k is Kind.CODE:
             uniques, codes = fact[j]
-            idx = dom_index(spec.enum or ())
+            idx = batch_domain_index[spec.enum or ()]
             m = np.array([idx[u] for u in uniques] + [-1], dtype=np.int32)
             arr = m[codes]           # -1 indexes the trailing -1
         elif k is Kind.CODESET and isinstance(fact[j], FlatLists):
             fl = fact[j]
             enum = spec.enum or ()
-            idx = dom_index(enum)
+            idx = batch_domain_index[enum]
             words = max(1, (len(domains.get(enum, enum)) + 63) // 64)
             dom = np.array([idx[u] for u in fl.uniques] or [0], dtype=np.int64)[fl.elem_codes]
             arr = np.zeros((n, words), dtype=np.uint64)
@@ -288,7 +308,7 @@ def encode(plan: KernelPlan, grid: ir.GridIR, data: Any, *, digest: str,
         elif k is Kind.CODESET:
             distinct, codes = fact[j]
             enum = spec.enum or ()
-            idx = dom_index(enum)
+            idx = batch_domain_index[enum]
             words = max(1, (len(domains.get(enum, enum)) + 63) // 64)
             table = np.zeros((len(distinct), words), dtype=np.uint64)
             for r, vals in enumerate(distinct):
@@ -296,30 +316,24 @@ def encode(plan: KernelPlan, grid: ir.GridIR, data: Any, *, digest: str,
                     b = idx[v]
                     table[r, b >> 6] |= np.uint64(1) << np.uint64(b & 63)
             arr = table[codes] if len(distinct) else np.zeros((n, words), dtype=np.uint64)
-        elif k is Kind.TEXT:
+        elif k in (Kind.TEXT, Kind.COMMUNE):
             uniques, codes = fact[j]
-            gid = text_inv[t_off[t_pos]:t_off[t_pos + 1]]
-            t_pos += 1
-            arr = np.append(gid, -1).astype(np.int32)[codes]
-        elif k is Kind.COMMUNE:
-            uniques, codes = fact[j]
-            gid = commune_inv[c_off[c_pos]:c_off[c_pos + 1]]
-            c_pos += 1
+            lo, hi = span[j]
+            gid = (text_inv if k is Kind.TEXT else commune_inv)[lo:hi]
             arr = np.append(gid, -1).astype(np.int32)[codes]
         else:
             raise DataError(f"column {spec.name}: kind {k.value} is not encodable")
         arr = np.ascontiguousarray(arr)
         if not arr.flags.writeable:   # Numba types read-only arrays apart: one signature only
             arr = arr.copy()
-        if j < len(specs):
-            cols.append(arr)
-        else:
-            extra[spec.name] = arr
+        return arr
 
-    # ---- localisations
-    territory = tuple(dict.fromkeys(grid.communes))
+    encoded = map_columns(encode_one, range(len(all_specs) + 1), n)
+    cols: list[np.ndarray] = encoded[:len(specs)]
+    extra: dict[str, np.ndarray] = {spec.name: encoded[len(specs) + i]
+                                    for i, spec in enumerate(extra_specs)}
+    loc_ptr, loc_terr, loc_val = encoded[-1]
     terr_ids = np.array([_lookup(commune_dict, c) for c in territory] or [0], dtype=np.int64)
-    loc_ptr, loc_terr, loc_val = _encode_localisations(src, n, territory, commune_dict)
 
     b = Batch(n=n, cols=cols, skip=skip, loc_ptr=loc_ptr, loc_terr=loc_terr, loc_val=loc_val,
               terr_ids=terr_ids, territory=territory, text_dict=text_dict,
@@ -330,14 +344,38 @@ def encode(plan: KernelPlan, grid: ir.GridIR, data: Any, *, digest: str,
     return b
 
 
-def _union(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted dictionary of the concatenated parts and each element's id in it."""
-    if not parts:
-        return np.array([], dtype=str), np.zeros(0, dtype=np.int64)
-    allv = np.concatenate([p.astype(str) for p in parts]) if len(parts) > 1 else parts[0]
-    if len(allv) == 0:
-        return np.array([], dtype=str), np.zeros(0, dtype=np.int64)
-    return _factorize_sorted(allv)
+def _union(parts: list[Any], sorted_parts: dict[int, np.ndarray] | None = None
+           ) -> tuple[Any, np.ndarray]:
+    """Sorted dictionary (an Arrow string array, code-point order) of the concatenated parts
+    (lists, numpy or Arrow string arrays; nulls are left out) and each element's id in it
+    (-1 for a null). One sort in Arrow, no Python string per element; none when a single
+    non-empty part comes with its ascending order (``sorted_parts``, by ``id``)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    filled = [p for p in parts if len(p)]
+    known = (sorted_parts or {}).get(id(filled[0])) if len(filled) == 1 else None
+    arrays = [p.cast(pa.string()) if _is_arrow(p) else pa.array(
+        p.tolist() if isinstance(p, np.ndarray) else list(p), pa.string()) for p in parts]
+    allv = pa.concat_arrays(arrays) if len(arrays) != 1 else arrays[0]
+    n = len(allv)
+    if n == 0:
+        return pa.array([], pa.string()), np.zeros(0, dtype=np.int64)
+    if known is not None and not allv.null_count:
+        start = sum(len(p) for p in parts[:next(i for i, p in enumerate(parts) if len(p))])
+        order = pa.array(np.asarray(known, dtype=np.int64) + start)
+    else:
+        order = pc.sort_indices(allv)         # nulls last
+    ordered = allv.take(order)
+    m = n - allv.null_count
+    new = np.ones(m, dtype=bool)
+    if m > 1:
+        new[1:] = pc.not_equal(ordered.slice(1, m - 1), ordered.slice(0, m - 1)).to_numpy(
+            zero_copy_only=False)
+    ids = np.cumsum(new) - 1
+    inverse = np.full(n, -1, dtype=np.int64)
+    inverse[order.to_numpy(zero_copy_only=False)[:m]] = ids
+    return ordered.slice(0, m).filter(pa.array(new)), inverse
 
 
 def _encode_localisations(src: Source, n: int, territory: tuple[str, ...],
@@ -362,9 +400,9 @@ def _encode_localisations(src: Source, n: int, territory: tuple[str, ...],
             valid = pc.fill_null(pc.not_equal(flat, ""), False).to_numpy(zero_copy_only=False)
             enc = pc.cast(flat, pa.string()).dictionary_encode()
             uniq = [str(u) for u in enc.dictionary.to_pylist()]
-            ids_u = np.array([_lookup(commune_dict, u) if u else -2 for u in uniq] + [-2],
-                             dtype=np.int64)
-            ids_u[ids_u < 0] = -2
+            found = pc.index_in(enc.dictionary.cast(pa.string()), value_set=commune_dict)
+            ids_u = np.append(pc.fill_null(found, -2).to_numpy(zero_copy_only=False), -2
+                              ).astype(np.int64)
             terr_u = np.array([terr_index.get(u, -1) for u in uniq] + [-1], dtype=np.int32)
             codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
             keep = valid.astype(bool)          # blank entries are not communes

@@ -9,7 +9,6 @@ output rows, pass 2 scores every pair into preallocated arrays.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from cotation.data.schema import Kind
 from cotation.engine.compiled import cache
 from cotation.engine.compiled.codegen import generate
 from cotation.engine.compiled.plan import KernelPlan
+from cotation.data.parallel import default_workers
 from cotation.engine.compiled.encode import Batch, encode
 from cotation.engine.compiled.rank import Field, dense_rank, rank_cells, score_field, value_field
 
@@ -29,23 +29,6 @@ Progress = Callable[[int, int], None]
 
 CHUNK = 1 << 16
 SERIAL_BELOW = 1 << 15
-
-
-def available_cpus() -> int:
-    """CPUs this process may run on (its affinity mask, where the platform has one; a
-    container limited to 4 of 64 cores gets 4)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
-
-
-def default_workers() -> int:
-    """``COTATION_WORKERS`` when set to a positive integer, else the CPUs available."""
-    env = os.environ.get("COTATION_WORKERS", "").strip()
-    if env.isdigit() and int(env) > 0:
-        return int(env)
-    return available_cpus()
 
 
 @dataclass
@@ -283,9 +266,9 @@ class CompiledGrid:
                     table = np.array(list(batch.domains.get(k.enum or (), k.enum or ())),
                                      dtype=object)
                 elif kind is Kind.TEXT:
-                    table = batch.text_dict.astype(object)
+                    table = batch.text_dict.to_numpy(zero_copy_only=False)
                 else:
-                    table = batch.commune_dict.astype(object)
+                    table = batch.commune_dict.to_numpy(zero_copy_only=False)
                 obj = np.empty(len(vals), dtype=object)
                 idx = vals[known].astype(np.int64)
                 obj[known] = table[idx] if len(idx) else []

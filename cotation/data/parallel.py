@@ -1,0 +1,46 @@
+"""How many threads column work may use, and running it on them.
+
+Arrow compute functions and numpy release the GIL on large arrays, so independent columns
+checked or encoded on a few threads run in parallel on as many cores. ``COTATION_WORKERS``
+(or the ``workers`` arguments) caps them; the default is the CPUs this process may run on.
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Iterable, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+# Under this many rows the threads cost more than they save.
+PARALLEL_FROM = 200_000
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, where the platform has one; a
+    container limited to 4 of 64 cores gets 4)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def default_workers() -> int:
+    """``COTATION_WORKERS`` when set to a positive integer, else the CPUs available."""
+    env = os.environ.get("COTATION_WORKERS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    return available_cpus()
+
+
+def map_columns(fn: Callable[[T], R], items: Iterable[T], rows: int,
+                workers: int | None = None) -> list[R]:
+    """``[fn(x) for x in items]``, on threads when there are enough ``rows`` to gain from it;
+    results in the order of ``items``, the first exception raised as it is."""
+    items = list(items)
+    workers = min(len(items), default_workers() if workers is None else max(1, workers))
+    if workers <= 1 or rows < PARALLEL_FROM:
+        return [fn(x) for x in items]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cotation-col") as pool:
+        return list(pool.map(fn, items))
