@@ -309,8 +309,10 @@ def cmd_score(args) -> int:
     else:
         from cotation.engine.scoring import hundredths_text
         fmt = hundredths_text      # exact two-decimal text, built column-wise
+    nu_arrow = result.table.arrow_column("numero_unique")   # the checked column, if any
     columns: dict[str, Any] = {
-        "numero_unique": np.asarray(st.numero_unique, dtype=object)[order],
+        "numero_unique": (nu_arrow.take(st.row[order]) if nu_arrow is not None and not parquet
+                          else np.asarray(st.numero_unique, dtype=object)[order]),
         "commune": np.asarray(st.commune, dtype=object)[order],
         "score": fmt(np.asarray(st.score, dtype=np.int64)[order]),
         "score_valide": fmt(np.asarray(st.score_valide, dtype=np.int64)[order]),
@@ -334,7 +336,7 @@ def cmd_score(args) -> int:
     show.phase(_("written"))
     print(_("{path}: {n} cotations of {demandes} demandes ({scope} in scope), grid {id} v{version}, "
             "today {today}, engine {engine}").format(
-        path=args.output, n=len(order), demandes=len(result.table), scope=len(set(st.row.tolist())),
+        path=args.output, n=len(order), demandes=len(result.table), scope=len(np.unique(st.row)),
         id=grid.ir.id, version=grid.ir.version, today=args.today.isoformat(), engine=engine),
           file=sys.stderr)
     return 0

@@ -81,6 +81,8 @@ class FieldSpec:
     # 4-digit codes get their leading zero back, for the vectorised list path.
     communes_split: tuple[str, ...] = ()
     insee_zero_pad: bool = False
+    # Dates written YYYY-MM-DD and read by the canonical date parser: regex + Arrow cast.
+    iso_date: bool = False
 
 
 def empty_value(kind: Kind) -> Any:
@@ -179,6 +181,25 @@ def _text(spec: FieldSpec, arr: pa.Array) -> Parsed:
     edge = _np(pc.not_equal(pc.binary_length(trimmed), pc.binary_length(arr)))
     ok = ~edge & ~(_np(empty) & spec.required)
     return pc.if_else(empty, pa.scalar(None, pa.string()), arr.cast(pa.string())), ok
+
+
+_ISO_DATE_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+
+
+def _iso_date(spec: FieldSpec, arr: pa.Array) -> Parsed:
+    """YYYY-MM-DD text as date32: the anchored pattern of ``parse_date``, Arrow's strptime,
+    and the date written back must be the text (strptime rolls 2024-02-30 over to March);
+    years 1 to 9999 only, as Python's dates. Any other cell goes to the scalar parser."""
+    match = pc.match_substring_regex(arr, _ISO_DATE_RE)
+    days = pc.strptime(pc.if_else(match, arr, "1970-01-01"), format="%Y-%m-%d", unit="s",
+                       error_is_null=True).cast(pa.date32())
+    d = _np(pc.fill_null(days.cast(pa.int32()), _DATE_MIN - 1))
+    empty = _np(pc.equal(arr, ""))
+    # strptime rolls 2024-02-30 over to 2024-03-01: the date must write back as the text
+    same = _np(pc.fill_null(pc.equal(days.cast(pa.string()), arr), False))
+    ok = _np(match) & same & (d >= _DATE_MIN) & (d <= _DATE_MAX)
+    ok |= empty & (not spec.required)
+    return pc.if_else(pa.array(ok & ~empty), days, pa.scalar(None, pa.date32())), ok
 
 
 def _present(spec: FieldSpec, arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -339,6 +360,19 @@ def _communes_cells(spec: FieldSpec, arr: pa.Array) -> Parsed:
     return pa.ListArray.from_arrays(pa.array(offsets), items.cast(pa.string())), ok
 
 
+def _via_dictionary(parse: Callable[[FieldSpec, pa.Array], Parsed | None], spec: FieldSpec,
+                    arr: pa.Array) -> Parsed | None:
+    """``parse`` of a text column, run on its distinct values when they are few."""
+    encoded = arr.dictionary_encode()
+    if encoded.indices.null_count or len(encoded.dictionary) * 4 > len(arr):
+        return parse(spec, arr)
+    out = parse(spec, encoded.dictionary)
+    if out is None:
+        return None
+    idx = encoded.indices
+    return out[0].take(idx), out[1][_np(idx)]
+
+
 def vector_parse(spec: FieldSpec, arr: pa.Array) -> Parsed:
     """(values, ok): ok[i] means values[i] is what ``spec.parse`` returns for row i."""
     if pa.types.is_floating(arr.type):
@@ -352,8 +386,10 @@ def vector_parse(spec: FieldSpec, arr: pa.Array) -> Parsed:
         return _communes(spec, arr)
     if spec.kind is Kind.TEXT and len(spec.sources) == 1:
         return _text(spec, arr)
+    if spec.iso_date and len(arr) > _UNIQUE_LIMIT:
+        return _via_dictionary(_iso_date, spec, arr)
     if spec.number is not None and len(arr) > _UNIQUE_LIMIT:
-        out = _number(spec, arr)
+        out = _via_dictionary(_number, spec, arr)
         # Worth it unless many cells need the scalar parser (e.g. padded with spaces).
         if out is not None and np.count_nonzero(~out[1]) <= len(arr) // 100:
             return out

@@ -57,7 +57,8 @@ def canonical_fields(header: list[str]) -> list[FieldSpec]:
         number = {Kind.INT: "int", Kind.DECIMAL: "decimal"}.get(col.kind)
         split = (MULTI_SEPARATOR,) if col.kind is Kind.COMMUNES else ()
         out.append(FieldSpec(col.name, (i,), col.name, canonical_parser(col), col.kind,
-                             col.required, number, communes_split=split))
+                             col.required, number, communes_split=split,
+                             iso_date=col.kind is Kind.DATE))
     return out
 
 
@@ -91,22 +92,15 @@ def decode_reject(line: int, cells: list[str], header: list[str], encoding: str,
     return Reject(line, "*", "", _("line is not valid {encoding}").format(encoding=encoding), nu)
 
 
-def _decode(data: bytes) -> tuple[bytes | None, str | None]:
-    """(utf-8 bytes for the fast path, or text with surrogate escapes for the Python path)."""
+def read_canonical_csv(path: str | Path, *, strict: bool = False, fast: bool = True) -> AdapterResult:
+    """Read a canonical demande CSV. ``fast=False`` is the row-by-row path (tests, debugging).
+    The bytes are UTF-8 (a BOM is dropped); pyarrow checks that on the fast path, and a file
+    that is not goes to the exact path, where each undecodable line is a reject."""
+    source = str(path)
+    data = Path(path).read_bytes()
     if data.startswith(BOM):
         data = data[len(BOM):]
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None, data.decode("utf-8", "surrogateescape")
-    return data, None
-
-
-def read_canonical_csv(path: str | Path, *, strict: bool = False, fast: bool = True) -> AdapterResult:
-    """Read a canonical demande CSV. ``fast=False`` is the row-by-row path (tests, debugging)."""
-    source = str(path)
-    data, text = _decode(Path(path).read_bytes())
-    records = split_records(data, text, fast=fast, source=source)
+    records = split_records(data, None, fast=fast, source=source)
     return records_to_result(records, source=source, strict=strict, fast=fast, fmt="csv")
 
 

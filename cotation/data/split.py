@@ -71,12 +71,15 @@ def split_records(data: bytes | None, text: str | None = None, *, delimiter: str
     """Split UTF-8 ``data`` (or already decoded ``text``, which may hold surrogate escapes)."""
     if fast and data is not None and len(delimiter) == 1 and delimiter.isascii() \
             and (quote is None or (len(quote) == 1 and quote.isascii())):
-        records = _split_fast(data, delimiter, quote, skip_lines, source)
+        try:
+            records = _split_fast(data, delimiter, quote, skip_lines, source)
+        except (UnicodeDecodeError, pa.ArrowInvalid):
+            records = None   # bytes that are not UTF-8: the exact path makes them rejects
         if records is not None:
             return _drop_oversized(records)
     if text is None:
         assert data is not None
-        text = data.decode("utf-8")
+        text = data.decode("utf-8", "surrogateescape")
     return _drop_oversized(_split_python(text, delimiter, quote, skip_lines, source))
 
 
@@ -88,6 +91,9 @@ def _drop_oversized(records: Records) -> Records:
     over = np.zeros(n, dtype=bool)
     for col in records.columns:
         if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            # bytes bound characters from above: count characters only past the limit
+            if (pc.max(pc.binary_length(col)).as_py() or 0) <= MAX_CELL:
+                continue
             longest = pc.max(pc.utf8_length(col)).as_py()
             if longest is not None and longest > MAX_CELL:
                 over |= pc.greater(pc.utf8_length(col), MAX_CELL).to_numpy(zero_copy_only=False)
@@ -164,10 +170,13 @@ def _split_python(text: str, delimiter: str, quote: str | None, skip_lines: int,
 def _split_fast(data: bytes, delimiter: str, quote: str | None, skip_lines: int,
                 source: str) -> Records | None:
     """None when the file needs the Python splitter (multi-line cells, lone CR)."""
+    if not data:
+        raise ValueError(f"{source}: empty file, expected a header row")
+    plain = _split_plain(data, delimiter, quote, skip_lines, source)
+    if plain is not None:
+        return plain
     arr = np.frombuffer(data, dtype=np.uint8)
     n = arr.size
-    if n == 0:
-        raise ValueError(f"{source}: empty file, expected a header row")
     cr = np.flatnonzero(arr == _CR)
     if cr.size and (cr[-1] == n - 1 or np.any(arr[cr + 1] != _LF)):
         return None  # csv treats a lone CR as a line end: leave that to it
@@ -253,6 +262,38 @@ def _split_fast(data: bytes, delimiter: str, quote: str | None, skip_lines: int,
             columns = [pa.chunked_array(c.chunks + [pa.array(e, pa.string())]).take(take)
                        for c, e in zip(columns, extra_cols)]
     return Records(header, columns, lines, odd)
+
+
+def _split_plain(data: bytes, delimiter: str, quote: str | None, skip_lines: int,
+                 source: str) -> Records | None:
+    """The common file: no quote, no carriage return, no blank line. Then record ``i`` is
+    line ``skip_lines + 2 + i`` and pyarrow splits it all, counting cells; None otherwise
+    (or when a line has a wrong cell count), and the exact path decides."""
+    if b"\r" in data or (quote is not None and quote.encode() in data):
+        return None
+    end = -1
+    for _ in range(skip_lines + 1):
+        end = data.find(b"\n", end + 1)
+        if end < 0:
+            return None
+    if b"\n\n" in data or data.startswith(b"\n", end + 1):
+        return None
+    header = _header(_first(_reader([data[:end].decode("utf-8").split("\n")[-1]],
+                                    delimiter, quote), source), source)
+    if len(header) < 2:
+        return None      # a one-column file cannot tell a blank line from a record
+    bad: list[int] = []
+
+    def invalid(row) -> str:
+        bad.append(1)
+        return "skip"
+
+    columns = _pyarrow_split(memoryview(data)[end + 1:], len(header), delimiter, quote, invalid)
+    if bad:
+        return None
+    n = len(columns[0]) if columns else 0
+    return Records(header, columns, np.arange(skip_lines + 2, skip_lines + 2 + n,
+                                               dtype=np.int64))
 
 
 def _split_quick(data: bytes, starts: np.ndarray, empty: np.ndarray, line_no: np.ndarray,

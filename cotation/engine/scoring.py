@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -21,6 +22,30 @@ from cotation.data.table import DemandeTable, Reject
 from cotation.data.values import ValueParseError, parse_cell
 
 Progress = Callable[[int, int], None]
+
+
+class LazyKeys(Sequence):
+    """Ordering key values per key, per pair, decoded on first use (the compiled engine ranks
+    without them; positions and comparisons read them)."""
+
+    def __init__(self, decode: Callable[[], list[list[Any]]], n_keys: int):
+        self._decode = decode
+        self._n = n_keys
+        self._keys: list[list[Any]] | None = None
+
+    def _get(self) -> list[list[Any]]:
+        if self._keys is None:
+            self._keys = self._decode()
+        return self._keys
+
+    def __getitem__(self, i):
+        return self._get()[i]
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == list(other) if isinstance(other, Sequence) else NotImplemented
 
 
 @dataclass
@@ -40,7 +65,7 @@ class ScoreTable:
     met_valide: np.ndarray
     set_aside_valide: np.ndarray
     points: np.ndarray | None  # int64 (n, criteria) hundredths when explanations were asked
-    order_keys: list[list[Any]] = field(default_factory=list)  # per ordering key, per pair
+    order_keys: Sequence[list[Any]] = field(default_factory=list)  # per ordering key, per pair
     rank: np.ndarray | None = None
     rejects: list[Reject] = field(default_factory=list)
 

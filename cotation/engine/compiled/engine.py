@@ -279,7 +279,7 @@ class CompiledGrid:
     def score_table(self, raw: RawScores, batch: Batch, today: dt.date, *,
                     ranks: np.ndarray | None = None):
         """The engine-independent :class:`~cotation.engine.scoring.ScoreTable`."""
-        from cotation.engine.scoring import ScoreTable
+        from cotation.engine.scoring import LazyKeys, ScoreTable
 
         nus = batch.numero_unique_strings()
         territory = np.array(batch.territory, dtype=object)
@@ -289,7 +289,8 @@ class CompiledGrid:
             rang=raw.rang, score=raw.score, score_valide=raw.score_valide, met=raw.met,
             set_aside=raw.set_aside, met_valide=raw.met_valide,
             set_aside_valide=raw.set_aside_valide, points=raw.points,
-            order_keys=self.decode_keys(raw, batch), rejects=list(batch.rejects))
+            order_keys=LazyKeys(lambda: self.decode_keys(raw, batch), len(self.plan.keys)),
+            rejects=list(batch.rejects))
         st.rank = self.rank(raw, batch) if ranks is None else ranks
         return st
 
