@@ -174,7 +174,7 @@ def test_interrupted_run_leaves_no_half_file(ws, capsys, monkeypatch):
     import cotation.cli.core as core
 
     def interrupted(columns, out):
-        out.write("numero_unique,commune\n")
+        out.write(b"numero_unique,commune\n")
         raise KeyboardInterrupt
 
     monkeypatch.setattr(core, "_write_csv_columns", interrupted)

@@ -347,14 +347,23 @@ def write_columns(columns: dict[str, list], path: str) -> None:
     atomically (``-`` writes CSV to stdout)."""
     from cotation.cli.outputs import atomic_file
     if path == "-":
-        _write_csv_columns(columns, sys.stdout)
+        raw = getattr(sys.stdout, "buffer", None)
+        if raw is None:          # a text-only stream (an embedding application's)
+            import io
+            buf = io.BytesIO()
+            _write_csv_columns(columns, buf)
+            sys.stdout.write(buf.getvalue().decode("utf-8"))
+            return
+        sys.stdout.flush()
+        _write_csv_columns(columns, raw)
+        raw.flush()
         return
     with atomic_file(path) as tmp:
         if path.lower().endswith(".parquet"):
             from sne_adapters import write_results
             write_results(columns, tmp)
             return
-        with open(tmp, "w", newline="", encoding="utf-8") as out:
+        with open(tmp, "wb") as out:
             _write_csv_columns(columns, out)
 
 
@@ -385,23 +394,25 @@ def _arrow_csv_body(columns: dict[str, Any]):
 
 
 def _write_csv_columns(columns: dict[str, Any], out) -> None:
+    """The columns as UTF-8 CSV into the binary stream ``out``: the header by ``csv``, the
+    body by pyarrow straight from the arrays when no cell needs quotes, else by ``csv``."""
+    import io
+
     names = list(columns)
     n = len(columns[names[0]]) if names else 0
-    w = csv.writer(out, lineterminator="\n")
+    text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
+    w = csv.writer(text, lineterminator="\n")
     w.writerow(names)
     body = _arrow_csv_body(columns) if n and len(names) > 1 else None
     if body is not None:
-        import io
-
         import pyarrow.csv as pcsv
-        buf = io.BytesIO()
-        pcsv.write_csv(body, buf, pcsv.WriteOptions(include_header=False, quoting_style="none"))
-        out.write(buf.getvalue().decode("utf-8"))
-        return
-    cols = [c.to_pylist() if hasattr(c, "to_pylist") else
-            (c.tolist() if isinstance(c, np.ndarray) else c) for c in columns.values()]
-    for i in range(n):
-        w.writerow([c[i] for c in cols])
+        pcsv.write_csv(body, out, pcsv.WriteOptions(include_header=False, quoting_style="none"))
+    else:
+        cols = [c.to_pylist() if hasattr(c, "to_pylist") else
+                (c.tolist() if isinstance(c, np.ndarray) else c) for c in columns.values()]
+        for i in range(n):
+            w.writerow([c[i] for c in cols])
+    text.detach()       # leave ``out`` open for its owner
 
 
 def cmd_explain(args) -> int:

@@ -68,6 +68,9 @@ class ScoreTable:
     order_keys: Sequence[list[Any]] = field(default_factory=list)  # per ordering key, per pair
     rank: np.ndarray | None = None
     rejects: list[Reject] = field(default_factory=list)
+    # When the engine knows it (compiled): each pair's commune as an index into ``territory``.
+    terr: np.ndarray | None = None
+    territory: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.row)
@@ -196,8 +199,14 @@ def from_pairs(grid: ir.GridIR, today: dt.date, pairs: Sequence[PairScore], *,
 
 def output_order(st: ScoreTable) -> np.ndarray:
     """Pair indices sorted by commune then rank (the order of `cotation score` output)."""
-    communes = np.asarray(st.commune, dtype=str) if len(st) else np.array([], dtype=str)
-    return np.lexsort((st.rank, communes)) if len(st) else np.array([], dtype=np.int64)
+    if not len(st):
+        return np.array([], dtype=np.int64)
+    if st.terr is not None:      # communes as their place in sorted order: no string sort
+        place = np.empty(len(st.territory), dtype=np.int64)
+        place[sorted(range(len(st.territory)), key=st.territory.__getitem__)] = \
+            np.arange(len(st.territory))
+        return np.lexsort((st.rank, place[st.terr]))
+    return np.lexsort((st.rank, np.asarray(st.commune, dtype=str)))
 
 
 def format_hundredths(h: int) -> str:

@@ -290,7 +290,7 @@ class CompiledGrid:
             set_aside=raw.set_aside, met_valide=raw.met_valide,
             set_aside_valide=raw.set_aside_valide, points=raw.points,
             order_keys=LazyKeys(lambda: self.decode_keys(raw, batch), len(self.plan.keys)),
-            rejects=list(batch.rejects))
+            rejects=list(batch.rejects), terr=raw.terr, territory=tuple(batch.territory))
         st.rank = self.rank(raw, batch) if ranks is None else ranks
         return st
 
