@@ -161,5 +161,9 @@ def test_text_columns_read_like_row_by_row():
                              ["", "6912", "69123||69266", " 69123", "69123|"]),
         "profession": col(["infirmier", "", "aide-soignante"], [" x", "y\u00a0"]),
         "situation_logement": col(["locataire_prive", "sans_abri"], ["inconnu", " sans_abri"]),
+        "motifs": col(["sans_logement|trop_cher", "trop_cher|sans_logement", "", "handicap"],
+                      ["trop_cher|trop_cher", "inconnu", "trop_cher||handicap", " trop_cher",
+                       "trop_cher|", "|"]),
+        "criteres_valides": col(["b|a", "a", "", "c1|c2|c3"], ["a|a", " a", "a||b", "a|b|a"]),
     })
     _same(read_arrow_table(table, source="t"), read_arrow_table(table, source="t", fast=False))

@@ -28,7 +28,7 @@ from cotation.data.schema import COLUMNS, COLUMNS_BY_NAME, Column, Kind
 from cotation.data.table import (
     DemandeTable, ReadResult, Reject, StrictModeError, arrow_type, arrow_values,
 )
-from cotation.data.values import COUNT_COLUMNS, MAX_MAGNITUDE, ValueParseError
+from cotation.data.values import COUNT_COLUMNS, MAX_MAGNITUDE, MULTI_SEPARATOR, ValueParseError
 
 from cotation.data.parallel import map_columns
 from cotation.data.split import Records, single
@@ -81,8 +81,9 @@ class FieldSpec:
     # 4-digit codes get their leading zero back, for the vectorised list path.
     communes_split: tuple[str, ...] = ()
     insee_zero_pad: bool = False
-    # Dates written YYYY-MM-DD and read by the canonical date parser: regex + Arrow cast.
-    iso_date: bool = False
+    # ``parse`` is the canonical parser of the column (``parse_cell`` + required): the
+    # canonical-only vectorised paths apply (ISO dates, sets of codes).
+    canonical: bool = False
 
 
 def empty_value(kind: Kind) -> Any:
@@ -325,44 +326,74 @@ def canonical_sets(col: Column, arr: pa.Array) -> pa.Array:
 _INSEE_RE = r"^(?:[0-9]{2}|2A|2B)[0-9]{3}$"
 
 
-def _communes(spec: FieldSpec, arr: pa.Array) -> Parsed:
-    """Localisations as list<string>; odd cells (spaces, empty items) go slow. Each distinct
-    cell text is split once when there are few of them."""
-    encoded = arr.dictionary_encode()
-    if encoded.indices.null_count or len(encoded.dictionary) * 2 > len(arr):
-        return _communes_cells(spec, arr)
-    values, ok = _communes_cells(spec, encoded.dictionary)
-    idx = encoded.indices
-    return values.take(idx), ok[_np(idx)]
-
-
-def _communes_cells(spec: FieldSpec, arr: pa.Array) -> Parsed:
-    pattern = "|".join(re.escape(sep) for sep in spec.communes_split)
-    parts = pc.split_pattern_regex(arr, pattern)
-    flat = pc.list_flatten(parts)
-    if spec.insee_zero_pad:
-        four = pc.match_substring_regex(flat, r"^[0-9]{4}$")
-        flat = pc.if_else(four, pc.binary_join_element_wise("0", flat, ""), flat)
-    good_item = _np(pc.match_substring_regex(flat, _INSEE_RE))
+def _split_items(arr: pa.Array, separators: tuple[str, ...],
+                 check: Callable[[pa.Array], np.ndarray],
+                 fix: Callable[[pa.Array], pa.Array] | None = None) -> Parsed:
+    """Cells of items joined by ``separators``, as list<string>: ``check`` says which
+    distinct items are good (items are few: communes, codes), ``fix`` rewrites them first.
+    A row is vouched for when all its items are good; an empty cell is the empty list."""
+    n = len(arr)
+    if len(separators) == 1:
+        parts = pc.split_pattern(arr, separators[0])
+    else:
+        parts = pc.split_pattern_regex(arr, "|".join(re.escape(sep) for sep in separators))
+    encoded = pc.list_flatten(parts).dictionary_encode()
+    words = encoded.dictionary if fix is None else fix(encoded.dictionary)
+    codes = _np(encoded.indices)
+    good_item = check(words)[codes]
     parent = _np(pc.list_parent_indices(parts))
     empty = _np(pc.equal(arr, ""))
-    ok = ~empty
+    ok = np.ones(n, dtype=bool)
     ok[parent[~good_item]] = False
     ok |= empty
-    # Localisations are kept as written (duplicates included): the scorer counts a commune
-    # once at its first rang, and the list round-trips unchanged. An empty cell is [].
     keep = ~empty[parent]
-    counts = np.bincount(parent[keep], minlength=len(arr)) if len(parent) else \
-        np.zeros(len(arr), dtype=np.int64)
-    offsets = np.zeros(len(arr) + 1, dtype=np.int32)
+    counts = np.bincount(parent[keep], minlength=n) if len(parent) else np.zeros(n, np.int64)
+    offsets = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(counts, out=offsets[1:])
-    items = flat.filter(pa.array(keep)) if not keep.all() else flat
+    items = words.take(pa.array(codes[keep] if not keep.all() else codes))
     return pa.ListArray.from_arrays(pa.array(offsets), items.cast(pa.string())), ok
 
 
+def _communes(spec: FieldSpec, arr: pa.Array) -> Parsed:
+    """Localisations as list<string>, kept as written (duplicates included: the scorer counts
+    a commune once at its first rang, and the list round-trips unchanged); odd cells
+    (spaces, empty items) go slow."""
+    def pad(words: pa.Array) -> pa.Array:
+        four = pc.match_substring_regex(words, r"^[0-9]{4}$")
+        return pc.if_else(four, pc.binary_join_element_wise("0", words, ""), words)
+
+    return _split_items(arr, spec.communes_split,
+                        lambda words: _np(pc.match_substring_regex(words, _INSEE_RE)),
+                        pad if spec.insee_zero_pad else None)
+
+
+def _codeset(spec: FieldSpec, arr: pa.Array) -> Parsed:
+    """A set of codes written ``a|b`` (canonical parser): every item a code of the
+    enumeration (or, without one, non-blank without edge spaces), none twice."""
+    enum = _column(spec).enum
+
+    def check(words: pa.Array) -> np.ndarray:
+        if enum is not None:
+            return _np(pc.is_in(words, value_set=pa.array(enum, pa.string())))
+        odd = pc.or_(pc.equal(words, ""), pc.match_substring_regex(words, _EDGE_SPACE))
+        return ~_np(odd)
+
+    values, ok = _split_items(arr, (MULTI_SEPARATOR,), check)
+    flat = pc.list_flatten(values)
+    if len(flat) > 1:
+        parent = _np(pc.list_parent_indices(values))
+        pos = _np(pc.fill_null(flat.dictionary_encode().indices, 0))
+        ok[parent[_repeated(_np(values.offsets), parent, pos, len(values))]] = False
+    return values, ok
+
+
 def _via_dictionary(parse: Callable[[FieldSpec, pa.Array], Parsed | None], spec: FieldSpec,
-                    arr: pa.Array) -> Parsed | None:
-    """``parse`` of a text column, run on its distinct values when they are few."""
+                    arr: pa.Array, *, sample: bool = True) -> Parsed | None:
+    """``parse`` of a text column, run on its distinct values when they are few (judged on
+    a sample first when ``sample``: hashing a column of mostly distinct values is wasted)."""
+    head = arr.slice(0, 1 << 14)
+    if sample and len(pc.unique(head)) * 4 > len(head):
+        return parse(spec, arr)
     encoded = arr.dictionary_encode()
     if encoded.indices.null_count or len(encoded.dictionary) * 4 > len(arr):
         return parse(spec, arr)
@@ -386,8 +417,10 @@ def vector_parse(spec: FieldSpec, arr: pa.Array) -> Parsed:
         return _communes(spec, arr)
     if spec.kind is Kind.TEXT and len(spec.sources) == 1:
         return _text(spec, arr)
-    if spec.iso_date and len(arr) > _UNIQUE_LIMIT:
-        return _via_dictionary(_iso_date, spec, arr)
+    if spec.canonical and spec.kind is Kind.DATE and len(arr) > _UNIQUE_LIMIT:
+        return _via_dictionary(_iso_date, spec, arr, sample=False)
+    if spec.canonical and spec.kind is Kind.CODESET and len(arr) > _UNIQUE_LIMIT:
+        return _via_dictionary(_codeset, spec, arr, sample=False)
     if spec.number is not None and len(arr) > _UNIQUE_LIMIT:
         out = _via_dictionary(_number, spec, arr)
         # Worth it unless many cells need the scalar parser (e.g. padded with spaces).
@@ -432,25 +465,28 @@ def build_table(records: Records, fields: Sequence[FieldSpec], extras: Sequence[
     """Typed, validated table of ``records``; rejects sorted by line."""
     n = len(records.lines)
     lines = records.lines
-    inputs = [field_input(records, f) for f in fields]
     values: dict[str, pa.Array] = {}
     goods: dict[str, np.ndarray] = {}
     ok = np.ones(n, dtype=bool)
     nu_field = next((f for f in fields if f.name == "numero_unique"), None)
+
+    def check(spec: FieldSpec) -> tuple[pa.Array, Parsed]:
+        arr = field_input(records, spec)
+        if vectorised and n:
+            return arr, vector_parse(spec, arr)
+        return arr, (_empty_array(spec.kind, n), np.zeros(n, dtype=bool))
+
+    # Columns are independent: gathered and checked on threads, beside the sort of
+    # numero_unique that finds duplicates below.
+    tasks: list[Callable[[], Any]] = [lambda s=spec: check(s) for spec in fields]
+    if nu_field is not None and vectorised and n and len(nu_field.sources) == 1:
+        nu_raw = records.columns[nu_field.sources[0]]
+        tasks.append(lambda: pc.sort_indices(nu_raw.cast(pa.string())))
+    done = map_columns(lambda task: task(), tasks, n)
+    nu_sorted = done[len(fields)] if len(done) > len(fields) else None
+    inputs = [arr for arr, _parsed in done[:len(fields)]]
     nu_input = inputs[fields.index(nu_field)] if nu_field is not None else None
-    if vectorised and n:
-        # Columns are independent: checked on threads, beside the sort of numero_unique
-        # that finds duplicates below.
-        tasks: list[Callable[[], Any]] = [lambda s=spec, a=arr: vector_parse(s, a)
-                                          for spec, arr in zip(fields, inputs)]
-        if nu_input is not None:
-            tasks.append(lambda: pc.sort_indices(nu_input.cast(pa.string())))
-        done = map_columns(lambda task: task(), tasks, n)
-        parsed, nu_sorted = done[:len(fields)], (done[-1] if nu_input is not None else None)
-    else:
-        parsed = [(_empty_array(spec.kind, n), np.zeros(n, dtype=bool)) for spec in fields]
-        nu_sorted = None
-    for spec, (v, good) in zip(fields, parsed):
+    for spec, (_arr, (v, good)) in zip(fields, done):
         ok &= good
         values[spec.name] = v
         goods[spec.name] = good
@@ -500,16 +536,19 @@ def build_table(records: Records, fields: Sequence[FieldSpec], extras: Sequence[
         else:
             nu_order = standing[_np(pc.sort_indices(nu_text.take(pa.array(standing))))]
         ordered = nu_text.take(pa.array(nu_order))
-        if len(ordered) > 1 and pc.any(pc.equal(ordered.slice(1),
-                                                ordered.slice(0, len(ordered) - 1))).as_py():
-            seen: dict[str, int] = {}
-            for i, nu in zip(standing.tolist(), nu_text.take(pa.array(standing)).to_pylist()):
-                first = seen.get(nu)
-                if first is None:
-                    seen[nu] = int(lines[i])
-                    continue
-                rejects.append(Reject(int(lines[i]), nu_field.label, nu,
-                                      _("duplicated numero_unique (first at line {line})").format(line=first), nu))
+        same_as_previous = np.zeros(len(ordered), dtype=bool)
+        if len(ordered) > 1:
+            same_as_previous[1:] = _np(pc.equal(ordered.slice(1), ordered.slice(0, len(ordered) - 1)))
+        if same_as_previous.any():
+            # equal values are adjacent: the earliest row of each run is the one kept
+            starts = np.flatnonzero(~same_as_previous)
+            first = np.minimum.reduceat(nu_order, starts)[np.cumsum(~same_as_previous) - 1]
+            dup = np.flatnonzero(nu_order != first)
+            for i, f, nu in zip(nu_order[dup].tolist(), first[dup].tolist(),
+                                ordered.take(pa.array(dup)).to_pylist()):
+                rejects.append(Reject(int(lines[i]), nu_field.label, nu, _(
+                    "duplicated numero_unique (first at line {line})").format(line=int(lines[f])),
+                    nu))
                 rejected[i] = True
 
     rejects.sort(key=lambda r: r.line)

@@ -58,7 +58,7 @@ def canonical_fields(header: list[str]) -> list[FieldSpec]:
         split = (MULTI_SEPARATOR,) if col.kind is Kind.COMMUNES else ()
         out.append(FieldSpec(col.name, (i,), col.name, canonical_parser(col), col.kind,
                              col.required, number, communes_split=split,
-                             iso_date=col.kind is Kind.DATE))
+                             canonical=True))
     return out
 
 

@@ -177,15 +177,16 @@ def _split_fast(data: bytes, delimiter: str, quote: str | None, skip_lines: int,
         return plain
     arr = np.frombuffer(data, dtype=np.uint8)
     n = arr.size
-    cr = np.flatnonzero(arr == _CR)
+    cr = _positions(arr, _CR) if b"\r" in data else np.empty(0, np.int64)
     if cr.size and (cr[-1] == n - 1 or np.any(arr[cr + 1] != _LF)):
         return None  # csv treats a lone CR as a line end: leave that to it
-    nl = np.flatnonzero(arr == _LF)
+    nl = _positions(arr, _LF)
     ends = nl if arr[-1] == _LF else np.append(nl, n)
     starts = np.concatenate(([0], nl + 1))[: ends.size]
     if ends.size <= skip_lines:
         raise ValueError(f"{source}: empty file, expected a header row")
-    qpos = np.flatnonzero(arr == ord(quote)) if quote is not None else np.empty(0, np.int64)
+    qpos = _positions(arr, ord(quote)) if quote is not None and quote.encode() in data \
+        else np.empty(0, np.int64)
     qcount = None
     if qpos.size:
         qcount = np.searchsorted(qpos, ends) - np.searchsorted(qpos, starts)
@@ -216,7 +217,7 @@ def _split_fast(data: bytes, delimiter: str, quote: str | None, skip_lines: int,
             return quick
 
     # Exact path: count cells per line to find the lines pyarrow can take as they are.
-    dpos = np.flatnonzero(arr == ord(delimiter))
+    dpos = _positions(arr, ord(delimiter))
     if qpos.size:
         # Lines hold an even number of quotes, so in a well-formed line a delimiter sits
         # inside a quoted cell exactly when an odd number of quotes precede it.
@@ -262,6 +263,12 @@ def _split_fast(data: bytes, delimiter: str, quote: str | None, skip_lines: int,
             columns = [pa.chunked_array(c.chunks + [pa.array(e, pa.string())]).take(take)
                        for c, e in zip(columns, extra_cols)]
     return Records(header, columns, lines, odd)
+
+
+def _positions(arr: np.ndarray, byte: int, block: int = 1 << 22) -> np.ndarray:
+    """Positions of ``byte`` in ``arr``, block by block (no temporary the size of the file)."""
+    parts = [np.flatnonzero(arr[s:s + block] == byte) + s for s in range(0, arr.size, block)]
+    return np.concatenate(parts) if parts else np.empty(0, np.int64)
 
 
 def _split_plain(data: bytes, delimiter: str, quote: str | None, skip_lines: int,
