@@ -63,14 +63,14 @@ def test_columnar_csv_output_is_the_python_writers():
     for nus in (["A1", "é", " x"], ["a,b", 'q"', "l\nm"]):
         cols = {"numero_unique": np.array(nus, dtype=object), "score": hundredths_text(h[:3]),
                 "rank": np.arange(1, 4), "grid_id": ["g"] * 3}
-        fast, slow = io.StringIO(), io.StringIO()
+        fast, slow = io.BytesIO(), io.StringIO()
         _write_csv_columns(cols, fast)
         import csv
         w = csv.writer(slow, lineterminator="\n")
         w.writerow(list(cols))
         for i in range(3):
             w.writerow([nus[i], format_hundredths(int(h[i])), i + 1, "g"])
-        assert fast.getvalue() == slow.getvalue()
+        assert fast.getvalue().decode("utf-8") == slow.getvalue()
 
 
 def test_csv_writer_falls_back_on_mixed_and_float_columns():
@@ -78,12 +78,12 @@ def test_csv_writer_falls_back_on_mixed_and_float_columns():
 
     from cotation.cli.core import _write_csv_columns
     cols = {"a": [1, "x", None], "b": [0.5, 1.0, None], "c": [True, False, None]}
-    out = io.StringIO()
+    out = io.BytesIO()
     _write_csv_columns(cols, out)
-    assert out.getvalue() == "a,b,c\n1,0.5,True\nx,1.0,False\n,,\n"
-    out = io.StringIO()
+    assert out.getvalue() == b"a,b,c\n1,0.5,True\nx,1.0,False\n,,\n"
+    out = io.BytesIO()
     _write_csv_columns({"a": ["x\ry", "z"], "b": [1, 2]}, out)   # a carriage return: no Arrow error,
-    assert out.getvalue() == 'a,b\nx\ry,1\nz,2\n'               # the Python writer's bytes
+    assert out.getvalue() == b'a,b\nx\ry,1\nz,2\n'               # the Python writer's bytes
 
 
 def test_progress_covers_reading_scoring_and_writing(tmp_path, capsys):
