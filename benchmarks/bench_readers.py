@@ -4,10 +4,10 @@
 
 Generates, seeded, into a temporary directory: a canonical demande CSV (UTF-8, comma) and an
 extraction laid out like the shipped preset (cp1252, semicolon, dd/mm/yyyy dates, decimal
-comma, SNE codes). Each file is read by our reader (full validation into typed Python lists,
-rejects included), by ``pyarrow.csv.read_csv`` and by ``pandas.read_csv`` (type inference
-only, no validation), and optionally by the reference row-by-row reader. Prints rows/s and the
-ratio to our reader; ``--json FILE`` also writes the figures.
+comma, SNE codes). Each file is read by our reader (every boundary check, rejects included,
+into checked Arrow columns), by ``pyarrow.csv.read_csv`` and by ``pandas.read_csv`` (type
+inference only, no validation), and optionally by the reference row-by-row reader. Prints
+rows/s and the ratio to our reader; ``--json FILE`` also writes the figures.
 """
 from __future__ import annotations
 
