@@ -300,8 +300,8 @@ def records_from_arrow(table: pa.Table) -> ArrowRecords:
         col = COLUMNS_BY_NAME.get(name)
         if pa.types.is_dictionary(arr.type):
             arr = arr.cast(arr.type.value_type)
-        if col is not None and _native(col, arr.type):
-            columns.append(arr)      # checked as it is by cotation.data.build
+        if arr.type == pa.string() or (col is not None and _native(col, arr.type)):
+            columns.append(arr)      # checked as it is by cotation.data.build (null: empty)
             continue
         cells = column_cells(name, col, arr)
         columns.append(cells.array)

@@ -109,8 +109,15 @@ def _is_text(t: pa.DataType) -> bool:
 
 
 def field_input(records: Records, spec: FieldSpec) -> pa.Array:
-    cols = [records.columns[i] for i in spec.sources]
+    """The source text (or typed values) of a field; a null text cell is an empty one."""
+    cols = [_filled(records.columns[i]) for i in spec.sources]
     return single(cols[0] if len(cols) == 1 else pc.binary_join_element_wise(*cols, JOIN))
+
+
+def _filled(arr: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    if arr.null_count and _is_text(arr.type):
+        return arr.fill_null("")
+    return arr
 
 
 Parsed = tuple[pa.Array, np.ndarray]   # (values of the canonical Arrow type, rows vouched for)
@@ -480,7 +487,7 @@ def build_table(records: Records, fields: Sequence[FieldSpec], extras: Sequence[
     # numero_unique that finds duplicates below.
     tasks: list[Callable[[], Any]] = [lambda s=spec: check(s) for spec in fields]
     if nu_field is not None and vectorised and n and len(nu_field.sources) == 1:
-        nu_raw = records.columns[nu_field.sources[0]]
+        nu_raw = _filled(records.columns[nu_field.sources[0]])
         tasks.append(lambda: pc.sort_indices(nu_raw.cast(pa.string())))
     done = map_columns(lambda task: task(), tasks, n)
     nu_sorted = done[len(fields)] if len(done) > len(fields) else None
