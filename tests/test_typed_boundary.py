@@ -167,3 +167,17 @@ def test_text_columns_read_like_row_by_row():
         "criteres_valides": col(["b|a", "a", "", "c1|c2|c3"], ["a|a", " a", "a||b", "a|b|a"]),
     })
     _same(read_arrow_table(table, source="t"), read_arrow_table(table, source="t", fast=False))
+
+
+def test_arrow_backed_table_behaves_like_lists():
+    from cotation.data.table import DemandeTable
+    got = read_arrow_table(_hostile(500, seed=2), source="t").table
+    plain = DemandeTable({k: list(v) for k, v in got.columns.items()},
+                         {k: list(v) for k, v in got.extras.items()}, got.source_lines)
+    assert len(got) == len(plain) and got == plain
+    assert list(got.rows())[:50] == list(plain.rows())[:50]
+    assert got.take([3, 1, 4]).columns == plain.take([3, 1, 4]).columns
+    got.columns["profession"] = ["x"] * len(got)          # replaced: the arrays are not used
+    assert got.arrow_column("profession") is None and got.columns["profession"][0] == "x"
+    assert got.arrow_column("nb_personnes") is not None
+    assert list(got.columns) == [c.name for c in COLUMNS]
