@@ -181,3 +181,16 @@ def test_arrow_backed_table_behaves_like_lists():
     assert got.arrow_column("profession") is None and got.columns["profession"][0] == "x"
     assert got.arrow_column("nb_personnes") is not None
     assert list(got.columns) == [c.name for c in COLUMNS]
+
+
+@pytest.mark.parametrize("words", [1, 2, 3])
+def test_bitsets_by_runs_equal_the_scatter(words):
+    from cotation.engine.compiled.encode import _bitsets
+    rng = np.random.default_rng(words)
+    n = 50
+    for rows in (np.sort(rng.integers(0, n, 300)), rng.integers(0, n, 300)):
+        dom = rng.integers(0, 64 * words, 300)
+        want = np.zeros((n, words), np.uint64)
+        np.bitwise_or.at(want, (rows, dom >> 6),
+                         np.left_shift(np.uint64(1), (dom & 63).astype(np.uint64)))
+        assert (_bitsets(n, words, rows, dom) == want).all()

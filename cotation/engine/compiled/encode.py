@@ -302,9 +302,7 @@ def encode(plan: KernelPlan, grid: ir.GridIR, data: Any, *, digest: str,
             idx = batch_domain_index[enum]
             words = max(1, (len(domains.get(enum, enum)) + 63) // 64)
             dom = np.array([idx[u] for u in fl.uniques] or [0], dtype=np.int64)[fl.elem_codes]
-            arr = np.zeros((n, words), dtype=np.uint64)
-            np.bitwise_or.at(arr, (fl.elem_rows, dom >> 6),
-                             np.left_shift(np.uint64(1), (dom & 63).astype(np.uint64)))
+            arr = _bitsets(n, words, fl.elem_rows, dom)
         elif k is Kind.CODESET:
             distinct, codes = fact[j]
             enum = spec.enum or ()
@@ -342,6 +340,23 @@ def encode(plan: KernelPlan, grid: ir.GridIR, data: Any, *, digest: str,
               plan_digest=digest, extra=extra)
     b._domain_index = batch_domain_index
     return b
+
+
+def _bitsets(n: int, words: int, rows: np.ndarray, dom: np.ndarray) -> np.ndarray:
+    """(n, words) uint64 bitsets with bit ``dom[k]`` set in row ``rows[k]``."""
+    out = np.zeros((n, words), dtype=np.uint64)
+    if not len(rows):
+        return out
+    bits = np.left_shift(np.uint64(1), (dom & 63).astype(np.uint64))
+    if (np.diff(rows) < 0).any():                       # rows out of order: scatter
+        np.bitwise_or.at(out, (rows, dom >> 6), bits)
+        return out
+    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+    word = dom >> 6
+    for w in range(words):                              # OR each row's run of elements
+        out[rows[starts], w] = np.bitwise_or.reduceat(
+            bits if words == 1 else np.where(word == w, bits, np.uint64(0)), starts)
+    return out
 
 
 def _union(parts: list[Any], sorted_parts: dict[int, np.ndarray] | None = None
@@ -397,7 +412,6 @@ def _encode_localisations(src: Source, n: int, territory: tuple[str, ...],
             flat = x.flatten()
             if not src.typed:
                 flat = pc.utf8_trim_whitespace(pc.cast(flat, pa.string()))
-            valid = pc.fill_null(pc.not_equal(flat, ""), False).to_numpy(zero_copy_only=False)
             enc = pc.cast(flat, pa.string()).dictionary_encode()
             uniq = [str(u) for u in enc.dictionary.to_pylist()]
             found = pc.index_in(enc.dictionary.cast(pa.string()), value_set=commune_dict)
@@ -405,17 +419,19 @@ def _encode_localisations(src: Source, n: int, territory: tuple[str, ...],
                               ).astype(np.int64)
             terr_u = np.array([terr_index.get(u, -1) for u in uniq] + [-1], dtype=np.int32)
             codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-            keep = valid.astype(bool)          # blank entries are not communes
-            counts = np.diff(offsets)
-            row = np.repeat(np.arange(n), counts)
-            if not keep.all():
+            # blank entries are not communes (none in a table the boundary checked)
+            blank = [j for j, u in enumerate(uniq) if u == ""] if not src.typed else []
+            if blank or enc.indices.null_count:
+                keep = ~np.isin(codes, blank) & (codes >= 0)
+                row = np.repeat(np.arange(n), np.diff(offsets))
                 codes = codes[keep]
                 newcounts = np.bincount(row[keep], minlength=n)
                 offsets = np.concatenate([[0], np.cumsum(newcounts)]).astype(np.int64)
             loc_val = ids_u[codes].astype(np.int32)
             loc_terr = terr_u[codes]
-            return (np.array(offsets, dtype=np.int64), np.array(loc_terr, dtype=np.int32),
-                    np.array(loc_val, dtype=np.int32))
+            return (np.ascontiguousarray(offsets, dtype=np.int64),
+                    np.ascontiguousarray(loc_terr, dtype=np.int32),
+                    np.ascontiguousarray(loc_val, dtype=np.int32))
         x = x.to_pylist()
     distinct, codes = factorize_lists("localisations", x, n, src.typed)
     lens = np.array([len(t) for t in distinct] or [0], dtype=np.int64)
