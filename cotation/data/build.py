@@ -484,14 +484,15 @@ def build_table(records: Records, fields: Sequence[FieldSpec], extras: Sequence[
         return arr, (_empty_array(spec.kind, n), np.zeros(n, dtype=bool))
 
     # Columns are independent: gathered and checked on threads, beside the sort of
-    # numero_unique that finds duplicates below.
+    # numero_unique that finds duplicates below (the longest task: it goes first).
     tasks: list[Callable[[], Any]] = [lambda s=spec: check(s) for spec in fields]
-    if nu_field is not None and vectorised and n and len(nu_field.sources) == 1:
+    sorting = nu_field is not None and vectorised and n and len(nu_field.sources) == 1
+    if sorting:
         nu_raw = _filled(records.columns[nu_field.sources[0]])
-        tasks.append(lambda: pc.sort_indices(nu_raw.cast(pa.string())))
+        tasks.insert(0, lambda: pc.sort_indices(nu_raw.cast(pa.string())))
     done = map_columns(lambda task: task(), tasks, n)
-    nu_sorted = done[len(fields)] if len(done) > len(fields) else None
-    inputs = [arr for arr, _parsed in done[:len(fields)]]
+    nu_sorted = done.pop(0) if sorting else None
+    inputs = [arr for arr, _parsed in done]
     nu_input = inputs[fields.index(nu_field)] if nu_field is not None else None
     for spec, (_arr, (v, good)) in zip(fields, done):
         ok &= good
