@@ -326,11 +326,12 @@ def encode(plan: KernelPlan, grid: ir.GridIR, data: Any, *, digest: str,
             arr = arr.copy()
         return arr
 
-    encoded = map_columns(encode_one, range(len(all_specs) + 1), n)
+    # localisations (the longest task) first
+    encoded = map_columns(encode_one, [len(all_specs), *range(len(all_specs))], n)
+    loc_ptr, loc_terr, loc_val = encoded.pop(0)
     cols: list[np.ndarray] = encoded[:len(specs)]
     extra: dict[str, np.ndarray] = {spec.name: encoded[len(specs) + i]
                                     for i, spec in enumerate(extra_specs)}
-    loc_ptr, loc_terr, loc_val = encoded[-1]
     terr_ids = np.array([_lookup(commune_dict, c) for c in territory] or [0], dtype=np.int64)
 
     b = Batch(n=n, cols=cols, skip=skip, loc_ptr=loc_ptr, loc_terr=loc_terr, loc_val=loc_val,
