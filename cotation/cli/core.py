@@ -304,16 +304,16 @@ def cmd_score(args) -> int:
     # CSV gets exact two-decimal text; Parquet gets numbers (hundredths / 100) for other tools.
     parquet = args.output.lower().endswith(".parquet")
     if parquet:
-        def fmt(h: np.ndarray) -> list:
-            return (np.asarray(h, dtype=np.int64) / 100.0).tolist()   # exact below 2^53
+        def fmt(h: np.ndarray) -> np.ndarray:
+            return np.asarray(h, dtype=np.int64) / 100.0     # exact below 2^53
     else:
         from cotation.engine.scoring import hundredths_text
         fmt = hundredths_text      # exact two-decimal text, built column-wise
-    nu_arrow = result.table.arrow_column("numero_unique")   # the checked column, if any
     columns: dict[str, Any] = {
-        "numero_unique": (nu_arrow.take(st.row[order]) if nu_arrow is not None and not parquet
-                          else np.asarray(st.numero_unique, dtype=object)[order]),
-        "commune": np.asarray(st.commune, dtype=object)[order],
+        "numero_unique": _text_column(result.table.arrow_column("numero_unique"),
+                                      st.numero_unique, st.row[order]),
+        "commune": _text_column(None if st.terr is None else pa_strings(st.territory),
+                                st.commune, order, st.terr),
         "score": fmt(np.asarray(st.score, dtype=np.int64)[order]),
         "score_valide": fmt(np.asarray(st.score_valide, dtype=np.int64)[order]),
         "rank": np.asarray(st.rank, dtype=np.int64)[order],
@@ -323,15 +323,11 @@ def cmd_score(args) -> int:
             raise RuntimeError("engine returned no per-criterion points")
         for j, c in enumerate(grid.ir.criteria):
             columns[f"pts_{c.id}"] = fmt(np.asarray(st.points[:, j], dtype=np.int64)[order])
-    if parquet:
-        columns = {k: (v.tolist() if isinstance(v, np.ndarray) else v)
-                   for k, v in columns.items()}
     if args.audit or parquet:
         n = len(order)
-        columns["grid_id"] = [grid.ir.id] * n
-        columns["grid_version"] = [grid.ir.version] * n
-        columns["grid_hash"] = [grid.source_hash] * n
-        columns["today"] = [args.today.isoformat()] * n
+        for name, value in (("grid_id", grid.ir.id), ("grid_version", grid.ir.version),
+                            ("grid_hash", grid.source_hash), ("today", args.today.isoformat())):
+            columns[name] = pa_strings([str(value)]).take(np.zeros(n, dtype=np.int64))
     write_columns(columns, args.output)
     show.phase(_("written"))
     print(_("{path}: {n} cotations of {demandes} demandes ({scope} in scope), grid {id} v{version}, "
@@ -340,6 +336,20 @@ def cmd_score(args) -> int:
         id=grid.ir.id, version=grid.ir.version, today=args.today.isoformat(), engine=engine),
           file=sys.stderr)
     return 0
+
+
+def pa_strings(values) -> Any:
+    import pyarrow as pa
+    return pa.array(list(values), pa.string())
+
+
+def _text_column(arrow: Any, objects: np.ndarray, rows: np.ndarray,
+                 index: np.ndarray | None = None) -> Any:
+    """A text result column in output order: taken from an Arrow array when there is one
+    (``arrow[index[rows]]`` or ``arrow[rows]``), else from the Python strings."""
+    if arrow is None:
+        return np.asarray(objects, dtype=object)[rows]
+    return arrow.take(rows if index is None else index[rows])
 
 
 def write_columns(columns: dict[str, list], path: str) -> None:

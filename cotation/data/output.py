@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
 import pyarrow as pa
 
 from cotation.data.values import MULTI_SEPARATOR
@@ -66,8 +67,10 @@ def _arrow_values(values: Sequence[Any], typ: pa.DataType) -> list:
     return list(values)
 
 
-def write_results(columns: dict[str, list], path: str | Path) -> None:
-    """Write result columns (equal lengths) to CSV or Parquet, by the extension of ``path``."""
+def write_results(columns: dict[str, Any], path: str | Path) -> None:
+    """Write result columns (equal lengths) to CSV or Parquet, by the extension of ``path``.
+    For Parquet a column may also be an Arrow array or a numeric numpy array (written with
+    its own type, without a Python object per value)."""
     lengths = {len(v) for v in columns.values()}
     if len(lengths) > 1:
         raise ValueError(f"result columns of unequal length: {sorted(lengths)}")
@@ -77,8 +80,13 @@ def write_results(columns: dict[str, list], path: str | Path) -> None:
         from cotation.data.canonical import write_parquet
         arrays, names = [], []
         for name, values in columns.items():
-            typ = _arrow_type(name, values)
-            arrays.append(pa.array(_arrow_values(values, typ), typ))
+            if isinstance(values, (pa.Array, pa.ChunkedArray)):
+                arrays.append(values)                 # already typed: written as it is
+            elif isinstance(values, np.ndarray) and values.dtype.kind in "iufb":
+                arrays.append(pa.array(values))       # int64, float64, bool from numpy
+            else:
+                typ = _arrow_type(name, values)
+                arrays.append(pa.array(_arrow_values(values, typ), typ))
             names.append(name)
         write_parquet(pa.Table.from_arrays(arrays, names=names), path)
         return
