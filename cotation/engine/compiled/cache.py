@@ -25,6 +25,7 @@ import threading
 import types
 from pathlib import Path
 
+from cotation.cachedir import cache_root  # noqa: F401 (re-exported)
 from cotation.engine.compiled.plan import GENERATOR_VERSION
 
 _lock = threading.Lock()
@@ -33,14 +34,6 @@ _loaded: dict[str, types.ModuleType] = {}
 
 def digest(source: str) -> str:
     return hashlib.sha256(source.encode("utf-8")).hexdigest()
-
-
-def cache_root() -> Path:
-    env = os.environ.get("COTATION_CACHE_DIR")
-    if env:
-        return Path(env)
-    import platformdirs
-    return Path(platformdirs.user_cache_dir("cotation", appauthor=False))
 
 
 def cache_dir() -> Path:
