@@ -171,3 +171,28 @@ def test_warm_cli_score_imports_only_what_it_needs(tmp_path):
                              text=True, check=True).stdout
     mods = eval(out.strip().splitlines()[-1])   # noqa: S307 - our own child's list of names
     assert mods == ["cotation.cli.core", "cotation.cli.outputs"]
+
+
+# ------------------------------------------------------------------------------ Numba's BLAS probe
+
+def test_generated_kernels_never_call_blas():
+    """What makes skipping Numba's BLAS probe in the CLI harmless (cotation/cli/kernels.py)."""
+    import re
+
+    from cotation.engine.compiled.codegen import generate
+
+    for t in TEMPLATES:
+        source = generate(t.grid(0)).source
+        assert not re.search(r"\b(dot|vdot|convolve|correlate|linalg|matmul|inner|outer)\b|@ ",
+                             source), t.seed
+
+
+def test_cli_skips_the_blas_probe_and_leaves_scipy_importable():
+    code = ("import sys; from cotation.cli.kernels import skip_numba_blas_probe; "
+            "skip_numba_blas_probe(); import numba.np.arraymath as a; "
+            "assert a._HAVE_BLAS is False and 'scipy.linalg' not in sys.modules; "
+            "assert 'scipy.linalg.cython_blas' not in sys.modules; "
+            "import scipy.linalg.cython_blas; print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert out.stdout.strip() == "ok", out.stderr

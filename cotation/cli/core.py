@@ -285,6 +285,8 @@ def cmd_score(args) -> int:
     if engine == "auto" and len(result.table) < INTERPRETER_BELOW and not cached:
         engine = "interpreter"   # same scores; compiling would cost more than it saves
     if engine in ("compiled", "auto"):
+        from cotation.cli.kernels import skip_numba_blas_probe
+        skip_numba_blas_probe()      # 0.1-0.16 s of Numba's start-up (cotation/cli/kernels.py)
         if not cached:
             _announce_compile(grid, cg)
         show.phase(_("kernels ready"))
