@@ -284,6 +284,12 @@ def cmd_score(args) -> int:
     cached = cg is None or cg.kernels_cached()     # the cache directory is looked at once
     if engine == "auto" and len(result.table) < INTERPRETER_BELOW and not cached:
         engine = "interpreter"   # same scores; compiling would cost more than it saves
+    if engine == "auto" and not cached:
+        from cotation.engine.compiled.engine import compile_too_long
+        why = compile_too_long(cg)          # a huge grid: no unbounded wait
+        if why is not None:
+            print(warning_line(why), file=sys.stderr)
+            engine = "interpreter"
     if engine in ("compiled", "auto"):
         from cotation.cli.kernels import skip_numba_blas_probe
         skip_numba_blas_probe()      # 0.1-0.16 s of Numba's start-up (cotation/cli/kernels.py)

@@ -19,15 +19,24 @@ def score(grid: ir.GridIR, table: DemandeTable, today: dt.date, *, engine: str =
     CPUs available to the process).
 
     ``auto`` is the compiled engine, with the reference interpreter as a safety net: a
-    failure of the compiler or of Numba must never stop a run the interpreter can do."""
+    failure of the compiler or of Numba must never stop a run the interpreter can do, and a
+    grid whose kernels are not cached and would take too long to compile (above
+    ``COTATION_MAX_KERNEL_LINES`` generated lines) is scored by the interpreter, with a
+    RuntimeWarning saying so."""
     if engine == "auto":
+        import warnings
         try:
-            return score(grid, table, today, engine="compiled", explain=explain, progress=progress,
-                         workers=workers)
+            from cotation.engine.compiled import compile_grid, score_compiled
+            from cotation.engine.compiled.engine import compile_too_long
+            cg = compile_grid(grid)
+            why = compile_too_long(cg)
+            if why is None:
+                return score_compiled(grid, table, today, explain=explain, progress=progress,
+                                      workers=workers, compiled=cg)
+            warnings.warn(why, RuntimeWarning, stacklevel=2)
         except ImportError:
             pass
         except Exception as exc:  # noqa: BLE001 - any compiler failure; the reference takes over
-            import warnings
             warnings.warn(f"compiled engine failed for grid {grid.id} ({type(exc).__name__}: {exc}); "
                           "scoring with the reference interpreter", RuntimeWarning, stacklevel=2)
         return score_interpreted(grid, table, today, explain=explain, progress=progress)
@@ -38,3 +47,4 @@ def score(grid: ir.GridIR, table: DemandeTable, today: dt.date, *, engine: str =
         return score_compiled(grid, table, today, explain=explain, progress=progress,
                               workers=workers)
     raise ValueError(f"unknown engine '{engine}'; expected one of {', '.join(ENGINES)}")
+
