@@ -16,9 +16,14 @@ kernel cache (``COTATION_CACHE_DIR``, a temporary folder) shared by the runs:
   wrapping the command's functions with timers in the child.
 
 Before the timed runs, one cold run per tree compiles the kernels into the cache and one
-more run warms the grid cache; both are reported but not counted. Every figure is the min and
+more run warms the grid cache; both are reported but not counted. Python's bytecode cache is
+on in the children (``PYTHONDONTWRITEBYTECODE`` removed from their environment, so the
+warm-up writes the bytecode, as ``pip install`` does, into a temporary
+``PYTHONPYCACHEPREFIX``: nothing is written into the trees); ``--no-bytecode-cache`` measures
+the opposite (every module compiled from source at each start). Every figure is the min and
 median of ``--repeat`` runs; the load average is printed before and after. ``--baseline DIR``
-runs the same scripts on another checkout (for example ``/work/main``) in the same session,
+runs the same scripts on another checkout (for example ``git archive BASE | tar -x -C DIR``)
+in the same session,
 alternating with this tree run by run, with its own cache folder.
 """
 from __future__ import annotations
@@ -110,16 +115,27 @@ sys.stdout.flush()
 """
 
 
+BYTECODE = True     # --no-bytecode-cache sets it False
+PYCACHE = ""        # the bytecode folder of this run (a temporary folder)
+
+
 def _env(cache: str, root: Path) -> dict:
+    """The children run in ``root`` (``python -m`` puts the working folder first on sys.path)
+    with ``root`` on PYTHONPATH too."""
     env = dict(os.environ, COTATION_CACHE_DIR=cache, PYTHONPATH=str(root))
     env.pop("COTATION_DEBUG", None)
+    if BYTECODE:        # as after `pip install`: modules load from their cached bytecode,
+        env.pop("PYTHONDONTWRITEBYTECODE", None)     # kept in a folder of this run's own
+        env["PYTHONPYCACHEPREFIX"] = PYCACHE        # (nothing is written into the trees)
+    else:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env
 
 
-def _child(code: str, env: dict) -> dict:
+def _child(code: str, env: dict, root: Path) -> dict:
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, cwd=root)
     line = proc.stdout.readline()       # printed as soon as the first result is in hand
     ready = time.perf_counter() - t0
     _out, err = proc.communicate()
@@ -135,13 +151,13 @@ def _child(code: str, env: dict) -> dict:
 def api_run(root: Path, cache: str, rows: int) -> dict:
     code = _API.format(root=str(root), grid=str(GRID), demandes=str(DEMANDES), rows=rows,
                        today=TODAY, watch=WATCH)
-    return _child(code, _env(cache, root))
+    return _child(code, _env(cache, root), root)
 
 
 def cli_run(root: Path, cache: str, out: str) -> dict:
     code = _CLI.format(root=str(root), grid=str(GRID), demandes=str(DEMANDES), today=TODAY,
                        out=out, watch=WATCH)
-    res = _child(code, _env(cache, root))
+    res = _child(code, _env(cache, root), root)
     if res["code"] != 0:
         raise RuntimeError(f"cotation score exited {res['code']}")
     return res
@@ -152,7 +168,7 @@ def cli_wall(root: Path, cache: str, out: str) -> float:
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-m", "cotation.cli", "score", str(GRID), str(DEMANDES),
                     "--today", TODAY, "-o", out], env=_env(cache, root), check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=root)
     return time.perf_counter() - t0
 
 
@@ -182,11 +198,16 @@ def main(argv=None) -> int:
     ap.add_argument("--api-rows", type=int, default=200, help="demandes scored by the API run")
     ap.add_argument("--baseline", help="another checkout to run the same scripts on")
     ap.add_argument("--json", help="also write the figures to this file")
+    ap.add_argument("--no-bytecode-cache", action="store_true",
+                    help="compile every module from source at each start (PYTHONDONTWRITEBYTECODE=1)")
     args = ap.parse_args(argv)
+    global BYTECODE, PYCACHE
+    BYTECODE = not args.no_bytecode_cache
     trees = [("this tree", ROOT)] + ([("baseline", Path(args.baseline).resolve())]
                                      if args.baseline else [])
     out: dict = {"load_average_before": os.getloadavg(), "trees": {}}
     with tempfile.TemporaryDirectory() as tmp:
+        PYCACHE = str(Path(tmp) / "pycache")
         caches = {name: tempfile.mkdtemp(dir=tmp) for name, _ in trees}
         csv_out = str(Path(tmp) / "out.csv")
         for name, root in trees:       # cold: compile into the cache, then warm the grid cache
@@ -194,7 +215,7 @@ def main(argv=None) -> int:
             subprocess.run([sys.executable, "-m", "cotation.cli", "score", str(GRID), str(DEMANDES),
                             "--today", TODAY, "-o", csv_out, "--engine", "compiled"],
                            env=_env(caches[name], root), check=True, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
+                           stderr=subprocess.DEVNULL, cwd=root)
             cold = time.perf_counter() - t0
             api_run(root, caches[name], args.api_rows)
             out["trees"][name] = {"root": str(root), "cold_cli_s": cold, "api": [], "cli": [],
@@ -207,7 +228,8 @@ def main(argv=None) -> int:
                 t["cli_wall"].append(cli_wall(root, caches[name], csv_out))
     out["python_numpy_floor"] = python_floor()
     out["load_average_after"] = os.getloadavg()
-    print(f"start-up, warm kernel cache, grid {GRID.relative_to(ROOT)}; load average "
+    print(f"start-up, warm kernel cache, grid {GRID.relative_to(ROOT)}, bytecode cache "
+          f"{'on' if BYTECODE else 'off (PYTHONDONTWRITEBYTECODE=1)'}; load average "
           f"{out['load_average_before'][0]:.2f} → {out['load_average_after'][0]:.2f}; "
           f"python + numpy floor {out['python_numpy_floor']:.3f} s")
     for name, t in out["trees"].items():

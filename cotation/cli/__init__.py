@@ -104,5 +104,20 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
+def run() -> int:
+    """The ``cotation`` command's entry point (``python -m cotation``, ``python -m
+    cotation.cli``): :func:`main`, then the process exits without the garbage collector's
+    shutdown passes over every object of the run (Numba's, pandas' and pyarrow's module
+    graphs: 0.15-0.3 s of every command, benchmarks/README.md "issue 11: warm start").
+    ``gc.freeze()`` is the standard library's way to exempt live objects from collection;
+    atexit handlers, finalizers registered with ``weakref.finalize`` and the flushing of
+    standard streams still run. Only here, in a process that ends right after: :func:`main`
+    itself, which tests and other programs call, leaves the collector alone."""
+    code = main()
+    import gc
+    gc.freeze()
+    return code
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())
