@@ -297,7 +297,7 @@ def cmd_score(args) -> int:
             _announce_compile(grid, cg)
         show.phase(_("kernels ready"))
     st = score(grid.ir, result.table, args.today, engine=engine, explain=args.explain,
-               progress=show, workers=args.workers)
+               progress=show, workers=args.workers, compiled=cg)
     show.phase(_("scored and ranked"))
     if st.rejects:
         print(_("{n} demande(s) not scored: unreadable local field values").format(n=len(st.rejects))

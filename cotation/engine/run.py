@@ -3,6 +3,7 @@ reference the others are tested against."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from cotation.grid import ir
 from cotation.engine.scoring import Progress, ScoreTable, score_interpreted
@@ -14,9 +15,10 @@ DEFAULT_ENGINE = "interpreter"
 
 def score(grid: ir.GridIR, table: DemandeTable, today: dt.date, *, engine: str = DEFAULT_ENGINE,
           explain: bool = False, progress: Progress | None = None,
-          workers: int | None = None) -> ScoreTable:
+          workers: int | None = None, compiled: Any = None) -> ScoreTable:
     """``workers``: threads of the compiled engine (default: ``COTATION_WORKERS``, else the
-    CPUs available to the process).
+    CPUs available to the process). ``compiled``: the grid already lowered
+    (``cotation.engine.compiled.compile_grid(grid)``), so that it is lowered once.
 
     ``auto`` is the compiled engine, with the reference interpreter as a safety net: a
     failure of the compiler or of Numba must never stop a run the interpreter can do, and a
@@ -28,7 +30,7 @@ def score(grid: ir.GridIR, table: DemandeTable, today: dt.date, *, engine: str =
         try:
             from cotation.engine.compiled import compile_grid, score_compiled
             from cotation.engine.compiled.engine import compile_too_long
-            cg = compile_grid(grid)
+            cg = compiled if compiled is not None and compiled.grid is grid else compile_grid(grid)
             why = compile_too_long(cg)
             if why is None:
                 return score_compiled(grid, table, today, explain=explain, progress=progress,
@@ -45,6 +47,6 @@ def score(grid: ir.GridIR, table: DemandeTable, today: dt.date, *, engine: str =
     if engine == "compiled":
         from cotation.engine.compiled import score_compiled
         return score_compiled(grid, table, today, explain=explain, progress=progress,
-                              workers=workers)
+                              workers=workers, compiled=compiled)
     raise ValueError(f"unknown engine '{engine}'; expected one of {', '.join(ENGINES)}")
 
