@@ -155,22 +155,40 @@ def test_the_command_table_matches_the_modules():
 
 
 def test_warm_cli_score_imports_only_what_it_needs(tmp_path):
-    """A second `cotation score` of the bundled examples: the grid comes from the cache, no
-    other command module is imported, nor the grid front end's parsers."""
+    """A second `cotation score` of a few demandes: the grid comes from the cache, no other
+    command module is imported, nor the grid front end's parsers, nor Numba (the interpreter
+    is done before Numba would have started)."""
     env = dict(os.environ, COTATION_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=str(ROOT))
     small = tmp_path / "d.csv"
     lines = (ROOT / "examples" / "data" / "demandes.csv").read_text(encoding="utf-8").splitlines()
     small.write_text("\n".join(lines[:30]) + "\n", encoding="utf-8")
     code = ("import sys; from cotation.cli import main; "
             f"rc = main(['score', {str(GRID)!r}, {str(small)!r}, '--today', '2025-06-30', "
-            f"'-o', {str(tmp_path / 'o.csv')!r}, '--engine', 'interpreter']); "
+            f"'-o', {str(tmp_path / 'o.csv')!r}]); "
             "print(sorted(m for m in sys.modules if m.startswith(('cotation.cli.', 'jsonschema', "
-            "'pydantic', 'lark', 'yaml')) and m.count('.') < 3)); sys.exit(rc)")
+            "'pydantic', 'lark', 'yaml', 'numba', 'scipy')) and m.count('.') < 3)); sys.exit(rc)")
     for _ in range(2):
-        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                             text=True, check=True).stdout
-    mods = eval(out.strip().splitlines()[-1])   # noqa: S307 - our own child's list of names
+        run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                             text=True, check=True)
+    mods = eval(run.stdout.strip().splitlines()[-1])   # noqa: S307 - our own child's names
     assert mods == ["cotation.cli.core", "cotation.cli.outputs"]
+    assert run.stderr.rstrip().endswith("interpreter")
+
+
+def test_interpreter_is_quicker_only_for_small_work(monkeypatch, tmp_path):
+    from cotation.engine import run
+    from sne_adapters import read_demandes
+
+    grid = load_grid(GRID, cache=False).ir
+    table = read_demandes(ROOT / "examples" / "data" / "demandes.csv").table
+    monkeypatch.delitem(sys.modules, "numba", raising=False)
+    assert run.interpreter_is_quicker(grid, table.take(list(range(50))))
+    assert not run.interpreter_is_quicker(grid, table.take(list(range(4000)) * 2))  # 2x the pairs
+    monkeypatch.setattr(run, "_SCAN_AT_MOST", 10)
+    assert not run.interpreter_is_quicker(grid, table.take(list(range(50))))
+    monkeypatch.setattr(run, "_SCAN_AT_MOST", 20_000)
+    monkeypatch.setitem(sys.modules, "numba", object())     # Numba already started: no gain
+    assert not run.interpreter_is_quicker(grid, table.take(list(range(50))))
 
 
 # ------------------------------------------------------------------------------ Numba's BLAS probe

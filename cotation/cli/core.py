@@ -280,6 +280,9 @@ def cmd_score(args) -> int:
                                                    today=args.today.isoformat())),
               file=sys.stderr)
     engine = args.engine or default_engine()
+    from cotation.engine.run import interpreter_is_quicker
+    if engine == "auto" and interpreter_is_quicker(grid.ir, result.table):
+        engine = "interpreter"   # same scores, before Numba would even have started
     cg = _compiled(grid) if engine in ("compiled", "auto") else None
     cached = cg is None or cg.kernels_cached()     # the cache directory is looked at once
     if engine == "auto" and len(result.table) < INTERPRETER_BELOW and not cached:

@@ -12,6 +12,15 @@ from cotation.data.table import DemandeTable
 ENGINES = ("interpreter", "compiled", "auto")
 DEFAULT_ENGINE = "interpreter"
 
+# A process that has not imported Numba pays about 0.2 s to load cached kernels (import,
+# CPU target, two kernels), while the reference interpreter scores a (demande, commune) pair
+# against one criterion in 2.7-3.5 us (bench30, lyon-metropole, besancon-primo,
+# nice-bonus-malus on 2 cores; benchmarks/README.md "issue 11: warm start"). Below that
+# break-even a fresh ``cotation score`` is quicker with the interpreter (same results).
+NUMBA_START_S = 0.2
+INTERPRETER_S_PER_PAIR_CRITERION = 3.5e-6
+_SCAN_AT_MOST = 20_000     # demandes: larger tables are not looked at (the kernels win)
+
 
 def score(grid: ir.GridIR, table: DemandeTable, today: dt.date, *, engine: str = DEFAULT_ENGINE,
           explain: bool = False, progress: Progress | None = None,
@@ -50,3 +59,18 @@ def score(grid: ir.GridIR, table: DemandeTable, today: dt.date, *, engine: str =
                               workers=workers, compiled=compiled)
     raise ValueError(f"unknown engine '{engine}'; expected one of {', '.join(ENGINES)}")
 
+
+def interpreter_is_quicker(grid: ir.GridIR, table: DemandeTable) -> bool:
+    """Whether the interpreter would score ``table`` before a process that has not imported
+    Numba yet could load the grid's cached kernels. The pairs are over-estimated (every
+    distinct territory commune among a demande's localisations, scope ignored), so the doubt
+    goes to the compiled engine; a wrong guess costs at most about ``NUMBA_START_S``."""
+    import sys
+
+    if "numba" in sys.modules or len(table) > _SCAN_AT_MOST:
+        return False
+    territory = frozenset(grid.communes)
+    locs = table.columns.get("localisations") or ()
+    pairs = sum(len(territory.intersection(v)) for v in locs if v)
+    cost = pairs * max(1, len(grid.criteria)) * INTERPRETER_S_PER_PAIR_CRITERION
+    return cost < NUMBA_START_S
