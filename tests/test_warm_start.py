@@ -214,3 +214,11 @@ def test_cli_skips_the_blas_probe_and_leaves_scipy_importable():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
     assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_unreadable_front_end_sources_disable_the_cache(cache, tmp_path, monkeypatch):
+    def unreadable():
+        raise OSError("zipped install")
+
+    monkeypatch.setattr(stored, "_front_end_fingerprint", unreadable)
+    assert load_grid(_copy(tmp_path)).ir.criteria and _entries(cache) == []

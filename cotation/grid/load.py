@@ -73,7 +73,7 @@ def load_grid(path: str | Path, text: str | None = None, *, lint: bool = True,
 
         check_size(str(path), len(text.encode("utf-8", "surrogatepass")), max_grid_bytes(max_bytes))
         key = stored.entry_key(str(path), text, lint)
-        hit = stored.lookup(key)
+        hit = stored.lookup(key) if key else None
         if hit is not None and hit["source_hash"] == hashlib.sha256(
                 text.encode("utf-8", "surrogatepass")).hexdigest():
             return Grid(str(path), hit["ir"], hit["warnings"], hit["source_hash"], text)

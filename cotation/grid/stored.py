@@ -143,8 +143,14 @@ def _front_end_fingerprint() -> str:
     return h.hexdigest()
 
 
-def entry_key(path: str, text: str, lint: bool) -> str:
-    h = hashlib.sha256(_front_end_fingerprint().encode())
+def entry_key(path: str, text: str, lint: bool) -> str | None:
+    """The entry's key, or None when the front end's sources cannot be read (a zipped
+    install, for example): the grid is then not cached."""
+    try:
+        fingerprint = _front_end_fingerprint()
+    except OSError:
+        return None
+    h = hashlib.sha256(fingerprint.encode())
     for part in (path, "lint" if lint else "nolint", text):
         h.update(b"\0" + part.encode("utf-8", "surrogatepass"))
     return h.hexdigest()
