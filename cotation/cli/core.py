@@ -433,7 +433,9 @@ def cmd_explain(args) -> int:
         print_error(_("no demande '{id}' in {path}").format(id=args.id, path=args.demandes))
         return 1
     # Ranks need every demande of the file; the breakdown comes from the reference interpreter.
-    st = score(grid.ir, table, args.today, engine=default_engine())
+    from cotation.engine.run import interpreter_is_quicker
+    quick = interpreter_is_quicker(grid.ir, table)   # a small file: no Numba start-up
+    st = score(grid.ir, table, args.today, engine="interpreter" if quick else default_engine())
     ranks, sizes = {}, {}
     for p in range(len(st)):
         sizes[st.commune[p]] = sizes.get(st.commune[p], 0) + 1
