@@ -222,3 +222,20 @@ def test_unreadable_front_end_sources_disable_the_cache(cache, tmp_path, monkeyp
 
     monkeypatch.setattr(stored, "_front_end_fingerprint", unreadable)
     assert load_grid(_copy(tmp_path)).ir.criteria and _entries(cache) == []
+
+
+def test_the_entry_point_tunes_the_collector_and_main_does_not(tmp_path):
+    import gc
+
+    from cotation.cli import main
+
+    before = gc.get_threshold()
+    assert main(["validate", str(GRID)]) == 0
+    assert gc.get_threshold() == before           # tests and programs keep their settings
+    code = ("import gc, sys; from cotation.cli import run; "
+            f"sys.argv = ['cotation', 'validate', {str(GRID)!r}]; rc = run(); "
+            "print(gc.get_threshold(), gc.get_freeze_count() > 0, rc)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=dict(os.environ, PYTHONPATH=str(ROOT),
+                                  COTATION_CACHE_DIR=str(tmp_path / "cache")))
+    assert out.stdout.strip() == "(100000, 50, 10) True 0", out.stderr
