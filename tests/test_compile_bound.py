@@ -83,7 +83,10 @@ def test_the_command_line_warns_and_uses_the_interpreter(fresh_cache, monkeypatc
     import cotation.cli.core as core
     from cotation.cli import main
 
-    monkeypatch.setattr(core, "INTERPRETER_BELOW", 0)     # the small-input rule is not under test
+    import cotation.engine.run as run
+
+    monkeypatch.setattr(core, "INTERPRETER_BELOW", 0)     # the small-input rules are not under test
+    monkeypatch.setattr(run, "interpreter_is_quicker", lambda grid, table: False)
     monkeypatch.setenv("COTATION_MAX_KERNEL_LINES", "50")
     lines = (ROOT / "examples" / "data" / "demandes.csv").read_text(encoding="utf-8").splitlines()
     data = tmp_path / "d.csv"
