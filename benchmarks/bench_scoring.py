@@ -533,19 +533,14 @@ def main(argv=None) -> int:
     ap.add_argument("--json", help="also write the figures to this file")
     ap.add_argument("--skip-start", action="store_true", help="skip the cold/warm start runs")
     ap.add_argument("--start-only", action="store_true",
-                    help="only the start-up: one cold run, then --repeat warm runs (min, median)")
+                    help="only the start-up, per step, API and CLI (benchmarks/bench_start.py)")
+    ap.add_argument("--baseline", help="with --start-only: another checkout measured in the same run")
     args = ap.parse_args(argv)
-    if args.start_only:
-        with tempfile.TemporaryDirectory() as d:
-            cold = start_times(d)
-            warm = [start_times(d) for _ in range(args.repeat)]
-        ready = [w["ready"] for w in warm]
-        print(f"cold start {cold['ready']:.2f} s; warm start to a ready Scorer: min {min(ready):.2f} s, "
-              f"median {statistics.median(ready):.2f} s over {len(ready)} runs; load average "
-              f"{os.getloadavg()[0]:.2f}")
-        print("median per step (s):", {k: round(statistics.median(w[k] for w in warm), 3) for k in warm[0]})
-        print(f"python + numpy floor {python_floor():.3f} s")
-        return 0
+    if args.start_only:       # the start-up benchmark, per step (benchmarks/bench_start.py)
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        import bench_start
+        return bench_start.main(["--repeat", str(args.repeat)]
+                                + (["--baseline", args.baseline] if args.baseline else []))
 
     import numba
     import polars as pl

@@ -1,6 +1,6 @@
 """``python -m cotation``: the same as the ``cotation`` command."""
 import sys
 
-from cotation.cli import main
+from cotation.cli import run
 
-sys.exit(main())
+sys.exit(run())

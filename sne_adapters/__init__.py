@@ -16,13 +16,22 @@ from cotation.data.sources import (
     detect_format, read_attributions, read_canonical, write_attributions, write_demandes
 )
 from cotation.data.table import ReadResult
-from sne_adapters.mapping import Mapping, MappingError, load_mapping
+
+_LAZY = {"Mapping", "MappingError", "load_mapping"}   # sne_adapters.mapping: PyYAML, JSON Schema
 
 __all__ = [
     "AdapterResult", "Mapping", "MappingError", "detect_format", "load_mapping",
     "read_attributions", "read_demandes", "write_attributions", "write_demandes",
     "write_results",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """The mapping names, imported on first use (reading a canonical file does not need them)."""
+    if name in _LAZY:
+        from sne_adapters import mapping
+        return getattr(mapping, name)
+    raise AttributeError(f"module 'sne_adapters' has no attribute {name!r}")
 
 
 def read_demandes(path: str | Path, mapping: "str | Path | TMapping[str, Any] | Mapping | None" = None,

@@ -280,16 +280,27 @@ def cmd_score(args) -> int:
                                                    today=args.today.isoformat())),
               file=sys.stderr)
     engine = args.engine or default_engine()
+    from cotation.engine.run import interpreter_is_quicker
+    if engine == "auto" and interpreter_is_quicker(grid.ir, result.table):
+        engine = "interpreter"   # same scores, before Numba would even have started
     cg = _compiled(grid) if engine in ("compiled", "auto") else None
     cached = cg is None or cg.kernels_cached()     # the cache directory is looked at once
     if engine == "auto" and len(result.table) < INTERPRETER_BELOW and not cached:
         engine = "interpreter"   # same scores; compiling would cost more than it saves
+    if engine == "auto" and not cached:
+        from cotation.engine.compiled.engine import compile_too_long
+        why = compile_too_long(cg)          # a huge grid: no unbounded wait
+        if why is not None:
+            print(warning_line(why), file=sys.stderr)
+            engine = "interpreter"
     if engine in ("compiled", "auto"):
+        from cotation.cli.kernels import skip_numba_blas_probe
+        skip_numba_blas_probe()      # 0.1-0.16 s of Numba's start-up (cotation/cli/kernels.py)
         if not cached:
             _announce_compile(grid, cg)
         show.phase(_("kernels ready"))
     st = score(grid.ir, result.table, args.today, engine=engine, explain=args.explain,
-               progress=show, workers=args.workers)
+               progress=show, workers=args.workers, compiled=cg)
     show.phase(_("scored and ranked"))
     if st.rejects:
         print(_("{n} demande(s) not scored: unreadable local field values").format(n=len(st.rejects))
@@ -445,7 +456,9 @@ def cmd_explain(args) -> int:
         print_error(_("no demande '{id}' in {path}").format(id=args.id, path=args.demandes))
         return 1
     # Ranks need every demande of the file; the breakdown comes from the reference interpreter.
-    st = score(grid.ir, table, args.today, engine=default_engine())
+    from cotation.engine.run import interpreter_is_quicker
+    quick = interpreter_is_quicker(grid.ir, table)   # a small file: no Numba start-up
+    st = score(grid.ir, table, args.today, engine="interpreter" if quick else default_engine())
     ranks, sizes = {}, {}
     for p in range(len(st)):
         sizes[st.commune[p]] = sizes.get(st.commune[p], 0) + 1

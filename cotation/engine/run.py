@@ -3,6 +3,7 @@ reference the others are tested against."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from cotation.grid import ir
 from cotation.engine.scoring import Progress, ScoreTable, score_interpreted
@@ -11,23 +12,42 @@ from cotation.data.table import DemandeTable
 ENGINES = ("interpreter", "compiled", "auto")
 DEFAULT_ENGINE = "interpreter"
 
+# A process that has not imported Numba pays about 0.2 s to load cached kernels (import,
+# CPU target, two kernels), while the reference interpreter scores a (demande, commune) pair
+# against one criterion in 2.7-3.5 us (bench30, lyon-metropole, besancon-primo,
+# nice-bonus-malus on 2 cores; benchmarks/README.md "issue 11: warm start"). Below that
+# break-even a fresh ``cotation score`` is quicker with the interpreter (same results).
+NUMBA_START_S = 0.2
+INTERPRETER_S_PER_PAIR_CRITERION = 3.5e-6
+_SCAN_AT_MOST = 20_000     # demandes: larger tables are not looked at (the kernels win)
+
 
 def score(grid: ir.GridIR, table: DemandeTable, today: dt.date, *, engine: str = DEFAULT_ENGINE,
           explain: bool = False, progress: Progress | None = None,
-          workers: int | None = None) -> ScoreTable:
+          workers: int | None = None, compiled: Any = None) -> ScoreTable:
     """``workers``: threads of the compiled engine (default: ``COTATION_WORKERS``, else the
-    CPUs available to the process).
+    CPUs available to the process). ``compiled``: the grid already lowered
+    (``cotation.engine.compiled.compile_grid(grid)``), so that it is lowered once.
 
     ``auto`` is the compiled engine, with the reference interpreter as a safety net: a
-    failure of the compiler or of Numba must never stop a run the interpreter can do."""
+    failure of the compiler or of Numba must never stop a run the interpreter can do, and a
+    grid whose kernels are not cached and would take too long to compile (above
+    ``COTATION_MAX_KERNEL_LINES`` generated lines) is scored by the interpreter, with a
+    RuntimeWarning saying so."""
     if engine == "auto":
+        import warnings
         try:
-            return score(grid, table, today, engine="compiled", explain=explain, progress=progress,
-                         workers=workers)
+            from cotation.engine.compiled import compile_grid, score_compiled
+            from cotation.engine.compiled.engine import compile_too_long
+            cg = compiled if compiled is not None and compiled.grid is grid else compile_grid(grid)
+            why = compile_too_long(cg)
+            if why is None:
+                return score_compiled(grid, table, today, explain=explain, progress=progress,
+                                      workers=workers, compiled=cg)
+            warnings.warn(why, RuntimeWarning, stacklevel=2)
         except ImportError:
             pass
         except Exception as exc:  # noqa: BLE001 - any compiler failure; the reference takes over
-            import warnings
             warnings.warn(f"compiled engine failed for grid {grid.id} ({type(exc).__name__}: {exc}); "
                           "scoring with the reference interpreter", RuntimeWarning, stacklevel=2)
         return score_interpreted(grid, table, today, explain=explain, progress=progress)
@@ -36,5 +56,21 @@ def score(grid: ir.GridIR, table: DemandeTable, today: dt.date, *, engine: str =
     if engine == "compiled":
         from cotation.engine.compiled import score_compiled
         return score_compiled(grid, table, today, explain=explain, progress=progress,
-                              workers=workers)
+                              workers=workers, compiled=compiled)
     raise ValueError(f"unknown engine '{engine}'; expected one of {', '.join(ENGINES)}")
+
+
+def interpreter_is_quicker(grid: ir.GridIR, table: DemandeTable) -> bool:
+    """Whether the interpreter would score ``table`` before a process that has not imported
+    Numba yet could load the grid's cached kernels. The pairs are over-estimated (every
+    distinct territory commune among a demande's localisations, scope ignored), so the doubt
+    goes to the compiled engine; a wrong guess costs at most about ``NUMBA_START_S``."""
+    import sys
+
+    if "numba" in sys.modules or len(table) > _SCAN_AT_MOST:
+        return False
+    territory = frozenset(grid.communes)
+    locs = table.columns.get("localisations") or ()
+    pairs = sum(len(territory.intersection(v)) for v in locs if v)
+    cost = pairs * max(1, len(grid.criteria)) * INTERPRETER_S_PER_PAIR_CRITERION
+    return cost < NUMBA_START_S

@@ -6,7 +6,6 @@ each value's document path maps to its source position, and so duplicate keys ar
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,32 +13,15 @@ from typing import Any
 import yaml
 
 from cotation.grid.diagnostics import Diagnostic, GridError, Message, Span, msg
+from cotation.grid.source import MAX_GRID_BYTES, check_size, max_grid_bytes  # noqa: F401 (re-exported)
 
 PathKey = tuple  # a document path: keys (str) and list indices (int)
 
 # Limits on hostile files: a grid is a few kilobytes; these bounds keep the loading of any file
-# under a second and a few tens of megabytes.
-MAX_GRID_BYTES = 4 * 1024 * 1024      # default; COTATION_MAX_GRID_BYTES or max_bytes= change it
+# under a second and a few tens of megabytes (the size limit lives in ``source``).
 MAX_YAML_DEPTH = 40                  # nesting of mappings and lists
 MAX_YAML_NODES = 200_000             # values after alias expansion
 MAX_YAML_ALIASES = 1_000             # uses of an anchor (*name)
-
-
-def max_grid_bytes(override: int | None = None) -> int:
-    """The size limit of a grid file: ``override``, else ``COTATION_MAX_GRID_BYTES``, else 4 MiB."""
-    if override is not None:
-        return int(override)
-    env = os.environ.get("COTATION_MAX_GRID_BYTES", "").strip()
-    return int(env) if env.isdigit() else MAX_GRID_BYTES
-
-
-def check_size(file: str, n_bytes: int, limit: int) -> None:
-    """Raise a located GridError when a grid file is larger than ``limit`` bytes."""
-    if n_bytes > limit:
-        raise GridError([Diagnostic(
-            "too-large", msg("the file has {n} bytes, more than the limit of {limit} bytes for a grid file",
-                             n=n_bytes, limit=limit), Span(file, 1, 1),
-            hint=msg("set COTATION_MAX_GRID_BYTES to raise the limit"))])
 
 
 @dataclass(frozen=True)

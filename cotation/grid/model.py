@@ -18,7 +18,8 @@ import jsonschema
 from pydantic import BaseModel, ConfigDict, Field
 
 from cotation.grid.diagnostics import Diagnostic, GridError, OrList, Span, did_you_mean, msg
-from cotation.grid.loader import SourceMap, check_size, load_yaml, max_grid_bytes
+from cotation.grid.loader import SourceMap, load_yaml
+from cotation.grid.source import read_grid_text
 from cotation.i18n import N_
 
 SCHEMA = resources.files("cotation.grid") / "grid.schema.json"
@@ -248,20 +249,10 @@ def _translate(err: jsonschema.ValidationError, data: Any, smap: SourceMap) -> l
 def parse_grid_file(path: str | Path, text: str | None = None, *,
                     max_bytes: int | None = None) -> tuple[GridFile, SourceMap, str, dict]:
     """Load and shape-check a grid file. Returns the model, source map, content hash, raw data.
-    Files larger than ``max_bytes`` (default: :func:`~cotation.grid.loader.max_grid_bytes`)
+    Files larger than ``max_bytes`` (default: :func:`~cotation.grid.source.max_grid_bytes`)
     are refused before they are read."""
     if text is None:
-        try:
-            check_size(str(path), Path(path).stat().st_size, max_grid_bytes(max_bytes))
-            raw = Path(path).read_bytes()
-        except OSError as exc:
-            raise GridError([Diagnostic("schema", msg('cannot read the file: {strerror}', strerror=exc.strerror),
-                                        Span(str(path), 1, 1))]) from None
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise GridError([Diagnostic("yaml-syntax", msg('file is not UTF-8 text ({reason})', reason=exc.reason),
-                                        Span(str(path), 1, 1))]) from None
+        text = read_grid_text(path, max_bytes)
     data, smap = load_yaml(path, text, max_bytes=max_bytes)
     if not isinstance(data, dict):
         raise GridError([Diagnostic("schema", msg('a grid file is a mapping with format, grid and criteria'),

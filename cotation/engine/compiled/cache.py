@@ -25,6 +25,7 @@ import threading
 import types
 from pathlib import Path
 
+from cotation.cachedir import cache_root  # noqa: F401 (re-exported)
 from cotation.engine.compiled.plan import GENERATOR_VERSION
 
 _lock = threading.Lock()
@@ -35,21 +36,24 @@ def digest(source: str) -> str:
     return hashlib.sha256(source.encode("utf-8")).hexdigest()
 
 
-def cache_root() -> Path:
-    env = os.environ.get("COTATION_CACHE_DIR")
-    if env:
-        return Path(env)
-    import platformdirs
-    return Path(platformdirs.user_cache_dir("cotation", appauthor=False))
+def _numba_version() -> str:
+    """Numba's version without importing Numba (0.1 s) when its metadata says it: looking at
+    the cache must not cost a start-up that the interpreter may then not need. (Numba also
+    checks its own version in each cache index.)"""
+    from importlib import metadata
+
+    try:
+        return metadata.version("numba")
+    except metadata.PackageNotFoundError:   # pragma: no cover - a source checkout of Numba
+        import numba
+        return numba.__version__
 
 
 def cache_dir() -> Path:
     """The versioned kernel directory (created on first use)."""
-    import numba
-
     from cotation import __version__
 
-    tag = (f"kernels-c{__version__}-nb{numba.__version__}-py{sys.version_info[0]}"
+    tag = (f"kernels-c{__version__}-nb{_numba_version()}-py{sys.version_info[0]}"
            f"{sys.version_info[1]}-g{GENERATOR_VERSION}")
     d = cache_root() / tag
     d.mkdir(parents=True, exist_ok=True, mode=0o700)

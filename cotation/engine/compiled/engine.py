@@ -30,6 +30,33 @@ Progress = Callable[[int, int], None]
 CHUNK = 1 << 16
 SERIAL_BELOW = 1 << 15
 
+# Generated kernel lines above which ``auto`` does not compile (it scores with the reference
+# interpreter and says why): Numba's compile time grows faster than the source (measured with
+# benchmarks/bench_compile.py, 2 cores: 1,021 lines 9 s, 1,710 lines 17 s, 3,238 lines 54 s,
+# benchmarks/README.md "issue 11: warm start"); the bundled grids generate 320-500 lines.
+# ``COTATION_MAX_KERNEL_LINES`` changes it; cached kernels are used at any size.
+MAX_KERNEL_LINES = 3000
+
+
+def max_kernel_lines() -> int:
+    env = os.environ.get("COTATION_MAX_KERNEL_LINES", "").strip()
+    return int(env) if env.isdigit() else MAX_KERNEL_LINES
+
+
+def compile_too_long(cg: "CompiledGrid") -> str | None:
+    """Why ``auto`` should not compile this grid's kernels now (a message in the user's
+    language), or None: they are cached, or small enough to compile within the bound."""
+    lines = cg.kernel_lines
+    limit = max_kernel_lines()
+    if lines <= limit or cg.kernels_cached():
+        return None
+    from cotation.i18n import _
+
+    return _("the kernels of grid {id} would take too long to compile ({lines} generated lines, "
+             "more than the limit of {limit}; COTATION_MAX_KERNEL_LINES changes it): scoring "
+             "with the interpreter, same results; --engine compiled compiles them once (cached "
+             "for the next runs)").format(id=cg.grid.id, lines=lines, limit=limit)
+
 
 @dataclass
 class RawScores:
@@ -101,6 +128,11 @@ class CompiledGrid:
                     self._mod = cache.load(self.plan.source)
                 mod = self._mod
         return mod
+
+    @property
+    def kernel_lines(self) -> int:
+        """Lines of the generated kernel module (what Numba's compile time grows with)."""
+        return self.plan.source.count("\n")
 
     def kernels_cached(self) -> bool:
         """Whether Numba's disk cache already holds machine code for this grid's kernels
@@ -304,14 +336,16 @@ def compile_grid(grid: ir.GridIR) -> CompiledGrid:
 
 
 def score_compiled(grid: ir.GridIR, table: Any, today: dt.date, *, explain: bool = False,
-                   progress: Progress | None = None, workers: int | None = None):
-    """Score with the compiled engine; same :class:`ScoreTable` as ``score_interpreted``.
+                   progress: Progress | None = None, workers: int | None = None,
+                   compiled: CompiledGrid | None = None):
+    """Score with the compiled engine; same :class:`ScoreTable` as ``score_interpreted``
+    (``compiled``: the grid already lowered, to lower it once).
 
     A grid the code generator cannot lower (none is known among grids that validate) is
     scored by the reference interpreter instead, with a RuntimeWarning."""
     from cotation.engine.compiled.plan import LoweringError
     try:
-        cg = compile_grid(grid)
+        cg = compiled if compiled is not None and compiled.grid is grid else compile_grid(grid)
     except LoweringError as exc:
         import warnings
 
