@@ -9,6 +9,7 @@ output rows, pass 2 scores every pair into preallocated arrays.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
