@@ -1,0 +1,127 @@
+"""Columns as small integer codes, for the columnar group-bys of positioning.
+
+The demande and attribution tables hold Python values (lists); each column is turned into codes
+once, by Arrow kernels where the values allow it, so that the per-row work of positioning is
+numpy on integers. Every function here gives the same grouping and the same order as the
+Python rules it replaces (the reference: :func:`cotation.engine.ranking.order_indices`).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from cotation.engine.compiled.rank import Field, dense_rank, score_field
+
+__all__ = ["value_codes", "day_numbers", "months_between_days", "order_ranks", "EPOCH"]
+
+EPOCH = dt.date(1970, 1, 1)
+_ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError,
+                 ValueError, OverflowError)
+
+
+def value_codes(values: Sequence[Any]) -> tuple[np.ndarray, list]:
+    """``(codes, vocabulary)``: ``vocabulary[codes[i]] == values[i]``; None has a code of its
+    own (the last one). Equal values share a code, as in a dict keyed by the values.
+
+    >>> c, v = value_codes(["b", None, "a", "b"]); c.tolist(), v
+    ([0, 2, 1, 0], ['b', 'a', None])
+    """
+    try:
+        arr = values if isinstance(values, pa.Array) else \
+            pa.array(values.tolist() if isinstance(values, np.ndarray) else values)
+        if not (pa.types.is_string(arr.type) or pa.types.is_boolean(arr.type)
+                or pa.types.is_null(arr.type) or pa.types.is_integer(arr.type)):
+            raise TypeError(arr.type)
+    except _ARROW_ERRORS:
+        if isinstance(values, pa.Array):
+            values = values.to_pylist()
+        index: dict[Any, int] = {}
+        codes = np.fromiter((index.setdefault(v, len(index)) for v in values), dtype=np.int64,
+                            count=len(values))
+        vocab = list(index)
+        if None not in index:
+            vocab.append(None)
+        else:         # keep None last
+            k = index[None]
+            vocab = vocab[:k] + vocab[k + 1:] + [None]
+            codes = np.where(codes == k, len(vocab) - 1, codes - (codes > k))
+        return codes, vocab
+    if pa.types.is_null(arr.type):
+        return np.zeros(len(arr), dtype=np.int64), [None]
+    enc = arr.dictionary_encode()
+    vocab = enc.dictionary.to_pylist()
+    codes = enc.indices.fill_null(len(vocab)).to_numpy(zero_copy_only=False).astype(np.int64)
+    return codes, vocab + [None]
+
+
+def day_numbers(dates: Sequence[dt.date]) -> np.ndarray:
+    """Days since 1970-01-01 (int64) of a column of dates; a missing date is an error."""
+    arr = dates if isinstance(dates, pa.Array) else \
+        pa.array(dates.tolist() if isinstance(dates, np.ndarray) else dates, type=pa.date32())
+    if arr.null_count:
+        raise ValueError("a date is missing")
+    return arr.to_numpy(zero_copy_only=False).astype("datetime64[D]").astype(np.int64)
+
+
+def months_between_days(d1: np.ndarray, today: dt.date) -> np.ndarray:
+    """:func:`cotation.grid.evaluate.months_between` (d1, today) of day numbers, in integers."""
+    d64 = np.asarray(d1, dtype=np.int64).astype("datetime64[D]")
+    month = d64.astype("datetime64[M]")
+    months = month.astype(np.int64)                       # months since 1970-01
+    day = (d64 - month).astype(np.int64) + 1
+    t_months = (today.year - 1970) * 12 + today.month - 1
+    return t_months - months - (today.day < day).astype(np.int64)
+
+
+def _python_field(values: Sequence[Any], direction: str) -> Field:
+    """The reference encoding (:func:`encode_order_keys`' rule) as one field."""
+    present = sorted({v for v in values if v is not None})
+    code = {v: i for i, v in enumerate(present)}
+    missing = len(present)
+    sign = -1 if direction == "desc" else 1
+    c = np.fromiter((missing if v is None else sign * code[v] for v in values), dtype=np.int64,
+                    count=len(values))
+    if len(c) == 0:
+        return Field(np.zeros(0, dtype=np.uint64), 0)
+    c -= c.min()
+    return Field(c.astype(np.uint64), int(c.max()).bit_length())
+
+
+def _value_field(values: Sequence[Any], direction: str) -> Field:
+    """One ordering key as a dense rank (missing last whatever the direction)."""
+    try:
+        arr = pa.array(values.tolist() if isinstance(values, np.ndarray) else values)
+    except _ARROW_ERRORS:
+        return _python_field(values, direction)
+    t = arr.type
+    if pa.types.is_floating(t):
+        if pc.any(pc.is_nan(arr)).as_py():
+            return _python_field(values, direction)   # NaN has no place in a total order
+    elif not (pa.types.is_integer(t) or pa.types.is_boolean(t) or pa.types.is_date32(t)
+              or pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t)):
+        return _python_field(values, direction)
+    if len(arr) == 0:
+        return Field(np.zeros(0, dtype=np.uint64), 0)
+    r = pc.rank(arr, sort_keys="descending" if direction == "desc" else "ascending",
+                tiebreaker="dense").to_numpy(zero_copy_only=False).astype(np.int64) - 1
+    return Field(r.astype(np.uint64), int(r.max()).bit_length())
+
+
+def order_ranks(ordering: Sequence[Any], score: np.ndarray, order_keys: Sequence[Sequence[Any]]
+                ) -> np.ndarray:
+    """Per pair, the dense rank (int64, 0 = first) of its tuple of ordering keys under the
+    grid's ordering: a < b exactly when the pair a comes before b in ``cotation score``'s
+    ranking (equal tuples share a rank). ``ordering`` items have ``expr`` (None for the total
+    score, whose values are ``score``) and ``direction``."""
+    n = len(score)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    fields = [score_field(np.asarray(score, dtype=np.int64), o.direction) if o.expr is None
+              else _value_field(order_keys[j], o.direction) for j, o in enumerate(ordering)]
+    if not fields:
+        return np.zeros(n, dtype=np.int64)
+    return dense_rank(fields).values.astype(np.int64)
