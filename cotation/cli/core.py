@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import io
 import sys
 from typing import Any
 
@@ -352,8 +353,10 @@ def write_columns(columns: dict[str, list], path: str) -> None:
             from sne_adapters import write_results
             write_results(columns, tmp)
             return
-        with open(tmp, "w", newline="", encoding="utf-8") as out:
-            _write_csv_columns(columns, out)
+        with open(tmp, "wb") as raw:      # Arrow writes its bytes straight to the file
+            out = io.TextIOWrapper(raw, encoding="utf-8", newline="", write_through=True)
+            _write_csv_columns(columns, out, raw)
+            out.detach()
 
 
 _CSV_SPECIAL = r'[,"\r\n]'
@@ -373,8 +376,12 @@ def _arrow_csv_body(columns: dict[str, Any]):
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError,
                 ValueError, OverflowError):
             return None       # mixed types: the Python writer's str() of each cell
-        if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
-            if pc.any(pc.match_substring_regex(arr, _CSV_SPECIAL)).as_py():
+        text = arr.dictionary if pa.types.is_dictionary(arr.type) else arr
+        if pa.types.is_dictionary(arr.type) and not pa.types.is_string(text.type):
+            return None
+        if pa.types.is_string(text.type) or pa.types.is_large_string(text.type):
+            # a dictionary column's values are looked at once, not once per row
+            if pc.any(pc.match_substring_regex(text, _CSV_SPECIAL)).as_py():
                 return None
         elif not (pa.types.is_integer(arr.type) or pa.types.is_null(arr.type)):
             return None
@@ -382,18 +389,23 @@ def _arrow_csv_body(columns: dict[str, Any]):
     return pa.table(arrays, names=[f"c{i}" for i in range(len(arrays))])
 
 
-def _write_csv_columns(columns: dict[str, Any], out) -> None:
+def _write_csv_columns(columns: dict[str, Any], out, raw=None) -> None:
+    """``raw``: the binary file under ``out`` (text written to ``out`` reaches it at once),
+    where Arrow writes the body's bytes directly."""
     names = list(columns)
     n = len(columns[names[0]]) if names else 0
     w = csv.writer(out, lineterminator="\n")
     w.writerow(names)
     body = _arrow_csv_body(columns) if n and len(names) > 1 else None
     if body is not None:
-        import io
-
         import pyarrow.csv as pcsv
+        options = pcsv.WriteOptions(include_header=False, quoting_style="none")
+        if raw is not None:       # a file: no detour through a str
+            out.flush()
+            pcsv.write_csv(body, raw, options)
+            return
         buf = io.BytesIO()
-        pcsv.write_csv(body, buf, pcsv.WriteOptions(include_header=False, quoting_style="none"))
+        pcsv.write_csv(body, buf, options)
         out.write(buf.getvalue().decode("utf-8"))
         return
     cols = [c.to_pylist() if hasattr(c, "to_pylist") else

@@ -134,7 +134,11 @@ def cmd_position(args) -> int:
     _result, pos = prepared
     st = pos.st
     n = len(pos)
-    write_columns(position_columns(pos), args.output)
+    columns = position_columns(pos)
+    if args.output.lower().endswith(".parquet"):     # typed from Python values there
+        columns = {k: v.to_pylist() if hasattr(v, "to_pylist") else v.tolist()
+                   for k, v in columns.items()}
+    write_columns(columns, args.output)
     print(_("{path}: {n} rows ({cotations} cotations of {demandes} demandes), grid {id} v{version}, "
             "today {today}").format(path=args.output, n=n, cotations=len(st),
                                      demandes=len(np.unique(st.row)), id=pos.grid.id,
@@ -144,18 +148,19 @@ def cmd_position(args) -> int:
 
 
 def position_columns(pos: Positioning) -> dict[str, Any]:
-    """The columns of ``cotation position`` as Arrow arrays and numpy integers: every text is
-    formatted once per distinct value (a score, a cell, a waiting cell, a share) and taken."""
+    """The columns of ``cotation position`` as Arrow arrays and numpy integers. Every text is
+    formatted once per distinct value (a numero, a commune, a score, a cell, a waiting cell, a
+    share) into a dictionary column whose indices are the rows'."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     from cotation.engine.scoring import hundredths_text
 
     st, rows = pos.st, pos.rows
-    pair = pa.array(rows.pair)
+    pair = rows.pair
 
-    def texts(values: list[str], index: np.ndarray) -> pa.Array:
-        return pa.array(values, type=pa.string()).take(pa.array(index))
+    def coded(values, index: np.ndarray) -> pa.Array:
+        return pa.DictionaryArray.from_arrays(pa.array(np.asarray(index, dtype=np.int64)),
+                                              pa.array(values, type=pa.string()))
 
     wait_text = [tuple("" if v is None else format_fraction(v, 1) for v in
                        (w.mean_days, w.median_days, w.mean_months, w.median_months))
@@ -163,6 +168,8 @@ def position_columns(pos: Positioning) -> dict[str, Any]:
     above, size = np.asarray(pos.n_above, dtype=np.int64), np.asarray(pos.size, dtype=np.int64)
     scaled = (2 * above * 10_000 + size) // (2 * size)     # floor(share * 10^4 + 1/2)
     shares, share_id = np.unique(scaled, return_inverse=True)
+    scores, score_id = np.unique(np.asarray(st.score, dtype=np.int64), return_inverse=True)
+    communes = pa.array(st.commune, type=pa.string()).dictionary_encode()
     thresholds = pos.grid.delai_anormalement_long or {}
     limit = [None if t is None else thresholds.get(t) for t in rows.typologie_vocab]
     known = np.asarray([v is not None for v in limit])[rows.typologie_code]
@@ -170,24 +177,25 @@ def position_columns(pos: Positioning) -> dict[str, Any]:
     depasse = np.where(known, 1 + (np.asarray(pos.anciennete_mois) >= delai), 0)
     wid = pos.waiting_id
     return {
-        "numero_unique": pa.array(st.numero_unique, type=pa.string()).take(pair),
-        "commune": pa.array(st.commune, type=pa.string()).take(pair),
-        "typologie": texts(["" if t is None else t for t in rows.typologie_vocab],
+        "numero_unique": coded(st.numero_unique.tolist(), pair),
+        "commune": pa.DictionaryArray.from_arrays(communes.indices.take(pa.array(pair)),
+                                                  communes.dictionary),
+        "typologie": coded(["" if t is None else t for t in rows.typologie_vocab],
                            rows.typologie_code),
-        "score": hundredths_text(st.score).take(pair),
+        "score": coded(hundredths_text(scores), score_id.reshape(-1)[pair]),
         "rank": pos.rank,
         "cell_size": pos.size,
-        "share_above": texts([f"{v // 10_000}.{v % 10_000:04d}" for v in shares.tolist()],
+        "share_above": coded([f"{v // 10_000}.{v % 10_000:04d}" for v in shares.tolist()],
                              share_id.reshape(-1)),
         "decile": pos.deciles(),
-        "cell_key": texts([cell_key(pos.levels[li], v) for li, v in pos.cells], pos.cell_id),
-        "waiting_mean_days": texts([t[0] for t in wait_text], wid),
-        "waiting_median_days": texts([t[1] for t in wait_text], wid),
-        "waiting_mean_months": texts([t[2] for t in wait_text], wid),
-        "waiting_median_months": texts([t[3] for t in wait_text], wid),
+        "cell_key": coded([cell_key(pos.levels[li], v) for li, v in pos.cells], pos.cell_id),
+        "waiting_mean_days": coded([t[0] for t in wait_text], wid),
+        "waiting_median_days": coded([t[1] for t in wait_text], wid),
+        "waiting_mean_months": coded([t[2] for t in wait_text], wid),
+        "waiting_median_months": coded([t[3] for t in wait_text], wid),
         "n_attributions": np.asarray([w.n for w in pos.waiting_stats], dtype=np.int64)[wid],
-        "delai_anormalement_long": texts(["", "false", "true"], depasse),
-        "waiting_cell_key": texts([w.key for w in pos.waiting_stats], wid),
+        "delai_anormalement_long": coded(["", "false", "true"], depasse),
+        "waiting_cell_key": coded([w.key for w in pos.waiting_stats], wid),
     }
 
 

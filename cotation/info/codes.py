@@ -14,8 +14,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from cotation.engine.compiled.rank import Field, dense_rank, score_field
-
 __all__ = ["value_codes", "day_numbers", "months_between_days", "order_ranks", "EPOCH"]
 
 EPOCH = dt.date(1970, 1, 1)
@@ -64,7 +62,7 @@ def day_numbers(dates: Sequence[dt.date]) -> np.ndarray:
         pa.array(dates.tolist() if isinstance(dates, np.ndarray) else dates, type=pa.date32())
     if arr.null_count:
         raise ValueError("a date is missing")
-    return arr.to_numpy(zero_copy_only=False).astype("datetime64[D]").astype(np.int64)
+    return arr.cast(pa.int32()).to_numpy().astype(np.int64)   # (not through pandas)
 
 
 def months_between_days(d1: np.ndarray, today: dt.date) -> np.ndarray:
@@ -77,38 +75,31 @@ def months_between_days(d1: np.ndarray, today: dt.date) -> np.ndarray:
     return t_months - months - (today.day < day).astype(np.int64)
 
 
-def _python_field(values: Sequence[Any], direction: str) -> Field:
-    """The reference encoding (:func:`encode_order_keys`' rule) as one field."""
+def _python_codes(values: Sequence[Any], direction: str) -> pa.Array:
+    """The reference encoding (:func:`encode_order_keys`' rule) as ascending int64 codes."""
     present = sorted({v for v in values if v is not None})
     code = {v: i for i, v in enumerate(present)}
     missing = len(present)
     sign = -1 if direction == "desc" else 1
-    c = np.fromiter((missing if v is None else sign * code[v] for v in values), dtype=np.int64,
-                    count=len(values))
-    if len(c) == 0:
-        return Field(np.zeros(0, dtype=np.uint64), 0)
-    c -= c.min()
-    return Field(c.astype(np.uint64), int(c.max()).bit_length())
+    return pa.array(np.fromiter((missing if v is None else sign * code[v] for v in values),
+                                dtype=np.int64, count=len(values)))
 
 
-def _value_field(values: Sequence[Any], direction: str) -> Field:
-    """One ordering key as a dense rank (missing last whatever the direction)."""
+def _key_column(values: Sequence[Any], direction: str) -> tuple[pa.Array, str]:
+    """One ordering key as an Arrow array and its sort order; values Arrow cannot order as
+    Python does (mixed types, NaN, other types) are encoded by the Python rule instead."""
     try:
         arr = pa.array(values.tolist() if isinstance(values, np.ndarray) else values)
     except _ARROW_ERRORS:
-        return _python_field(values, direction)
+        return _python_codes(values, direction), "ascending"
     t = arr.type
     if pa.types.is_floating(t):
         if pc.any(pc.is_nan(arr)).as_py():
-            return _python_field(values, direction)   # NaN has no place in a total order
+            return _python_codes(values, direction), "ascending"
     elif not (pa.types.is_integer(t) or pa.types.is_boolean(t) or pa.types.is_date32(t)
               or pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t)):
-        return _python_field(values, direction)
-    if len(arr) == 0:
-        return Field(np.zeros(0, dtype=np.uint64), 0)
-    r = pc.rank(arr, sort_keys="descending" if direction == "desc" else "ascending",
-                tiebreaker="dense").to_numpy(zero_copy_only=False).astype(np.int64) - 1
-    return Field(r.astype(np.uint64), int(r.max()).bit_length())
+        return _python_codes(values, direction), "ascending"
+    return arr, "descending" if direction == "desc" else "ascending"
 
 
 def order_ranks(ordering: Sequence[Any], score: np.ndarray, order_keys: Sequence[Sequence[Any]]
@@ -116,12 +107,33 @@ def order_ranks(ordering: Sequence[Any], score: np.ndarray, order_keys: Sequence
     """Per pair, the dense rank (int64, 0 = first) of its tuple of ordering keys under the
     grid's ordering: a < b exactly when the pair a comes before b in ``cotation score``'s
     ranking (equal tuples share a rank). ``ordering`` items have ``expr`` (None for the total
-    score, whose values are ``score``) and ``direction``."""
+    score, whose values are ``score``) and ``direction``. A missing value sorts after every
+    present value whatever the direction (Arrow's default null placement)."""
     n = len(score)
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    fields = [score_field(np.asarray(score, dtype=np.int64), o.direction) if o.expr is None
-              else _value_field(order_keys[j], o.direction) for j, o in enumerate(ordering)]
-    if not fields:
+    if n == 0 or not ordering:
         return np.zeros(n, dtype=np.int64)
-    return dense_rank(fields).values.astype(np.int64)
+    columns, keys = [], []
+    for j, o in enumerate(ordering):
+        if o.expr is None:
+            arr, order = pa.array(np.asarray(score, dtype=np.int64)), \
+                "descending" if o.direction == "desc" else "ascending"
+        else:
+            arr, order = _key_column(order_keys[j], o.direction)
+        columns.append(arr)
+        keys.append((f"k{j}", order))
+    table = pa.table(columns, names=[k for k, _ in keys])
+    order = pc.sort_indices(table, sort_keys=keys)
+    new = np.zeros(n, dtype=bool)
+    new[0] = True
+    for arr in columns:
+        if pa.types.is_null(arr.type):
+            continue              # every value missing: equal on this key
+        a = arr.take(order)
+        head, tail = a.slice(1), a.slice(0, n - 1)
+        differ = pc.not_equal(head, tail).fill_null(False)
+        if a.null_count:
+            differ = pc.or_(differ, pc.xor(pc.is_null(head), pc.is_null(tail)))
+        new[1:] |= differ.to_numpy(zero_copy_only=False)
+    ranks = np.empty(n, dtype=np.int64)
+    ranks[order.to_numpy()] = np.cumsum(new) - 1
+    return ranks

@@ -313,13 +313,31 @@ class PeerRows:
         return len(self.pair)
 
 
+def _present(values: np.ndarray, span: int) -> np.ndarray:
+    """The distinct values (ascending) of non-negative integers below ``span``."""
+    return np.flatnonzero(np.bincount(np.asarray(values, dtype=np.int64), minlength=span))
+
+
+def _compact(key: np.ndarray, span: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(distinct values ascending, index of each item among them)`` of non-negative
+    integers below ``span``: ``np.unique(key, return_inverse=True)`` in linear time when
+    ``span`` is small."""
+    if span > 4 * len(key) + 1024:
+        uniq, index = np.unique(key, return_inverse=True)
+        return uniq, index.reshape(-1).astype(np.int64)
+    seen = np.bincount(key, minlength=span) > 0
+    return np.flatnonzero(seen), (np.cumsum(seen) - 1)[key]
+
+
 def peer_rows(st: ScoreTable, table: DemandeTable) -> PeerRows:
     typos = table.columns["typologies"]
-    rows_used = np.unique(st.row)
+    rows_used = _present(st.row, len(table))
     # Each distinct set of typologies is listed once (TYPOLOGIES order, then others sorted).
     set_ids: dict[frozenset, int] = {}
-    sid_used = np.fromiter((set_ids.setdefault(typos[d] or frozenset(), len(set_ids))
-                            for d in rows_used.tolist()), dtype=np.int64, count=len(rows_used))
+    sid_of = np.zeros(len(table), dtype=np.int64)
+    sid_of[rows_used] = np.fromiter((set_ids.setdefault(typos[d] or frozenset(), len(set_ids))
+                                     for d in rows_used.tolist()), dtype=np.int64,
+                                    count=len(rows_used))
     sets = list(set_ids)
     others = sorted({t for s in sets for t in s if t not in TYPOLOGIES})
     vocab = (*TYPOLOGIES, *others, None)
@@ -329,7 +347,7 @@ def peer_rows(st: ScoreTable, table: DemandeTable) -> PeerRows:
     lengths = np.asarray([len(x) for x in lists], dtype=np.int64)
     offsets = np.cumsum(lengths) - lengths
     flat = np.asarray([c for x in lists for c in x], dtype=np.int64)
-    sid = sid_used[np.searchsorted(rows_used, st.row)] if len(st) else np.zeros(0, np.int64)
+    sid = sid_of[st.row]
     count = lengths[sid] if len(st) else np.zeros(0, np.int64)
     pair = np.repeat(np.arange(len(st), dtype=np.int64), count)
     within = np.arange(len(pair), dtype=np.int64) - np.repeat(np.cumsum(count) - count, count)
@@ -442,10 +460,11 @@ def _row_codes(grid: ir.GridIR, st: ScoreTable, table: DemandeTable, rows: PeerR
 def _cell_codes(codes: dict[str, tuple[np.ndarray, list]], level: Sequence[str], n: int
                 ) -> tuple[np.ndarray, list[tuple]]:
     """``(cell index per row, key values per cell)`` at one level."""
-    key = np.zeros(n, dtype=np.int64)
+    key, span = np.zeros(n, dtype=np.int64), 1
     for k in level:
         key = key * len(codes[k][1]) + codes[k][0]
-    uniq, index = np.unique(key, return_inverse=True)
+        span *= len(codes[k][1])
+    uniq, index = _compact(key, span)
     values = []
     for u in uniq.tolist():
         vals = []
@@ -453,7 +472,26 @@ def _cell_codes(codes: dict[str, tuple[np.ndarray, list]], level: Sequence[str],
             u, c = divmod(u, len(codes[k][1]))
             vals.append(codes[k][1][c])
         values.append(tuple(reversed(vals)))
-    return index.reshape(-1).astype(np.int64), values
+    return index, values
+
+
+def _sort_order(*keys: tuple[np.ndarray, int]) -> np.ndarray:
+    """The permutation sorting items by ``keys`` (each ``(values, span)``: non-negative
+    integers below ``span``, most significant first), ties by index, as a stable
+    ``np.lexsort`` would; one packed 64-bit sort when the keys and the index fit."""
+    n = len(keys[0][0])
+    bits = [int(max(span - 1, 0)).bit_length() for _, span in keys]
+    idx_bits = int(max(n - 1, 0)).bit_length()
+    if sum(bits) + idx_bits > 63:
+        return np.lexsort([np.asarray(v) for v, _ in reversed(keys)])
+    packed = np.zeros(n, dtype=np.int64)
+    for (values, _), b in zip(keys, bits):
+        packed <<= b
+        packed |= values
+    packed <<= idx_bits
+    packed |= np.arange(n, dtype=np.int64)
+    packed.sort()
+    return packed & ((1 << idx_bits) - 1)
 
 
 def _group_starts(sorted_keys: np.ndarray) -> np.ndarray:
@@ -484,10 +522,12 @@ def position(grid: ir.GridIR, st: ScoreTable, table: DemandeTable,
     rang = np.asarray(st.rang, dtype=np.int64)[pair]
     # Per pair: dense rank of its ordering tuple (0 = first) and of its score (0 = lowest).
     order_rank = order_ranks(grid.ordering, scores, st.order_keys)[pair]
-    score_values, score_rank = np.unique(scores, return_inverse=True)
-    score_rank = score_rank.reshape(-1).astype(np.int64)[pair]
+    low = int(scores.min()) if len(scores) else 0
+    score_values, score_rank = _compact(scores - low, int(scores.max()) - low + 1 if len(scores) else 1)
+    score_rank = score_rank[pair]
     # Rows by demande, then rang (the preferred commune first), then row index.
-    by_demande = np.lexsort((rang, demande))
+    by_demande = _sort_order((demande, len(table)), (rang - int(rang.min()) if n else rang,
+                                                     int(rang.max() - rang.min()) + 1 if n else 1))
     arange = np.arange(n, dtype=np.int64)
 
     # Cells, representatives and sizes at every level.
@@ -497,7 +537,7 @@ def position(grid: ir.GridIR, st: ScoreTable, table: DemandeTable,
         # A demande's representative in a cell: its row of lowest rang (its preferred
         # commune), whatever order the engine listed the pairs in.
         g = demande[by_demande] * len(values) + cell[by_demande]
-        o = np.argsort(g, kind="stable")
+        o = _sort_order((g, len(table) * len(values)))
         members = by_demande[o]
         new = _group_starts(g[o])
         rep = np.empty(n, dtype=np.int64)
@@ -535,16 +575,22 @@ def position(grid: ir.GridIR, st: ScoreTable, table: DemandeTable,
         reps = np.flatnonzero((rep == arange) & wanted[cell])
         # The ranking of `cotation score` on one representative per demande and cell: by
         # ordering, ties in row order (the reference's stable sorts).
-        o = np.lexsort((order_rank[reps], cell[reps]))
+        o = _sort_order((cell[reps], len(wanted)), (order_rank[reps], g_span))
         reps, rcell = reps[o], cell[reps[o]]
         count = np.bincount(rcell, minlength=len(wanted))
         start = np.cumsum(count) - count
         rank_of = np.zeros(n, dtype=np.int64)
         rank_of[reps] = np.arange(len(reps), dtype=np.int64) - start[rcell] + 1
         by_order = rcell * g_span + order_rank[reps]                 # ascending
-        by_score = np.sort(rcell * s_span + score_rank[reps])        # ascending
-        so = np.lexsort((score_rank[reps], rcell))
+        by_score = rcell * s_span + score_rank[reps]
+        so = _sort_order((by_score, len(wanted) * s_span))
+        by_score = by_score[so]
         sorted_scores = scores[pair[reps[so]]]
+        # n_above of a representative: the cell's end minus the end of its run of equal scores
+        new = _group_starts(by_score)
+        run_end = np.append(np.flatnonzero(new)[1:], len(new))[np.cumsum(new) - 1]
+        above_of = np.zeros(n, dtype=np.int64)
+        above_of[reps[so]] = (start + count)[rcell[so]] - run_end
         base = len(cell_list)
         for c in np.flatnonzero(wanted).tolist():
             lo, hi = int(start[c]), int(start[c] + count[c])
@@ -552,44 +598,52 @@ def position(grid: ir.GridIR, st: ScoreTable, table: DemandeTable,
         cell_list.extend((li, v) for v in values_of[li])
 
         c, r = cell[chosen], rep[chosen]
-        mine_s = score_rank[chosen]
-        n_above = start[c] + count[c] - np.searchsorted(by_score, c * s_span + mine_s, side="right")
         is_rep = r == chosen
-        # A row standing in for its representative (another commune of the same demande):
-        # placed with its own score and ordering keys among the others of the cell.
-        mine_g, theirs_g = order_rank[chosen], order_rank[r]
-        before = np.searchsorted(by_order, c * g_span + mine_g, side="left") - start[c] \
-            - (theirs_g < mine_g)
-        rank[chosen] = np.where(is_rep, rank_of[chosen], before + 1)
-        above[chosen] = n_above - (~is_rep & (score_rank[r] > mine_s))
+        rank[chosen] = rank_of[chosen]
+        above[chosen] = above_of[chosen]
         rep_row[chosen] = r
         size[chosen] = count[c]
         cell_id[chosen] = base + c
+        # A row standing in for its representative (another commune of the same demande):
+        # placed with its own score and ordering keys among the others of the cell.
+        other = chosen[~is_rep]
+        if len(other):
+            c, r = cell[other], rep[other]
+            mine_s, mine_g = score_rank[other], order_rank[other]
+            before = np.searchsorted(by_order, c * g_span + mine_g, side="left") - start[c] \
+                - (order_rank[r] < mine_g)
+            rank[other] = before + 1
+            above[other] = start[c] + count[c] \
+                - np.searchsorted(by_score, c * s_span + mine_s, side="right") \
+                - (score_rank[r] > mine_s)
     cell_objects = np.empty(len(cell_list), dtype=object)
     cell_objects[:] = [v for _, v in cell_list]
     cell_values = cell_objects[cell_id].tolist()
 
     # Waiting times: one lookup per distinct (commune, typologie, est_mutation) of the rows.
     windex = WaitingIndex(grid, attributions, today)
-    wkey = np.zeros(n, dtype=np.int64)
+    wkey, wspan = np.zeros(n, dtype=np.int64), 1
     for k in PEER_KEYS:
         wkey = wkey * len(codes[k][1]) + codes[k][0]
-    wuniq, first, waiting_id = np.unique(wkey, return_index=True, return_inverse=True)
+        wspan *= len(codes[k][1])
+    wuniq, waiting_id = _compact(wkey, wspan)
+    first = np.zeros(len(wuniq), dtype=np.int64)
+    first[waiting_id] = np.arange(n, dtype=np.int64)      # any row of the group: same values
     stats = [windex.lookup({k: codes[k][1][codes[k][0][i]] for k in PEER_KEYS})
              for i in first.tolist()]
     stat_objects = np.empty(len(stats), dtype=object)
     stat_objects[:] = stats
-    waiting_id = waiting_id.reshape(-1).astype(np.int64)
     waiting = stat_objects[waiting_id].tolist()
 
     thresholds = grid.delai_anormalement_long or {}
     delai_of = np.empty(len(rows.typologie_vocab), dtype=object)
     delai_of[:] = [thresholds.get(t) if t is not None else None for t in rows.typologie_vocab]
     delai = delai_of[rows.typologie_code].tolist()
-    used = np.unique(demande)
-    months = months_between_days(day_numbers(pa.array(table.columns["date_depot"], pa.date32())
-                                              .take(pa.array(used))), today)
-    anciennete = months[np.searchsorted(used, demande)] if n else np.zeros(0, dtype=np.int64)
+    used = _present(demande, len(table))
+    months = np.zeros(len(table), dtype=np.int64)
+    months[used] = months_between_days(day_numbers(pa.array(table.columns["date_depot"],
+                                                            pa.date32()).take(pa.array(used))), today)
+    anciennete = months[demande]
     return Positioning(grid, st, table, rows, levels, level, cell_values, rank, size, above, rep_row,
                        waiting, delai, anciennete, windex, cells, cell_id, cell_list, waiting_id,
                        stats)
