@@ -85,8 +85,9 @@ def _document_error(e: Exception) -> str:
     return str(e)
 
 
-def _prepare(args) -> tuple[Any, Positioning] | None:
-    """Load, score (any engine, with explanations) and position: shared by both commands."""
+def _prepare(args, explain: bool = True) -> tuple[Any, Positioning] | None:
+    """Load, score (any engine; per-criterion points when ``explain``, which statements show
+    and positions do not need) and position: shared by both commands."""
     from cotation.cli.core import default_engine, load_and_read
     from cotation.engine import score
     from cotation.progress import Progress
@@ -109,7 +110,7 @@ def _prepare(args) -> tuple[Any, Positioning] | None:
             path=args.attributions, read=n_read, accepted=n_read - len(rejects), rejected=len(rejects),
             line=rejects[0].line, column=rejects[0].column, reason=rejects[0].reason), file=sys.stderr)
     engine = args.engine or default_engine()
-    st = score(grid.ir, result.table, args.today, engine=engine, explain=True,
+    st = score(grid.ir, result.table, args.today, engine=engine, explain=explain,
                progress=Progress("cotation", args.progress))
     pos = position(grid.ir, st, result.table, attributions, args.today)
     w = pos.waiting_index
@@ -128,7 +129,7 @@ def cmd_position(args) -> int:
     if args.output != "-":
         output_file(args.output, (".csv", ".parquet"),
                     inputs=(args.grid, args.demandes, args.attributions))
-    prepared = _prepare(args)
+    prepared = _prepare(args, explain=False)
     if prepared is None:
         return 1
     _result, pos = prepared
