@@ -118,3 +118,23 @@ def test_waiting_groups_match_a_python_grouping():
     assert (w.n_outside, w.n_negative, w.n_used) == (outside, negative, n - outside - negative)
     got = [{k: v.tolist() for k, v in g.items()} for g in w._groups]
     assert got == [{k: sorted(v) for k, v in e.items()} for e in expected]
+
+
+def test_result_order_is_the_sort_by_commune_then_rank():
+    """Result.order() places pairs by scatter (ranks are 1..N per commune): the same as the
+    sort it replaces, and the sort itself when ranks are not a permutation per commune."""
+    from cotation.api import Result
+
+    rng = np.random.default_rng(11)
+    terr = rng.integers(0, 5, 300).astype(np.int32)
+    ranks = np.zeros(300, dtype=np.int64)
+    for c in range(5):
+        members = np.flatnonzero(terr == c)
+        ranks[members] = rng.permutation(len(members)) + 1
+    z = np.zeros(300, dtype=np.int64)
+    res = Result(grid=None, today=dt.date(2025, 1, 1), rows=np.arange(300), score_hundredths=z,
+                 score_valide_hundredths=z, ranks=ranks, ordre_choix=z, met=z, set_aside=z,
+                 met_valide=z, set_aside_valide=z, points=None, rejects=[], _terr=terr)
+    assert np.array_equal(res.order(), np.lexsort((ranks, terr)))
+    tied = res.__class__(**{**res.__dict__, "ranks": np.minimum(ranks, 3)})
+    assert np.array_equal(tied.order(), np.lexsort((tied.ranks, terr)))
