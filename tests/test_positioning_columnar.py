@@ -138,3 +138,28 @@ def test_result_order_is_the_sort_by_commune_then_rank():
     assert np.array_equal(res.order(), np.lexsort((ranks, terr)))
     tied = res.__class__(**{**res.__dict__, "ranks": np.minimum(ranks, 3)})
     assert np.array_equal(tied.order(), np.lexsort((tied.ranks, terr)))
+
+
+def test_engine_order_rank_gives_the_same_positions():
+    """The compiled engine's dense ranks (ScoreTable.order_rank) and the ranks positioning
+    computes from the decoded ordering keys agree, and so do the positions."""
+    import dataclasses
+    from pathlib import Path
+
+    from cotation.data.synth import generate_demandes
+    from cotation.engine import score
+    from cotation.grid import load_grid
+    from cotation.info.positioning import position
+
+    grid = load_grid(Path(__file__).resolve().parents[1] / "grids" / "lyon-metropole.yaml").ir
+    today = dt.date(2025, 6, 30)
+    table = generate_demandes(400, seed=9, today=today, territories=[grid.communes])
+    st = score(grid, table, today, engine="compiled", order_rank=True)
+    assert st.order_rank is not None
+    mine = order_ranks(grid.ordering, st.score, st.order_keys)
+    assert np.array_equal(mine, st.order_rank)
+    a = position(grid, st, table, None, today)
+    b = position(grid, dataclasses.replace(st, order_rank=None), table, None, today)
+    for f in ("level", "rank", "size", "n_above", "rep_row"):
+        assert np.array_equal(getattr(a, f), getattr(b, f)), f
+    assert a.cell_values == b.cell_values

@@ -110,7 +110,7 @@ def _prepare(args, explain: bool = True) -> tuple[Any, Positioning] | None:
             path=args.attributions, read=n_read, accepted=n_read - len(rejects), rejected=len(rejects),
             line=rejects[0].line, column=rejects[0].column, reason=rejects[0].reason), file=sys.stderr)
     engine = args.engine or default_engine()
-    st = score(grid.ir, result.table, args.today, engine=engine, explain=explain,
+    st = score(grid.ir, result.table, args.today, engine=engine, explain=explain, order_rank=True,
                progress=Progress("cotation", args.progress))
     pos = position(grid.ir, st, result.table, attributions, args.today)
     w = pos.waiting_index

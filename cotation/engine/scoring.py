@@ -23,6 +23,35 @@ from cotation.data.values import ValueParseError, parse_cell
 Progress = Callable[[int, int], None]
 
 
+class DecodedOnDemand(Sequence):
+    """``ScoreTable.order_keys`` decoded on first use: the compiled engine's ordering key
+    values become Python objects (a date, a text per pair) only if something reads them;
+    positioning reads :attr:`ScoreTable.order_rank` instead. Equal to the decoded list."""
+
+    def __init__(self, n_keys: int, decode: Callable[[], list[list[Any]]]):
+        self._n = n_keys
+        self._decode: Callable[[], list[list[Any]]] | None = decode
+        self._values: list[list[Any]] | None = None
+
+    def _load(self) -> list[list[Any]]:
+        if self._values is None:
+            self._values = self._decode()
+            self._decode = None          # what it held (the run's arrays) can go
+        return self._values
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, j):
+        return self._load()[j]
+
+    def __eq__(self, other: object) -> bool:
+        return list(self._load()) == list(other) if isinstance(other, Sequence) else NotImplemented
+
+    def __repr__(self) -> str:
+        return repr(self._load())
+
+
 @dataclass
 class ScoreTable:
     """One row per scored (demande, commune) pair, in demande order then localisation order."""
@@ -40,9 +69,12 @@ class ScoreTable:
     met_valide: np.ndarray
     set_aside_valide: np.ndarray
     points: np.ndarray | None  # int64 (n, criteria) hundredths when explanations were asked
-    order_keys: list[list[Any]] = field(default_factory=list)  # per ordering key, per pair
+    order_keys: Sequence[list[Any]] = field(default_factory=list)  # per ordering key, per pair
     rank: np.ndarray | None = None
     rejects: list[Reject] = field(default_factory=list)
+    # Dense rank (int64, 0 = first) of each pair's tuple of ordering keys over all pairs, when
+    # the engine was asked for it (``score(..., order_rank=True)``): equal tuples, equal ranks.
+    order_rank: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.row)

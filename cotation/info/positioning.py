@@ -521,7 +521,9 @@ def position(grid: ir.GridIR, st: ScoreTable, table: DemandeTable,
     scores = np.asarray(st.score, dtype=np.int64)
     rang = np.asarray(st.rang, dtype=np.int64)[pair]
     # Per pair: dense rank of its ordering tuple (0 = first) and of its score (0 = lowest).
-    order_rank = order_ranks(grid.ordering, scores, st.order_keys)[pair]
+    order_rank = st.order_rank if st.order_rank is not None and len(st.order_rank) == len(st) \
+        else order_ranks(grid.ordering, scores, st.order_keys)
+    order_rank = np.asarray(order_rank, dtype=np.int64)[pair]
     low = int(scores.min()) if len(scores) else 0
     score_values, score_rank = _compact(scores - low, int(scores.max()) - low + 1 if len(scores) else 1)
     score_rank = score_rank[pair]
