@@ -163,3 +163,18 @@ def test_engine_order_rank_gives_the_same_positions():
     for f in ("level", "rank", "size", "n_above", "rep_row"):
         assert np.array_equal(getattr(a, f), getattr(b, f)), f
     assert a.cell_values == b.cell_values
+
+
+@settings(max_examples=60, deadline=None)
+@given(st_.data())
+def test_sort_order_and_compact_match_numpy(data):
+    from cotation.info.codes import compact, sort_order
+
+    n = data.draw(st_.integers(0, 40))
+    spans = data.draw(st_.lists(st_.sampled_from([1, 2, 7, 1000, 2 ** 40]), min_size=1, max_size=3))
+    keys = [np.asarray(data.draw(st_.lists(st_.integers(0, s - 1), min_size=n, max_size=n)),
+                       dtype=np.int64) for s in spans]
+    assert np.array_equal(sort_order(*zip(keys, spans)), np.lexsort(keys[::-1]).astype(np.int64))
+    uniq, index = compact(keys[0], spans[0])
+    ref_uniq, ref_index = np.unique(keys[0], return_inverse=True)
+    assert np.array_equal(uniq, ref_uniq) and np.array_equal(index, ref_index.reshape(-1))

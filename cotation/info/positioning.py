@@ -313,25 +313,11 @@ class PeerRows:
         return len(self.pair)
 
 
-def _present(values: np.ndarray, span: int) -> np.ndarray:
-    """The distinct values (ascending) of non-negative integers below ``span``."""
-    return np.flatnonzero(np.bincount(np.asarray(values, dtype=np.int64), minlength=span))
-
-
-def _compact(key: np.ndarray, span: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(distinct values ascending, index of each item among them)`` of non-negative
-    integers below ``span``: ``np.unique(key, return_inverse=True)`` in linear time when
-    ``span`` is small."""
-    if span > 4 * len(key) + 1024:
-        uniq, index = np.unique(key, return_inverse=True)
-        return uniq, index.reshape(-1).astype(np.int64)
-    seen = np.bincount(key, minlength=span) > 0
-    return np.flatnonzero(seen), (np.cumsum(seen) - 1)[key]
-
-
 def peer_rows(st: ScoreTable, table: DemandeTable) -> PeerRows:
+    from cotation.info.codes import present
+
     typos = table.columns["typologies"]
-    rows_used = _present(st.row, len(table))
+    rows_used = present(st.row, len(table))
     # Each distinct set of typologies is listed once (TYPOLOGIES order, then others sorted).
     set_ids: dict[frozenset, int] = {}
     sid_of = np.zeros(len(table), dtype=np.int64)
@@ -460,11 +446,13 @@ def _row_codes(grid: ir.GridIR, st: ScoreTable, table: DemandeTable, rows: PeerR
 def _cell_codes(codes: dict[str, tuple[np.ndarray, list]], level: Sequence[str], n: int
                 ) -> tuple[np.ndarray, list[tuple]]:
     """``(cell index per row, key values per cell)`` at one level."""
+    from cotation.info.codes import compact
+
     key, span = np.zeros(n, dtype=np.int64), 1
     for k in level:
         key = key * len(codes[k][1]) + codes[k][0]
         span *= len(codes[k][1])
-    uniq, index = _compact(key, span)
+    uniq, index = compact(key, span)
     values = []
     for u in uniq.tolist():
         vals = []
@@ -473,33 +461,6 @@ def _cell_codes(codes: dict[str, tuple[np.ndarray, list]], level: Sequence[str],
             vals.append(codes[k][1][c])
         values.append(tuple(reversed(vals)))
     return index, values
-
-
-def _sort_order(*keys: tuple[np.ndarray, int]) -> np.ndarray:
-    """The permutation sorting items by ``keys`` (each ``(values, span)``: non-negative
-    integers below ``span``, most significant first), ties by index, as a stable
-    ``np.lexsort`` would; one packed 64-bit sort when the keys and the index fit."""
-    n = len(keys[0][0])
-    bits = [int(max(span - 1, 0)).bit_length() for _, span in keys]
-    idx_bits = int(max(n - 1, 0)).bit_length()
-    if sum(bits) + idx_bits > 63:
-        return np.lexsort([np.asarray(v) for v, _ in reversed(keys)])
-    packed = np.zeros(n, dtype=np.int64)
-    for (values, _), b in zip(keys, bits):
-        packed <<= b
-        packed |= values
-    packed <<= idx_bits
-    packed |= np.arange(n, dtype=np.int64)
-    packed.sort()
-    return packed & ((1 << idx_bits) - 1)
-
-
-def _group_starts(sorted_keys: np.ndarray) -> np.ndarray:
-    """True where a run of equal values begins."""
-    new = np.ones(len(sorted_keys), dtype=bool)
-    if len(sorted_keys):
-        np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=new[1:])
-    return new
 
 
 def position(grid: ir.GridIR, st: ScoreTable, table: DemandeTable,
@@ -511,7 +472,8 @@ def position(grid: ir.GridIR, st: ScoreTable, table: DemandeTable,
     """
     import pyarrow as pa
 
-    from cotation.info.codes import day_numbers, months_between_days, order_ranks
+    from cotation.info.codes import (compact, day_numbers, group_starts, months_between_days,
+                                     order_ranks, present, sort_order)
 
     rows = peer_rows(st, table)
     n = len(rows)
@@ -525,10 +487,10 @@ def position(grid: ir.GridIR, st: ScoreTable, table: DemandeTable,
         else order_ranks(grid.ordering, scores, st.order_keys)
     order_rank = np.asarray(order_rank, dtype=np.int64)[pair]
     low = int(scores.min()) if len(scores) else 0
-    score_values, score_rank = _compact(scores - low, int(scores.max()) - low + 1 if len(scores) else 1)
+    score_values, score_rank = compact(scores - low, int(scores.max()) - low + 1 if len(scores) else 1)
     score_rank = score_rank[pair]
     # Rows by demande, then rang (the preferred commune first), then row index.
-    by_demande = _sort_order((demande, len(table)), (rang - int(rang.min()) if n else rang,
+    by_demande = sort_order((demande, len(table)), (rang - int(rang.min()) if n else rang,
                                                      int(rang.max() - rang.min()) + 1 if n else 1))
     arange = np.arange(n, dtype=np.int64)
 
@@ -539,9 +501,9 @@ def position(grid: ir.GridIR, st: ScoreTable, table: DemandeTable,
         # A demande's representative in a cell: its row of lowest rang (its preferred
         # commune), whatever order the engine listed the pairs in.
         g = demande[by_demande] * len(values) + cell[by_demande]
-        o = _sort_order((g, len(table) * len(values)))
+        o = sort_order((g, len(table) * len(values)))
         members = by_demande[o]
-        new = _group_starts(g[o])
+        new = group_starts(g[o])
         rep = np.empty(n, dtype=np.int64)
         rep[members] = members[new][np.cumsum(new) - 1]
         cell_of.append(cell)
@@ -577,7 +539,7 @@ def position(grid: ir.GridIR, st: ScoreTable, table: DemandeTable,
         reps = np.flatnonzero((rep == arange) & wanted[cell])
         # The ranking of `cotation score` on one representative per demande and cell: by
         # ordering, ties in row order (the reference's stable sorts).
-        o = _sort_order((cell[reps], len(wanted)), (order_rank[reps], g_span))
+        o = sort_order((cell[reps], len(wanted)), (order_rank[reps], g_span))
         reps, rcell = reps[o], cell[reps[o]]
         count = np.bincount(rcell, minlength=len(wanted))
         start = np.cumsum(count) - count
@@ -585,11 +547,11 @@ def position(grid: ir.GridIR, st: ScoreTable, table: DemandeTable,
         rank_of[reps] = np.arange(len(reps), dtype=np.int64) - start[rcell] + 1
         by_order = rcell * g_span + order_rank[reps]                 # ascending
         by_score = rcell * s_span + score_rank[reps]
-        so = _sort_order((by_score, len(wanted) * s_span))
+        so = sort_order((by_score, len(wanted) * s_span))
         by_score = by_score[so]
         sorted_scores = scores[pair[reps[so]]]
         # n_above of a representative: the cell's end minus the end of its run of equal scores
-        new = _group_starts(by_score)
+        new = group_starts(by_score)
         run_end = np.append(np.flatnonzero(new)[1:], len(new))[np.cumsum(new) - 1]
         above_of = np.zeros(n, dtype=np.int64)
         above_of[reps[so]] = (start + count)[rcell[so]] - run_end
@@ -628,7 +590,7 @@ def position(grid: ir.GridIR, st: ScoreTable, table: DemandeTable,
     for k in PEER_KEYS:
         wkey = wkey * len(codes[k][1]) + codes[k][0]
         wspan *= len(codes[k][1])
-    wuniq, waiting_id = _compact(wkey, wspan)
+    wuniq, waiting_id = compact(wkey, wspan)
     first = np.zeros(len(wuniq), dtype=np.int64)
     first[waiting_id] = np.arange(n, dtype=np.int64)      # any row of the group: same values
     stats = [windex.lookup({k: codes[k][1][codes[k][0][i]] for k in PEER_KEYS})
@@ -641,7 +603,7 @@ def position(grid: ir.GridIR, st: ScoreTable, table: DemandeTable,
     delai_of = np.empty(len(rows.typologie_vocab), dtype=object)
     delai_of[:] = [thresholds.get(t) if t is not None else None for t in rows.typologie_vocab]
     delai = delai_of[rows.typologie_code].tolist()
-    used = _present(demande, len(table))
+    used = present(demande, len(table))
     months = np.zeros(len(table), dtype=np.int64)
     months[used] = months_between_days(day_numbers(pa.array(table.columns["date_depot"],
                                                             pa.date32()).take(pa.array(used))), today)
