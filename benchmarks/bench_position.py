@@ -25,6 +25,37 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 TERRITORY = "69123,69266,69259,69029,69256,69290"
 
+# One run of `cotation position` in this process with each phase timed (wall and CPU seconds):
+# the CLI's own functions, wrapped where the command calls them.
+_PHASES = r"""
+import sys, time
+import cotation.cli as cli
+import cotation.cli.core as core, cotation.cli.info as info, cotation.data.table as table
+import cotation.engine as engine
+marks = []
+def timed(mod, name, label):
+    f = getattr(mod, name)
+    def g(*a, **k):
+        t, c = time.perf_counter(), time.process_time()
+        r = f(*a, **k)
+        marks.append((label, time.perf_counter() - t, time.process_time() - c))
+        return r
+    setattr(mod, name, g)
+for mod, name, label in ((core, "load_and_read", "read demandes"),
+                         (table, "read_attributions_csv", "read leases"),
+                         (engine, "score", "score (encode, kernels)"),
+                         (info, "position", "positioning"),
+                         (info, "position_columns", "columns"),
+                         (core, "write_columns", "write")):
+    timed(mod, name, label)
+t0 = time.perf_counter()
+rc = cli.main(sys.argv[1:])
+for label, wall, cpu in marks:
+    print(f"  {label:24s} wall {wall:6.2f} s  cpu {cpu:6.2f} s")
+print(f"  {'in process, in all':24s} wall {time.perf_counter() - t0:6.2f} s")
+sys.exit(rc)
+"""
+
 
 def cli(tree: Path, *args: str, cwd: Path) -> tuple[float, int]:
     """(seconds, peak resident memory in MiB) of one command in a fresh process."""
@@ -46,6 +77,8 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--baseline", help="another checkout of cotation to compare with")
     ap.add_argument("--baseline-repeat", type=int, help="runs of the baseline (default --repeat)")
+    ap.add_argument("--phases", action="store_true",
+                    help="then one more run of this tree with the time of each phase")
     a = ap.parse_args()
     trees = [("this tree", ROOT)] + ([("baseline", Path(a.baseline).resolve())] if a.baseline else [])
     with tempfile.TemporaryDirectory(prefix="bench-position-") as d:
@@ -75,6 +108,12 @@ def main() -> int:
             same = filecmp.cmp(work / "p_0_t.csv", work / "p_0_b.csv", shallow=False)
             print(f"ratio of medians {statistics.median(times['baseline']) / statistics.median(times['this tree']):.1f}x; "
                   f"same bytes: {same}")
+        if a.phases:
+            print(f"phases of one run of this tree (load {os.getloadavg()[0]:.2f}):", flush=True)
+            subprocess.run([sys.executable, "-c", _PHASES, "position",
+                            str(ROOT / "grids/lyon-metropole.yaml"), "d.csv", "a.csv", "--today",
+                            "2025-06-30", "-o", "phases.csv"], cwd=work, check=True,
+                           env=dict(os.environ, PYTHONPATH=str(ROOT)), stderr=subprocess.DEVNULL)
         print(f"load average after {os.getloadavg()[0]:.2f}")
     return 0
 
