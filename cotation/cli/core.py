@@ -353,9 +353,9 @@ def write_columns(columns: dict[str, list], path: str) -> None:
             from sne_adapters import write_results
             write_results(columns, tmp)
             return
-        with open(tmp, "wb") as raw:      # Arrow writes its bytes straight to the file
-            out = io.TextIOWrapper(raw, encoding="utf-8", newline="", write_through=True)
-            _write_csv_columns(columns, out, raw)
+        with open(tmp, "wb") as raw:
+            out = _FileText(raw, encoding="utf-8", newline="", write_through=True)
+            _write_csv_columns(columns, out)
             out.detach()
 
 
@@ -389,9 +389,12 @@ def _arrow_csv_body(columns: dict[str, Any]):
     return pa.table(arrays, names=[f"c{i}" for i in range(len(arrays))])
 
 
-def _write_csv_columns(columns: dict[str, Any], out, raw=None) -> None:
-    """``raw``: the binary file under ``out`` (text written to ``out`` reaches it at once),
-    where Arrow writes the body's bytes directly."""
+class _FileText(io.TextIOWrapper):
+    """The text side of an output file whose binary side Arrow writes the CSV body into
+    directly (text written here reaches the file at once: ``write_through``)."""
+
+
+def _write_csv_columns(columns: dict[str, Any], out) -> None:
     names = list(columns)
     n = len(columns[names[0]]) if names else 0
     w = csv.writer(out, lineterminator="\n")
@@ -400,9 +403,9 @@ def _write_csv_columns(columns: dict[str, Any], out, raw=None) -> None:
     if body is not None:
         import pyarrow.csv as pcsv
         options = pcsv.WriteOptions(include_header=False, quoting_style="none")
-        if raw is not None:       # a file: no detour through a str
+        if isinstance(out, _FileText):       # a file: no detour through a str
             out.flush()
-            pcsv.write_csv(body, raw, options)
+            pcsv.write_csv(body, out.buffer, options)
             return
         buf = io.BytesIO()
         pcsv.write_csv(body, buf, options)
