@@ -581,7 +581,8 @@ def position(grid: ir.GridIR, st: ScoreTable, table: DemandeTable,
                 - np.searchsorted(by_score, c * s_span + mine_s, side="right") \
                 - (score_rank[r] > mine_s)
     cell_objects = np.empty(len(cell_list), dtype=object)
-    cell_objects[:] = [v for _, v in cell_list]
+    for i, (_, v) in enumerate(cell_list):      # one by one: a tuple is an item, not a row
+        cell_objects[i] = v
     cell_values = cell_objects[cell_id].tolist()
 
     # Waiting times: one lookup per distinct (commune, typologie, est_mutation) of the rows.
