@@ -162,7 +162,20 @@ class Result:
 
     def order(self) -> np.ndarray:
         """Pair indices by commune (territory order) then rank."""
-        return np.lexsort((self.ranks, self._terr)) if len(self) else np.zeros(0, np.int64)
+        n = len(self)
+        if not n:
+            return np.zeros(0, np.int64)
+        # Ranks are 1..N within each commune: each pair's place is its commune's start plus
+        # its rank, a scatter in linear time instead of a sort.
+        terr = np.asarray(self._terr, dtype=np.int64)
+        counts = np.bincount(terr)
+        place = (np.cumsum(counts) - counts)[terr] + (np.asarray(self.ranks, dtype=np.int64) - 1)
+        order = np.full(n, -1, dtype=np.int64)
+        if place.min() >= 0 and place.max() < n:
+            order[place] = np.arange(n, dtype=np.int64)
+        if order.min() < 0:          # not a permutation (ranks not 1..N per commune): sort
+            return np.lexsort((self.ranks, self._terr))
+        return order
 
     def to_arrow(self, *, sort: bool = False):
         """The pairs as a ``pyarrow.Table``, built from the arrays (no Python rows):
@@ -407,8 +420,7 @@ class ShortlistIndex:
         self.result = result
         n_cells = max(1, len(batch.territory))
         order = result.order()                      # by commune then rank
-        terr_sorted = result._terr[order]
-        counts = np.bincount(terr_sorted, minlength=n_cells) if len(order) else np.zeros(n_cells, np.int64)
+        counts = np.bincount(result._terr, minlength=n_cells) if len(order) else np.zeros(n_cells, np.int64)
         bounds = np.zeros(n_cells + 1, dtype=np.int64)
         np.cumsum(counts, out=bounds[1:])
         self._bounds = bounds
@@ -417,18 +429,17 @@ class ShortlistIndex:
         rows = result.rows[order]
         ex = batch.extra
         typo = ex["typologies"]
+        # Laid out in rank order: what every query scans (eligibility); the rest is read
+        # through ``order`` for the few pairs a query returns.
         # typologies bitset: canonical typologies are the first domain codes, in order
         self._typo = (typo[:, 0] & np.uint64((1 << len(TYPOLOGIES)) - 1)).astype(np.uint8)[rows]
         self._rfr = ex["revenu_fiscal_reference"][rows]
         cats = household_categories(ex["nb_personnes"], ex["nb_enfants"], ex["nb_adultes"],
                                     ex["nb_personnes_handicap"], ex["date_naissance"],
                                     ex["date_naissance_conjoint"], today)
-        self._cat = cats[rows]
-        self._nb_personnes = ex["nb_personnes"][rows]
+        self._cat = cats.astype(np.int8 if len(cats) and cats.max() < 128 else np.int64)[rows]
+        self._nb_personnes = ex["nb_personnes"]          # per demande: read through _rows
         self._max_cat = int(cats.max()) if len(cats) else 6
-        self._score = result.score_hundredths[order]
-        self._score_v = result.score_valide_hundredths[order]
-        self._rank = result.ranks[order]
         self._rows = rows
         batch.numero_unique_strings()          # materialise now: queries stay sub-millisecond
         self._nu = batch.numero_unique_strings
@@ -492,9 +503,11 @@ class ShortlistIndex:
             start = end
             block *= 4
         nus = self._nu()
+        res, order = self.result, self._order
         return [{"numero_unique": nus[self._rows[p]], "row": int(self._rows[p]),
-                 "commune": commune, "rank": int(self._rank[p]),
-                 "score": int(self._score[p]) / 100, "score_valide": int(self._score_v[p]) / 100}
+                 "commune": commune, "rank": int(res.ranks[order[p]]),
+                 "score": int(res.score_hundredths[order[p]]) / 100,
+                 "score_valide": int(res.score_valide_hundredths[order[p]]) / 100}
                 for p in picked]
 
     def location_voulue(self, offre: Any, candidats: list[str] | None = None) -> list[dict[str, Any]]:
@@ -515,7 +528,8 @@ class ShortlistIndex:
         known = (cat >= 1) & ~np.isnan(rfr)
         income_ok = None if ceil is None else rfr <= ceil[np.where(known, cat, 0)]
         nus = self._nu()
-        return rank_applicants(offre, numeros=nus[self._rows[lo:hi]], scores=self._score[lo:hi],
+        return rank_applicants(offre, numeros=nus[self._rows[lo:hi]],
+                               scores=self.result.score_hundredths[self._order[lo:hi]],
                                typo_ok=(self._typo[lo:hi] & bit) != 0, income_ok=income_ok,
-                               income_known=known, personnes=self._nb_personnes[lo:hi],
+                               income_known=known, personnes=self._nb_personnes[self._rows[lo:hi]],
                                known=set(nus.tolist()), candidats=candidats)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import io
 import sys
 from typing import Any
 
@@ -405,8 +406,12 @@ def _arrow_csv_body(columns: dict[str, Any]):
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError,
                 ValueError, OverflowError):
             return None       # mixed types: the Python writer's str() of each cell
-        if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
-            if pc.any(pc.match_substring_regex(arr, _CSV_SPECIAL)).as_py():
+        text = arr.dictionary if pa.types.is_dictionary(arr.type) else arr
+        if pa.types.is_dictionary(arr.type) and not pa.types.is_string(text.type):
+            return None
+        if pa.types.is_string(text.type) or pa.types.is_large_string(text.type):
+            # a dictionary column's values are looked at once, not once per row
+            if pc.any(pc.match_substring_regex(text, _CSV_SPECIAL)).as_py():
                 return None
         elif not (pa.types.is_integer(arr.type) or pa.types.is_null(arr.type)):
             return None
@@ -417,8 +422,6 @@ def _arrow_csv_body(columns: dict[str, Any]):
 def _write_csv_columns(columns: dict[str, Any], out) -> None:
     """The columns as UTF-8 CSV into the binary stream ``out``: the header by ``csv``, the
     body by pyarrow straight from the arrays when no cell needs quotes, else by ``csv``."""
-    import io
-
     names = list(columns)
     n = len(columns[names[0]]) if names else 0
     text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)

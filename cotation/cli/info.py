@@ -8,10 +8,12 @@ import os
 import sys
 from typing import Any
 
+import numpy as np
+
 from cotation.cli.core import _date, _engine_option, add_inputs, add_output, resolve_inputs
 from cotation.cli.outputs import atomic_dir, atomic_file, input_file, output_dir, output_file
 from cotation.i18n import _, print_error, warning_line
-from cotation.info.positioning import Positioning, format_fraction, position
+from cotation.info.positioning import Positioning, cell_key, format_fraction, position
 from cotation.info.statements import check_statement_templates, write_statements
 from cotation.pdf import PdfError, html_to_pdf, pdf_engine
 from cotation.templating import TemplatesError
@@ -83,8 +85,9 @@ def _document_error(e: Exception) -> str:
     return str(e)
 
 
-def _prepare(args) -> tuple[Any, Positioning] | None:
-    """Load, score (any engine, with explanations) and position: shared by both commands."""
+def _prepare(args, explain: bool = True) -> tuple[Any, Positioning] | None:
+    """Load, score (any engine; per-criterion points when ``explain``, which statements show
+    and positions do not need) and position: shared by both commands."""
     from cotation.cli.core import default_engine, load_and_read
     from cotation.engine import score
     from cotation.progress import Progress
@@ -107,7 +110,7 @@ def _prepare(args) -> tuple[Any, Positioning] | None:
             path=args.attributions, read=n_read, accepted=n_read - len(rejects), rejected=len(rejects),
             line=rejects[0].line, column=rejects[0].column, reason=rejects[0].reason), file=sys.stderr)
     engine = args.engine or default_engine()
-    st = score(grid.ir, result.table, args.today, engine=engine, explain=True,
+    st = score(grid.ir, result.table, args.today, engine=engine, explain=explain, order_rank=True,
                progress=Progress("cotation", args.progress))
     pos = position(grid.ir, st, result.table, attributions, args.today)
     w = pos.waiting_index
@@ -121,66 +124,80 @@ def _prepare(args) -> tuple[Any, Positioning] | None:
 
 def cmd_position(args) -> int:
     from cotation.cli.core import write_columns
-    from cotation.engine.scoring import format_hundredths
 
     resolve_inputs(args, "grid", "demandes", "attributions")
     if args.output != "-":
         output_file(args.output, (".csv", ".parquet"),
                     inputs=(args.grid, args.demandes, args.attributions))
-    prepared = _prepare(args)
+    prepared = _prepare(args, explain=False)
     if prepared is None:
         return 1
     _result, pos = prepared
     st = pos.st
     n = len(pos)
-    pair = pos.rows.pair.tolist()
-
-    # Every per-row text below depends on a few integers shared by many rows (the waiting cell's
-    # totals, the cell's key, n_above/size): each distinct value is formatted once.
-    waits = pos.waiting
-    wait_memo: dict[tuple, tuple[str, str, str, str]] = {}
-    wait_text = []
-    for w in waits:
-        k = (w.total_days, w.median_twice, w.n)
-        t = wait_memo.get(k)
-        if t is None:
-            t = wait_memo[k] = tuple("" if v is None else format_fraction(v, 1) for v in
-                                     (w.mean_days, w.median_days, w.mean_months, w.median_months))
-        wait_text.append(t)
-    cell_memo: dict[tuple, str] = {}
-    cell_keys = []
-    for i in range(n):
-        k = (int(pos.level[i]), pos.cell_values[i])
-        text = cell_memo.get(k)
-        if text is None:
-            text = cell_memo[k] = pos.cell_key(i)
-        cell_keys.append(text)
-    columns = {
-        "numero_unique": [st.numero_unique[p] for p in pair],
-        "commune": [st.commune[p] for p in pair],
-        "typologie": [t or "" for t in pos.rows.typologie],
-        "score": [format_hundredths(st.score[p]) for p in pair],
-        "rank": pos.rank.tolist(),
-        "cell_size": pos.size.tolist(),
-        "share_above": pos.shares_above_text(4),
-        "decile": pos.deciles().tolist(),
-        "cell_key": cell_keys,
-        "waiting_mean_days": [t[0] for t in wait_text],
-        "waiting_median_days": [t[1] for t in wait_text],
-        "waiting_mean_months": [t[2] for t in wait_text],
-        "waiting_median_months": [t[3] for t in wait_text],
-        "n_attributions": [w.n for w in waits],
-        "delai_anormalement_long": ["" if pos.delai_depasse(i) is None else
-                                    ("true" if pos.delai_depasse(i) else "false") for i in range(n)],
-        "waiting_cell_key": [w.key for w in waits],
-    }
+    columns = position_columns(pos)
+    if args.output.lower().endswith(".parquet"):     # typed from Python values there
+        columns = {k: v.to_pylist() if hasattr(v, "to_pylist") else v.tolist()
+                   for k, v in columns.items()}
     write_columns(columns, args.output)
     print(_("{path}: {n} rows ({cotations} cotations of {demandes} demandes), grid {id} v{version}, "
             "today {today}").format(path=args.output, n=n, cotations=len(st),
-                                     demandes=len(set(st.row.tolist())), id=pos.grid.id,
+                                     demandes=len(np.unique(st.row)), id=pos.grid.id,
                                      version=pos.grid.version, today=args.today.isoformat()),
           file=sys.stderr)
     return 0
+
+
+def position_columns(pos: Positioning) -> dict[str, Any]:
+    """The columns of ``cotation position`` as Arrow arrays and numpy integers. Every text is
+    formatted once per distinct value (a numero, a commune, a score, a cell, a waiting cell, a
+    share) into a dictionary column whose indices are the rows'."""
+    import pyarrow as pa
+
+    from cotation.engine.scoring import hundredths_text
+
+    st, rows = pos.st, pos.rows
+    pair = rows.pair
+
+    def coded(values, index: np.ndarray) -> pa.Array:
+        return pa.DictionaryArray.from_arrays(pa.array(np.asarray(index, dtype=np.int64)),
+                                              pa.array(values, type=pa.string()))
+
+    wait_text = [tuple("" if v is None else format_fraction(v, 1) for v in
+                       (w.mean_days, w.median_days, w.mean_months, w.median_months))
+                 for w in pos.waiting_stats]
+    above, size = np.asarray(pos.n_above, dtype=np.int64), np.asarray(pos.size, dtype=np.int64)
+    scaled = (2 * above * 10_000 + size) // (2 * size)     # floor(share * 10^4 + 1/2)
+    shares, share_id = np.unique(scaled, return_inverse=True)
+    scores, score_id = np.unique(np.asarray(st.score, dtype=np.int64), return_inverse=True)
+    communes = pa.array(st.commune, type=pa.string()).dictionary_encode()
+    thresholds = pos.grid.delai_anormalement_long or {}
+    limit = [None if t is None else thresholds.get(t) for t in rows.typologie_vocab]
+    known = np.asarray([v is not None for v in limit])[rows.typologie_code]
+    delai = np.asarray([0 if v is None else v for v in limit], dtype=np.int64)[rows.typologie_code]
+    depasse = np.where(known, 1 + (np.asarray(pos.anciennete_mois) >= delai), 0)
+    wid = pos.waiting_id
+    return {
+        "numero_unique": coded(st.numero_unique.tolist(), pair),
+        "commune": pa.DictionaryArray.from_arrays(communes.indices.take(pa.array(pair)),
+                                                  communes.dictionary),
+        "typologie": coded(["" if t is None else t for t in rows.typologie_vocab],
+                           rows.typologie_code),
+        "score": coded(hundredths_text(scores), score_id.reshape(-1)[pair]),
+        "rank": pos.rank,
+        "cell_size": pos.size,
+        "share_above": coded([f"{v // 10_000}.{v % 10_000:04d}" for v in shares.tolist()],
+                             share_id.reshape(-1)),
+        "decile": pos.deciles(),
+        "cell_key": coded([cell_key(pos.levels[li], v) for li, v in pos.cells], pos.cell_id),
+        "waiting_mean_days": coded([t[0] for t in wait_text], wid),
+        "waiting_median_days": coded([t[1] for t in wait_text], wid),
+        "waiting_mean_months": coded([t[2] for t in wait_text], wid),
+        "waiting_median_months": coded([t[3] for t in wait_text], wid),
+        "n_attributions": np.asarray([w.n for w in pos.waiting_stats], dtype=np.int64)[wid],
+        "delai_anormalement_long": coded(["", "false", "true"], depasse),
+        "waiting_cell_key": coded([w.key for w in pos.waiting_stats], wid),
+    }
 
 
 def read_commune_names(path: str) -> dict[str, str]:

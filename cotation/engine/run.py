@@ -24,10 +24,13 @@ _SCAN_AT_MOST = 20_000     # demandes: larger tables are not looked at (the kern
 
 def score(grid: ir.GridIR, table: DemandeTable, today: dt.date, *, engine: str = DEFAULT_ENGINE,
           explain: bool = False, progress: Progress | None = None,
-          workers: int | None = None, compiled: Any = None) -> ScoreTable:
+          workers: int | None = None, compiled: Any = None,
+          order_rank: bool = False) -> ScoreTable:
     """``workers``: threads of the compiled engine (default: ``COTATION_WORKERS``, else the
     CPUs available to the process). ``compiled``: the grid already lowered
     (``cotation.engine.compiled.compile_grid(grid)``), so that it is lowered once.
+    ``order_rank``: the compiled engine also fills :attr:`ScoreTable.order_rank` (the
+    interpreter leaves it None; positioning computes it).
 
     ``auto`` is the compiled engine, with the reference interpreter as a safety net: a
     failure of the compiler or of Numba must never stop a run the interpreter can do, and a
@@ -43,7 +46,8 @@ def score(grid: ir.GridIR, table: DemandeTable, today: dt.date, *, engine: str =
             why = compile_too_long(cg)
             if why is None:
                 return score_compiled(grid, table, today, explain=explain, progress=progress,
-                                      workers=workers, compiled=cg)
+                                      workers=workers, compiled=cg,
+                                      order_rank=order_rank)
             warnings.warn(why, RuntimeWarning, stacklevel=2)
         except ImportError:
             pass
@@ -56,7 +60,7 @@ def score(grid: ir.GridIR, table: DemandeTable, today: dt.date, *, engine: str =
     if engine == "compiled":
         from cotation.engine.compiled import score_compiled
         return score_compiled(grid, table, today, explain=explain, progress=progress,
-                              workers=workers, compiled=compiled)
+                              workers=workers, compiled=compiled, order_rank=order_rank)
     raise ValueError(f"unknown engine '{engine}'; expected one of {', '.join(ENGINES)}")
 
 

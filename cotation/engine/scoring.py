@@ -24,28 +24,33 @@ from cotation.data.values import ValueParseError, parse_cell
 Progress = Callable[[int, int], None]
 
 
-class LazyKeys(Sequence):
-    """Ordering key values per key, per pair, decoded on first use (the compiled engine ranks
-    without them; positions and comparisons read them)."""
+class DecodedOnDemand(Sequence):
+    """``ScoreTable.order_keys`` decoded on first use: the compiled engine's ordering key
+    values become Python objects (a date, a text per pair) only if something reads them;
+    positioning reads :attr:`ScoreTable.order_rank` instead. Equal to the decoded list."""
 
-    def __init__(self, decode: Callable[[], list[list[Any]]], n_keys: int):
-        self._decode = decode
+    def __init__(self, n_keys: int, decode: Callable[[], list[list[Any]]]):
         self._n = n_keys
-        self._keys: list[list[Any]] | None = None
+        self._decode: Callable[[], list[list[Any]]] | None = decode
+        self._values: list[list[Any]] | None = None
 
-    def _get(self) -> list[list[Any]]:
-        if self._keys is None:
-            self._keys = self._decode()
-        return self._keys
-
-    def __getitem__(self, i):
-        return self._get()[i]
+    def _load(self) -> list[list[Any]]:
+        if self._values is None:
+            self._values = self._decode()
+            self._decode = None          # what it held (the run's arrays) can go
+        return self._values
 
     def __len__(self) -> int:
         return self._n
 
+    def __getitem__(self, j):
+        return self._load()[j]
+
     def __eq__(self, other: object) -> bool:
-        return list(self) == list(other) if isinstance(other, Sequence) else NotImplemented
+        return list(self._load()) == list(other) if isinstance(other, Sequence) else NotImplemented
+
+    def __repr__(self) -> str:
+        return repr(self._load())
 
 
 @dataclass
@@ -71,6 +76,9 @@ class ScoreTable:
     # When the engine knows it (compiled): each pair's commune as an index into ``territory``.
     terr: np.ndarray | None = None
     territory: tuple[str, ...] = ()
+    # Dense rank (int64, 0 = first) of each pair's tuple of ordering keys over all pairs, when
+    # the engine was asked for it (``score(..., order_rank=True)``): equal tuples, equal ranks.
+    order_rank: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.row)

@@ -37,18 +37,15 @@ fractions of days; months = days / 30.4375 (the mean Gregorian month).
 """
 from __future__ import annotations
 
-import bisect
 import calendar
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Sequence
 
 import numpy as np
 
 from cotation.grid import ir
-from cotation.grid.evaluate import months_between
-from cotation.engine.ranking import rank_within
 from cotation.data.schema import TYPOLOGIES
 from cotation.engine.scoring import ScoreTable
 from cotation.data.table import AttributionTable, DemandeTable
@@ -230,43 +227,53 @@ class WaitingIndex:
     """Leases in the territory and the window, grouped for every peer level."""
 
     def __init__(self, grid: ir.GridIR, attributions: AttributionTable | None, today: dt.date):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        from cotation.info.codes import EPOCH, day_numbers, value_codes
+
         self.grid = grid
         self.levels = peer_levels(grid)
         self.min_size = grid.peers_min_size
         self.start, self.end = waiting_window(today, grid.waiting_window_months)
-        cols = attributions.columns if attributions is not None else {}
-        territory = set(grid.communes)
-        kept: list[int] = []
-        self.n_outside = self.n_negative = 0
-        waits: list[int] = []
-        for i in range(len(attributions) if attributions is not None else 0):
-            d_att = cols["date_attribution"][i]
-            if cols["commune"][i] not in territory or not (self.start <= d_att < self.end):
-                self.n_outside += 1
-                continue
-            w = (d_att - cols["date_depot"][i]).days
-            if w < 0:
-                self.n_negative += 1
-                continue
-            kept.append(i)
-            waits.append(w)
-        self.n_used = len(kept)
-        self._groups: list[dict[tuple, np.ndarray]] = []
-        for level in self.levels:
-            by: dict[tuple, list[int]] = {}
-            for i, w in zip(kept, waits):
-                by.setdefault(tuple(self._value(k, cols, i) for k in level), []).append(w)
-            self._groups.append({k: np.sort(np.asarray(v, dtype=np.int64)) for k, v in by.items()})
+        m = len(attributions) if attributions is not None else 0
+        self.n_outside = self.n_negative = self.n_used = 0
+        self._groups: list[dict[tuple, np.ndarray]] = [{} for _ in self.levels]
         self._cache: dict[tuple, WaitingStats] = {}
-
-    def _value(self, key: str, cols: dict, i: int) -> Any:
-        if key == "loc.commune":
-            return cols["commune"][i]
-        if key == "loc.epci":
-            return self.grid.epci_siren
-        if key == "typologie":
-            return cols["typologie"][i]
-        return cols["est_mutation"][i]
+        if not m:
+            return
+        cols = attributions.columns
+        d_att = day_numbers(cols["date_attribution"])
+        waits = d_att - day_numbers(cols["date_depot"])
+        territory = pa.array(sorted(set(grid.communes)), type=pa.string())
+        inside = pc.is_in(pa.array(cols["commune"], type=pa.string()), value_set=territory)
+        inside = inside.fill_null(False).to_numpy(zero_copy_only=False)
+        inside &= (d_att >= (self.start - EPOCH).days) & (d_att < (self.end - EPOCH).days)
+        self.n_outside = int(m - inside.sum())
+        self.n_negative = int((inside & (waits < 0)).sum())
+        kept = np.flatnonzero(inside & (waits >= 0))
+        self.n_used = len(kept)
+        if not len(kept):
+            return
+        waits = waits[kept]
+        take = pa.array(kept)
+        codes = {"loc.commune": value_codes(pa.array(cols["commune"]).take(take)),
+                 "loc.epci": (np.zeros(len(kept), dtype=np.int64), [grid.epci_siren]),
+                 "typologie": value_codes(pa.array(cols["typologie"]).take(take)),
+                 "est_mutation": value_codes(pa.array(cols["est_mutation"]).take(take))}
+        for li, level in enumerate(self.levels):
+            key = np.zeros(len(kept), dtype=np.int64)
+            for k in level:
+                key = key * len(codes[k][1]) + codes[k][0]
+            order = np.lexsort((waits, key))
+            sk = key[order]
+            cuts = np.flatnonzero(sk[1:] != sk[:-1]) + 1
+            for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), len(sk)]):
+                rest, vals = int(sk[lo]), []
+                for k in reversed(level):
+                    rest, c = divmod(rest, len(codes[k][1]))
+                    vals.append(codes[k][1][c])
+                self._groups[li][tuple(reversed(vals))] = waits[order[lo:hi]]
 
     def lookup(self, values: dict[str, Any]) -> WaitingStats:
         """Stats for a row whose key values are ``values``, after fallbacks."""
@@ -299,26 +306,40 @@ class PeerRows:
     pair: np.ndarray            # int64 index into the ScoreTable
     demande: np.ndarray         # int64 index into the demande table
     typologie: list[str | None]
+    typologie_code: np.ndarray | None = None    # index into typologie_vocab, per row
+    typologie_vocab: tuple = ()                 # TYPOLOGIES, other values sorted, then None
 
     def __len__(self) -> int:
         return len(self.pair)
 
 
 def peer_rows(st: ScoreTable, table: DemandeTable) -> PeerRows:
+    from cotation.info.codes import present
+
     typos = table.columns["typologies"]
-    pair, demande, typologie = [], [], []
-    cache: dict[frozenset, list] = {}
-    for p in range(len(st)):
-        d = int(st.row[p])
-        s = typos[d] or frozenset()
-        ts = cache.get(s)
-        if ts is None:
-            ts = cache[s] = [t for t in TYPOLOGIES if t in s] + sorted(s - set(TYPOLOGIES)) or [None]
-        for t in ts:
-            pair.append(p)
-            demande.append(d)
-            typologie.append(t)
-    return PeerRows(np.asarray(pair, dtype=np.int64), np.asarray(demande, dtype=np.int64), typologie)
+    rows_used = present(st.row, len(table))
+    # Each distinct set of typologies is listed once (TYPOLOGIES order, then others sorted).
+    set_ids: dict[frozenset, int] = {}
+    sid_of = np.zeros(len(table), dtype=np.int64)
+    sid_of[rows_used] = np.fromiter((set_ids.setdefault(typos[d] or frozenset(), len(set_ids))
+                                     for d in rows_used.tolist()), dtype=np.int64,
+                                    count=len(rows_used))
+    sets = list(set_ids)
+    others = sorted({t for s in sets for t in s if t not in TYPOLOGIES})
+    vocab = (*TYPOLOGIES, *others, None)
+    code_of = {t: i for i, t in enumerate(vocab)}
+    lists = [[code_of[t] for t in TYPOLOGIES if t in s] + sorted(code_of[t] for t in s
+             if t not in TYPOLOGIES) or [len(vocab) - 1] for s in sets]
+    lengths = np.asarray([len(x) for x in lists], dtype=np.int64)
+    offsets = np.cumsum(lengths) - lengths
+    flat = np.asarray([c for x in lists for c in x], dtype=np.int64)
+    sid = sid_of[st.row]
+    count = lengths[sid] if len(st) else np.zeros(0, np.int64)
+    pair = np.repeat(np.arange(len(st), dtype=np.int64), count)
+    within = np.arange(len(pair), dtype=np.int64) - np.repeat(np.cumsum(count) - count, count)
+    code = flat[offsets[sid[pair]] + within] if len(pair) else np.zeros(0, np.int64)
+    typologie = np.asarray(vocab, dtype=object)[code].tolist()
+    return PeerRows(pair, np.asarray(st.row, dtype=np.int64)[pair], typologie, code, vocab)
 
 
 # ---------------------------------------------------------------------------------- positioning
@@ -327,9 +348,8 @@ def peer_rows(st: ScoreTable, table: DemandeTable) -> PeerRows:
 class _Cell:
     """Members of one cell at one level: representative rows ordered by rank."""
 
-    reps: list[int]              # row indices, first to last
+    reps: np.ndarray             # row indices, first to last
     scores_sorted: np.ndarray    # reps' scores ascending (hundredths)
-    encoded: list[tuple] | None  # reps' encoded ordering keys, first to last (lazy)
 
 
 @dataclass
@@ -352,6 +372,12 @@ class Positioning:
     anciennete_mois: np.ndarray
     waiting_index: WaitingIndex
     _cells: dict[tuple[int, tuple], _Cell]
+    # The same per-row facts as codes, for columnar writers: ``cells[cell_id[i]]`` is
+    # ``(level[i], cell_values[i])`` and ``waiting_stats[waiting_id[i]] is waiting[i]``.
+    cell_id: np.ndarray | None = None
+    cells: list[tuple[int, tuple]] = field(default_factory=list)
+    waiting_id: np.ndarray | None = None
+    waiting_stats: list[WaitingStats] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -402,14 +428,39 @@ class Positioning:
         return histogram(self.cell_scores(i), int(self.st.score[self.rows.pair[i]]))
 
 
-def _row_values(grid: ir.GridIR, st: ScoreTable, table: DemandeTable, rows: PeerRows) -> dict[str, list]:
-    mut = table.columns["est_mutation"]
+def _row_codes(grid: ir.GridIR, st: ScoreTable, table: DemandeTable, rows: PeerRows
+               ) -> dict[str, tuple[np.ndarray, list]]:
+    """Per peer key, ``(codes per row, vocabulary)``: ``vocabulary[codes[i]]`` is row i's value."""
+    from cotation.info.codes import value_codes
+
+    commune, communes = value_codes(st.commune)
+    mutation, mutations = value_codes(table.columns["est_mutation"])
     return {
-        "loc.commune": [st.commune[p] for p in rows.pair.tolist()],
-        "loc.epci": [grid.epci_siren] * len(rows),
-        "typologie": rows.typologie,
-        "est_mutation": [mut[d] for d in rows.demande.tolist()],
+        "loc.commune": (commune[rows.pair], communes),
+        "loc.epci": (np.zeros(len(rows), dtype=np.int64), [grid.epci_siren]),
+        "typologie": (rows.typologie_code, list(rows.typologie_vocab)),
+        "est_mutation": (mutation[rows.demande], mutations),
     }
+
+
+def _cell_codes(codes: dict[str, tuple[np.ndarray, list]], level: Sequence[str], n: int
+                ) -> tuple[np.ndarray, list[tuple]]:
+    """``(cell index per row, key values per cell)`` at one level."""
+    from cotation.info.codes import compact
+
+    key, span = np.zeros(n, dtype=np.int64), 1
+    for k in level:
+        key = key * len(codes[k][1]) + codes[k][0]
+        span *= len(codes[k][1])
+    uniq, index = compact(key, span)
+    values = []
+    for u in uniq.tolist():
+        vals = []
+        for k in reversed(level):
+            u, c = divmod(u, len(codes[k][1]))
+            vals.append(codes[k][1][c])
+        values.append(tuple(reversed(vals)))
+    return index, values
 
 
 def position(grid: ir.GridIR, st: ScoreTable, table: DemandeTable,
@@ -417,103 +468,147 @@ def position(grid: ir.GridIR, st: ScoreTable, table: DemandeTable,
     """Position every (demande, commune, typologie) row in its peer cell, with waiting times.
 
     ``table`` is the demande table the ScoreTable was computed from (its ``row`` indices).
+    Columnar: group-bys by sorting integer codes; the rules are those of the module docstring.
     """
+    import pyarrow as pa
+
+    from cotation.info.codes import (compact, day_numbers, group_starts, months_between_days,
+                                     order_ranks, present, sort_order)
+
     rows = peer_rows(st, table)
     n = len(rows)
     levels = peer_levels(grid)
-    values = _row_values(grid, st, table, rows)
-    demande = rows.demande.tolist()
-    rang = st.rang[rows.pair].tolist()
+    codes = _row_codes(grid, st, table, rows)
+    pair, demande = rows.pair, rows.demande
+    scores = np.asarray(st.score, dtype=np.int64)
+    rang = np.asarray(st.rang, dtype=np.int64)[pair]
+    # Per pair: dense rank of its ordering tuple (0 = first) and of its score (0 = lowest).
+    order_rank = st.order_rank if st.order_rank is not None and len(st.order_rank) == len(st) \
+        else order_ranks(grid.ordering, scores, st.order_keys)
+    order_rank = np.asarray(order_rank, dtype=np.int64)[pair]
+    low = int(scores.min()) if len(scores) else 0
+    score_values, score_rank = compact(scores - low, int(scores.max()) - low + 1 if len(scores) else 1)
+    score_rank = score_rank[pair]
+    # Rows by demande, then rang (the preferred commune first), then row index.
+    by_demande = sort_order((demande, len(table)), (rang - int(rang.min()) if n else rang,
+                                                     int(rang.max() - rang.min()) + 1 if n else 1))
+    arange = np.arange(n, dtype=np.int64)
 
     # Cells, representatives and sizes at every level.
-    keys_by_level: list[list[tuple]] = []
-    rep_by_level: list[list[int]] = []
-    size_by_level: list[dict[tuple, int]] = []
-    for level in levels:
-        cols = [values[k] for k in level]
-        keys = [tuple(c[i] for c in cols) for i in range(n)] if level else [()] * n
+    cell_of, values_of, rep_of, size_of = [], [], [], []
+    for lv in levels:
+        cell, values = _cell_codes(codes, lv, n)
         # A demande's representative in a cell: its row of lowest rang (its preferred
         # commune), whatever order the engine listed the pairs in.
-        first: dict[tuple, int] = {}
-        for i in range(n):
-            j = first.setdefault((demande[i], keys[i]), i)
-            if j != i and (rang[i], i) < (rang[j], j):
-                first[(demande[i], keys[i])] = i
-        rep = [first[(demande[i], keys[i])] for i in range(n)]
-        sizes: dict[tuple, int] = {}
-        for (_, k) in first:
-            sizes[k] = sizes.get(k, 0) + 1
-        keys_by_level.append(keys)
-        rep_by_level.append(rep)
-        size_by_level.append(sizes)
+        g = demande[by_demande] * len(values) + cell[by_demande]
+        o = sort_order((g, len(table) * len(values)))
+        members = by_demande[o]
+        new = group_starts(g[o])
+        rep = np.empty(n, dtype=np.int64)
+        rep[members] = members[new][np.cumsum(new) - 1]
+        cell_of.append(cell)
+        values_of.append(values)
+        rep_of.append(rep)
+        size_of.append(np.bincount(cell[rep == arange], minlength=len(values)))
 
     # First level whose cell is large enough; the whole territory whatever its size.
     last = len(levels) - 1
     level = np.full(n, last, dtype=np.int64)
-    for i in range(n):
-        for li in range(last):
-            if size_by_level[li][keys_by_level[li][i]] >= grid.peers_min_size:
-                level[i] = li
-                break
+    undecided = np.ones(n, dtype=bool)
+    for li in range(last):
+        ok = undecided & (size_of[li][cell_of[li]] >= grid.peers_min_size)
+        level[ok] = li
+        undecided &= ~ok
 
-    directions = [o.direction for o in grid.ordering]
-    scores = st.score
-    pair = rows.pair
     rank = np.zeros(n, dtype=np.int64)
     size = np.zeros(n, dtype=np.int64)
     above = np.zeros(n, dtype=np.int64)
     rep_row = np.zeros(n, dtype=np.int64)
-    cell_values: list[tuple] = [()] * n
+    cell_id = np.zeros(n, dtype=np.int64)
+    cell_list: list[tuple[int, tuple]] = []
     cells: dict[tuple[int, tuple], _Cell] = {}
-    encoded_all: list[tuple] | None = None
-
+    g_span = int(order_rank.max()) + 1 if n else 1
+    s_span = len(score_values) + 1
     for li in range(len(levels)):
-        chosen = np.flatnonzero(level == li).tolist()
-        if not chosen:
+        chosen = np.flatnonzero(level == li)
+        if not len(chosen):
             continue
-        keys, rep = keys_by_level[li], rep_by_level[li]
-        wanted = {keys[i] for i in chosen}
-        reps = [i for i in range(n) if rep[i] == i and keys[i] in wanted]
-        rep_pairs = pair[reps].tolist()
-        # The ranking of `cotation score`, on one representative per demande and cell.
-        ranks = rank_within([keys[i] for i in reps], [[k[p] for p in rep_pairs] for k in st.order_keys],
-                            directions)
-        rank_of = dict(zip(reps, ranks.tolist()))
-        members: dict[tuple, list[int]] = {}
-        for i, r in zip(reps, ranks.tolist()):
-            members.setdefault(keys[i], []).append(i)
-        for k, m in members.items():
-            m.sort(key=rank_of.__getitem__)
-            cells[(li, k)] = _Cell(m, np.sort(scores[pair[m]]), None)
-        for i in chosen:
-            k = keys[i]
-            cell = cells[(li, k)]
-            s = int(scores[pair[i]])
-            n_above = len(cell.scores_sorted) - int(np.searchsorted(cell.scores_sorted, s, side="right"))
-            r = rep[i]
-            if r == i:
-                rank[i] = rank_of[i]
-            else:
-                # Placed instead of its representative (another commune of the same demande).
-                if encoded_all is None:
-                    encoded_all = encode_order_keys(st.order_keys, directions)
-                if cell.encoded is None:
-                    cell.encoded = [encoded_all[pair[j]] for j in cell.reps]
-                mine, theirs = encoded_all[pair[i]], encoded_all[pair[r]]
-                before = bisect.bisect_left(cell.encoded, mine) - (1 if theirs < mine else 0)
-                rank[i] = before + 1
-                n_above -= 1 if int(scores[pair[r]]) > s else 0
-            rep_row[i] = r
-            size[i] = len(cell.reps)
-            above[i] = n_above
-            cell_values[i] = k
+        cell, rep = cell_of[li], rep_of[li]
+        wanted = np.zeros(len(values_of[li]), dtype=bool)
+        wanted[cell[chosen]] = True
+        reps = np.flatnonzero((rep == arange) & wanted[cell])
+        # The ranking of `cotation score` on one representative per demande and cell: by
+        # ordering, ties in row order (the reference's stable sorts).
+        o = sort_order((cell[reps], len(wanted)), (order_rank[reps], g_span))
+        reps, rcell = reps[o], cell[reps[o]]
+        count = np.bincount(rcell, minlength=len(wanted))
+        start = np.cumsum(count) - count
+        rank_of = np.zeros(n, dtype=np.int64)
+        rank_of[reps] = np.arange(len(reps), dtype=np.int64) - start[rcell] + 1
+        by_order = rcell * g_span + order_rank[reps]                 # ascending
+        by_score = rcell * s_span + score_rank[reps]
+        so = sort_order((by_score, len(wanted) * s_span))
+        by_score = by_score[so]
+        sorted_scores = scores[pair[reps[so]]]
+        # n_above of a representative: the cell's end minus the end of its run of equal scores
+        new = group_starts(by_score)
+        run_end = np.append(np.flatnonzero(new)[1:], len(new))[np.cumsum(new) - 1]
+        above_of = np.zeros(n, dtype=np.int64)
+        above_of[reps[so]] = (start + count)[rcell[so]] - run_end
+        base = len(cell_list)
+        for c in np.flatnonzero(wanted).tolist():
+            lo, hi = int(start[c]), int(start[c] + count[c])
+            cells[(li, values_of[li][c])] = _Cell(reps[lo:hi], sorted_scores[lo:hi])
+        cell_list.extend((li, v) for v in values_of[li])
 
-    # Waiting times and délai anormalement long.
+        c, r = cell[chosen], rep[chosen]
+        is_rep = r == chosen
+        rank[chosen] = rank_of[chosen]
+        above[chosen] = above_of[chosen]
+        rep_row[chosen] = r
+        size[chosen] = count[c]
+        cell_id[chosen] = base + c
+        # A row standing in for its representative (another commune of the same demande):
+        # placed with its own score and ordering keys among the others of the cell.
+        other = chosen[~is_rep]
+        if len(other):
+            c, r = cell[other], rep[other]
+            mine_s, mine_g = score_rank[other], order_rank[other]
+            before = np.searchsorted(by_order, c * g_span + mine_g, side="left") - start[c] \
+                - (order_rank[r] < mine_g)
+            rank[other] = before + 1
+            above[other] = start[c] + count[c] \
+                - np.searchsorted(by_score, c * s_span + mine_s, side="right") \
+                - (score_rank[r] > mine_s)
+    cell_objects = np.empty(len(cell_list), dtype=object)
+    for i, (_, v) in enumerate(cell_list):      # one by one: a tuple is an item, not a row
+        cell_objects[i] = v
+    cell_values = cell_objects[cell_id].tolist()
+
+    # Waiting times: one lookup per distinct (commune, typologie, est_mutation) of the rows.
     windex = WaitingIndex(grid, attributions, today)
-    waiting = [windex.lookup({k: values[k][i] for k in PEER_KEYS}) for i in range(n)]
+    wkey, wspan = np.zeros(n, dtype=np.int64), 1
+    for k in PEER_KEYS:
+        wkey = wkey * len(codes[k][1]) + codes[k][0]
+        wspan *= len(codes[k][1])
+    wuniq, waiting_id = compact(wkey, wspan)
+    first = np.zeros(len(wuniq), dtype=np.int64)
+    first[waiting_id] = np.arange(n, dtype=np.int64)      # any row of the group: same values
+    stats = [windex.lookup({k: codes[k][1][codes[k][0][i]] for k in PEER_KEYS})
+             for i in first.tolist()]
+    stat_objects = np.empty(len(stats), dtype=object)
+    stat_objects[:] = stats
+    waiting = stat_objects[waiting_id].tolist()
+
     thresholds = grid.delai_anormalement_long or {}
-    delai = [thresholds.get(t) if t is not None else None for t in rows.typologie]
-    depot = table.columns["date_depot"]
-    anciennete = np.asarray([months_between(depot[d], today) for d in demande], dtype=np.int64)
+    delai_of = np.empty(len(rows.typologie_vocab), dtype=object)
+    delai_of[:] = [thresholds.get(t) if t is not None else None for t in rows.typologie_vocab]
+    delai = delai_of[rows.typologie_code].tolist()
+    used = present(demande, len(table))
+    months = np.zeros(len(table), dtype=np.int64)
+    months[used] = months_between_days(day_numbers(pa.array(table.columns["date_depot"],
+                                                            pa.date32()).take(pa.array(used))), today)
+    anciennete = months[demande]
     return Positioning(grid, st, table, rows, levels, level, cell_values, rank, size, above, rep_row,
-                       waiting, delai, anciennete, windex, cells)
+                       waiting, delai, anciennete, windex, cells, cell_id, cell_list, waiting_id,
+                       stats)

@@ -9,6 +9,7 @@ output rows, pass 2 scores every pair into preallocated arrays.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -310,9 +311,10 @@ class CompiledGrid:
         return out
 
     def score_table(self, raw: RawScores, batch: Batch, today: dt.date, *,
-                    ranks: np.ndarray | None = None):
-        """The engine-independent :class:`~cotation.engine.scoring.ScoreTable`."""
-        from cotation.engine.scoring import LazyKeys, ScoreTable
+                    ranks: np.ndarray | None = None, order_rank: bool = False):
+        """The engine-independent :class:`~cotation.engine.scoring.ScoreTable`;
+        ``order_rank``: with :attr:`ScoreTable.order_rank` from the same fields as the ranks."""
+        from cotation.engine.scoring import DecodedOnDemand, ScoreTable
 
         nus = batch.numero_unique_strings()
         territory = np.array(batch.territory, dtype=object)
@@ -322,10 +324,26 @@ class CompiledGrid:
             rang=raw.rang, score=raw.score, score_valide=raw.score_valide, met=raw.met,
             set_aside=raw.set_aside, met_valide=raw.met_valide,
             set_aside_valide=raw.set_aside_valide, points=raw.points,
-            order_keys=LazyKeys(lambda: self.decode_keys(raw, batch), len(self.plan.keys)),
+            order_keys=DecodedOnDemand(len(self.plan.keys), functools.partial(
+                self.decode_keys, raw, _KeyDictionaries(batch.domains, batch.text_dict,
+                                                        batch.commune_dict))),
             rejects=list(batch.rejects), terr=raw.terr, territory=tuple(batch.territory))
-        st.rank = self.rank(raw, batch) if ranks is None else ranks
+        fields = self.key_fields(raw, batch) if ranks is None or order_rank else None
+        st.rank = rank_cells(raw.terr, max(1, len(batch.territory)), fields) if ranks is None \
+            else ranks
+        if order_rank:
+            st.order_rank = dense_rank(fields).values.astype(np.int64) if fields else \
+                np.zeros(len(raw), dtype=np.int64)
         return st
+
+
+@dataclass(frozen=True)
+class _KeyDictionaries:
+    """What :meth:`CompiledGrid.decode_keys` reads of a Batch (not its columns)."""
+
+    domains: Any
+    text_dict: Any
+    commune_dict: Any
 
 
 _grids_lock = threading.Lock()
@@ -338,9 +356,10 @@ def compile_grid(grid: ir.GridIR) -> CompiledGrid:
 
 def score_compiled(grid: ir.GridIR, table: Any, today: dt.date, *, explain: bool = False,
                    progress: Progress | None = None, workers: int | None = None,
-                   compiled: CompiledGrid | None = None):
+                   compiled: CompiledGrid | None = None, order_rank: bool = False):
     """Score with the compiled engine; same :class:`ScoreTable` as ``score_interpreted``
-    (``compiled``: the grid already lowered, to lower it once).
+    (``compiled``: the grid already lowered, to lower it once; ``order_rank``: with
+    :attr:`ScoreTable.order_rank`).
 
     A grid the code generator cannot lower (none is known among grids that validate) is
     scored by the reference interpreter instead, with a RuntimeWarning."""
@@ -356,4 +375,4 @@ def score_compiled(grid: ir.GridIR, table: Any, today: dt.date, *, explain: bool
         return score_interpreted(grid, table, today, explain=explain, progress=progress)
     batch = cg.encode(table)
     raw = cg.run(batch, today, explain=explain, progress=progress, workers=workers)
-    return cg.score_table(raw, batch, today)
+    return cg.score_table(raw, batch, today, order_rank=order_rank)
