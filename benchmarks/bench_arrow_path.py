@@ -6,7 +6,8 @@ against another checkout of cotation, alternating runs in one session.
 
 The seeded data (``bench_scoring.make_data``: 2–4 localisations per demande, the bench30
 grid) is generated once and written as an Arrow IPC file; each measurement is a fresh
-subprocess per tree and worker count that reads it into memory (the input table), scores a
+subprocess per tree and worker count (``COTATION_WORKERS`` set to it, so the boundary and the
+encoder use as many threads as the kernels) that reads it into memory (the input table), scores a
 5,000-row slice to load the kernels, then times ``Scorer.prepare`` (boundary + encoding) and
 ``Scorer.score`` ``--repeat`` times. Reported: min and median of the total and of the
 boundary + encoding part, the 1-minute load average, and the peak resident memory above the
@@ -95,7 +96,8 @@ print(json.dumps(dict(total=times, prepare=enc, digest=h.hexdigest(), pairs=int(
 
 def run_tree(root: str, data: str, repeat: int, workers: int, grid: str) -> dict:
     code = _CHILD.format(root=root, grid=grid, data=data, repeat=repeat, workers=workers)
-    env = dict(os.environ, PYTHONPATH=root)
+    # the boundary and the encoder use COTATION_WORKERS threads, the kernels ``workers``
+    env = dict(os.environ, PYTHONPATH=root, COTATION_WORKERS=str(workers))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                          cwd=root)
     if out.returncode:
