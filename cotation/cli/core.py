@@ -324,7 +324,7 @@ def cmd_score(args) -> int:
     columns: dict[str, Any] = {
         "numero_unique": _text_column(result.table.arrow_column("numero_unique"),
                                       st.numero_unique, st.row[order]),
-        "commune": _text_column(None if st.terr is None else pa_strings(st.territory),
+        "commune": _text_column(None if st.terr is None else _strings(st.territory),
                                 st.commune, order, st.terr),
         "score": fmt(np.asarray(st.score, dtype=np.int64)[order]),
         "score_valide": fmt(np.asarray(st.score_valide, dtype=np.int64)[order]),
@@ -339,7 +339,7 @@ def cmd_score(args) -> int:
         n = len(order)
         for name, value in (("grid_id", grid.ir.id), ("grid_version", grid.ir.version),
                             ("grid_hash", grid.source_hash), ("today", args.today.isoformat())):
-            columns[name] = pa_strings([str(value)]).take(np.zeros(n, dtype=np.int64))
+            columns[name] = _strings([str(value)]).take(np.zeros(n, dtype=np.int64))
     write_columns(columns, args.output)
     show.phase(_("written"))
     print(_("{path}: {n} cotations of {demandes} demandes ({scope} in scope), grid {id} v{version}, "
@@ -350,7 +350,8 @@ def cmd_score(args) -> int:
     return 0
 
 
-def pa_strings(values) -> Any:
+def _strings(values) -> Any:
+    """Python strings as an Arrow string array."""
     import pyarrow as pa
     return pa.array(list(values), pa.string())
 
@@ -371,7 +372,6 @@ def write_columns(columns: dict[str, list], path: str) -> None:
     if path == "-":
         raw = getattr(sys.stdout, "buffer", None)
         if raw is None:          # a text-only stream (an embedding application's)
-            import io
             buf = io.BytesIO()
             _write_csv_columns(columns, buf)
             sys.stdout.write(buf.getvalue().decode("utf-8"))

@@ -36,12 +36,12 @@ from cotation.i18n import _
 
 JOIN = "\x1f"  # joins the cells of a field read from several source columns
 
-# Characters str.strip() removes; a cell starting or ending with one goes the scalar way.
-_PY_SPACE = r"[\t\n\x0b\x0c\r\x1c-\x1f \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
-_EDGE_SPACE = f"^{_PY_SPACE}|{_PY_SPACE}$"
-# The same characters for pc.utf8_trim: the ones str.strip() removes.
+# Characters str.strip() removes (for pc.utf8_trim, and as a regex class): a cell starting
+# or ending with one goes the scalar way.
 _PY_SPACE_CHARS = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003"
                    "\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+_PY_SPACE = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in _PY_SPACE_CHARS) + "]"   # RE2 class
+_EDGE_SPACE = f"^{_PY_SPACE}|{_PY_SPACE}$"
 _UNIQUE_LIMIT = 1 << 15
 
 
@@ -255,25 +255,28 @@ def _native_lists(spec: FieldSpec, arr: pa.Array) -> Parsed:
     flat = pc.list_flatten(arr)
     parent = _np(pc.list_parent_indices(arr))
     offsets = _np(arr.offsets)
-    if spec.kind is Kind.COMMUNES:        # kept as written, repeats included
-        encoded = flat.dictionary_encode()  # few distinct communes: each checked once
-        good = _np(pc.fill_null(pc.match_substring_regex(encoded.dictionary, _INSEE_RE), False))
-        bad_item = ~np.append(good, False)[_np(pc.fill_null(encoded.indices, len(good)))]
-    else:
-        enum = _column(spec).enum
-        if enum is not None:
-            pos = _np(pc.fill_null(pc.index_in(flat, value_set=pa.array(enum, pa.string())), -1))
-            bad_item = pos < 0
-        else:                             # each distinct item checked once
-            encoded = flat.dictionary_encode()
-            words = encoded.dictionary
-            odd = pc.or_(pc.equal(words, ""), pc.match_substring_regex(words, _EDGE_SPACE + "|\\|"))
-            pos = _np(pc.fill_null(encoded.indices, len(words)))
-            bad_item = np.append(_np(pc.fill_null(odd, True)), True)[pos]
+    encoded = flat.dictionary_encode()      # few distinct items: each checked once
+    pos = _np(pc.fill_null(encoded.indices, len(encoded.dictionary)))
+    bad_item = ~np.append(_good_items(spec, encoded.dictionary), False)[pos]
+    if spec.kind is Kind.CODESET:           # localisations keep repeats, sets may not
         bad_item |= _repeated(offsets, parent, np.where(bad_item, 0, pos), n)
     ok = np.ones(n, dtype=bool)
     ok[parent[bad_item]] = False
     return arr, ok
+
+
+def _good_items(spec: FieldSpec, words: pa.Array) -> np.ndarray:
+    """Which distinct items of a list column are canonical values: INSEE codes for
+    localisations, codes of the enumeration for a set (without one: not blank, no edge
+    space, no separator)."""
+    if spec.kind is Kind.COMMUNES:
+        good = pc.match_substring_regex(words, _INSEE_RE)
+    elif _column(spec).enum is not None:
+        good = pc.is_in(words, value_set=pa.array(_column(spec).enum, pa.string()))
+    else:
+        good = pc.invert(pc.or_(pc.equal(words, ""),
+                                pc.match_substring_regex(words, _EDGE_SPACE + "|\\|")))
+    return _np(pc.fill_null(good, False))
 
 
 def _repeated(offsets: np.ndarray, parent: np.ndarray, pos: np.ndarray, n: int) -> np.ndarray:
@@ -369,23 +372,14 @@ def _communes(spec: FieldSpec, arr: pa.Array) -> Parsed:
         four = pc.match_substring_regex(words, r"^[0-9]{4}$")
         return pc.if_else(four, pc.binary_join_element_wise("0", words, ""), words)
 
-    return _split_items(arr, spec.communes_split,
-                        lambda words: _np(pc.match_substring_regex(words, _INSEE_RE)),
+    return _split_items(arr, spec.communes_split, lambda words: _good_items(spec, words),
                         pad if spec.insee_zero_pad else None)
 
 
 def _codeset(spec: FieldSpec, arr: pa.Array) -> Parsed:
     """A set of codes written ``a|b`` (canonical parser): every item a code of the
     enumeration (or, without one, non-blank without edge spaces), none twice."""
-    enum = _column(spec).enum
-
-    def check(words: pa.Array) -> np.ndarray:
-        if enum is not None:
-            return _np(pc.is_in(words, value_set=pa.array(enum, pa.string())))
-        odd = pc.or_(pc.equal(words, ""), pc.match_substring_regex(words, _EDGE_SPACE))
-        return ~_np(odd)
-
-    values, ok = _split_items(arr, (MULTI_SEPARATOR,), check)
+    values, ok = _split_items(arr, (MULTI_SEPARATOR,), lambda words: _good_items(spec, words))
     flat = pc.list_flatten(values)
     if len(flat) > 1:
         parent = _np(pc.list_parent_indices(values))
@@ -505,7 +499,7 @@ def build_table(records: Records, fields: Sequence[FieldSpec], extras: Sequence[
     slow = np.flatnonzero(~ok)
     if slow.size:
         texts = [cell_text(spec, arr, slow) for spec, arr in zip(fields, inputs)]
-        nus = (cell_text(fields[0], single(records.columns[nu_source]), slow)
+        nus = (cell_text(nu_field or fields[0], single(records.columns[nu_source]), slow)
                if nu_source is not None else [""] * slow.size)
         patches: dict[str, tuple[list[int], list[Any]]] = {f.name: ([], []) for f in fields}
         for k, i in enumerate(slow.tolist()):

@@ -377,9 +377,8 @@ def _union(parts: list[Any], sorted_parts: dict[int, np.ndarray] | None = None
     n = len(allv)
     if n == 0:
         return pa.array([], pa.string()), np.zeros(0, dtype=np.int64)
-    if known is not None and not allv.null_count:
-        start = sum(len(p) for p in parts[:next(i for i, p in enumerate(parts) if len(p))])
-        order = pa.array(np.asarray(known, dtype=np.int64) + start)
+    if known is not None and not allv.null_count:    # the other parts are empty
+        order = pa.array(np.asarray(known, dtype=np.int64))
     else:
         order = pc.sort_indices(allv)         # nulls last
     ordered = allv.take(order)
