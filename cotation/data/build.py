@@ -443,7 +443,7 @@ def cell_text(spec: FieldSpec, arr: pa.Array, rows: np.ndarray) -> list[str]:
     return ["" if v is None else v for v in sub.to_pylist()]
 
 
-def _of_type(arr: pa.Array, t: pa.DataType) -> pa.Array:
+def of_type(arr: pa.Array, t: pa.DataType) -> pa.Array:
     """``arr`` as type ``t``; a dictionary array of values of type ``t`` stays one."""
     if arr.type == t or (pa.types.is_dictionary(arr.type) and arr.type.value_type == t):
         return arr
@@ -458,18 +458,26 @@ def _patched(col: Column, arr: pa.Array, rows: list[int], values: list[Any]) -> 
     return both.take(pa.array(idx))
 
 
-def build_table(records: Records, fields: Sequence[FieldSpec], extras: Sequence[tuple[str, int]],
-                *, nu_source: int | None, source: str, strict: bool, vectorised: bool = True,
-                odd_reject: Callable[[int, list[str], str], Reject],
-                display: Callable[[str], str] = lambda s: s.replace(JOIN, "|"),
-                pre_rejects: Sequence[Reject] = ()) -> tuple[DemandeTable, list[Reject]]:
-    """Typed, validated table of ``records``; rejects sorted by line."""
+@dataclass
+class Checked:
+    """Fields of some records, checked: the values of the rows not rejected are exactly what
+    the scalar parsers give; ``rejects`` holds one per rejected row (its first bad field)."""
+
+    values: dict[str, pa.Array]        # per field, of the canonical Arrow type
+    inputs: list[pa.Array]             # per field, the source text (or typed values)
+    rejects: list[Reject]
+    rejected: np.ndarray               # bool per record
+    lead: list[Any]                    # results of the ``lead`` tasks
+
+
+def check_records(records: Records, fields: Sequence[FieldSpec], *, nu_source: int | None,
+                  vectorised: bool, display: Callable[[str], str],
+                  lead: Sequence[Callable[[], Any]] = ()) -> Checked:
+    """Check every field of ``records`` (vectorised, then the rows a field cannot vouch for
+    again with the scalar parsers alone). Columns are independent: they are checked on
+    threads, after the ``lead`` tasks (the longest ones go first)."""
     n = len(records.lines)
     lines = records.lines
-    values: dict[str, pa.Array] = {}
-    goods: dict[str, np.ndarray] = {}
-    ok = np.ones(n, dtype=bool)
-    nu_field = next((f for f in fields if f.name == "numero_unique"), None)
 
     def check(spec: FieldSpec) -> tuple[pa.Array, Parsed]:
         arr = field_input(records, spec)
@@ -477,29 +485,25 @@ def build_table(records: Records, fields: Sequence[FieldSpec], extras: Sequence[
             return arr, vector_parse(spec, arr)
         return arr, (_empty_array(spec.kind, n), np.zeros(n, dtype=bool))
 
-    # Columns are independent: gathered and checked on threads, beside the sort of
-    # numero_unique that finds duplicates below (the longest task: it goes first).
-    tasks: list[Callable[[], Any]] = [lambda s=spec: check(s) for spec in fields]
-    sorting = nu_field is not None and vectorised and n and len(nu_field.sources) == 1
-    if sorting:
-        nu_raw = _filled(records.columns[nu_field.sources[0]])
-        tasks.insert(0, lambda: pc.sort_indices(nu_raw.cast(pa.string())))
+    tasks: list[Callable[[], Any]] = [*lead, *(lambda s=spec: check(s) for spec in fields)]
     done = map_columns(lambda task: task(), tasks, n)
-    nu_sorted = done.pop(0) if sorting else None
+    lead_out, done = done[:len(lead)], done[len(lead):]
     inputs = [arr for arr, _parsed in done]
-    nu_input = inputs[fields.index(nu_field)] if nu_field is not None else None
+    values: dict[str, pa.Array] = {}
+    goods: dict[str, np.ndarray] = {}
+    ok = np.ones(n, dtype=bool)
     for spec, (_arr, (v, good)) in zip(fields, done):
         ok &= good
         values[spec.name] = v
         goods[spec.name] = good
 
-    rejects: list[Reject] = list(pre_rejects)
-    rejects.extend(odd_reject(line, cells, why) for line, cells, why in records.odd)
+    rejects: list[Reject] = []
     rejected = np.zeros(n, dtype=bool)
     slow = np.flatnonzero(~ok)
     if slow.size:
         texts = [cell_text(spec, arr, slow) for spec, arr in zip(fields, inputs)]
-        nus = (cell_text(nu_field or fields[0], single(records.columns[nu_source]), slow)
+        nu_spec = next((f for f in fields if f.name == "numero_unique"), fields[0])
+        nus = (cell_text(nu_spec, single(records.columns[nu_source]), slow)
                if nu_source is not None else [""] * slow.size)
         patches: dict[str, tuple[list[int], list[Any]]] = {f.name: ([], []) for f in fields}
         for k, i in enumerate(slow.tolist()):
@@ -522,6 +526,33 @@ def build_table(records: Records, fields: Sequence[FieldSpec], extras: Sequence[
             rows, vals = patches[spec.name]
             if rows:
                 values[spec.name] = _patched(_column(spec), values[spec.name], rows, vals)
+    return Checked(values, inputs, rejects, rejected, lead_out)
+
+
+def build_table(records: Records, fields: Sequence[FieldSpec], extras: Sequence[tuple[str, int]],
+                *, nu_source: int | None, source: str, strict: bool, vectorised: bool = True,
+                odd_reject: Callable[[int, list[str], str], Reject],
+                display: Callable[[str], str] = lambda s: s.replace(JOIN, "|"),
+                pre_rejects: Sequence[Reject] = ()) -> tuple[DemandeTable, list[Reject]]:
+    """Typed, validated table of ``records``; rejects sorted by line."""
+    n = len(records.lines)
+    lines = records.lines
+    nu_field = next((f for f in fields if f.name == "numero_unique"), None)
+
+    # The sort of numero_unique that finds duplicates below runs beside the column checks.
+    lead: list[Callable[[], Any]] = []
+    sorting = nu_field is not None and vectorised and n and len(nu_field.sources) == 1
+    if sorting:
+        nu_raw = _filled(records.columns[nu_field.sources[0]])
+        lead.append(lambda: pc.sort_indices(nu_raw.cast(pa.string())))
+    checked = check_records(records, fields, nu_source=nu_source, vectorised=vectorised,
+                            display=display, lead=lead)
+    values, rejected = checked.values, checked.rejected
+    nu_sorted = checked.lead[0] if sorting else None
+    nu_input = checked.inputs[fields.index(nu_field)] if nu_field is not None else None
+    rejects: list[Reject] = list(pre_rejects)
+    rejects.extend(odd_reject(line, cells, why) for line, cells, why in records.odd)
+    rejects.extend(checked.rejects)
 
     # Duplicates among the rows still standing, in source order: the first one wins.
     # One sort finds them; its order is kept with the table (the ranking's last tie-break).
@@ -567,7 +598,7 @@ def build_table(records: Records, fields: Sequence[FieldSpec], extras: Sequence[
     columns: dict[str, pa.Array] = {}
     for col in COLUMNS:
         if col.name in values:
-            columns[col.name] = kept(_of_type(values[col.name], arrow_type(col.kind)))
+            columns[col.name] = kept(of_type(values[col.name], arrow_type(col.kind)))
         else:
             columns[col.name] = _empty_array(col.kind, n_keep)
     extra_cols: dict[str, pa.Array] = {}

@@ -24,13 +24,15 @@ import pyarrow.parquet as pq
 
 from cotation.data.schema import ATTRIBUTION_COLUMNS, COLUMNS, COLUMNS_BY_NAME, Column, Kind
 from cotation.data.table import (
-    ATTRIBUTION_FIELDS, AttributionTable, DemandeTable, Reject, arrow_type, arrow_values,
-    attributions_from_records,
+    ATTRIBUTION_FIELDS, AttributionTable, DemandeTable, Reject, StrictModeError, arrow_type,
+    arrow_values, attributions_from_records,
 )
 from cotation.data.values import MULTI_SEPARATOR, ValueParseError, parse_cell
 
 from cotation.data.arrow import column_cells, records_from_arrow
-from cotation.data.build import AdapterResult, FieldSpec, build_table, canonical_sets
+from cotation.data.build import (
+    AdapterResult, FieldSpec, build_table, canonical_sets, check_records, of_type,
+)
 from cotation.data.split import Records, odd_reason, split_records
 from cotation.i18n import _
 
@@ -43,7 +45,7 @@ def canonical_parser(col: Column):
     def parse(text: str) -> Any:
         value = parse_cell(col, text)
         if col.required and (value is None or value == ""):
-            raise ValueParseError(f"{col.name} is required")
+            raise ValueParseError(_("{name} is required").format(name=col.name))
         return value
     return parse
 
@@ -181,6 +183,56 @@ def write_demandes_parquet(table: DemandeTable, path: str | Path) -> None:
 
 
 # ----------------------------------------------------------------------------- attributions
+
+def read_attributions_csv(path: str | Path, *, strict: bool = False, fast: bool = True
+                          ) -> tuple[AttributionTable, list[Reject], int]:
+    """Read an attribution CSV (``ATTRIBUTION_COLUMNS``) with the rules of the demandes' CSV:
+    UTF-8 (a BOM is dropped), blank lines skipped, a record whose cell count differs from the
+    header's, holding bytes that are not UTF-8 or a cell too long is a reject; each field is
+    checked by its canonical parser (vectorised, the rows it cannot vouch for row by row;
+    ``fast=False`` is the row-by-row path), the first bad field of a row is its reject."""
+    source = str(path)
+    data = Path(path).read_bytes()
+    if data.startswith(BOM):
+        data = data[len(BOM):]
+    records = split_records(data, None, fast=fast, source=source)
+    header = records.header
+    missing = [c for c in ATTRIBUTION_COLUMNS if c not in header and ATTRIBUTION_FIELDS[c].required]
+    if missing:
+        raise ValueError(f"{source}:1: missing required column(s): {', '.join(missing)}")
+    dup = sorted({h for h in header if header.count(h) > 1})
+    if dup:
+        raise ValueError(f"{source}:1: duplicated column(s): {', '.join(dup)}")
+    fields = [FieldSpec(name, (header.index(name),), name, canonical_parser(col), col.kind,
+                        col.required, canonical=True)
+              for name, col in ATTRIBUTION_FIELDS.items() if name in header]
+    nu_idx = header.index("numero_unique")
+    width = len(header)
+
+    def odd(line: int, cells: list[str], why: str) -> Reject:
+        nu = cells[nu_idx].strip() if len(cells) > nu_idx else ""
+        if why == "encoding":
+            return decode_reject(line, cells, header, "utf-8", shown(nu))
+        return Reject(line, "*", "", odd_reason(cells, why, width), nu)
+
+    checked = check_records(records, fields, nu_source=nu_idx, vectorised=fast,
+                            display=lambda s: s)
+    rejects = [odd(line, cells, why) for line, cells, why in records.odd] + checked.rejects
+    rejects.sort(key=lambda r: r.line)
+    if strict and rejects:
+        raise StrictModeError(rejects[0], source)
+    keep = ~checked.rejected
+    n_keep = int(keep.sum())
+    mask = None if keep.all() else pa.array(keep)
+    columns: dict[str, pa.Array] = {}
+    for name, col in ATTRIBUTION_FIELDS.items():
+        if name in checked.values:
+            arr = of_type(checked.values[name], arrow_type(col.kind))
+            columns[name] = arr if mask is None else arr.filter(mask)
+        else:
+            columns[name] = pa.nulls(n_keep, arrow_type(col.kind))
+    return AttributionTable.from_arrow(columns, n_keep), rejects, records.n_read
+
 
 def read_attributions_parquet(path: str | Path, *, strict: bool = False
                               ) -> tuple[AttributionTable, list[Reject], int]:

@@ -379,10 +379,23 @@ ATTRIBUTION_FIELDS = _ATTR_TYPES
 class AttributionTable:
     """Leases signed (history for reference waiting times), columnar like DemandeTable."""
 
-    columns: dict[str, list]
+    columns: MutableMapping[str, list]
+
+    @classmethod
+    def from_arrow(cls, columns: Mapping[str, Any], n: int) -> "AttributionTable":
+        """A table over checked Arrow arrays of :func:`arrow_type` (string columns may be
+        dictionary-encoded), one per attribution field."""
+        kinds = {name: col.kind for name, col in _ATTR_TYPES.items()}
+        return cls(ArrowColumns(columns, kinds, n))
+
+    def arrow_column(self, name: str) -> Any | None:
+        """The checked Arrow array of ``name`` when the table holds one, else None."""
+        store = self.columns
+        return store.arrow(name) if isinstance(store, ArrowColumns) and name in store else None
 
     def __len__(self) -> int:
-        return len(self.columns["numero_unique"])
+        store = self.columns
+        return store.n if isinstance(store, ArrowColumns) else len(store["numero_unique"])
 
 
 def parse_attribution(rec: Mapping[str, Any], line: int) -> tuple[dict[str, Any], Reject | None]:
@@ -402,14 +415,11 @@ def parse_attribution(rec: Mapping[str, Any], line: int) -> tuple[dict[str, Any]
     return values, None
 
 
-def read_attributions_csv(path: str | Path, *, strict: bool = False) -> tuple[AttributionTable, list[Reject], int]:
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        header = reader.fieldnames or []
-        missing = [c for c in ATTRIBUTION_COLUMNS if c not in header and _ATTR_TYPES[c].required]
-        if missing:
-            raise ValueError(f"{path}:1: missing required column(s): {', '.join(missing)}")
-        return attributions_from_records(((reader.line_num, rec) for rec in reader), str(path), strict)
+def read_attributions_csv(path: str | Path, *, strict: bool = False, fast: bool = True
+                          ) -> tuple[AttributionTable, list[Reject], int]:
+    """Read an attribution CSV through the boundary (:func:`cotation.data.canonical.read_attributions_csv`)."""
+    from cotation.data.canonical import read_attributions_csv as read
+    return read(path, strict=strict, fast=fast)
 
 
 def attributions_from_records(records: Iterable[tuple[int, Mapping[str, Any]]], source: str,

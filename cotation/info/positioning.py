@@ -242,11 +242,19 @@ class WaitingIndex:
         self._cache: dict[tuple, WaitingStats] = {}
         if not m:
             return
-        cols = attributions.columns
+        def column(name: str, typ: pa.DataType) -> pa.Array:
+            arr = attributions.arrow_column(name)
+            if arr is None:
+                return pa.array(attributions.columns[name], type=typ)
+            return arr.cast(typ) if arr.type != typ else arr     # (dictionary-encoded text)
+
+        cols = {name: column(name, typ) for name, typ in (
+            ("date_attribution", pa.date32()), ("date_depot", pa.date32()),
+            ("commune", pa.string()), ("typologie", pa.string()), ("est_mutation", pa.bool_()))}
         d_att = day_numbers(cols["date_attribution"])
         waits = d_att - day_numbers(cols["date_depot"])
         territory = pa.array(sorted(set(grid.communes)), type=pa.string())
-        inside = pc.is_in(pa.array(cols["commune"], type=pa.string()), value_set=territory)
+        inside = pc.is_in(cols["commune"], value_set=territory)
         inside = inside.fill_null(False).to_numpy(zero_copy_only=False)
         inside &= (d_att >= (self.start - EPOCH).days) & (d_att < (self.end - EPOCH).days)
         self.n_outside = int(m - inside.sum())
@@ -257,10 +265,10 @@ class WaitingIndex:
             return
         waits = waits[kept]
         take = pa.array(kept)
-        codes = {"loc.commune": value_codes(pa.array(cols["commune"]).take(take)),
+        codes = {"loc.commune": value_codes(cols["commune"].take(take)),
                  "loc.epci": (np.zeros(len(kept), dtype=np.int64), [grid.epci_siren]),
-                 "typologie": value_codes(pa.array(cols["typologie"]).take(take)),
-                 "est_mutation": value_codes(pa.array(cols["est_mutation"]).take(take))}
+                 "typologie": value_codes(cols["typologie"].take(take)),
+                 "est_mutation": value_codes(cols["est_mutation"].take(take))}
         for li, level in enumerate(self.levels):
             key = np.zeros(len(kept), dtype=np.int64)
             for k in level:

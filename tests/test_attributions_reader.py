@@ -1,0 +1,110 @@
+"""The attribution CSV goes through the boundary like the demandes' (issue 11): checked
+columns kept as Arrow arrays, the same rows, values, rejects and lines as the row-by-row path,
+at sizes on both sides of the vectorised thresholds, with the rules of the demandes' CSV
+(blank lines skipped, a record of the wrong width or with bytes that are not UTF-8 a reject)."""
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from cotation.data.canonical import read_attributions_csv
+from cotation.data.table import ATTRIBUTION_FIELDS, StrictModeError
+from cotation.info.positioning import WaitingIndex
+
+HEADER = ["numero_unique", "date_depot", "date_attribution", "commune", "typologie",
+          "est_mutation", "financement", "qpv", "reservataire"]
+
+
+def _hostile_csv(n: int, seed: int) -> bytes:
+    """``n`` records, about one in six with an odd cell somewhere, plus odd lines."""
+    rng = np.random.default_rng(seed)
+
+    def pick(good, odd, p=0.03):
+        return odd[rng.integers(len(odd))] if rng.random() < p else good[rng.integers(len(good))]
+
+    lines = [",".join(HEADER)]
+    for i in range(n):
+        cells = [
+            pick([f"069{i:09d}"], [" 0691 ", "", '"069,1"']),
+            pick(["2020-01-15", "2023-06-01", "2024-02-29"], ["2023-02-30", "15/01/2020", "", " 2020-01-15"]),
+            pick(["2024-03-01", "2025-11-30"], ["2024-13-01", "", "0000-01-01"]),
+            pick(["69123", "69266", "69259"], ["6912", "", " 69123", "2A004"]),
+            pick(["T1", "T2", "T3", "T6P", "chambre"], ["T9", "", "t2", "T5+"]),
+            pick(["true", "false", ""], ["oui", "peut-être"]),
+            pick(["PLAI", "PLUS", ""], ["XYZ"]),
+            pick(["false", "true", ""], ["2"]),
+            pick(["Action Logement", "Préfecture", ""], ["  Ville  ", '"a, b"']),
+        ]
+        lines.append(",".join(cells))
+        r = rng.random()
+        if r < 0.01:
+            lines.append("")                                  # blank: not a record
+        elif r < 0.02:
+            lines.append("   ")                               # blank too
+        elif r < 0.03:
+            lines.append(",".join(cells[:5]))                 # too few cells
+        elif r < 0.04:
+            lines.append(",".join(cells + ["x"]))             # too many
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _read(path, fast: bool):
+    table, rejects, n_read = read_attributions_csv(path, fast=fast)
+    cols = {name: list(table.columns[name]) for name in ATTRIBUTION_FIELDS}
+    return cols, [r.as_row() for r in rejects], n_read, len(table)
+
+
+@pytest.mark.parametrize("n", [0, 40, 70_000])
+def test_vectorised_read_equals_row_by_row(tmp_path, n):
+    path = tmp_path / "attributions.csv"
+    path.write_bytes(_hostile_csv(n, seed=n))
+    fast, exact = _read(path, True), _read(path, False)
+    assert fast == exact
+    cols, rejects, n_read, kept = fast
+    assert kept + len(rejects) == n_read                   # accepted + rejected = read
+    if n:
+        assert rejects and kept
+        assert {r["reason"] for r in rejects if r["column"] == "*"}    # width rejects
+        assert all(isinstance(d, dt.date) for d in cols["date_attribution"])
+
+
+def test_arrow_columns_are_kept_and_feed_the_waiting_index(tmp_path):
+    path = tmp_path / "attributions.csv"
+    path.write_bytes(_hostile_csv(2_000, seed=3))
+    table, _rejects, _n = read_attributions_csv(path)
+    assert table.arrow_column("date_depot") is not None
+    from cotation.data.table import AttributionTable
+    from cotation.grid.load import load_grid
+    from pathlib import Path
+    grid = load_grid(Path(__file__).resolve().parents[1] / "grids" / "lyon-metropole.yaml").ir
+    today = dt.date(2025, 12, 1)
+    lists = AttributionTable({k: list(table.columns[k]) for k in ATTRIBUTION_FIELDS})
+    a, b = WaitingIndex(grid, table, today), WaitingIndex(grid, lists, today)
+    assert (a.n_used, a.n_negative, a.n_outside) == (b.n_used, b.n_negative, b.n_outside)
+    assert a.n_used
+    assert {k: {v: w.tolist() for v, w in g.items()} for k, g in enumerate(a._groups)} == \
+        {k: {v: w.tolist() for v, w in g.items()} for k, g in enumerate(b._groups)}
+
+
+def test_bad_bytes_and_strict_mode(tmp_path):
+    path = tmp_path / "attributions.csv"
+    good = "069000000001,2020-01-15,2024-03-01,69123,T2,false,PLUS,false,Préfecture"
+    path.write_bytes((",".join(HEADER) + "\n" + good + "\n").encode()
+                     + b"069000000002,2020-01-15,2024-03-01,69123,T2,false,PLUS,false,Pr\xe9f\n")
+    table, rejects, n_read = read_attributions_csv(path)
+    assert (len(table), n_read) == (1, 2)
+    assert rejects[0].line == 3 and rejects[0].column == "reservataire"
+    with pytest.raises(StrictModeError):
+        read_attributions_csv(path, strict=True)
+
+
+def test_missing_and_duplicated_columns_are_located(tmp_path):
+    path = tmp_path / "attributions.csv"
+    path.write_text("numero_unique,date_depot\n1,2020-01-01\n")
+    with pytest.raises(ValueError, match=r":1: missing required column\(s\): date_attribution"):
+        read_attributions_csv(path)
+    path.write_text(",".join(HEADER + ["commune"]) + "\n")
+    with pytest.raises(ValueError, match=r":1: duplicated column\(s\): commune"):
+        read_attributions_csv(path)
