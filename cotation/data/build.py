@@ -253,16 +253,20 @@ def _native_lists(spec: FieldSpec, arr: pa.Array) -> Parsed:
     if arr.offset or arr.offsets[0].as_py():
         arr = pa.concat_arrays([arr])       # offsets from 0
     flat = pc.list_flatten(arr)
-    parent = _np(pc.list_parent_indices(arr))
     offsets = _np(arr.offsets)
     encoded = flat.dictionary_encode()      # few distinct items: each checked once
     pos = _np(pc.fill_null(encoded.indices, len(encoded.dictionary)))
     bad_item = ~np.append(_good_items(spec, encoded.dictionary), False)[pos]
-    if spec.kind is Kind.CODESET:           # localisations keep repeats, sets may not
-        bad_item |= _repeated(offsets, parent, np.where(bad_item, 0, pos), n)
     ok = np.ones(n, dtype=bool)
-    ok[parent[bad_item]] = False
+    ok[_rows_of(offsets, np.flatnonzero(bad_item))] = False
+    if spec.kind is Kind.CODESET:           # localisations keep repeats, sets may not
+        ok &= ~_repeated(offsets, np.where(bad_item, 0, pos), n)
     return arr, ok
+
+
+def _rows_of(offsets: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """The row of each item (``offsets`` of a list array, from 0)."""
+    return np.searchsorted(offsets, items, side="right") - 1
 
 
 def _good_items(spec: FieldSpec, words: pa.Array) -> np.ndarray:
@@ -279,28 +283,23 @@ def _good_items(spec: FieldSpec, words: pa.Array) -> np.ndarray:
     return _np(pc.fill_null(good, False))
 
 
-def _repeated(offsets: np.ndarray, parent: np.ndarray, pos: np.ndarray, n: int) -> np.ndarray:
-    """Items of rows (``offsets`` from 0) where a value (``pos``) appears twice."""
-    bad = np.zeros(len(pos), dtype=bool)
+def _repeated(offsets: np.ndarray, pos: np.ndarray, n: int) -> np.ndarray:
+    """Rows (``offsets`` from 0) where a value (``pos``, per item) appears twice."""
+    count = np.diff(offsets)
     if len(pos) < 2:
-        return bad
+        return np.zeros(n, dtype=bool)
     if pos.max() < 64:            # one bit per value: a row repeats when bits < items
         bits = np.left_shift(np.uint64(1), pos.astype(np.uint64))
-        count = np.diff(offsets)
         filled = count > 0
         seen = np.zeros(n, dtype=np.uint64)
         seen[filled] = np.bitwise_or.reduceat(bits, offsets[:-1][filled])
-        rows = np.flatnonzero(_popcount(seen) < count)
-        if not len(rows):
-            return bad
-        bad[np.isin(parent, rows)] = True       # the scalar parser says which
-        return bad
-    key = parent.astype(np.int64) * (int(pos.max()) + 1) + pos
-    order = np.argsort(key, kind="stable")
-    dup = np.zeros(len(pos), dtype=bool)
-    dup[1:] = key[order][1:] == key[order][:-1]
-    bad[order[dup]] = True
-    return bad
+        return _popcount(seen) < count
+    width = int(pos.max()) + 1
+    key = np.repeat(np.arange(n, dtype=np.int64), count) * width + pos
+    key.sort()
+    rows = np.zeros(n, dtype=bool)
+    rows[key[1:][key[1:] == key[:-1]] // width] = True
+    return rows
 
 
 def _popcount(x: np.ndarray) -> np.ndarray:
@@ -382,9 +381,8 @@ def _codeset(spec: FieldSpec, arr: pa.Array) -> Parsed:
     values, ok = _split_items(arr, (MULTI_SEPARATOR,), lambda words: _good_items(spec, words))
     flat = pc.list_flatten(values)
     if len(flat) > 1:
-        parent = _np(pc.list_parent_indices(values))
         pos = _np(pc.fill_null(flat.dictionary_encode().indices, 0))
-        ok[parent[_repeated(_np(values.offsets), parent, pos, len(values))]] = False
+        ok &= ~_repeated(_np(values.offsets), pos, len(values))
     return values, ok
 
 
