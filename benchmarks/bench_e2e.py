@@ -26,10 +26,13 @@ ROOT = HERE.parent
 TODAY = "2025-06-30"
 
 
-def timed(cmd: list[str], env: dict) -> float:
+def timed(cmd: list[str], env: dict, cwd: Path) -> float:
     t = time.perf_counter()
+    # ``python -m`` puts the working directory first on sys.path: every command runs in the
+    # data folder, so each tree's code comes from its PYTHONPATH (not from the folder the
+    # benchmark was started in)
     done = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                          text=True)
+                          text=True, cwd=cwd)
     if done.returncode:
         raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr[-2000:]}")
     return time.perf_counter() - t
@@ -78,14 +81,23 @@ def main(argv=None) -> int:
         commands["baseline score"] = commands["cotation score"][:-4] + [
             "-o", str(tmp / "baseline.csv"), "--engine", "compiled"]
         envs["baseline score"] = dict(os.environ, PYTHONPATH=str(Path(args.baseline).resolve()))
+    trees = {"cotation score": ROOT}
+    if args.baseline:
+        trees["baseline score"] = Path(args.baseline).resolve()
+    for name, tree in trees.items():            # each command runs its own tree's code
+        where = subprocess.run([sys.executable, "-c", "import cotation; print(cotation.__file__)"],
+                               env=envs[name], cwd=tmp, capture_output=True, text=True,
+                               check=True).stdout.strip()
+        if not Path(where).resolve().is_relative_to(tree.resolve()):
+            raise SystemExit(f"{name}: imports {where}, not the code of {tree}")
     for name, cmd in commands.items():          # warm-up: kernels cached, files in page cache
-        timed(cmd, envs[name])
+        timed(cmd, envs[name], tmp)
     times: dict[str, list[float]] = {k: [] for k in commands}
     loads = []
     for _ in range(args.repeat):
         loads.append(os.getloadavg()[0])
         for name, cmd in commands.items():
-            times[name].append(timed(cmd, envs[name]))
+            times[name].append(timed(cmd, envs[name], tmp))
     same = rows(tmp / "cotation.csv") == rows(tmp / "polars.csv")
     print(f"{args.demandes:,} demandes, {args.repeat} runs, load average {min(loads):.2f}–"
           f"{max(loads):.2f}")

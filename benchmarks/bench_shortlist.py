@@ -33,13 +33,16 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
 _CHILD = r"""
-import datetime as dt, hashlib, json, sys, time
+import datetime as dt, hashlib, json, os, sys, time
 import numpy as np
 import pyarrow as pa, pyarrow.ipc
+import cotation
 from cotation.api import Scorer, ShortlistIndex
 from cotation.grid import load_grid
 
 path, grid, today, repeat = sys.argv[1], sys.argv[2], dt.date.fromisoformat(sys.argv[3]), int(sys.argv[4])
+tree = os.path.realpath(sys.argv[5])
+assert os.path.realpath(cotation.__file__).startswith(tree + os.sep), (cotation.__file__, tree)
 table = pa.ipc.open_file(path).read_all()
 scorer = Scorer(load_grid(grid))
 index = scorer.index(table, today)                   # warm-up (kernels, caches)
@@ -98,9 +101,11 @@ def main() -> int:
         out = {}
         for name, tree in trees:
             env = dict(os.environ, PYTHONPATH=str(tree))
+            # cwd=tree: ``python -c`` puts the working directory first on sys.path, so each
+            # tree must run from its own folder (or every run would import this tree's code)
             done = subprocess.run([sys.executable, "-c", _CHILD, path, str(bench_scoring.GRID),
-                                   bench_scoring.TODAY.isoformat(), str(a.repeat)],
-                                  env=env, check=True, capture_output=True, text=True)
+                                   bench_scoring.TODAY.isoformat(), str(a.repeat), str(tree)],
+                                  env=env, check=True, capture_output=True, text=True, cwd=tree)
             out[name] = json.loads(done.stdout.strip().splitlines()[-1])
             print(f"{name} ({out[name]['pairs']} pairs), min / median of {a.repeat} runs:")
             for phase, ts in out[name]["times"].items():
