@@ -30,7 +30,7 @@ TERRITORY = "69123,69266,69259,69029,69256,69290"
 _PHASES = r"""
 import sys, time
 import cotation.cli as cli
-import cotation.cli.core as core, cotation.cli.info as info, cotation.data.table as table
+import cotation.cli.core as core, cotation.cli.info as info, cotation.data.canonical as canonical
 import cotation.engine as engine
 marks = []
 def timed(mod, name, label):
@@ -42,7 +42,7 @@ def timed(mod, name, label):
         return r
     setattr(mod, name, g)
 for mod, name, label in ((core, "load_and_read", "read demandes"),
-                         (table, "read_attributions_csv", "read leases"),
+                         (canonical, "read_attributions_csv", "read leases"),
                          (engine, "score", "score (encode, kernels)"),
                          (info, "position", "positioning"),
                          (info, "position_columns", "columns"),

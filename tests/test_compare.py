@@ -12,7 +12,8 @@ import pytest
 from cotation.analysis import compare
 from cotation.analysis.variants import VariantError, load_with_overrides, parse_set
 from cotation.cli import main
-from cotation.data.table import read_attributions_csv, read_demandes_csv
+from cotation.data.canonical import read_attributions_csv
+from cotation.data.table import read_demandes_csv
 from cotation.grid import GridError, load_grid
 
 from _support import MINIMAL

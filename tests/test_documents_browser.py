@@ -58,7 +58,7 @@ def visible_text(page: str) -> str:
 @pytest.fixture(scope="module")
 def documents(tmp_path_factory) -> dict[str, Path]:
     from cotation.data.sources import read_demandes
-    from cotation.data.table import read_attributions_csv
+    from cotation.data.canonical import read_attributions_csv
     from cotation.engine import score
     from cotation.grid import load_grid
     from cotation.info.positioning import position

@@ -16,8 +16,9 @@ from cotation.data.schema import COLUMNS, TYPOLOGIES
 from cotation.data.synth import (
     SynthParams, attributed_demandes, generate_attributions, generate_demandes
 )
+from cotation.data.canonical import read_attributions_csv
 from cotation.data.table import (
-    read_attributions_csv, read_demandes_csv, read_demandes_stream, write_attributions_csv,
+    read_demandes_csv, read_demandes_stream, write_attributions_csv,
     write_demandes_csv
 )
 

@@ -91,7 +91,7 @@ def _prepare(args, explain: bool = True) -> tuple[Any, Positioning] | None:
     from cotation.cli.core import default_engine, load_and_read
     from cotation.engine import score
     from cotation.progress import Progress
-    from cotation.data.table import read_attributions_csv
+    from cotation.data.canonical import read_attributions_csv
 
     input_file(args.demandes, _("demandes"))
     input_file(args.attributions, _("attributions"))

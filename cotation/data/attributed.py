@@ -14,9 +14,11 @@ from pathlib import Path
 from cotation.data.schema import COLUMNS_BY_NAME
 from cotation.data.sources import read_demandes
 from cotation.data.table import (
-    ATTRIBUTION_FIELDS, AttributionTable, DemandeTable, Reject, StrictModeError, parse_attribution
+    ATTRIBUTION_FIELDS, AttributionTable, DemandeTable, HeaderError, Reject, StrictModeError,
+    parse_attribution,
 )
 from cotation.data.values import format_cell
+from cotation.i18n import _
 
 
 @dataclass
@@ -42,13 +44,13 @@ def read_attributed(path: str | Path, *, strict: bool = False) -> AttributedRead
     except StrictModeError:
         raise
     except ValueError as exc:
-        raise ValueError(f"{exc} (the attributions must carry the attributed demande's "
-                         "columns: see docs/evaluation.md)") from None
+        raise ValueError(_("{problem} (the attributions must carry the attributed demande's "
+                           "columns: see docs/evaluation.md)").format(problem=exc)) from None
     table = res.table
     attr_only = [k for k in ATTRIBUTION_FIELDS if k not in COLUMNS_BY_NAME]
     missing = [k for k in attr_only if ATTRIBUTION_FIELDS[k].required and k not in table.extras]
     if missing:
-        raise ValueError(f"{path}:1: missing required column(s): {', '.join(missing)}")
+        raise HeaderError(str(path), missing=missing)
     lines = table.source_lines or list(range(2, len(table) + 2))
     shared = {k: [format_cell(COLUMNS_BY_NAME[k], v) for v in table.columns[k]]
               for k in ATTRIBUTION_FIELDS if k in COLUMNS_BY_NAME}

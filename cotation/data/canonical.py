@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from cotation.data.schema import ATTRIBUTION_COLUMNS, COLUMNS, COLUMNS_BY_NAME, Column, Kind
 from cotation.data.table import (
     ATTRIBUTION_FIELDS, AttributionTable, DemandeTable, Reject, StrictModeError, arrow_type,
-    arrow_values, attributions_from_records,
+    arrow_values, attributions_from_records, check_columns,
 )
 from cotation.data.values import MULTI_SEPARATOR, ValueParseError, parse_cell
 
@@ -65,12 +65,7 @@ def canonical_fields(header: list[str]) -> list[FieldSpec]:
 
 
 def check_header(header: list[str], source: str) -> None:
-    missing = [c.name for c in COLUMNS if c.required and c.name not in header]
-    if missing:
-        raise ValueError(f"{source}:1: missing required column(s): {', '.join(missing)}")
-    dup = sorted({h for h in header if header.count(h) > 1})
-    if dup:
-        raise ValueError(f"{source}:1: duplicated column(s): {', '.join(dup)}")
+    check_columns(header, [c.name for c in COLUMNS if c.required], source)
 
 
 def shown(text: str) -> str:
@@ -184,6 +179,9 @@ def write_demandes_parquet(table: DemandeTable, path: str | Path) -> None:
 
 # ----------------------------------------------------------------------------- attributions
 
+_ATTRIBUTION_REQUIRED = [c for c in ATTRIBUTION_COLUMNS if ATTRIBUTION_FIELDS[c].required]
+
+
 def read_attributions_csv(path: str | Path, *, strict: bool = False, fast: bool = True
                           ) -> tuple[AttributionTable, list[Reject], int]:
     """Read an attribution CSV (``ATTRIBUTION_COLUMNS``) with the rules of the demandes' CSV:
@@ -197,12 +195,7 @@ def read_attributions_csv(path: str | Path, *, strict: bool = False, fast: bool 
         data = data[len(BOM):]
     records = split_records(data, None, fast=fast, source=source)
     header = records.header
-    missing = [c for c in ATTRIBUTION_COLUMNS if c not in header and ATTRIBUTION_FIELDS[c].required]
-    if missing:
-        raise ValueError(f"{source}:1: missing required column(s): {', '.join(missing)}")
-    dup = sorted({h for h in header if header.count(h) > 1})
-    if dup:
-        raise ValueError(f"{source}:1: duplicated column(s): {', '.join(dup)}")
+    check_columns(header, _ATTRIBUTION_REQUIRED, source)
     fields = [FieldSpec(name, (header.index(name),), name, canonical_parser(col), col.kind,
                         col.required, canonical=True)
               for name, col in ATTRIBUTION_FIELDS.items() if name in header]
@@ -236,12 +229,10 @@ def read_attributions_csv(path: str | Path, *, strict: bool = False, fast: bool 
 
 def read_attributions_parquet(path: str | Path, *, strict: bool = False
                               ) -> tuple[AttributionTable, list[Reject], int]:
-    """Same result shape and rules as ``cotation.data.table.read_attributions_csv``."""
+    """Same result shape as :func:`read_attributions_csv`."""
     table = pq.read_table(path)
     header = table.column_names
-    missing = [c for c in ATTRIBUTION_COLUMNS if c not in header and ATTRIBUTION_FIELDS[c].required]
-    if missing:
-        raise ValueError(f"{path}:1: missing required column(s): {', '.join(missing)}")
+    check_columns(header, _ATTRIBUTION_REQUIRED, str(path))
     cells = {name: column_cells(name, ATTRIBUTION_FIELDS[name],
                                 table.column(name).combine_chunks()).array.to_pylist()
              for name in ATTRIBUTION_FIELDS if name in header}

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cotation.data.table import AttributionTable, DemandeTable, ReadResult, Reject
+from cotation.data.table import AttributionTable, DemandeTable, HeaderError, ReadResult, Reject
+from cotation.i18n import _
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
@@ -41,10 +42,10 @@ def read_canonical(path: str | Path, fmt: str, *, strict: bool = False) -> ReadR
     from cotation.data.canonical import read_canonical_csv
     try:
         return read_canonical_csv(path, strict=strict)
-    except ValueError as exc:
-        if "missing required column" in str(exc):
-            raise ValueError(f"{exc}; if this is an extraction with its own columns, "
-                             "pass a mapping (--mapping FILE)") from None
+    except HeaderError as exc:
+        if exc.missing:
+            raise ValueError(_("{problem}; if this is an extraction with its own columns, pass "
+                               "a mapping (--mapping FILE)").format(problem=exc)) from None
         raise
 
 
@@ -71,7 +72,7 @@ def read_attributions(path: str | Path, *, strict: bool = False
     if detect_format(path) == "parquet":
         from cotation.data.canonical import read_attributions_parquet
         return read_attributions_parquet(path, strict=strict)
-    from cotation.data.table import read_attributions_csv
+    from cotation.data.canonical import read_attributions_csv
     return read_attributions_csv(path, strict=strict)
 
 

@@ -52,6 +52,29 @@ class StrictModeError(ValueError):
         super().__init__(f"{source}:{reject.line}: column {reject.column}: {reject.reason}")
 
 
+class HeaderError(ValueError):
+    """A header a reader cannot use: required columns missing, or a column named twice."""
+
+    def __init__(self, source: str, *, missing: Sequence[str] = (),
+                 duplicated: Sequence[str] = ()):
+        self.source, self.missing, self.duplicated = source, tuple(missing), tuple(duplicated)
+        if self.missing:
+            what = _("missing required column(s): {names}").format(names=", ".join(self.missing))
+        else:
+            what = _("duplicated column(s): {names}").format(names=", ".join(self.duplicated))
+        super().__init__(f"{source}:1: {what}")
+
+
+def check_columns(header: Sequence[str], required: Iterable[str], source: str) -> None:
+    """Raise :class:`HeaderError` when a required column is missing or a name repeats."""
+    missing = [name for name in required if name not in header]
+    if missing:
+        raise HeaderError(source, missing=missing)
+    dup = sorted({h for h in header if list(header).count(h) > 1})
+    if dup:
+        raise HeaderError(source, duplicated=dup)
+
+
 def arrow_type(kind: Kind):
     """The Arrow type of a canonical column of ``kind`` (the canonical Parquet's): sets of codes
     and localisations are ``list<string>`` (sets in the enumeration's order), missing values
@@ -279,12 +302,7 @@ def read_demandes_stream(fh: io.TextIOBase, *, source: str = "<stream>", strict:
         header = [h.strip() for h in next(reader)]
     except StopIteration:
         raise ValueError(f"{source}: empty file, expected a header row") from None
-    missing = [c.name for c in COLUMNS if c.required and c.name not in header]
-    if missing:
-        raise ValueError(f"{source}:1: missing required column(s): {', '.join(missing)}")
-    dup = sorted({h for h in header if header.count(h) > 1})
-    if dup:
-        raise ValueError(f"{source}:1: duplicated column(s): {', '.join(dup)}")
+    check_columns(header, [c.name for c in COLUMNS if c.required], source)
     canon = [(i, COLUMNS_BY_NAME[h]) for i, h in enumerate(header) if h in COLUMNS_BY_NAME]
     extra = [(i, h) for i, h in enumerate(header) if h not in COLUMNS_BY_NAME]
     cols: dict[str, list] = {c.name: [] for c in COLUMNS}
@@ -413,13 +431,6 @@ def parse_attribution(rec: Mapping[str, Any], line: int) -> tuple[dict[str, Any]
             return values, Reject(line, name, "", _("{name} is required").format(name=name), nu)
         values[name] = v
     return values, None
-
-
-def read_attributions_csv(path: str | Path, *, strict: bool = False, fast: bool = True
-                          ) -> tuple[AttributionTable, list[Reject], int]:
-    """Read an attribution CSV through the boundary (:func:`cotation.data.canonical.read_attributions_csv`)."""
-    from cotation.data.canonical import read_attributions_csv as read
-    return read(path, strict=strict, fast=fast)
 
 
 def attributions_from_records(records: Iterable[tuple[int, Mapping[str, Any]]], source: str,

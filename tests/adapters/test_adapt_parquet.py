@@ -7,7 +7,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from cotation.data.table import AttributionTable, read_attributions_csv
+from cotation.data.canonical import read_attributions_csv
+from cotation.data.table import AttributionTable
 from sne_adapters import read_attributions, read_demandes, write_attributions, write_demandes
 from cotation.data.canonical import read_canonical_parquet
 
