@@ -108,3 +108,41 @@ def test_missing_and_duplicated_columns_are_located(tmp_path):
     path.write_text(",".join(HEADER + ["commune"]) + "\n")
     with pytest.raises(ValueError, match=r":1: duplicated column\(s\): commune"):
         read_attributions_csv(path)
+
+
+def test_parquet_reads_like_the_csv(tmp_path):
+    """Text or typed Parquet columns: the same rows, values and rejects as the CSV (lines are
+    row numbers there: the CSV's minus one, the header)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from cotation.data.canonical import read_attributions_parquet
+
+    csv_path = tmp_path / "a.csv"
+    csv_path.write_bytes(_hostile_csv(3_000, seed=5).replace(b"\n\n", b"\n"))
+    text = pacsv.read_csv(csv_path, convert_options=pacsv.ConvertOptions(
+        column_types={h: pa.string() for h in HEADER}, strings_can_be_null=False),
+        parse_options=pacsv.ParseOptions(invalid_row_handler=lambda row: "skip"))
+    pacsv.write_csv(text, tmp_path / "clean.csv")          # the same records, one per line
+    kept_csv, rejects_csv, _n = read_attributions_csv(tmp_path / "clean.csv")
+    pq.write_table(text, tmp_path / "a.parquet")
+    table, rejects, n_read = read_attributions_parquet(tmp_path / "a.parquet")
+    assert n_read == text.num_rows == len(table) + len(rejects)
+    assert rejects and [(r.line + 1, r.column, r.value, r.reason, r.numero_unique)
+                        for r in rejects] == \
+        [(r.line, r.column, r.value, r.reason, r.numero_unique) for r in rejects_csv]
+    assert {k: list(table.columns[k]) for k in ATTRIBUTION_FIELDS} == \
+        {k: list(kept_csv.columns[k]) for k in ATTRIBUTION_FIELDS}
+    good = read_attributions_parquet(tmp_path / "a.parquet", fast=False)
+    assert [r.as_row() for r in good[1]] == [r.as_row() for r in rejects]
+    # typed columns of the rows accepted read back as the same values
+    typed = pa.table({name: pa.array(list(table.columns[name]),
+                                     type=pa.date32() if name.startswith("date") else
+                                     pa.bool_() if name in ("est_mutation", "qpv") else pa.string())
+                      for name in ATTRIBUTION_FIELDS})
+    pq.write_table(typed, tmp_path / "typed.parquet")
+    again, again_rejects, _ = read_attributions_parquet(tmp_path / "typed.parquet")
+    assert not again_rejects
+    assert {k: list(again.columns[k]) for k in ATTRIBUTION_FIELDS} == \
+        {k: list(table.columns[k]) for k in ATTRIBUTION_FIELDS}

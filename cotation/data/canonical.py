@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from cotation.data.schema import ATTRIBUTION_COLUMNS, COLUMNS, COLUMNS_BY_NAME, Column, Kind
 from cotation.data.table import (
     ATTRIBUTION_FIELDS, AttributionTable, DemandeTable, Reject, StrictModeError, arrow_type,
-    arrow_values, attributions_from_records, check_columns,
+    arrow_values, check_columns,
 )
 from cotation.data.values import MULTI_SEPARATOR, ValueParseError, parse_cell
 
@@ -193,7 +193,13 @@ def read_attributions_csv(path: str | Path, *, strict: bool = False, fast: bool 
     data = Path(path).read_bytes()
     if data.startswith(BOM):
         data = data[len(BOM):]
-    records = split_records(data, None, fast=fast, source=source)
+    return _attributions(split_records(data, None, fast=fast, source=source), source,
+                         strict=strict, fast=fast)
+
+
+def _attributions(records: Records, source: str, *, strict: bool, fast: bool
+                  ) -> tuple[AttributionTable, list[Reject], int]:
+    """Checked attribution table of ``records`` (CSV split or Parquet cells)."""
     header = records.header
     check_columns(header, _ATTRIBUTION_REQUIRED, source)
     fields = [FieldSpec(name, (header.index(name),), name, canonical_parser(col), col.kind,
@@ -227,18 +233,20 @@ def read_attributions_csv(path: str | Path, *, strict: bool = False, fast: bool 
     return AttributionTable.from_arrow(columns, n_keep), rejects, records.n_read
 
 
-def read_attributions_parquet(path: str | Path, *, strict: bool = False
+def read_attributions_parquet(path: str | Path, *, strict: bool = False, fast: bool = True
                               ) -> tuple[AttributionTable, list[Reject], int]:
-    """Same result shape as :func:`read_attributions_csv`."""
+    """Same result shape and rules as :func:`read_attributions_csv`; typed columns are read as
+    their canonical text (dates, booleans, INSEE codes as integers left-padded); lines are row
+    numbers (1-based)."""
+    source = str(path)
     table = pq.read_table(path)
-    header = table.column_names
-    check_columns(header, _ATTRIBUTION_REQUIRED, str(path))
-    cells = {name: column_cells(name, ATTRIBUTION_FIELDS[name],
-                                table.column(name).combine_chunks()).array.to_pylist()
-             for name in ATTRIBUTION_FIELDS if name in header}
-    records = ((i + 1, {n: (repr(v[i]) if isinstance(v[i], float) else v[i]) for n, v in cells.items()})
-               for i in range(table.num_rows))
-    return attributions_from_records(records, str(path), strict)
+    header = [str(h) for h in table.column_names]
+    check_columns(header, _ATTRIBUTION_REQUIRED, source)
+    names = [h for h in header if h in ATTRIBUTION_FIELDS]
+    columns = [column_cells(name, ATTRIBUTION_FIELDS[name],
+                            table.column(name).combine_chunks()).array for name in names]
+    records = Records(names, columns, np.arange(1, table.num_rows + 1, dtype=np.int64))
+    return _attributions(records, source, strict=strict, fast=fast)
 
 
 def write_attributions_parquet(table: AttributionTable, path: str | Path) -> None:
