@@ -146,3 +146,37 @@ def test_parquet_reads_like_the_csv(tmp_path):
     assert not again_rejects
     assert {k: list(again.columns[k]) for k in ATTRIBUTION_FIELDS} == \
         {k: list(table.columns[k]) for k in ATTRIBUTION_FIELDS}
+
+
+def test_parquet_numbers_with_decimals_where_text_is_expected_are_rejects(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from cotation.data.canonical import read_attributions_parquet
+
+    pq.write_table(pa.table({
+        "numero_unique": ["A1", "A2", "A3"],
+        "date_depot": pa.array([dt.date(2020, 1, 1)] * 3),
+        "date_attribution": pa.array([dt.date(2024, 1, 1)] * 3),
+        "commune": pa.array([69123, 6088, 69123]),             # integers: left-padded INSEE codes
+        "typologie": ["T2", "T3", "T2"],
+        "est_mutation": [False, True, None],
+        "reservataire": pa.array([None, 1.5, None]),          # a number where text is expected
+    }), tmp_path / "a.parquet")
+    table, rejects, n_read = read_attributions_parquet(tmp_path / "a.parquet")
+    assert n_read == 3 and len(table) == 2
+    assert [(r.line, r.column, r.value, r.numero_unique) for r in rejects] == \
+        [(2, "reservataire", "1.5", "A2")]
+    assert list(table.columns["commune"]) == ["69123", "69123"]
+
+
+def test_header_error_is_typed_located_and_pickles():
+    import pickle
+
+    from cotation.data.table import HeaderError, check_columns
+
+    with pytest.raises(HeaderError) as err:
+        check_columns(["a", "", ""], ["a"], "f.csv")
+    assert str(err.value) == 'f.csv:1: duplicated column(s): ""'
+    again = pickle.loads(pickle.dumps(err.value))
+    assert (str(again), again.duplicated) == (str(err.value), ("",))

@@ -30,7 +30,7 @@ def add_inputs(p: argparse.ArgumentParser, *names: str) -> None:
     (``--grid G --demandes D``) or, as before, as positionals in that order."""
     helps = {"grid": _("grid file (YAML)"),
              "demandes": _("demandes: canonical CSV or Parquet, SNE XML, or an extraction with --mapping"),
-             "attributions": _("attributions (leases signed), canonical CSV")}
+             "attributions": _("attributions (leases signed), canonical CSV or Parquet")}
     metavars = {name: _input_metavar(name) for name in names}
     for name in names:
         p.add_argument(name, nargs="?", metavar=metavars[name], help=helps[name])

@@ -91,7 +91,7 @@ def _prepare(args, explain: bool = True) -> tuple[Any, Positioning] | None:
     from cotation.cli.core import default_engine, load_and_read
     from cotation.engine import score
     from cotation.progress import Progress
-    from cotation.data.canonical import read_attributions_csv
+    from cotation.data.sources import read_attributions
 
     input_file(args.demandes, _("demandes"))
     input_file(args.attributions, _("attributions"))
@@ -100,7 +100,7 @@ def _prepare(args, explain: bool = True) -> tuple[Any, Positioning] | None:
         return None
     grid, result = loaded
     try:
-        attributions, rejects, n_read = read_attributions_csv(args.attributions)
+        attributions, rejects, n_read = read_attributions(args.attributions)
     except ValueError as exc:
         print_error(str(exc))
         return None

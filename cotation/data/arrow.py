@@ -286,9 +286,11 @@ def _native(col: Column, t: pa.DataType) -> bool:
     return False
 
 
-def records_from_arrow(table: pa.Table) -> ArrowRecords:
+def records_from_arrow(table: pa.Table,
+                       schema: Mapping[str, Column] = COLUMNS_BY_NAME) -> ArrowRecords:
     """The canonical cells of ``table``'s rows, lines numbered from 1: text, floats for
-    decimal columns, and columns already of their canonical Arrow type as they are."""
+    decimal columns, and columns already of their canonical Arrow type as they are.
+    ``schema``: the columns by name (the demandes'; the attributions' for leases)."""
     n = table.num_rows
     header = [str(h) for h in table.column_names]
     columns: list[pa.Array] = []
@@ -297,7 +299,7 @@ def records_from_arrow(table: pa.Table) -> ArrowRecords:
     padded: dict[str, int] = {}
     for name, chunked in zip(header, table.columns):
         arr = single(chunked)
-        col = COLUMNS_BY_NAME.get(name)
+        col = schema.get(name)
         if pa.types.is_dictionary(arr.type):
             arr = arr.cast(arr.type.value_type)
         if arr.type == pa.string() or (col is not None and _native(col, arr.type)):

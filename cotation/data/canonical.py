@@ -74,18 +74,20 @@ def shown(text: str) -> str:
 
 
 def decode_reject(line: int, cells: list[str], header: list[str], encoding: str,
-                  nu: str) -> Reject:
-    """A record holding bytes that ``encoding`` cannot decode."""
+                  nu: str, *, mapping: bool = True) -> Reject:
+    """A record holding bytes that ``encoding`` cannot decode (``mapping``: the file could
+    declare its encoding in a mapping, which the reason then suggests)."""
     for name, cell in zip(header + ["*"] * len(cells), cells):
         raw = cell.encode("utf-8", "surrogateescape")
         try:
             raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             bad = raw[exc.start:exc.end].hex()
-            return Reject(line, name, shown(cell),
-                          _("bytes 0x{bad} are not valid {encoding}; declare the file's encoding "
-                            "in a mapping (encoding: cp1252 for most Windows exports)").format(
-                                bad=bad, encoding=encoding), nu)
+            why = _("bytes 0x{bad} are not valid {encoding}; declare the file's encoding "
+                    "in a mapping (encoding: cp1252 for most Windows exports)") if mapping else \
+                _("bytes 0x{bad} are not valid {encoding}; save the file as UTF-8 (most "
+                  "spreadsheets offer it as \"CSV UTF-8\")")
+            return Reject(line, name, shown(cell), why.format(bad=bad, encoding=encoding), nu)
     return Reject(line, "*", "", _("line is not valid {encoding}").format(encoding=encoding), nu)
 
 
@@ -197,9 +199,10 @@ def read_attributions_csv(path: str | Path, *, strict: bool = False, fast: bool 
                          strict=strict, fast=fast)
 
 
-def _attributions(records: Records, source: str, *, strict: bool, fast: bool
-                  ) -> tuple[AttributionTable, list[Reject], int]:
-    """Checked attribution table of ``records`` (CSV split or Parquet cells)."""
+def _attributions(records: Records, source: str, *, strict: bool, fast: bool,
+                  pre_rejects: Sequence[Reject] = ()) -> tuple[AttributionTable, list[Reject], int]:
+    """Checked attribution table of ``records`` (CSV split or Parquet cells); ``pre_rejects``:
+    rows already rejected (they count as read)."""
     header = records.header
     check_columns(header, _ATTRIBUTION_REQUIRED, source)
     fields = [FieldSpec(name, (header.index(name),), name, canonical_parser(col), col.kind,
@@ -211,12 +214,13 @@ def _attributions(records: Records, source: str, *, strict: bool, fast: bool
     def odd(line: int, cells: list[str], why: str) -> Reject:
         nu = cells[nu_idx].strip() if len(cells) > nu_idx else ""
         if why == "encoding":
-            return decode_reject(line, cells, header, "utf-8", shown(nu))
+            return decode_reject(line, cells, header, "utf-8", shown(nu), mapping=False)
         return Reject(line, "*", "", odd_reason(cells, why, width), nu)
 
     checked = check_records(records, fields, nu_source=nu_idx, vectorised=fast,
                             display=lambda s: s)
-    rejects = [odd(line, cells, why) for line, cells, why in records.odd] + checked.rejects
+    rejects = [*pre_rejects, *(odd(line, cells, why) for line, cells, why in records.odd),
+               *checked.rejects]
     rejects.sort(key=lambda r: r.line)
     if strict and rejects:
         raise StrictModeError(rejects[0], source)
@@ -230,23 +234,23 @@ def _attributions(records: Records, source: str, *, strict: bool, fast: bool
             columns[name] = arr if mask is None else arr.filter(mask)
         else:
             columns[name] = pa.nulls(n_keep, arrow_type(col.kind))
-    return AttributionTable.from_arrow(columns, n_keep), rejects, records.n_read
+    return AttributionTable.from_arrow(columns, n_keep), rejects, records.n_read + len(pre_rejects)
 
 
 def read_attributions_parquet(path: str | Path, *, strict: bool = False, fast: bool = True
                               ) -> tuple[AttributionTable, list[Reject], int]:
-    """Same result shape and rules as :func:`read_attributions_csv`; typed columns are read as
-    their canonical text (dates, booleans, INSEE codes as integers left-padded); lines are row
-    numbers (1-based)."""
+    """Same result shape and rules as :func:`read_attributions_csv`, with the rules of typed
+    columns of :mod:`cotation.data.arrow` (dates as ``date32``, booleans, INSEE codes as text
+    or integers; a floating-point number where text or a code is expected is a reject);
+    lines are row numbers (1-based)."""
     source = str(path)
     table = pq.read_table(path)
     header = [str(h) for h in table.column_names]
     check_columns(header, _ATTRIBUTION_REQUIRED, source)
-    names = [h for h in header if h in ATTRIBUTION_FIELDS]
-    columns = [column_cells(name, ATTRIBUTION_FIELDS[name],
-                            table.column(name).combine_chunks()).array for name in names]
-    records = Records(names, columns, np.arange(1, table.num_rows + 1, dtype=np.int64))
-    return _attributions(records, source, strict=strict, fast=fast)
+    cells = records_from_arrow(table.select([h for h in header if h in ATTRIBUTION_FIELDS]),
+                               ATTRIBUTION_FIELDS)
+    return _attributions(cells.records, source, strict=strict, fast=fast,
+                         pre_rejects=cells.rejects)
 
 
 def write_attributions_parquet(table: AttributionTable, path: str | Path) -> None:

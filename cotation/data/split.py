@@ -57,7 +57,7 @@ def odd_reason(cells: list[str], why: str, width: int) -> str:
         return _("a cell is longer than {n} characters").format(n=MAX_CELL)
     if why.startswith("malformed"):
         return _("the line cannot be read as CSV ({problem})").format(problem=why.partition(": ")[2])
-    return f"{len(cells)} cells, header has {width}"
+    return _("{n} cells, header has {m}").format(n=len(cells), m=width)
 
 
 def is_blank(cells: list[str]) -> bool:
@@ -117,7 +117,7 @@ def _reader(lines, delimiter: str, quote: str | None):
 
 def _header(cells: list[str] | None, source: str) -> list[str]:
     if cells is None:
-        raise ValueError(f"{source}: empty file, expected a header row")
+        raise ValueError(_("{source}: empty file, expected a header row").format(source=source))
     return [h.strip() for h in cells]
 
 
@@ -125,7 +125,8 @@ def _first(reader, source: str) -> list[str] | None:
     try:
         return next(reader, None)
     except csv.Error as exc:
-        raise ValueError(f"{source}:1: the header cannot be read as CSV ({exc})") from None
+        raise ValueError(_("{source}:1: the header cannot be read as CSV ({problem})").format(
+            source=source, problem=exc)) from None
 
 
 def _has_surrogate(cells: list[str]) -> bool:
@@ -171,7 +172,7 @@ def _split_fast(data: bytes, delimiter: str, quote: str | None, skip_lines: int,
                 source: str) -> Records | None:
     """None when the file needs the Python splitter (multi-line cells, lone CR)."""
     if not data:
-        raise ValueError(f"{source}: empty file, expected a header row")
+        raise ValueError(_("{source}: empty file, expected a header row").format(source=source))
     plain = _split_plain(data, delimiter, quote, skip_lines, source)
     if plain is not None:
         return plain
@@ -184,7 +185,7 @@ def _split_fast(data: bytes, delimiter: str, quote: str | None, skip_lines: int,
     ends = nl if arr[-1] == _LF else np.append(nl, n)
     starts = np.concatenate(([0], nl + 1))[: ends.size]
     if ends.size <= skip_lines:
-        raise ValueError(f"{source}: empty file, expected a header row")
+        raise ValueError(_("{source}: empty file, expected a header row").format(source=source))
     qpos = _positions(arr, ord(quote)) if quote is not None and quote.encode() in data \
         else np.empty(0, np.int64)
     qcount = None

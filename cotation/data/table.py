@@ -61,8 +61,16 @@ class HeaderError(ValueError):
         if self.missing:
             what = _("missing required column(s): {names}").format(names=", ".join(self.missing))
         else:
-            what = _("duplicated column(s): {names}").format(names=", ".join(self.duplicated))
+            what = _("duplicated column(s): {names}").format(
+                names=", ".join(name or '""' for name in self.duplicated))
         super().__init__(f"{source}:1: {what}")
+
+    def __reduce__(self):
+        return (_header_error, (self.source, self.missing, self.duplicated))
+
+
+def _header_error(source: str, missing: Sequence[str], duplicated: Sequence[str]) -> HeaderError:
+    return HeaderError(source, missing=missing, duplicated=duplicated)
 
 
 def check_columns(header: Sequence[str], required: Iterable[str], source: str) -> None:
@@ -301,7 +309,7 @@ def read_demandes_stream(fh: io.TextIOBase, *, source: str = "<stream>", strict:
     try:
         header = [h.strip() for h in next(reader)]
     except StopIteration:
-        raise ValueError(f"{source}: empty file, expected a header row") from None
+        raise ValueError(_("{source}: empty file, expected a header row").format(source=source)) from None
     check_columns(header, [c.name for c in COLUMNS if c.required], source)
     canon = [(i, COLUMNS_BY_NAME[h]) for i, h in enumerate(header) if h in COLUMNS_BY_NAME]
     extra = [(i, h) for i, h in enumerate(header) if h not in COLUMNS_BY_NAME]
