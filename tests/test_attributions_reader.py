@@ -180,3 +180,14 @@ def test_header_error_is_typed_located_and_pickles():
     assert str(err.value) == 'f.csv:1: duplicated column(s): ""'
     again = pickle.loads(pickle.dumps(err.value))
     assert (str(again), again.duplicated) == (str(err.value), ("",))
+
+
+def test_a_short_line_with_bad_bytes_prints_nothing(tmp_path, capfd):
+    """pyarrow is given no invalid-row handler (it would decode the row for it and print an
+    ignored UnicodeDecodeError): the line is a reject, stderr stays empty."""
+    path = tmp_path / "attributions.csv"
+    path.write_bytes(b"numero_unique,date_depot,date_attribution,commune,typologie\n"
+                     b"A\xff,2020-01-01\nB,2020-01-01,2024-01-01,69123,T2\n")
+    table, rejects, n_read = read_attributions_csv(path)
+    assert (len(table), n_read, [r.line for r in rejects]) == (1, 2, [2])
+    assert capfd.readouterr().err == ""

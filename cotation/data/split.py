@@ -288,14 +288,8 @@ def _split_plain(data: bytes, delimiter: str, quote: str | None, skip_lines: int
                                     delimiter, quote), source), source)
     if len(header) < 2:
         return None      # a one-column file cannot tell a blank line from a record
-    bad: list[int] = []
-
-    def invalid(row) -> str:
-        bad.append(1)
-        return "skip"
-
-    columns = _pyarrow_split(memoryview(data)[end + 1:], len(header), delimiter, quote, invalid)
-    if bad:
+    columns = _pyarrow_cells(memoryview(data)[end + 1:], len(header), delimiter, quote)
+    if columns is None:
         return None
     n = len(columns[0]) if columns else 0
     # pyarrow skips blank lines: then there are fewer records than lines (one count of
@@ -312,17 +306,23 @@ def _split_quick(data: bytes, starts: np.ndarray, empty: np.ndarray, line_no: np
     if len(header) < 2:
         return None  # a one-column file cannot tell a blank line from a record
     first = int(starts[0]) if starts.size else len(data)
-    bad: list[int] = []
-
-    def invalid(row) -> str:
-        bad.append(1)
-        return "skip"
-
-    columns = _pyarrow_split(memoryview(data)[first:], len(header), delimiter, quote, invalid)
+    columns = _pyarrow_cells(memoryview(data)[first:], len(header), delimiter, quote)
     lines = line_no[~empty]
-    if bad or (columns and len(columns[0]) != lines.size):
+    if columns is None or (columns and len(columns[0]) != lines.size):
         return None
     return Records(header, columns, lines)
+
+
+def _pyarrow_cells(buf, width: int, delimiter: str, quote: str | None
+                   ) -> list[pa.ChunkedArray] | None:
+    """:func:`_pyarrow_split` of lines believed regular; None when pyarrow finds one that is
+    not (a wrong cell count, or bytes that are not UTF-8): the exact path decides then. (No
+    invalid-row handler: pyarrow decodes the row for it, and a row that is not UTF-8 would
+    print an ignored exception.)"""
+    try:
+        return _pyarrow_split(buf, width, delimiter, quote)
+    except pa.ArrowInvalid:
+        return None
 
 
 def _well_formed(data: bytes, starts: np.ndarray, ends: np.ndarray, delimiter: str,
@@ -364,8 +364,7 @@ def _parse_lines(arr: np.ndarray, starts: np.ndarray, ends: np.ndarray, delimite
     return out if len(out) == len(pieces) else None
 
 
-def _pyarrow_split(buf, width: int, delimiter: str, quote: str | None,
-                   invalid=None) -> list[pa.ChunkedArray]:
+def _pyarrow_split(buf, width: int, delimiter: str, quote: str | None) -> list[pa.ChunkedArray]:
     names = [f"c{i}" for i in range(width)]
     if len(buf) == 0:
         return [pa.chunked_array([pa.array([], pa.string())]) for _ in names]
@@ -374,8 +373,7 @@ def _pyarrow_split(buf, width: int, delimiter: str, quote: str | None,
         read_options=pacsv.ReadOptions(column_names=names),
         parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char=quote or False,
                                          double_quote=True,
-                                         escape_char=False, newlines_in_values=False,
-                                         invalid_row_handler=invalid),
+                                         escape_char=False, newlines_in_values=False),
         convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in names},
                                              strings_can_be_null=False,
                                              quoted_strings_can_be_null=False))
