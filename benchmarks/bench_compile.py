@@ -34,7 +34,7 @@ t1 = time.perf_counter()
 cg.warm()
 t2 = time.perf_counter()
 src = cg.plan.source
-print(json.dumps({{"criteria": len(g.criteria), "lines": src.count(chr(10)), "chars": len(src),
+print(json.dumps({{"criteria": len(g.criteria), "lines": cg.kernel_lines, "chars": len(src),
                   "lower_s": t1 - t0, "compile_s": t2 - t1}}))
 """
 

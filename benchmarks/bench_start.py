@@ -212,12 +212,7 @@ def main(argv=None) -> int:
         caches = {name: tempfile.mkdtemp(dir=tmp) for name, _ in trees}
         csv_out = str(Path(tmp) / "out.csv")
         for name, root in trees:       # cold: compile into the cache, then warm the grid cache
-            t0 = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "cotation.cli", "score", str(GRID), str(DEMANDES),
-                            "--today", TODAY, "-o", csv_out, "--engine", "compiled"],
-                           env=_env(caches[name], root), check=True, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, cwd=root)
-            cold = time.perf_counter() - t0
+            cold = cli_wall(root, caches[name], csv_out, "--engine", "compiled")
             api_run(root, caches[name], args.api_rows)
             out["trees"][name] = {"root": str(root), "cold_cli_s": cold, "api": [], "cli": [],
                                   "cli_wall": [], "cli_wall_compiled": []}

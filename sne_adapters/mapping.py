@@ -33,13 +33,12 @@ import jsonschema
 import yaml
 
 from cotation.data.schema import COLUMNS, COLUMNS_BY_NAME, Kind
-from cotation.data.table import Reject
 from cotation.data.values import ValueParseError, check_range, is_number_text, parse_cell
 
 from sne_adapters import codes as sne_codes
 from cotation.data.build import JOIN, AdapterResult, FieldSpec, build_table
-from cotation.data.split import odd_reason, split_records
-from cotation.data.canonical import BOM, decode_reject, shown
+from cotation.data.split import split_records
+from cotation.data.canonical import BOM, odd_rejecter
 from cotation.i18n import _
 
 _UTF8 = {"utf-8", "utf8", "utf-8-sig"}
@@ -365,16 +364,9 @@ def read_mapped_csv(path: str | Path, mapping: "str | Path | TMapping[str, Any] 
             taken.add(name)
             extras.append((name, i))
     nu_idx = next(s.sources[0] for s in specs if s.name == "numero_unique")
-    width = len(header)
-
-    def odd(line: int, cells: list[str], why: str) -> Reject:
-        nu = shown(cells[nu_idx].strip()) if len(cells) > nu_idx else ""
-        if why == "encoding":
-            return decode_reject(line, cells, header, encoding, nu)
-        return Reject(line, "*", "", odd_reason(cells, why, width), nu)
-
     table, rejects = build_table(records, specs, extras, nu_source=nu_idx, source=source,
-                                 strict=strict, vectorised=fast, odd_reject=odd,
+                                 strict=strict, vectorised=fast,
+                                 odd_reject=odd_rejecter(header, nu_idx, encoding),
                                  display=lambda s: s.replace(JOIN, " + "))
     details = {"mapping": m.name, "encoding": encoding}
     if missing_optional:

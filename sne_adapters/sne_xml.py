@@ -32,11 +32,11 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from cotation.data.schema import COLUMNS, COLUMNS_BY_NAME
-from cotation.data.table import DemandeTable, Reject, StrictModeError
+from cotation.data.table import DemandeTable, Reject, StrictModeError, empty_value
 from cotation.data.values import ValueParseError, parse_cell
 
 from sne_adapters import codes
-from cotation.data.build import AdapterResult, empty_value
+from cotation.data.build import AdapterResult
 from cotation.i18n import _
 
 VERSIONS = ("02.00", "02.01")

@@ -109,6 +109,24 @@ def test_cache_false_and_in_memory_text_always_validate(cache, tmp_path):
     assert _entries(cache) == []
 
 
+def test_cache_false_and_in_memory_text_do_not_read_a_filled_cache(cache, tmp_path, monkeypatch):
+    """With an entry in the cache, ``cache=False`` and a text given in memory still validate
+    (the previous test only shows that they do not write)."""
+    import cotation.grid.load as load_mod
+
+    path = _copy(tmp_path)
+    load_grid(path)
+    assert len(_entries(cache)) == 1
+    calls = []
+    validate = load_mod._validate
+    monkeypatch.setattr(load_mod, "_validate", lambda *a, **k: calls.append(1) or validate(*a, **k))
+    load_grid(path)
+    assert calls == []                          # the entry is used
+    load_grid(path, cache=False)
+    load_grid(path, path.read_text(encoding="utf-8"))
+    assert calls == [1, 1]
+
+
 def test_an_unwritable_cache_is_not_an_error(tmp_path, monkeypatch):
     blocker = tmp_path / "file"
     blocker.write_text("x")

@@ -25,7 +25,7 @@ _COMMAND_MODULES = (
     "cotation.cli.studio",
 )
 
-# The commands each module registers (tests/test_cli_lazy.py checks this table against the
+# The commands each module registers (tests/test_warm_start.py checks this table against the
 # modules): a command line naming one of them imports that module only, not all ten, which
 # cost about 0.1 s of imports at every start. A module missing here is still registered.
 _COMMANDS = {
@@ -46,7 +46,7 @@ def _modules_for(argv: list[str] | None) -> tuple[str, ...]:
     args = sys.argv[1:] if argv is None else argv
     if args and args[0] in _COMMANDS:
         return (_COMMANDS[args[0]],)
-    return tuple(dict.fromkeys(_COMMAND_MODULES + tuple(_COMMANDS.values())))
+    return _COMMAND_MODULES
 
 
 def build_parser(argv: list[str] | None = ()) -> ArgumentParser:

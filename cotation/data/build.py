@@ -31,7 +31,7 @@ from cotation.data.table import (
 from cotation.data.values import COUNT_COLUMNS, MAX_MAGNITUDE, MULTI_SEPARATOR, ValueParseError
 
 from cotation.data.parallel import map_columns
-from cotation.data.split import Records, single
+from cotation.data.split import Records, is_text, single
 from cotation.i18n import _
 
 JOIN = "\x1f"  # joins the cells of a field read from several source columns
@@ -86,10 +86,6 @@ class FieldSpec:
     canonical: bool = False
 
 
-def empty_value(kind: Kind) -> Any:
-    return frozenset() if kind is Kind.CODESET else (() if kind is Kind.COMMUNES else None)
-
-
 def _column(spec: FieldSpec) -> Column:
     """The canonical column ``spec`` fills (its enumeration orders sets of codes)."""
     col = COLUMNS_BY_NAME.get(spec.name)
@@ -104,10 +100,6 @@ def _empty_array(kind: Kind, n: int) -> pa.Array:
     return pa.nulls(n, t)
 
 
-def _is_text(t: pa.DataType) -> bool:
-    return pa.types.is_string(t) or pa.types.is_large_string(t)
-
-
 def field_input(records: Records, spec: FieldSpec) -> pa.Array:
     """The source text (or typed values) of a field; a null text cell is an empty one."""
     cols = [_filled(records.columns[i]) for i in spec.sources]
@@ -115,7 +107,7 @@ def field_input(records: Records, spec: FieldSpec) -> pa.Array:
 
 
 def _filled(arr: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
-    if arr.null_count and _is_text(arr.type):
+    if arr.null_count and is_text(arr.type):
         return arr.fill_null("")
     return arr
 
@@ -407,7 +399,7 @@ def vector_parse(spec: FieldSpec, arr: pa.Array) -> Parsed:
     """(values, ok): ok[i] means values[i] is what ``spec.parse`` returns for row i."""
     if pa.types.is_floating(arr.type):
         return _typed_float(spec, arr)
-    if not _is_text(arr.type):
+    if not is_text(arr.type):
         native = _native(spec, arr)
         if native is not None:
             return native
@@ -433,7 +425,7 @@ def cell_text(spec: FieldSpec, arr: pa.Array, rows: np.ndarray) -> list[str]:
     sub = arr.take(pa.array(rows, pa.int64()))
     if pa.types.is_floating(arr.type):
         return ["" if v is None else repr(float(v)) for v in sub.to_pylist()]
-    if not _is_text(sub.type):
+    if not is_text(sub.type):
         from cotation.data.arrow import column_cells
         sub = column_cells(spec.name, COLUMNS_BY_NAME.get(spec.name), sub).array
         if pa.types.is_floating(sub.type):

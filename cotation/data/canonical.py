@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -91,6 +91,20 @@ def decode_reject(line: int, cells: list[str], header: list[str], encoding: str,
     return Reject(line, "*", "", _("line is not valid {encoding}").format(encoding=encoding), nu)
 
 
+def odd_rejecter(header: list[str], nu_idx: int, encoding: str, *, mapping: bool = True
+                 ) -> Callable[[int, list[str], str], Reject]:
+    """The reject of an odd record (see :class:`cotation.data.split.Records`): its bytes, its
+    cell count, an oversized or malformed cell; ``mapping`` as in :func:`decode_reject`."""
+    width = len(header)
+
+    def odd(line: int, cells: list[str], why: str) -> Reject:
+        nu = shown(cells[nu_idx].strip()) if len(cells) > nu_idx else ""
+        if why == "encoding":
+            return decode_reject(line, cells, header, encoding, nu, mapping=mapping)
+        return Reject(line, "*", "", odd_reason(cells, why, width), nu)
+    return odd
+
+
 def read_canonical_csv(path: str | Path, *, strict: bool = False, fast: bool = True) -> AdapterResult:
     """Read a canonical demande CSV. ``fast=False`` is the row-by-row path (tests, debugging).
     The bytes are UTF-8 (a BOM is dropped); pyarrow checks that on the fast path, and a file
@@ -113,16 +127,9 @@ def records_to_result(records: Records, *, source: str, strict: bool, fast: bool
     fields = canonical_fields(header)
     extras = [(h, i) for i, h in enumerate(header) if h not in COLUMNS_BY_NAME]
     nu_idx = header.index("numero_unique")
-    width = len(header)
-
-    def odd(line: int, cells: list[str], why: str) -> Reject:
-        nu = cells[nu_idx].strip() if len(cells) > nu_idx else ""
-        if why == "encoding":
-            return decode_reject(line, cells, header, encoding, shown(nu))
-        return Reject(line, "*", "", odd_reason(cells, why, width), nu)
-
     table, rejects = build_table(records, fields, extras, nu_source=nu_idx, source=source,
-                                 strict=strict, vectorised=fast, odd_reject=odd,
+                                 strict=strict, vectorised=fast,
+                                 odd_reject=odd_rejecter(header, nu_idx, encoding),
                                  pre_rejects=pre_rejects)
     return AdapterResult(table, rejects, records.n_read + len(pre_rejects),
                          [name for name, _ in extras], fmt,
@@ -209,14 +216,7 @@ def _attributions(records: Records, source: str, *, strict: bool, fast: bool,
                         col.required, canonical=True)
               for name, col in ATTRIBUTION_FIELDS.items() if name in header]
     nu_idx = header.index("numero_unique")
-    width = len(header)
-
-    def odd(line: int, cells: list[str], why: str) -> Reject:
-        nu = cells[nu_idx].strip() if len(cells) > nu_idx else ""
-        if why == "encoding":
-            return decode_reject(line, cells, header, "utf-8", shown(nu), mapping=False)
-        return Reject(line, "*", "", odd_reason(cells, why, width), nu)
-
+    odd = odd_rejecter(header, nu_idx, "utf-8", mapping=False)
     checked = check_records(records, fields, nu_source=nu_idx, vectorised=fast,
                             display=lambda s: s)
     rejects = [*pre_rejects, *(odd(line, cells, why) for line, cells, why in records.odd),

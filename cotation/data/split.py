@@ -44,6 +44,11 @@ class Records:
         return len(self.lines) + len(self.odd)
 
 
+def is_text(t: pa.DataType) -> bool:
+    """A string column (Arrow ``string`` or ``large_string``)."""
+    return pa.types.is_string(t) or pa.types.is_large_string(t)
+
+
 def single(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
     """One Array (a ChunkedArray of one chunk without a copy)."""
     if isinstance(arr, pa.ChunkedArray):
@@ -90,7 +95,7 @@ def _drop_oversized(records: Records) -> Records:
         return records
     over = np.zeros(n, dtype=bool)
     for col in records.columns:
-        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+        if is_text(col.type):
             # bytes bound characters from above: count characters only past the limit
             if (pc.max(pc.binary_length(col)).as_py() or 0) <= MAX_CELL:
                 continue

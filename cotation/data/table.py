@@ -16,6 +16,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections import Counter
 from collections.abc import MutableMapping
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
@@ -78,9 +79,14 @@ def check_columns(header: Sequence[str], required: Iterable[str], source: str) -
     missing = [name for name in required if name not in header]
     if missing:
         raise HeaderError(source, missing=missing)
-    dup = sorted({h for h in header if list(header).count(h) > 1})
+    dup = sorted(name for name, n in Counter(header).items() if n > 1)
     if dup:
         raise HeaderError(source, duplicated=dup)
+
+
+def empty_value(kind: Kind) -> Any:
+    """A missing value of a column of ``kind``: the empty set or list for the list kinds."""
+    return frozenset() if kind is Kind.CODESET else (() if kind is Kind.COMMUNES else None)
 
 
 def arrow_type(kind: Kind):
@@ -112,7 +118,7 @@ def _python_values(kind: Kind | None, arr: Any) -> list:
     import pyarrow.compute as pc
     if kind not in (Kind.CODESET, Kind.COMMUNES):
         return arr.to_pylist()
-    empty: Any = frozenset() if kind is Kind.CODESET else ()
+    empty = empty_value(kind)
     if len(arr) == 0:
         return []
     joined = pc.binary_join(arr, "\x1f").dictionary_encode()
@@ -214,8 +220,7 @@ class DemandeTable:
             return
         for c in COLUMNS:
             if c.name not in self.columns:
-                empty = frozenset() if c.kind is Kind.CODESET else (() if c.kind is Kind.COMMUNES else None)
-                self.columns[c.name] = [empty] * self._guess_len()
+                self.columns[c.name] = [empty_value(c.kind)] * self._guess_len()
         lengths = {len(v) for v in self.columns.values()} | {len(v) for v in self.extras.values()}
         if len(lengths) > 1:
             raise ValueError(f"columns of unequal length: {sorted(lengths)}")
@@ -353,7 +358,7 @@ def read_demandes_stream(fh: io.TextIOBase, *, source: str = "<stream>", strict:
             if c.name in present:
                 cols[c.name].append(values[c.name])
             else:
-                cols[c.name].append(frozenset() if c.kind is Kind.CODESET else (() if c.kind is Kind.COMMUNES else None))
+                cols[c.name].append(empty_value(c.kind))
         for i, h in extra:
             cell = record[i]
             extras[h].append(cell if cell != "" else None)

@@ -40,9 +40,9 @@ def score(grid: ir.GridIR, table: DemandeTable, today: dt.date, *, engine: str =
     if engine == "auto":
         import warnings
         try:
-            from cotation.engine.compiled import compile_grid, score_compiled
-            from cotation.engine.compiled.engine import compile_too_long
-            cg = compiled if compiled is not None and compiled.grid is grid else compile_grid(grid)
+            from cotation.engine.compiled import score_compiled
+            from cotation.engine.compiled.engine import compile_too_long, lowered
+            cg = lowered(grid, compiled)
             why = compile_too_long(cg)
             if why is None:
                 return score_compiled(grid, table, today, explain=explain, progress=progress,

@@ -66,20 +66,22 @@ def load_grid(path: str | Path, text: str | None = None, *, lint: bool = True,
     if cache is None:
         cache = text is None
     if text is None:
-        text = read_grid_text(path, max_bytes)
+        text = read_grid_text(path, max_bytes)      # its size checked there
+    elif cache:
+        check_size(str(path), len(text.encode("utf-8", "surrogatepass")), max_grid_bytes(max_bytes))
     key = None
     if cache:
         from cotation.grid import stored
 
-        check_size(str(path), len(text.encode("utf-8", "surrogatepass")), max_grid_bytes(max_bytes))
         key = stored.entry_key(str(path), text, lint)
         hit = stored.lookup(key) if key else None
-        if hit is not None and hit["source_hash"] == hashlib.sha256(
-                text.encode("utf-8", "surrogatepass")).hexdigest():
-            return Grid(str(path), hit["ir"], hit["warnings"], hit["source_hash"], text)
+        if hit is not None:
+            gir, warnings = hit
+            if gir.source_hash == hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest():
+                return Grid(str(path), gir, warnings, gir.source_hash, text)
     grid = _validate(path, text, lint=lint, max_bytes=max_bytes)
     if key is not None:
-        stored.store(key, grid.ir, grid.warnings, grid.source_hash)
+        stored.store(key, grid.ir, grid.warnings)
     return grid
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -132,7 +133,15 @@ def _front_end_fingerprint() -> str:
     """SHA-256 of the cotation version and of the source files the checker's result depends on."""
     from cotation import __version__
 
-    h = hashlib.sha256(f"cotation {__version__} format {FORMAT}\0".encode())
+    return hashlib.sha256(f"cotation {__version__} format {FORMAT}\0{_sources_digest()}"
+                          .encode()).hexdigest()
+
+
+@functools.cache
+def _sources_digest() -> str:
+    """SHA-256 of the front end's source files (read once per process: they are the code
+    running)."""
+    h = hashlib.sha256()
     grid_dir = Path(__file__).resolve().parent
     files = sorted(p for p in grid_dir.iterdir() if p.is_file() and p.suffix != ".pyc")
     files.append(grid_dir.parent / "data" / "schema.py")
@@ -167,9 +176,9 @@ def entry_path(key: str) -> Path:
     return _folder() / f"g_{key}.json"
 
 
-def lookup(key: str) -> dict | None:
-    """The stored grid for ``key`` (``ir``, ``warnings``, ``source_hash``), or None when there
-    is none or it cannot be trusted."""
+def lookup(key: str) -> tuple[ir.GridIR, tuple[Diagnostic, ...]] | None:
+    """The stored grid for ``key`` (its IR, which holds the source hash, and warnings), or
+    None when there is none or it cannot be trusted."""
     try:
         path = entry_path(key)
         if path.stat().st_size > MAX_ENTRY_BYTES:
@@ -183,25 +192,25 @@ def lookup(key: str) -> dict | None:
             return None
         gir = decode(doc["ir"])
         warnings = decode(doc["warnings"])
-        source_hash = doc["source_hash"]
         if (type(gir) is not ir.GridIR or type(warnings) is not tuple
-                or not all(type(w) is Diagnostic for w in warnings) or type(source_hash) is not str):
+                or not all(type(w) is Diagnostic for w in warnings)
+                or type(gir.source_hash) is not str):
             return None
-        return {"ir": gir, "warnings": warnings, "source_hash": source_hash}
+        return gir, warnings
     except (OSError, ValueError, KeyError, TypeError, RecursionError, AttributeError):
         return None
 
 
-def store(key: str, gir: ir.GridIR, warnings: tuple[Diagnostic, ...], source_hash: str) -> bool:
+def store(key: str, gir: ir.GridIR, warnings: tuple[Diagnostic, ...]) -> bool:
     """Write the entry for ``key`` (atomically); False when the grid holds a value the codec
     does not store exactly, or the folder cannot be written."""
     try:
-        doc = {"format": FORMAT, "key": key, "ir": encode(gir), "warnings": encode(warnings),
-               "source_hash": source_hash}
+        doc = {"format": FORMAT, "key": key, "ir": encode(gir), "warnings": encode(warnings)}
         body = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         back = json.loads(body)
-        if (decode(back["ir"]) != gir or decode(back["warnings"]) != warnings
-                or encode(decode(back["ir"])) != back["ir"]):
+        gir_back = decode(back["ir"])
+        if (gir_back != gir or decode(back["warnings"]) != warnings
+                or encode(gir_back) != back["ir"]):
             return False     # not a faithful copy (spans included): do not cache
     except (Unstorable, ValueError, KeyError, TypeError, RecursionError):
         return False

@@ -48,7 +48,9 @@ import numpy as np
 from cotation.grid import ir
 from cotation.data.schema import TYPOLOGIES
 from cotation.engine.scoring import ScoreTable
-from cotation.data.table import AttributionTable, DemandeTable
+from cotation.data.table import (
+    ATTRIBUTION_FIELDS, AttributionTable, DemandeTable, arrow_type, arrow_values,
+)
 
 __all__ = [
     "PEER_KEYS", "TERRITORY", "DAYS_PER_MONTH", "HISTOGRAM_MIN_CELL", "peer_levels", "cell_key",
@@ -242,15 +244,16 @@ class WaitingIndex:
         self._cache: dict[tuple, WaitingStats] = {}
         if not m:
             return
-        def column(name: str, typ: pa.DataType) -> pa.Array:
+        def column(name: str) -> pa.Array:
+            col = ATTRIBUTION_FIELDS[name]
             arr = attributions.arrow_column(name)
             if arr is None:
-                return pa.array(attributions.columns[name], type=typ)
+                return arrow_values(col, attributions.columns[name])
+            typ = arrow_type(col.kind)
             return arr.cast(typ) if arr.type != typ else arr     # (dictionary-encoded text)
 
-        cols = {name: column(name, typ) for name, typ in (
-            ("date_attribution", pa.date32()), ("date_depot", pa.date32()),
-            ("commune", pa.string()), ("typologie", pa.string()), ("est_mutation", pa.bool_()))}
+        cols = {name: column(name) for name in ("date_attribution", "date_depot", "commune",
+                                                 "typologie", "est_mutation")}
         d_att = day_numbers(cols["date_attribution"])
         waits = d_att - day_numbers(cols["date_depot"])
         territory = pa.array(sorted(set(grid.communes)), type=pa.string())

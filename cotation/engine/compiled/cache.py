@@ -25,7 +25,7 @@ import threading
 import types
 from pathlib import Path
 
-from cotation.cachedir import cache_root  # noqa: F401 (re-exported)
+from cotation.cachedir import cache_root
 from cotation.engine.compiled.plan import GENERATOR_VERSION
 
 _lock = threading.Lock()

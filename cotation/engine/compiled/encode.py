@@ -91,6 +91,15 @@ class Batch:
         return self._nu_obj
 
 
+def _indices_in(sorted_values: Any, values: list[str]) -> np.ndarray:
+    """:func:`_lookup` of many values at once (one Arrow hash lookup), int64."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    found = pc.index_in(pa.array(values, pa.string()), value_set=sorted_values)
+    return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
 def _lookup(sorted_values: Any, value: str) -> int:
     """Index of ``value`` in a sorted dictionary (an Arrow string array), or -1."""
     lo, hi = 0, len(sorted_values)
@@ -226,10 +235,9 @@ def encode(plan: KernelPlan, grid: ir.GridIR, data: Any, *, digest: str,
         x, typed = raw(spec)
         if spec.kind in (Kind.TEXT, Kind.COMMUNE) and typed and _is_arrow(x) \
                 and not pa.types.is_dictionary(x.type):
-            # checked text: the sort in _union factorizes it (no hash of every value)
+            # checked text: the sort in _union factorizes it (no hash of every value; its
+            # ids are -1 for null rows)
             codes = np.arange(n, dtype=np.int64)
-            if x.null_count:
-                codes[x.is_null().to_numpy(zero_copy_only=False)] = -1
             order = src.table.sort_order(spec.name) if src.table is not None else None
             if order is not None:
                 sorted_parts[id(x)] = order
@@ -394,7 +402,7 @@ def _union(parts: list[Any], sorted_parts: dict[int, np.ndarray] | None = None
 
 
 def _encode_localisations(src: Source, n: int, territory: tuple[str, ...],
-                          commune_dict: np.ndarray):
+                          commune_dict: Any):
     x = src.get("localisations")
     terr_index = {c: i for i, c in enumerate(territory)}
     if x is None:
@@ -414,7 +422,7 @@ def _encode_localisations(src: Source, n: int, territory: tuple[str, ...],
                 flat = pc.utf8_trim_whitespace(pc.cast(flat, pa.string()))
             enc = pc.cast(flat, pa.string()).dictionary_encode()
             uniq = [str(u) for u in enc.dictionary.to_pylist()]
-            found = pc.index_in(enc.dictionary.cast(pa.string()), value_set=commune_dict)
+            found = pc.index_in(enc.dictionary, value_set=commune_dict)
             ids_u = np.append(pc.fill_null(found, -2).to_numpy(zero_copy_only=False), -2
                               ).astype(np.int64)
             terr_u = np.array([terr_index.get(u, -1) for u in uniq] + [-1], dtype=np.int32)
@@ -436,7 +444,8 @@ def _encode_localisations(src: Source, n: int, territory: tuple[str, ...],
     distinct, codes = factorize_lists("localisations", x, n, src.typed)
     lens = np.array([len(t) for t in distinct] or [0], dtype=np.int64)
     d_terr = [np.array([terr_index.get(c, -1) for c in t], dtype=np.int32) for t in distinct]
-    d_val = [np.array([_lookup(commune_dict, c) for c in t], dtype=np.int64) for t in distinct]
+    d_val = np.split(_indices_in(commune_dict, [c for t in distinct for c in t]),
+                     np.cumsum(lens)[:-1]) if len(distinct) else []
     row_len = lens[codes] if len(distinct) else np.zeros(n, dtype=np.int64)
     ptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(row_len, out=ptr[1:])

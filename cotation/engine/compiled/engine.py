@@ -354,6 +354,12 @@ def compile_grid(grid: ir.GridIR) -> CompiledGrid:
     return CompiledGrid(grid)
 
 
+def lowered(grid: Any, compiled: "CompiledGrid | None" = None) -> "CompiledGrid":
+    """``compiled`` when it was lowered from this very ``grid`` (a caller that lowered it
+    already, to look at its kernels first), else ``compile_grid(grid)``."""
+    return compiled if compiled is not None and compiled.grid is grid else compile_grid(grid)
+
+
 def score_compiled(grid: ir.GridIR, table: Any, today: dt.date, *, explain: bool = False,
                    progress: Progress | None = None, workers: int | None = None,
                    compiled: CompiledGrid | None = None, order_rank: bool = False):
@@ -365,7 +371,7 @@ def score_compiled(grid: ir.GridIR, table: Any, today: dt.date, *, explain: bool
     scored by the reference interpreter instead, with a RuntimeWarning."""
     from cotation.engine.compiled.plan import LoweringError
     try:
-        cg = compiled if compiled is not None and compiled.grid is grid else compile_grid(grid)
+        cg = lowered(grid, compiled)
     except LoweringError as exc:
         import warnings
 
