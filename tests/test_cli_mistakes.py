@@ -200,3 +200,24 @@ def test_crash_while_writing_a_folder_keeps_the_old_one(ws, capsys, monkeypatch)
     assert sorted(os.listdir("st")) == ["index.csv"]
     assert Path("st/index.csv").read_text(encoding="utf-8") == "old\n"
     assert not [p for p in os.listdir(".") if ".part" in p]
+
+
+def test_a_failed_csv_write_leaves_the_stream_open():
+    """A write that fails half-way (a closed pipe on ``-o -``) must not close the caller's
+    stream when the text wrapper around it is collected."""
+    import gc
+    import io
+
+    import numpy as np
+
+    from cotation.cli.core import _write_csv_columns
+
+    class Broken(io.BytesIO):
+        def write(self, b):
+            raise BrokenPipeError
+
+    out = Broken()
+    with pytest.raises(BrokenPipeError):
+        _write_csv_columns({"a": np.array([1, 2]), "b": np.array([3, 4])}, out)
+    gc.collect()
+    assert not out.closed

@@ -425,18 +425,21 @@ def _write_csv_columns(columns: dict[str, Any], out) -> None:
     names = list(columns)
     n = len(columns[names[0]]) if names else 0
     text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
-    w = csv.writer(text, lineterminator="\n")
-    w.writerow(names)
-    body = _arrow_csv_body(columns) if n and len(names) > 1 else None
-    if body is not None:
-        import pyarrow.csv as pcsv
-        pcsv.write_csv(body, out, pcsv.WriteOptions(include_header=False, quoting_style="none"))
-    else:
-        cols = [c.to_pylist() if hasattr(c, "to_pylist") else
-                (c.tolist() if isinstance(c, np.ndarray) else c) for c in columns.values()]
-        for i in range(n):
-            w.writerow([c[i] for c in cols])
-    text.detach()       # leave ``out`` open for its owner
+    try:
+        w = csv.writer(text, lineterminator="\n")
+        w.writerow(names)
+        body = _arrow_csv_body(columns) if n and len(names) > 1 else None
+        if body is not None:
+            import pyarrow.csv as pcsv
+            pcsv.write_csv(body, out, pcsv.WriteOptions(include_header=False,
+                                                        quoting_style="none"))
+        else:
+            cols = [c.to_pylist() if hasattr(c, "to_pylist") else
+                    (c.tolist() if isinstance(c, np.ndarray) else c) for c in columns.values()]
+            for i in range(n):
+                w.writerow([c[i] for c in cols])
+    finally:
+        text.detach()   # leave ``out`` open for its owner, even after a failed write
 
 
 def cmd_explain(args) -> int:
