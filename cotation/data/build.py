@@ -334,24 +334,30 @@ def _split_items(arr: pa.Array, separators: tuple[str, ...],
     distinct items are good (items are few: communes, codes), ``fix`` rewrites them first.
     A row is vouched for when all its items are good; an empty cell is the empty list."""
     n = len(arr)
+    empty = _np(pc.equal(arr, ""))
+    # Empty cells are made null (a validity bitmap over the same buffers): they split into
+    # no list at all, so the items are the split's values as they are, in order.
+    if arr.null_count == 0:
+        valid = np.zeros(arr.offset + n, dtype=bool)
+        valid[arr.offset:] = ~empty
+        arr = pa.Array.from_buffers(arr.type, n, [pa.py_buffer(np.packbits(valid, bitorder="little")),
+                                                  *arr.buffers()[1:]], offset=arr.offset)
+    else:
+        arr = pc.if_else(pa.array(empty), pa.scalar(None, arr.type), arr)
     if len(separators) == 1:
         parts = pc.split_pattern(arr, separators[0])
     else:
         parts = pc.split_pattern_regex(arr, "|".join(re.escape(sep) for sep in separators))
-    encoded = pc.list_flatten(parts).dictionary_encode()
-    words = encoded.dictionary if fix is None else fix(encoded.dictionary)
-    codes = _np(encoded.indices)
-    good_item = check(words)[codes]
-    parent = _np(pc.list_parent_indices(parts))
-    empty = _np(pc.equal(arr, ""))
-    ok = np.ones(n, dtype=bool)
-    ok[parent[~good_item]] = False
-    ok |= empty
-    keep = ~empty[parent]
-    counts = np.bincount(parent[keep], minlength=n) if len(parent) else np.zeros(n, np.int64)
+    counts = _np(pc.fill_null(pc.list_value_length(parts), 0))
     offsets = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(counts, out=offsets[1:])
-    items = words.take(pa.array(codes[keep] if not keep.all() else codes))
+    flat = pc.list_flatten(parts)
+    encoded = flat.dictionary_encode()
+    words = encoded.dictionary if fix is None else fix(encoded.dictionary)
+    codes = _np(encoded.indices)
+    ok = np.ones(n, dtype=bool)
+    ok[_rows_of(offsets, np.flatnonzero(~check(words)[codes]))] = False
+    items = flat if fix is None else words.take(encoded.indices)
     return pa.ListArray.from_arrays(pa.array(offsets), items.cast(pa.string())), ok
 
 
@@ -460,6 +466,11 @@ class Checked:
     lead: list[Any]                    # results of the ``lead`` tasks
 
 
+# Relative cost of checking a column of each kind (measured on 1M generated demandes:
+# localisations 57 ms, decimals 48, sets 30-47, others 9-35): the order columns are checked in.
+_CHECK_COST = {Kind.COMMUNES: 4, Kind.DECIMAL: 3, Kind.CODESET: 2}
+
+
 def check_records(records: Records, fields: Sequence[FieldSpec], *, nu_source: int | None,
                   vectorised: bool, display: Callable[[str], str],
                   lead: Sequence[Callable[[], Any]] = ()) -> Checked:
@@ -475,9 +486,12 @@ def check_records(records: Records, fields: Sequence[FieldSpec], *, nu_source: i
             return arr, vector_parse(spec, arr)
         return arr, (_empty_array(spec.kind, n), np.zeros(n, dtype=bool))
 
-    tasks: list[Callable[[], Any]] = [*lead, *(lambda s=spec: check(s) for spec in fields)]
-    done = map_columns(lambda task: task(), tasks, n)
-    lead_out, done = done[:len(lead)], done[len(lead):]
+    # the longest checks first, so that no thread is left with a long one at the end
+    order = sorted(range(len(fields)), key=lambda i: -_CHECK_COST.get(fields[i].kind, 1))
+    tasks: list[Callable[[], Any]] = [*lead, *(lambda s=fields[i]: check(s) for i in order)]
+    results = map_columns(lambda task: task(), tasks, n)
+    lead_out = results[:len(lead)]
+    done = [out for _, out in sorted(zip(order, results[len(lead):]), key=lambda p: p[0])]
     inputs = [arr for arr, _parsed in done]
     values: dict[str, pa.Array] = {}
     goods: dict[str, np.ndarray] = {}

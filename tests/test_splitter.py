@@ -1,0 +1,62 @@
+"""The fast splitter (numpy + pyarrow) yields the records, cells, lines and odd records of the
+Python ``csv`` splitter, on texts made of the characters that decide how a line is split."""
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from cotation.data import split
+from cotation.data.split import split_records
+
+
+def _records(data: bytes, fast: bool):
+    try:
+        r = split_records(data, None, fast=fast, source="t.csv")
+    except ValueError as exc:
+        return ("error", str(exc))
+    return (r.header, [c.to_pylist() for c in r.columns], r.lines.tolist(), r.odd)
+
+
+def _same(data: bytes) -> None:
+    assert _records(data, True) == _records(data, False), data
+
+
+CELL = st.text(st.sampled_from(['a', 'b', 'é', ' ', ',', '"', '\n', '\r']), max_size=5)
+QUOTED = st.builds(lambda s: '"' + s.replace('"', '""') + '"',
+                   st.text(st.sampled_from(['a', ',', '"', ' ', 'é']), max_size=4))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.one_of(CELL, QUOTED), min_size=1, max_size=4), max_size=8),
+       st.booleans())
+def test_any_text_splits_like_csv(rows, final_newline):
+    text = "x,y,z\n" + "\n".join(",".join(r) for r in rows) + ("\n" if final_newline else "")
+    _same(text.encode("utf-8"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.one_of(st.text(st.sampled_from("ab é"), max_size=3), QUOTED),
+                         min_size=3, max_size=3), min_size=1, max_size=8))
+def test_well_quoted_files_take_the_plain_path_and_split_like_csv(rows):
+    text = "x,y,z\n" + "".join(",".join(r) + "\n" for r in rows)
+    data = text.encode("utf-8")
+    _same(data)
+    if '"' in text:
+        assert split._quoted_cells(data, ",", '"')
+
+
+@pytest.mark.parametrize("body, plain", [
+    ('"a",b,c\n', True),
+    ('"a""b",",",""\n', True),
+    ('""""," "" ",c\n', True),
+    ('a"b,c,d\n', False),             # a quote inside an unquoted cell
+    ('"a"b,c,d\n', False),            # text after the closing quote
+    ('"a\nb",c,d\n', False),          # a quoted cell over two lines
+    ('"a,b,c\nd","e,f\n', False),     # quotes that pair across lines
+    ('a,b,"c\n', False),              # an odd number of quotes
+    ('a,b,"c"', True),                # the closing quote is the last byte
+])
+def test_quoted_cells_rule(body, plain):
+    data = ("x,y,z\n" + body).encode("utf-8")
+    assert split._quoted_cells(data, ",", '"') is plain
+    _same(data)
