@@ -156,7 +156,10 @@ t2 = time.perf_counter()
 from cotation.grid import load_grid
 grid = load_grid({grid!r})
 t3 = time.perf_counter()
-scorer = Scorer(grid)
+try:
+    scorer = Scorer(grid, engine="compiled")   # kernels loaded in the constructor
+except TypeError:                              # a tree before Scorer(engine=...)
+    scorer = Scorer(grid)
 t4 = time.perf_counter()
 sys.stdout.write(json.dumps({{"imports": t1 - t0, "numba_import": t2 - t1, "load_grid": t3 - t2,
                               "kernels": t4 - t3, "in_process": t4 - t0}}) + "\n")

@@ -6,10 +6,13 @@
 Two paths, each in fresh processes (``python -c`` / ``python -m cotation.cli``), with one
 kernel cache (``COTATION_CACHE_DIR``, a temporary folder) shared by the runs:
 
-- API: ``import cotation.api`` → ``load_grid`` → ``Scorer(grid)`` (kernels) → first
+- API: ``import cotation.api`` → ``load_grid`` → ``Scorer(grid)`` → first
   ``scorer.score(small table)`` (the first ``--api-rows`` demandes of the bundled example file
   as a dict of text columns, through the boundary). "first result" is the time from the process's
-  first line to the scores in hand; "process" adds the interpreter's exit.
+  first line to the scores in hand; "process" adds the interpreter's exit. Run twice: the
+  default engine (``auto``: a small table in a fresh process goes to the interpreter, no
+  Numba) and ``Scorer(grid, engine="compiled")`` (the cached kernels loaded in the
+  constructor, the "kernels" step); a tree without ``engine=`` runs ``Scorer(grid)`` both times.
 - CLI: ``python -m cotation.cli score GRID examples/data/demandes.csv --today 2025-06-30 -o
   OUT.csv`` (the README's quick start, 4,000 demandes): wall time of the whole command (and of
   the same with ``--engine compiled``, the cached kernels forced), and an in-process split
@@ -21,7 +24,8 @@ more run warms the grid cache; both are reported but not counted. Python's bytec
 on in the children (``PYTHONDONTWRITEBYTECODE`` removed from their environment, so the
 warm-up writes the bytecode, as ``pip install`` does, into a temporary
 ``PYTHONPYCACHEPREFIX``: nothing is written into the trees); ``--no-bytecode-cache`` measures
-the opposite (every module compiled from source at each start). Every figure is the min and
+the opposite (every module compiled from source at each start); ``--without-pandas`` hides
+pandas from the children (an install without it). Every figure is the min and
 median of ``--repeat`` runs; the load average is printed before and after. ``--baseline DIR``
 runs the same scripts on another checkout (for example ``git archive BASE | tar -x -C DIR``)
 in the same session,
@@ -45,6 +49,19 @@ DEMANDES = ROOT / "examples" / "data" / "demandes.csv"
 TODAY = "2025-06-30"
 WATCH = ("numba", "scipy.linalg", "pandas", "jsonschema", "pydantic", "lark", "pyarrow")
 
+# --without-pandas: what a user without pandas gets (pandas is not a dependency of cotation;
+# with it installed, pyarrow imports it on its first array, 0.15-0.2 s). The import system's
+# finders are asked first and say there is no such module.
+_NO_PANDAS = r"""
+import sys
+class _NoPandas:
+    def find_spec(self, name, path=None, target=None):
+        if name == "pandas" or name.startswith("pandas."):
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+        return None
+sys.meta_path.insert(0, _NoPandas())
+"""
+
 _API = r"""
 import time
 t0 = time.perf_counter()
@@ -56,7 +73,10 @@ from cotation.grid import load_grid
 t1 = time.perf_counter()
 grid = load_grid({grid!r})
 t2 = time.perf_counter()
-scorer = Scorer(grid)
+try:
+    scorer = Scorer(grid, **{scorer_kw!r})
+except TypeError:                   # a tree before Scorer(engine=...): always compiled
+    scorer = Scorer(grid)
 t3 = time.perf_counter()
 with open({demandes!r}, newline="", encoding="utf-8") as fh:
     rows = [r for _, r in zip(range({rows}), csv.DictReader(fh))]
@@ -149,15 +169,22 @@ def _child(code: str, env: dict, root: Path) -> dict:
     return res
 
 
-def api_run(root: Path, cache: str, rows: int) -> dict:
-    code = _API.format(root=str(root), grid=str(GRID), demandes=str(DEMANDES), rows=rows,
-                       today=TODAY, watch=WATCH)
+NO_PANDAS = False   # --without-pandas sets it True
+
+
+def _prelude() -> str:
+    return _NO_PANDAS if NO_PANDAS else ""
+
+
+def api_run(root: Path, cache: str, rows: int, **scorer_kw) -> dict:
+    code = _prelude() + _API.format(root=str(root), grid=str(GRID), demandes=str(DEMANDES),
+                                    rows=rows, today=TODAY, watch=WATCH, scorer_kw=scorer_kw)
     return _child(code, _env(cache, root), root)
 
 
 def cli_run(root: Path, cache: str, out: str) -> dict:
-    code = _CLI.format(root=str(root), grid=str(GRID), demandes=str(DEMANDES), today=TODAY,
-                       out=out, watch=WATCH)
+    code = _prelude() + _CLI.format(root=str(root), grid=str(GRID), demandes=str(DEMANDES),
+                                    today=TODAY, out=out, watch=WATCH)
     res = _child(code, _env(cache, root), root)
     if res["code"] != 0:
         raise RuntimeError(f"cotation score exited {res['code']}")
@@ -166,8 +193,12 @@ def cli_run(root: Path, cache: str, out: str) -> dict:
 
 def cli_wall(root: Path, cache: str, out: str, *extra: str) -> float:
     """The plain command, as a user types it (no timers inside)."""
+    command = [sys.executable, "-m", "cotation.cli"]
+    if NO_PANDAS:       # the same command, run from the prelude (runpy is what -m does)
+        command = [sys.executable, "-c", _prelude() + "import runpy; runpy.run_module("
+                   "'cotation.cli', run_name='__main__', alter_sys=True)"]
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "cotation.cli", "score", str(GRID), str(DEMANDES),
+    subprocess.run([*command, "score", str(GRID), str(DEMANDES),
                     "--today", TODAY, "-o", out, *extra], env=_env(cache, root), check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=root)
     return time.perf_counter() - t0
@@ -201,9 +232,13 @@ def main(argv=None) -> int:
     ap.add_argument("--json", help="also write the figures to this file")
     ap.add_argument("--no-bytecode-cache", action="store_true",
                     help="compile every module from source at each start (PYTHONDONTWRITEBYTECODE=1)")
+    ap.add_argument("--without-pandas", action="store_true",
+                    help="the children cannot import pandas (an install without it: pandas is "
+                         "not a dependency; pyarrow imports it on first use when present)")
     args = ap.parse_args(argv)
-    global BYTECODE, PYCACHE
+    global BYTECODE, PYCACHE, NO_PANDAS
     BYTECODE = not args.no_bytecode_cache
+    NO_PANDAS = args.without_pandas
     trees = [("this tree", ROOT)] + ([("baseline", Path(args.baseline).resolve())]
                                      if args.baseline else [])
     out: dict = {"load_average_before": os.getloadavg(), "trees": {}}
@@ -214,12 +249,15 @@ def main(argv=None) -> int:
         for name, root in trees:       # cold: compile into the cache, then warm the grid cache
             cold = cli_wall(root, caches[name], csv_out, "--engine", "compiled")
             api_run(root, caches[name], args.api_rows)
-            out["trees"][name] = {"root": str(root), "cold_cli_s": cold, "api": [], "cli": [],
-                                  "cli_wall": [], "cli_wall_compiled": []}
+            out["trees"][name] = {"root": str(root), "cold_cli_s": cold, "api": [],
+                                  "api_compiled": [], "cli": [], "cli_wall": [],
+                                  "cli_wall_compiled": []}
         for _ in range(args.repeat):       # alternate the trees run by run
             for name, root in trees:
                 t = out["trees"][name]
                 t["api"].append(api_run(root, caches[name], args.api_rows))
+                t["api_compiled"].append(api_run(root, caches[name], args.api_rows,
+                                                 engine="compiled"))
                 t["cli"].append(cli_run(root, caches[name], csv_out))
                 t["cli_wall"].append(cli_wall(root, caches[name], csv_out))
                 t["cli_wall_compiled"].append(cli_wall(root, caches[name], csv_out,
@@ -227,12 +265,15 @@ def main(argv=None) -> int:
     out["python_numpy_floor"] = python_floor()
     out["load_average_after"] = os.getloadavg()
     print(f"start-up, warm kernel cache, grid {GRID.relative_to(ROOT)}, bytecode cache "
-          f"{'on' if BYTECODE else 'off (PYTHONDONTWRITEBYTECODE=1)'}; load average "
+          f"{'on' if BYTECODE else 'off (PYTHONDONTWRITEBYTECODE=1)'}"
+          f"{', pandas hidden from the children' if NO_PANDAS else ''}; load average "
           f"{out['load_average_before'][0]:.2f} → {out['load_average_after'][0]:.2f}; "
           f"python + numpy floor {out['python_numpy_floor']:.3f} s")
     for name, t in out["trees"].items():
         print(f"{name} ({t['root']}); cold CLI run (compile) {t['cold_cli_s']:.2f} s")
         _print(f"API, Scorer(grid).score({args.api_rows} demandes)", t["api"], "first_result")
+        _print(f"API, Scorer(grid, engine='compiled').score({args.api_rows} demandes)",
+               t["api_compiled"], "first_result")
         _print("CLI score of the bundled 4,000 demandes, in-process split", t["cli"], "first_result")
         for key, label in (("cli_wall", ""), ("cli_wall_compiled", " --engine compiled")):
             w = t[key]

@@ -3,7 +3,9 @@
 A :class:`Scorer` wraps one validated grid and its compiled kernels. It is immutable and
 thread-safe (share one per grid across threads, web workers or notebook cells); scoring keeps
 no state between calls. Kernels are cached on disk (``$COTATION_CACHE_DIR``, else
-``~/.cache/cotation``), so a second process starts without recompiling.
+``~/.cache/cotation``), so a second process starts without recompiling, and loaded on first
+use; a small table scored before they are loaded goes to the reference interpreter (same
+results; ``Scorer(grid, engine=...)``).
 
 Scoring a table::
 
@@ -64,6 +66,8 @@ from cotation.data.schema import TYPOLOGIES
 from cotation.engine.reads import columns_read, local_field_names
 
 __all__ = ["Scorer", "Result", "ShortlistIndex"]
+
+_ENGINES = ("auto", "compiled", "interpreter")
 
 Progress = Callable[[int, int], None]
 
@@ -251,9 +255,17 @@ class Scorer:
     ('dalo', 'sans_logement')
     """
 
-    def __init__(self, grid: Any, *, workers: int | None = None, warm: bool = True):
+    def __init__(self, grid: Any, *, workers: int | None = None, warm: bool = True,
+                 engine: str = "auto"):
         """``grid``: a :class:`~cotation.grid.Grid` (from ``load_grid``) or its IR.
-        Compiles (or loads from the disk cache) the kernels unless ``warm=False``.
+
+        ``engine``: ``"auto"`` (default) scores with the compiled kernels, except a small
+        table in a process that has not loaded them yet, which the reference interpreter
+        scores before Numba would have started (same results, tested); ``"compiled"`` always
+        uses the kernels, ``"interpreter"`` never. ``warm``: compile the kernels now when the
+        disk cache does not hold them (seconds, paid here rather than on the first call); with
+        ``engine="compiled"`` also load them now. Cached kernels are otherwise loaded on first
+        use (about 0.5 s in a fresh process: Numba's start).
         Raises :class:`~cotation.engine.compiled.LoweringError` for a construct the compiler cannot
         lower (none is known for grids that validate)."""
         from cotation.engine.compiled import CompiledGrid
@@ -262,13 +274,17 @@ class Scorer:
         if not isinstance(gir, ir.GridIR):
             raise TypeError("Scorer needs a Grid (cotation.grid.load_grid) or a GridIR; use "
                             "Scorer.from_file(path) for a file")
+        if engine not in _ENGINES:
+            raise ValueError(f"unknown engine {engine!r}; expected one of {', '.join(_ENGINES)}")
         self._grid_ir = gir
         self._needs = columns_read(gir)
         self._known = local_field_names(gir)
         self._source = grid if gir is not grid else None
         self._compiled = CompiledGrid(gir)
         self._workers = workers
-        if warm:
+        self._engine = engine
+        if warm and engine != "interpreter" and (engine == "compiled"
+                                                 or not self._compiled.kernels_cached()):
             self._compiled.warm()
 
     @classmethod
@@ -296,12 +312,15 @@ class Scorer:
     def prepare(self, data: Any, *, shortlist: bool = True):
         """Encode ``data`` once for this grid; pass the result to :meth:`score` or
         :meth:`index` several times (other dates) without re-encoding. ``shortlist=False``
-        leaves out the columns only shortlists need."""
+        leaves out the columns only shortlists need. (A prepared batch is always scored by
+        the compiled kernels.)"""
         from cotation.engine.compiled import Batch
 
         if isinstance(data, Batch):
             return data
-        admitted = self.admit(data)
+        return self._encode(self.admit(data), shortlist)
+
+    def _encode(self, admitted: Any, shortlist: bool):
         batch = self._compiled.encode(admitted.table,
                                       extra_columns=_SHORTLIST_COLUMNS if shortlist else ())
         batch.rejects = sorted([*admitted.rejects, *batch.rejects], key=lambda r: r.line)
@@ -324,8 +343,16 @@ class Scorer:
         """Score and rank every (demande, commune) pair of ``data`` on ``today``.
 
         ``explain=True`` adds the per-criterion points matrix (hundredths)."""
+        from cotation.engine.compiled import Batch
+
         today = _date(today)
-        batch = self.prepare(data, shortlist=False)
+        if isinstance(data, Batch):
+            batch = data
+        else:
+            admitted = self.admit(data)
+            if self._interprets(admitted.table):
+                return self._interpreted(admitted, today, explain=explain, progress=progress)
+            batch = self._encode(admitted, shortlist=False)
         cg = self._compiled
         raw = cg.run(batch, today, explain=explain, progress=progress, workers=self._workers)
         ranks = cg.rank(raw, batch)
@@ -337,6 +364,38 @@ class Scorer:
                       _lines=batch.lines, _terr=raw.terr,
                       _territory=batch.territory, _nu=batch.numero_unique_strings,
                       _table=lambda: cg.score_table(raw, batch, today, ranks=ranks))
+
+    def _interprets(self, table: Any) -> bool:
+        """Whether this table goes to the reference interpreter (see ``engine``)."""
+        if self._engine != "auto":
+            return self._engine == "interpreter"
+        from cotation.engine.run import interpreter_is_quicker
+
+        return not self._compiled.kernels_loaded() and interpreter_is_quicker(self._grid_ir, table)
+
+    def _interpreted(self, admitted: Any, today: dt.date, *, explain: bool,
+                     progress: Progress | None) -> Result:
+        """:meth:`score` by the reference interpreter: the same :class:`Result`, field by
+        field, as the kernels give (``tests/test_api_engines.py``)."""
+        from cotation.engine.scoring import score_interpreted
+
+        table = admitted.table
+        st = score_interpreted(self._grid_ir, table, today, explain=explain, progress=progress)
+        territory = tuple(dict.fromkeys(self._grid_ir.communes))
+        where = {c: i for i, c in enumerate(territory)}
+        terr = np.fromiter((where[c] for c in st.commune), dtype=np.int32, count=len(st))
+        nu_strings = np.array(list(table.columns["numero_unique"]), dtype=object)
+        lines = table.source_lines
+        return Result(grid=self._grid_ir, today=today, rows=np.asarray(st.row, dtype=np.int64),
+                      score_hundredths=st.score, score_valide_hundredths=st.score_valide,
+                      ranks=np.asarray(st.rank, dtype=np.int64), ordre_choix=st.rang,
+                      met=st.met, set_aside=st.set_aside, met_valide=st.met_valide,
+                      set_aside_valide=st.set_aside_valide, points=st.points,
+                      rejects=sorted([*admitted.rejects, *st.rejects], key=lambda r: r.line),
+                      report=admitted.report,
+                      _lines=None if lines is None else np.asarray(lines, dtype=np.int64),
+                      _terr=terr, _territory=territory, _nu=lambda: nu_strings,
+                      _table=lambda: st)
 
     def explain(self, result: Result, which: str | int) -> list[dict[str, Any]]:
         """Decode one demande's bitmasks: ``which`` is a numero_unique (all its communes) or

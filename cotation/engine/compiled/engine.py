@@ -143,6 +143,10 @@ class CompiledGrid:
             return True
         return cache.machine_code_cached(self.digest)
 
+    def kernels_loaded(self) -> bool:
+        """Whether this process has loaded the kernels already (then they cost nothing more)."""
+        return self._mod is not None
+
     def warm(self) -> None:
         """Load (or compile) both kernels now, with the exact argument types of real runs."""
         batch = self.encode({"numero_unique": np.array([], dtype=object)})

@@ -1,0 +1,167 @@
+"""``Scorer(engine=...)``: a table scored by the reference interpreter gives the same
+:class:`~cotation.api.Result`, field by field, as the compiled kernels; ``auto`` scores a small
+table in a fresh process without importing Numba."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cotation.api import Scorer
+from cotation.data.table import DemandeTable
+from cotation.grid import load_grid
+
+from _diffgen import TEMPLATES, rows_strategy
+
+REPO = Path(__file__).resolve().parent.parent
+TODAY = dt.date(2025, 6, 30)
+ARRAYS = ("rows", "score_hundredths", "score_valide_hundredths", "ranks", "ordre_choix", "met",
+          "set_aside", "met_valide", "set_aside_valide", "commune_index", "communes",
+          "numero_unique", "lines")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def kernel_cache(tmp_path_factory):
+    old = os.environ.get("COTATION_CACHE_DIR")
+    os.environ["COTATION_CACHE_DIR"] = str(tmp_path_factory.mktemp("kernels"))
+    yield
+    if old is None:
+        os.environ.pop("COTATION_CACHE_DIR", None)
+    else:
+        os.environ["COTATION_CACHE_DIR"] = old
+
+
+def assert_same_result(a, b) -> None:
+    """Two Results are equal array for array (types included), rejects and report too."""
+    assert len(a) == len(b)
+    for name in ARRAYS:
+        x, y = getattr(a, name), getattr(b, name)
+        assert x.dtype == y.dtype and x.shape == y.shape, name
+        assert np.array_equal(x, y), name
+    if a.points is None:
+        assert b.points is None
+    else:
+        assert a.points.dtype == b.points.dtype and np.array_equal(a.points, b.points)
+    assert a.rejects == b.rejects
+    assert a.report == b.report
+    assert a.to_arrow(sort=True).equals(b.to_arrow(sort=True))
+    assert a.to_records() == b.to_records()
+    ta, tb = a.to_score_table(), b.to_score_table()
+    for name in ("row", "score", "rank", "rang"):
+        assert np.array_equal(getattr(ta, name), getattr(tb, name)), name
+    assert list(ta.commune) == list(tb.commune)
+    assert list(ta.numero_unique) == list(tb.numero_unique)
+
+
+def _pair(grid):
+    return Scorer(grid, engine="interpreter"), Scorer(grid, engine="compiled")
+
+
+REAL_GRIDS = ["tests/grids/spec_example.yaml"] + sorted(
+    str(p.relative_to(REPO)) for p in (REPO / "grids").glob("*.yaml")
+    if not p.name.endswith(".cases.yaml"))
+
+
+@pytest.mark.parametrize("path", REAL_GRIDS)
+def test_real_grids_same_result(path):
+    from cotation.data.synth import generate_demandes
+
+    grid = load_grid(REPO / path)
+    interp, comp = _pair(grid)
+    table = generate_demandes(400, seed=3, today=TODAY, territories=[list(comp.communes)])
+    for explain in (False, True):
+        assert_same_result(interp.score(table, TODAY, explain=explain),
+                           comp.score(table, TODAY, explain=explain))
+        if explain:
+            r = interp.score(table, TODAY, explain=True)
+            nu = r.numero_unique[0]
+            assert interp.explain(r, nu) == comp.explain(comp.score(table, TODAY, explain=True), nu)
+
+
+def test_rejects_and_lines_same_result():
+    """Rows the boundary refuses and the source lines of the others agree."""
+    path = REPO / "examples" / "data" / "demandes.csv"
+    grid = load_grid(REPO / "grids" / "lyon-metropole.yaml")
+    interp, comp = _pair(grid)
+    import csv
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = [r for _, r in zip(range(300), csv.DictReader(fh))]
+    rows[3]["date_depot"] = "2024-02-30"          # a reject
+    rows[10]["nb_personnes"] = "-2"                # another
+    rows[20]["numero_unique"] = rows[21]["numero_unique"]   # a duplicate
+    a, b = interp.score(rows, TODAY), comp.score(rows, TODAY)
+    assert len(a.rejects) == 3
+    assert_same_result(a, b)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.data_too_large])
+@given(data=st.data())
+def test_templates_same_result(data):
+    """Random grids with local fields (unreadable local values are rejects), rows with
+    extreme values (the differential test's generator), as a table taken as it is."""
+    template = data.draw(st.sampled_from(TEMPLATES[:6]))
+    grid = template.grid(data.draw(st.integers(0, 5)))
+    rows = data.draw(rows_strategy(template, list(template.ids), data.draw(st.booleans())))
+    table = DemandeTable.from_records(rows)
+    interp, comp = _pair(grid)
+    for explain in (False, True):
+        assert_same_result(interp.score(table, TODAY, explain=explain),
+                           comp.score(table, TODAY, explain=explain))
+
+
+def test_engine_is_checked():
+    grid = load_grid(REPO / "tests" / "grids" / "spec_example.yaml")
+    with pytest.raises(ValueError, match="engine"):
+        Scorer(grid, engine="numba")
+
+
+def test_auto_uses_loaded_kernels():
+    """Once this process has loaded the kernels, ``auto`` keeps to them."""
+    from cotation.data.synth import generate_demandes
+
+    grid = load_grid(REPO / "grids" / "lyon-metropole.yaml")
+    scorer = Scorer(grid, warm=False)
+    table = generate_demandes(5, seed=1, today=TODAY, territories=[list(scorer.communes)])
+    assert scorer._interprets(table) == ("numba" not in sys.modules)
+    scorer.score(scorer.prepare(table), TODAY)        # a prepared batch: the kernels
+    assert scorer._compiled.kernels_loaded() and not scorer._interprets(table)
+
+
+_FRESH = r"""
+import csv, json, sys
+from cotation.api import Scorer
+from cotation.grid import load_grid
+scorer = Scorer(load_grid(sys.argv[1]), engine=sys.argv[3])
+with open(sys.argv[2], newline="", encoding="utf-8") as fh:
+    rows = [r for _, r in zip(range(200), csv.DictReader(fh))]
+result = scorer.score(rows, "2025-06-30")
+print(json.dumps({"numba": "numba" in sys.modules, "records": result.to_records()}))
+"""
+
+
+def test_small_table_fresh_process_skips_numba(tmp_path):
+    """The warm-start path of the API: kernels cached, a fresh process, 200 demandes: ``auto``
+    answers without importing Numba, with the kernels' results."""
+    grid = REPO / "grids" / "lyon-metropole.yaml"
+    demandes = REPO / "examples" / "data" / "demandes.csv"
+    env = dict(os.environ, COTATION_CACHE_DIR=str(tmp_path / "cache"),
+               PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+
+    def run(engine: str) -> dict:
+        out = subprocess.run([sys.executable, "-c", _FRESH, str(grid), str(demandes), engine],
+                             env=env, capture_output=True, text=True, check=True, cwd=tmp_path)
+        return json.loads(out.stdout)
+
+    compiled = run("compiled")       # compiles into the cache
+    auto = run("auto")
+    assert compiled["numba"] and not auto["numba"]
+    assert auto["records"] == compiled["records"] and len(auto["records"]) > 50
