@@ -45,3 +45,17 @@ def write_grid(tmp_path: Path, text: str, name: str = "grid.yaml") -> Path:
 
 
 TODAY = dt.date(2025, 6, 30)
+
+
+def own_kernel_cache(tmp_path_factory):
+    """A module's own empty kernel cache (``COTATION_CACHE_DIR``), restored afterwards: use as
+    ``kernel_cache = pytest.fixture(scope="module", autouse=True)(own_kernel_cache)``."""
+    import os
+
+    old = os.environ.get("COTATION_CACHE_DIR")
+    os.environ["COTATION_CACHE_DIR"] = str(tmp_path_factory.mktemp("kernels"))
+    yield
+    if old is None:
+        os.environ.pop("COTATION_CACHE_DIR", None)
+    else:
+        os.environ["COTATION_CACHE_DIR"] = old

@@ -20,6 +20,7 @@ from cotation.data.table import DemandeTable
 from cotation.grid import load_grid
 
 from _diffgen import TEMPLATES, rows_strategy
+from _support import own_kernel_cache
 
 REPO = Path(__file__).resolve().parent.parent
 TODAY = dt.date(2025, 6, 30)
@@ -28,15 +29,7 @@ ARRAYS = ("rows", "score_hundredths", "score_valide_hundredths", "ranks", "ordre
           "numero_unique", "lines")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def kernel_cache(tmp_path_factory):
-    old = os.environ.get("COTATION_CACHE_DIR")
-    os.environ["COTATION_CACHE_DIR"] = str(tmp_path_factory.mktemp("kernels"))
-    yield
-    if old is None:
-        os.environ.pop("COTATION_CACHE_DIR", None)
-    else:
-        os.environ["COTATION_CACHE_DIR"] = old
+kernel_cache = pytest.fixture(scope="module", autouse=True, name="kernel_cache")(own_kernel_cache)
 
 
 def assert_same_result(a, b) -> None:

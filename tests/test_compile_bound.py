@@ -23,7 +23,12 @@ LARGE = TEMPLATES[-1]          # the generated 70-criterion template
 
 @pytest.fixture
 def fresh_cache(tmp_path, monkeypatch):
+    """An empty kernel cache, as on a new machine: kernels this test process loaded earlier
+    (another test, another cache folder) are not counted as at hand."""
+    from cotation.engine.compiled import cache
+
     monkeypatch.setenv("COTATION_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(cache, "is_loaded", lambda key: False)
     return tmp_path / "cache"
 
 

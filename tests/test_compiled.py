@@ -7,7 +7,6 @@ Random grids compared with the reference interpreter cell by cell are in
 from __future__ import annotations
 
 import datetime as dt
-import os
 import random
 import threading
 from pathlib import Path
@@ -27,17 +26,10 @@ from cotation.data.table import DemandeTable
 REPO = Path(__file__).resolve().parent.parent
 
 from _diffgen import EPCI, SETTINGS, TEMPLATES, TERRITORY, assert_same, compiled_table
+from _support import own_kernel_cache
 
 
-@pytest.fixture(scope="module", autouse=True)
-def kernel_cache(tmp_path_factory):
-    old = os.environ.get("COTATION_CACHE_DIR")
-    os.environ["COTATION_CACHE_DIR"] = str(tmp_path_factory.mktemp("kernels"))
-    yield
-    if old is None:
-        os.environ.pop("COTATION_CACHE_DIR", None)
-    else:
-        os.environ["COTATION_CACHE_DIR"] = old
+kernel_cache = pytest.fixture(scope="module", autouse=True, name="kernel_cache")(own_kernel_cache)
 
 
 

@@ -96,6 +96,12 @@ def machine_code_cached(key: str) -> bool:
     return any((cache_dir() / "__pycache__").glob(f"k_{key[:40]}.*.nbi"))
 
 
+def is_loaded(key: str) -> bool:
+    """Whether this process has loaded the kernel module of digest ``key`` already (for any
+    cache folder: a second load costs nothing and writes nothing)."""
+    return key in _loaded
+
+
 def load(source: str) -> types.ModuleType:
     """The kernel module for ``source`` (written to the cache on first use)."""
     key = digest(source)

@@ -139,13 +139,14 @@ class CompiledGrid:
     def kernels_cached(self) -> bool:
         """Whether Numba's disk cache already holds machine code for this grid's kernels
         (False: the first run compiles, for seconds to minutes)."""
-        if self._mod is not None:
+        if self.kernels_loaded():
             return True
         return cache.machine_code_cached(self.digest)
 
     def kernels_loaded(self) -> bool:
-        """Whether this process has loaded the kernels already (then they cost nothing more)."""
-        return self._mod is not None
+        """Whether this process has loaded the kernels already, through this grid or another
+        of the same structure (then they cost nothing more)."""
+        return self._mod is not None or cache.is_loaded(self.digest)
 
     def warm(self) -> None:
         """Load (or compile) both kernels now, with the exact argument types of real runs."""
