@@ -381,18 +381,19 @@ class Scorer:
 
         table = admitted.table
         st = score_interpreted(self._grid_ir, table, today, explain=explain, progress=progress)
-        territory = tuple(dict.fromkeys(self._grid_ir.communes))
+        territory = self.communes          # the kernels' territory order
         where = {c: i for i, c in enumerate(territory)}
         terr = np.fromiter((where[c] for c in st.commune), dtype=np.int32, count=len(st))
         nu_strings = np.array(list(table.columns["numero_unique"]), dtype=object)
         lines = table.source_lines
+        # as the kernels' score table: the boundary's rejects with the local fields' ones
+        st.rejects = sorted([*admitted.rejects, *st.rejects], key=lambda r: r.line)
         return Result(grid=self._grid_ir, today=today, rows=np.asarray(st.row, dtype=np.int64),
                       score_hundredths=st.score, score_valide_hundredths=st.score_valide,
                       ranks=np.asarray(st.rank, dtype=np.int64), ordre_choix=st.rang,
                       met=st.met, set_aside=st.set_aside, met_valide=st.met_valide,
                       set_aside_valide=st.set_aside_valide, points=st.points,
-                      rejects=sorted([*admitted.rejects, *st.rejects], key=lambda r: r.line),
-                      report=admitted.report,
+                      rejects=list(st.rejects), report=admitted.report,
                       _lines=None if lines is None else np.asarray(lines, dtype=np.int64),
                       _terr=terr, _territory=territory, _nu=lambda: nu_strings,
                       _table=lambda: st)

@@ -19,7 +19,7 @@ from cotation.api import Scorer
 from cotation.data.table import DemandeTable
 from cotation.grid import load_grid
 
-from _diffgen import TEMPLATES, rows_strategy
+from _diffgen import TEMPLATES, assert_same, rows_strategy
 from _support import own_kernel_cache
 
 REPO = Path(__file__).resolve().parent.parent
@@ -47,11 +47,7 @@ def assert_same_result(a, b) -> None:
     assert a.report == b.report
     assert a.to_arrow(sort=True).equals(b.to_arrow(sort=True))
     assert a.to_records() == b.to_records()
-    ta, tb = a.to_score_table(), b.to_score_table()
-    for name in ("row", "score", "rank", "rang"):
-        assert np.array_equal(getattr(ta, name), getattr(tb, name)), name
-    assert list(ta.commune) == list(tb.commune)
-    assert list(ta.numero_unique) == list(tb.numero_unique)
+    assert_same(a.to_score_table(), b.to_score_table())
 
 
 def _pair(grid):
@@ -117,16 +113,22 @@ def test_engine_is_checked():
         Scorer(grid, engine="numba")
 
 
-def test_auto_uses_loaded_kernels():
-    """Once this process has loaded the kernels, ``auto`` keeps to them."""
+def test_auto_uses_loaded_kernels(monkeypatch):
+    """``auto`` takes the interpreter for a table judged small only while this process has
+    not loaded the kernels; once they are loaded it keeps to them."""
     from cotation.data.synth import generate_demandes
+    from cotation.engine import run
+    from cotation.engine.compiled import cache
 
+    monkeypatch.setattr(run, "interpreter_is_quicker", lambda grid, table: True)
+    monkeypatch.setattr(cache, "_loaded", {})       # as in a process that loaded none
     grid = load_grid(REPO / "grids" / "lyon-metropole.yaml")
     scorer = Scorer(grid, warm=False)
     table = generate_demandes(5, seed=1, today=TODAY, territories=[list(scorer.communes)])
-    assert scorer._interprets(table) == ("numba" not in sys.modules)
+    assert scorer._interprets(table)
     scorer.score(scorer.prepare(table), TODAY)        # a prepared batch: the kernels
     assert scorer._compiled.kernels_loaded() and not scorer._interprets(table)
+    assert not Scorer(grid, warm=False)._interprets(table)   # another Scorer, same kernels
 
 
 _FRESH = r"""

@@ -349,10 +349,6 @@ def _quoted_cells(data: bytes, delimiter: str, quote: str) -> bool:
     return bool(opens.all() and closes.all())
 
 
-def _np(arr: pa.Array) -> np.ndarray:
-    return arr.to_numpy(zero_copy_only=False)
-
-
 def _split_quick(data: bytes, starts: np.ndarray, empty: np.ndarray, line_no: np.ndarray,
                  header: list[str], delimiter: str, quote: str | None) -> Records | None:
     """All lines well-formed: let pyarrow count cells; None if any line has a wrong count."""
