@@ -637,10 +637,10 @@ def rows_strategy(template: Template, ids: list[str], extreme: bool = False):
     return st.lists(st.fixed_dictionaries(row), max_size=14)
 
 
-def assert_same(a, b):
-    """Two ScoreTables are equal array for array, bit for bit."""
-    for f in ("row", "rang", "score", "score_valide", "met", "set_aside", "met_valide",
-              "set_aside_valide", "rank"):
+def assert_same_arrays(a, b, names) -> None:
+    """The arrays ``names`` and ``points`` (None or a matrix) of two score holders are equal,
+    dtypes and shapes included."""
+    for f in names:
         x, y = getattr(a, f), getattr(b, f)
         assert x.dtype == y.dtype and x.shape == y.shape, f
         assert np.array_equal(x, y), f
@@ -648,6 +648,12 @@ def assert_same(a, b):
         assert b.points is None
     else:
         assert a.points.dtype == b.points.dtype and np.array_equal(a.points, b.points)
+
+
+def assert_same(a, b):
+    """Two ScoreTables are equal array for array, bit for bit."""
+    assert_same_arrays(a, b, ("row", "rang", "score", "score_valide", "met", "set_aside",
+                              "met_valide", "set_aside_valide", "rank"))
     assert list(a.numero_unique) == list(b.numero_unique)
     assert list(a.commune) == list(b.commune)
     assert a.order_keys == b.order_keys

@@ -10,7 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,7 +18,7 @@ from cotation.api import Scorer
 from cotation.data.table import DemandeTable
 from cotation.grid import load_grid
 
-from _diffgen import TEMPLATES, assert_same, rows_strategy
+from _diffgen import TEMPLATES, assert_same, assert_same_arrays, rows_strategy
 from _support import own_kernel_cache
 
 REPO = Path(__file__).resolve().parent.parent
@@ -35,14 +34,7 @@ kernel_cache = pytest.fixture(scope="module", autouse=True, name="kernel_cache")
 def assert_same_result(a, b) -> None:
     """Two Results are equal array for array (types included), rejects and report too."""
     assert len(a) == len(b)
-    for name in ARRAYS:
-        x, y = getattr(a, name), getattr(b, name)
-        assert x.dtype == y.dtype and x.shape == y.shape, name
-        assert np.array_equal(x, y), name
-    if a.points is None:
-        assert b.points is None
-    else:
-        assert a.points.dtype == b.points.dtype and np.array_equal(a.points, b.points)
+    assert_same_arrays(a, b, ARRAYS)
     assert a.rejects == b.rejects
     assert a.report == b.report
     assert a.to_arrow(sort=True).equals(b.to_arrow(sort=True))
