@@ -60,3 +60,37 @@ def test_quoted_cells_rule(body, plain):
     data = ("x,y,z\n" + body).encode("utf-8")
     assert split._quoted_cells(data, ",", '"') is plain
     _same(data)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(st.one_of(CELL, QUOTED), min_size=1, max_size=4), max_size=8),
+       st.booleans(), st.booleans())
+def test_a_mapped_file_splits_like_its_bytes(rows, final_newline, bom):
+    """file_bytes maps a regular file: the common file is split from the mapping, any other
+    copied first; either way as csv splits the bytes."""
+    import os
+    import tempfile
+
+    from cotation.data.canonical import _source_bytes
+
+    text = "x,y,z\n" + "\n".join(",".join(r) for r in rows) + ("\n" if final_newline else "")
+    data = text.encode("utf-8")
+    fd, path = tempfile.mkstemp(suffix=".csv")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write((b"\xef\xbb\xbf" if bom else b"") + data)
+        assert _records(_source_bytes(path), True) == _records(data, False), data
+    finally:
+        os.unlink(path)
+
+
+def test_file_bytes_maps_regular_files_and_reads_the_rest(tmp_path):
+    import mmap
+
+    p = tmp_path / "d.csv"
+    p.write_bytes(b"x,y\n1,2\n")
+    assert isinstance(split.file_bytes(p), mmap.mmap)
+    (tmp_path / "e.csv").write_bytes(b"")
+    assert split.file_bytes(tmp_path / "e.csv") == b""      # nothing to map
+    with pytest.raises(ValueError, match="empty file"):
+        split_records(split.file_bytes(tmp_path / "e.csv"), None, source="e.csv")

@@ -122,7 +122,7 @@ def test_compiled_engine_scores_the_checked_arrays_like_the_interpreter():
 
 
 def test_edge_space_characters_are_those_str_strip_removes():
-    from cotation.data.build import _PY_SPACE_CHARS, _popcount
+    from cotation.data.vector import _PY_SPACE_CHARS, _popcount
     assert _PY_SPACE_CHARS == "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
     x = np.array([0, 1, 3, 2**63 + 5, 2**64 - 1], dtype=np.uint64)
     assert _popcount(x).tolist() == [0, 1, 2, 3, 64]

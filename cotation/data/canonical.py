@@ -17,9 +17,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from cotation.data.schema import ATTRIBUTION_COLUMNS, COLUMNS, COLUMNS_BY_NAME, Column, Kind
@@ -29,15 +27,21 @@ from cotation.data.table import (
 )
 from cotation.data.values import MULTI_SEPARATOR, ValueParseError, parse_cell
 
-from cotation.data.arrow import column_cells, records_from_arrow
-from cotation.data.build import (
-    AdapterResult, FieldSpec, build_table, canonical_sets, check_records, of_type,
-)
-from cotation.data.split import Records, odd_reason, split_records
+from cotation.data.arrow import records_from_arrow
+from cotation.data.build import AdapterResult, build_table, check_records, of_type
+from cotation.data.split import Records, file_bytes, odd_reason, split_records
+from cotation.data.vector import FieldSpec, canonical_sets
 from cotation.i18n import _
 
 BOM = b"\xef\xbb\xbf"
 
+
+def _source_bytes(path: str | Path):
+    """The file's bytes (mapped when it can be, :func:`file_bytes`), without a leading BOM."""
+    data = file_bytes(path)
+    if data[:len(BOM)] == BOM:
+        data = data[len(BOM):]      # bytes (a copy of a mapped file)
+    return data
 
 
 def canonical_parser(col: Column):
@@ -110,9 +114,7 @@ def read_canonical_csv(path: str | Path, *, strict: bool = False, fast: bool = T
     The bytes are UTF-8 (a BOM is dropped); pyarrow checks that on the fast path, and a file
     that is not goes to the exact path, where each undecodable line is a reject."""
     source = str(path)
-    data = Path(path).read_bytes()
-    if data.startswith(BOM):
-        data = data[len(BOM):]
+    data = _source_bytes(path)
     records = split_records(data, None, fast=fast, source=source)
     return records_to_result(records, source=source, strict=strict, fast=fast, fmt="csv")
 
@@ -199,9 +201,7 @@ def read_attributions_csv(path: str | Path, *, strict: bool = False, fast: bool 
     checked by its canonical parser (vectorised, the rows it cannot vouch for row by row;
     ``fast=False`` is the row-by-row path), the first bad field of a row is its reject."""
     source = str(path)
-    data = Path(path).read_bytes()
-    if data.startswith(BOM):
-        data = data[len(BOM):]
+    data = _source_bytes(path)
     return _attributions(split_records(data, None, fast=fast, source=source), source,
                          strict=strict, fast=fast)
 

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import csv
 import io
+import mmap
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -70,10 +73,36 @@ def is_blank(cells: list[str]) -> bool:
     return not cells or (len(cells) == 1 and not cells[0].strip())
 
 
-def split_records(data: bytes | None, text: str | None = None, *, delimiter: str = ",",
-                  quote: str | None = '"', skip_lines: int = 0, fast: bool = True,
-                  source: str = "<data>") -> Records:
-    """Split UTF-8 ``data`` (or already decoded ``text``, which may hold surrogate escapes)."""
+def file_bytes(path: str | os.PathLike) -> bytes | mmap.mmap:
+    """The bytes of the file at ``path``: a regular file is mapped read-only (no copy of a
+    file of hundreds of MB: 0.1 s per 200 MB saved), anything else (a pipe, an empty file) is
+    read. :func:`split_records` takes either."""
+    with open(path, "rb") as fh:
+        info = os.fstat(fh.fileno())
+        if stat.S_ISREG(info.st_mode) and info.st_size > 0:
+            try:
+                return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+            except (OSError, ValueError):
+                pass
+        return fh.read()
+
+
+def split_records(data: bytes | mmap.mmap | None, text: str | None = None, *,
+                  delimiter: str = ",", quote: str | None = '"', skip_lines: int = 0,
+                  fast: bool = True, source: str = "<data>") -> Records:
+    """Split UTF-8 ``data`` (or already decoded ``text``, which may hold surrogate escapes).
+    ``data`` may be a mapped file (:func:`file_bytes`): the common file is split from the
+    mapping, any other is copied to ``bytes`` first."""
+    if isinstance(data, mmap.mmap):
+        if fast and len(delimiter) == 1 and delimiter.isascii() \
+                and (quote is None or (len(quote) == 1 and quote.isascii())):
+            try:
+                records = _split_plain(data, delimiter, quote, skip_lines, source)
+            except (UnicodeDecodeError, pa.ArrowInvalid):
+                records = None
+            if records is not None:
+                return _drop_oversized(records)
+        data = data[:]
     if fast and data is not None and len(delimiter) == 1 and delimiter.isascii() \
             and (quote is None or (len(quote) == 1 and quote.isascii())):
         try:
@@ -141,7 +170,7 @@ def _has_surrogate(cells: list[str]) -> bool:
 def _split_python(text: str, delimiter: str, quote: str | None, skip_lines: int,
                   source: str) -> Records:
     fh = io.StringIO(text, newline="")
-    for _ in range(skip_lines):
+    for _skipped in range(skip_lines):
         fh.readline()
     reader = _reader(fh, delimiter, quote)
     header = _header(_first(reader, source), source)
@@ -283,18 +312,20 @@ def _count(arr: np.ndarray, byte: int, block: int = 1 << 22) -> int:
     return sum(int(np.count_nonzero(arr[s:s + block] == byte)) for s in range(0, arr.size, block))
 
 
-def _split_plain(data: bytes, delimiter: str, quote: str | None, skip_lines: int,
+def _split_plain(data: bytes | mmap.mmap, delimiter: str, quote: str | None, skip_lines: int,
                  source: str) -> Records | None:
     """The common file: no carriage return, no blank line, quotes (if any) only around whole
     cells on one line (:func:`_quoted_cells`). Then record ``i`` is line ``skip_lines + 2 + i``
     and pyarrow splits it all, counting cells; None otherwise (or when a line has a wrong cell
     count), and the exact path decides."""
-    if b"\r" in data:
+    # (find, not ``in``: a mapped file has no ``in``)
+    if data.find(b"\r") >= 0:
         return None
-    if quote is not None and quote.encode() in data and not _quoted_cells(data, delimiter, quote):
+    if quote is not None and data.find(quote.encode()) >= 0 \
+            and not _quoted_cells(data, delimiter, quote):
         return None
     end = -1
-    for _ in range(skip_lines + 1):
+    for _line in range(skip_lines + 1):
         end = data.find(b"\n", end + 1)
         if end < 0:
             return None
@@ -308,13 +339,13 @@ def _split_plain(data: bytes, delimiter: str, quote: str | None, skip_lines: int
     n = len(columns[0]) if columns else 0
     # pyarrow skips blank lines: then there are fewer records than lines (one count of
     # newlines, a third of the time of looking for b"\n\n")
-    if n != _count(np.frombuffer(data, dtype=np.uint8)[end + 1:], _LF) + (not data.endswith(b"\n")):
+    if n != _count(np.frombuffer(data, dtype=np.uint8)[end + 1:], _LF) + (data[-1:] != b"\n"):
         return None
     return Records(header, columns, np.arange(skip_lines + 2, skip_lines + 2 + n,
                                                dtype=np.int64))
 
 
-def _quoted_cells(data: bytes, delimiter: str, quote: str) -> bool:
+def _quoted_cells(data: bytes | mmap.mmap, delimiter: str, quote: str) -> bool:
     """Whether every quote of ``data`` (no carriage return in it) belongs to a quoted cell that
     follows RFC 4180 on one line: ``"..."`` starting a line or after a delimiter, ending one
     or before a delimiter, no newline inside, inner quotes doubled. Then pyarrow and csv split
