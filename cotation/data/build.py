@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from cotation.data.schema import COLUMNS, COLUMNS_BY_NAME, Column, Kind
 from cotation.data.table import (
-    DemandeTable, ReadResult, Reject, StrictModeError, arrow_type, arrow_values,
+    DemandeTable, LineNumbers, ReadResult, Reject, StrictModeError, arrow_type, arrow_values,
 )
 from cotation.data.values import ValueParseError
 
@@ -261,5 +261,5 @@ def build_table(records: Records, fields: Sequence[FieldSpec], extras: Sequence[
     if nu_order is not None:
         new_index = np.cumsum(keep) - 1
         orders["numero_unique"] = new_index[nu_order[keep[nu_order]]]
-    table = DemandeTable.from_arrow(columns, extra_cols, n_keep, lines[keep].tolist(), orders)
+    table = DemandeTable.from_arrow(columns, extra_cols, n_keep, LineNumbers(lines[keep]), orders)
     return table, rejects

@@ -129,6 +129,39 @@ def _python_values(kind: Kind | None, arr: Any) -> list:
     return [distinct[i] for i in idx.tolist()]
 
 
+class LineNumbers(Sequence):
+    """The source line of each row, over an int64 array: a read-only sequence of ints that
+    compares equal to the list of them, without making a million Python ints when the reader
+    builds a table (``np.asarray`` gets the array back)."""
+
+    __slots__ = ("_array",)
+
+    def __init__(self, array: Any) -> None:
+        self._array = array
+
+    def __len__(self) -> int:
+        return len(self._array)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return self._array[i].tolist()
+        return int(self._array[i])
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._array.tolist())
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
+        return self._array if dtype is None else self._array.astype(dtype, copy=False)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (LineNumbers, list, tuple)):
+            return list(self) == list(other)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"LineNumbers({list(self)!r})"
+
+
 class ArrowColumns(MutableMapping):
     """Columns held as Arrow arrays of the canonical types, each turned into a Python list on
     first access (then kept). Setting a column replaces it by the list given."""
@@ -188,11 +221,11 @@ class DemandeTable:
 
     columns: MutableMapping[str, list]
     extras: MutableMapping[str, list] = field(default_factory=dict)
-    source_lines: list[int] | None = None
+    source_lines: Sequence[int] | None = None     # a list, or LineNumbers from a reader
 
     @classmethod
     def from_arrow(cls, columns: Mapping[str, Any], extras: Mapping[str, Any], n: int,
-                   source_lines: list[int] | None = None,
+                   source_lines: Sequence[int] | None = None,
                    sort_orders: Mapping[str, Any] | None = None) -> "DemandeTable":
         """A table over checked Arrow arrays: every canonical column of :func:`arrow_type`
         (string columns may be dictionary-encoded), extras as ``string`` (null where empty);
