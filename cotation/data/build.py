@@ -10,6 +10,7 @@ Python object per demande is made unless a consumer asks for the lists.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -178,6 +179,40 @@ def check_records(records: Records, fields: Sequence[FieldSpec], *, nu_source: i
     return Checked(values, inputs, rejects, rejected, lead_out)
 
 
+def string_order(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Row indices sorting the strings ``arr`` as ``pc.sort_indices`` does (byte order,
+    stable, nulls last): by :func:`_fixed_width_order` when it applies, else by Arrow."""
+    arr = single(arr)
+    order = _fixed_width_order(arr)
+    return order if order is not None else _np(pc.sort_indices(arr))
+
+
+def _fixed_width_order(arr: pa.Array) -> np.ndarray | None:
+    """When every value of ``arr`` (``string``, no nulls) has the same byte length and the
+    bytes at each position span ranges whose product fits in 64 bits (numero_unique: 18
+    characters, digits and one letter), each value packs into one unsigned integer, mixed
+    radix, position by position: integers in the strings' byte order, sorted by one stable
+    argsort (0.15 s for 1M against 0.4 s for Arrow's sort of the strings). None otherwise."""
+    n = len(arr)
+    if n < 2 or arr.null_count or arr.type != pa.string():
+        return None
+    offsets = np.frombuffer(arr.buffers()[1], np.int32)[arr.offset:arr.offset + n + 1]
+    width = int(offsets[1] - offsets[0])
+    if width == 0 or not (np.diff(offsets) == width).all():
+        return None
+    data = np.frombuffer(arr.buffers()[2], np.uint8)[offsets[0]:offsets[-1]].reshape(n, width)
+    lo, hi = data.min(axis=0).tolist(), data.max(axis=0).tolist()
+    radix = [h - lo_j + 1 for h, lo_j in zip(hi, lo)]
+    if math.prod(radix) > 1 << 64:
+        return None
+    key = np.zeros(n, dtype=np.uint64)
+    for j, r in enumerate(radix):
+        if r > 1:                           # a byte all values share does not order them
+            key *= np.uint64(r)
+            key += data[:, j] - np.uint8(lo[j])
+    return np.argsort(key, kind="stable")
+
+
 def build_table(records: Records, fields: Sequence[FieldSpec], extras: Sequence[tuple[str, int]],
                 *, nu_source: int | None, source: str, strict: bool, vectorised: bool = True,
                 odd_reject: Callable[[int, list[str], str], Reject],
@@ -193,7 +228,7 @@ def build_table(records: Records, fields: Sequence[FieldSpec], extras: Sequence[
     sorting = nu_field is not None and vectorised and n and len(nu_field.sources) == 1
     if sorting:
         nu_raw = _filled(records.columns[nu_field.sources[0]])
-        lead.append(lambda: pc.sort_indices(nu_raw.cast(pa.string())))
+        lead.append(lambda: string_order(nu_raw.cast(pa.string())))
     checked = check_records(records, fields, nu_source=nu_source, vectorised=vectorised,
                             display=display, lead=lead)
     values, rejected = checked.values, checked.rejected
@@ -213,10 +248,10 @@ def build_table(records: Records, fields: Sequence[FieldSpec], extras: Sequence[
             pc.or_kleene(pc.equal(nu_text, nu_input), pa.array(rejected))).as_py()
         if same:
             # the sort of the source text, on the rows standing (values equal the text there)
-            order = _np(nu_sorted)
+            order = nu_sorted
             nu_order = order[~rejected[order]]
         else:
-            nu_order = standing[_np(pc.sort_indices(nu_text.take(pa.array(standing))))]
+            nu_order = standing[string_order(nu_text.take(pa.array(standing)))]
         ordered = nu_text.take(pa.array(nu_order))
         same_as_previous = np.zeros(len(ordered), dtype=bool)
         if len(ordered) > 1:
