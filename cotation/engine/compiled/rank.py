@@ -41,10 +41,11 @@ def score_field(score: np.ndarray, direction: str) -> Field:
     if len(score) == 0:
         return Field(np.zeros(0, dtype=np.uint64), 0)
     lo, hi = int(score.min()), int(score.max())
+    f = np.empty(len(score), dtype=np.uint64)          # one array: written in place
     if direction == "desc":
-        f = (np.int64(hi) - score).astype(np.uint64)
+        np.subtract(np.int64(hi), score, out=f.view(np.int64))
     else:
-        f = (score - np.int64(lo)).astype(np.uint64)
+        np.subtract(score, np.int64(lo), out=f.view(np.int64))
     return Field(f, _bits(hi - lo))
 
 
@@ -99,9 +100,11 @@ def dense_rank(fields: Sequence[Field]) -> Field:
             packed.sort()
             order = (packed & np.uint64((1 << idx_bits) - 1)).astype(np.int64) if idx_bits \
                 else np.zeros(n, dtype=np.int64)
+            packed >>= np.uint64(idx_bits)
+            sk = packed                          # the sorted keys, without a gather
         else:
             order = np.argsort(key, kind="stable")
-        sk = key[order]
+            sk = key[order]
         new = np.empty(n, dtype=bool)
         new[0] = True
         np.not_equal(sk[1:], sk[:-1], out=new[1:])
@@ -119,34 +122,46 @@ def dense_rank(fields: Sequence[Field]) -> Field:
 
 
 def rank_cells(cells: np.ndarray, n_cells: int, fields: Sequence[Field]) -> np.ndarray:
-    """Rank 1..N of every pair within its cell under the fields (most significant first)."""
+    """Rank 1..N of every pair within its cell under the fields (most significant first).
+    (Few arrays of the pairs' length are made: each costs page faults when the memory comes
+    fresh from the system.)"""
     n = len(cells)
     ranks = np.zeros(n, dtype=np.int64)
     if n == 0:
         return ranks
-    cells = cells.astype(np.int64, copy=False)
     cell_bits = _bits(max(n_cells - 1, 0))
     total = cell_bits + sum(f.bits for f in fields)
     idx_bits = _bits(n - 1)
-    if total <= 63:
+    counts = np.bincount(cells, minlength=n_cells)
+    before = np.cumsum(counts) - counts - 1       # each cell's first position, minus one
+    if total + idx_bits <= 64:
+        # cell | fields | pair index in one word, sorted in place: the low bits give the
+        # pairs' order
+        low = total - cell_bits + idx_bits
+        key = cells.astype(np.uint64)
+        key <<= np.uint64(low)
+        shifted = np.empty(n, dtype=np.uint64)
+        shift = low
+        for f in fields:
+            shift -= f.bits
+            if f.bits:
+                np.left_shift(f.values, np.uint64(shift), out=shifted)
+                key |= shifted
+        index = np.arange(n, dtype=np.uint64)
+        key |= index
+        key.sort()
+        np.bitwise_and(key, np.uint64((1 << idx_bits) - 1), out=index)
+        order = index.view(np.int64)
+    elif total <= 63:
         key = cells.astype(np.uint64) << np.uint64(total - cell_bits)
         shift = total - cell_bits
         for f in fields:
             shift -= f.bits
             if f.bits:
                 key |= f.values << np.uint64(shift)
-        if total + idx_bits <= 64:
-            packed = (key << np.uint64(idx_bits)) | np.arange(n, dtype=np.uint64)
-            packed.sort()
-            order = (packed & np.uint64((1 << idx_bits) - 1)).astype(np.int64) if idx_bits \
-                else np.zeros(n, dtype=np.int64)
-        else:
-            order = np.argsort(key, kind="stable")
+        order = np.argsort(key, kind="stable")
     else:
-        cols = [f.values for f in reversed(fields)] + [cells]
-        order = np.lexsort(cols)
-    counts = np.bincount(cells, minlength=n_cells)
-    start = np.cumsum(counts) - counts
-    sorted_cells = cells[order]
-    ranks[order] = np.arange(n, dtype=np.int64) - start[sorted_cells] + 1
+        order = np.lexsort([f.values for f in reversed(fields)] + [cells.astype(np.int64)])
+    ranks[order] = np.arange(n, dtype=np.int64)   # each pair's position in the sorted order
+    ranks -= np.take(before, cells)               # rank 1 at its cell's first position
     return ranks
