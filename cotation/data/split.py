@@ -76,7 +76,9 @@ def is_blank(cells: list[str]) -> bool:
 def file_bytes(path: str | os.PathLike) -> bytes | mmap.mmap:
     """The bytes of the file at ``path``: a regular file is mapped read-only (no copy of a
     file of hundreds of MB: 0.1 s per 200 MB saved), anything else (a pipe, an empty file) is
-    read. :func:`split_records` takes either."""
+    read. :func:`split_records` takes either. As with any mapped file, another process
+    truncating the file while it is split ends this one (SIGBUS): read a file being written
+    to from a copy."""
     with open(path, "rb") as fh:
         info = os.fstat(fh.fileno())
         if stat.S_ISREG(info.st_mode) and info.st_size > 0:
@@ -93,18 +95,18 @@ def split_records(data: bytes | mmap.mmap | None, text: str | None = None, *,
     """Split UTF-8 ``data`` (or already decoded ``text``, which may hold surrogate escapes).
     ``data`` may be a mapped file (:func:`file_bytes`): the common file is split from the
     mapping, any other is copied to ``bytes`` first."""
+    quick = fast and len(delimiter) == 1 and delimiter.isascii() \
+        and (quote is None or (len(quote) == 1 and quote.isascii()))
     if isinstance(data, mmap.mmap):
-        if fast and len(delimiter) == 1 and delimiter.isascii() \
-                and (quote is None or (len(quote) == 1 and quote.isascii())):
+        if quick:
             try:
                 records = _split_plain(data, delimiter, quote, skip_lines, source)
             except (UnicodeDecodeError, pa.ArrowInvalid):
                 records = None
             if records is not None:
                 return _drop_oversized(records)
-        data = data[:]
-    if fast and data is not None and len(delimiter) == 1 and delimiter.isascii() \
-            and (quote is None or (len(quote) == 1 and quote.isascii())):
+        data = data[:]          # any other file: its bytes
+    if quick and data is not None:
         try:
             records = _split_fast(data, delimiter, quote, skip_lines, source)
         except (UnicodeDecodeError, pa.ArrowInvalid):
