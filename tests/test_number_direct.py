@@ -104,3 +104,20 @@ def test_mapped_numbers_with_a_decimal_comma(name):
     values, ok = build.vector_parse(spec, pa.array(["12,5", "", "3"] * 20000))
     if name == "loyer_actuel":
         assert values.to_pylist()[:3] == [12.5, None, 3.0] and ok.all()
+
+
+def test_the_smallest_int64_is_out_of_range_on_every_path():
+    """abs(-2**63) is -2**63 in int64: the range check must not take it for a small number."""
+    from cotation.data.canonical import read_arrow_table
+
+    spec = FIELDS["revenu_fiscal_reference"]
+    texts = ["-9223372036854775808", "5"] * 20000
+    values, ok = build.vector_parse(spec, pa.array(texts, pa.string()))
+    assert not ok[0] and ok[1]
+    native = build._native(spec, pa.array([-2 ** 63, 5], pa.int64()))
+    assert not native[1][0] and native[1][1]
+    table = pa.table({"numero_unique": ["A1", "A2"], "date_depot": ["2024-01-02"] * 2,
+                      "nb_personnes": [1, 1], "revenu_fiscal_reference": pa.array([-2 ** 63, 5])})
+    res = read_arrow_table(table, source="t")         # lines of a table are row numbers
+    assert [(r.line, r.column) for r in res.rejects] == [(1, "revenu_fiscal_reference")]
+    assert res.n_accepted == 1

@@ -165,7 +165,8 @@ def in_range(spec: FieldSpec, nums: np.ndarray) -> np.ndarray:
     Any other row goes to the scalar parser, which rejects it or not (same rule at every
     size and from every source)."""
     with np.errstate(invalid="ignore"):
-        ok = np.abs(nums) <= MAX_MAGNITUDE
+        # two comparisons, not abs(): abs(-2**63) is -2**63 in int64
+        ok = (nums >= -MAX_MAGNITUDE) & (nums <= MAX_MAGNITUDE)
         if spec.name in COUNT_COLUMNS:
             ok &= nums >= 0
     return ok
