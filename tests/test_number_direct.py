@@ -121,3 +121,17 @@ def test_the_smallest_int64_is_out_of_range_on_every_path():
     res = read_arrow_table(table, source="t")         # lines of a table are row numbers
     assert [(r.line, r.column) for r in res.rejects] == [(1, "revenu_fiscal_reference")]
     assert res.n_accepted == 1
+
+
+def test_a_sliced_column_reads_as_its_copy():
+    """An array with an offset (a slice of a larger table): same values and rows vouched."""
+    spec = FIELDS["loyer_actuel"]
+    texts = ["", "12.5", "-3", "7.25", "", "0.1"] * 12000
+    whole = pa.array(["999"] * 5 + texts, pa.string())
+    sliced = whole.slice(5)
+    assert sliced.offset == 5
+    got = build._number_direct(spec, sliced)
+    want = build._number_direct(spec, pa.array(texts, pa.string()))
+    assert got is not None and want is not None
+    assert got[0].equals(want[0]) and (got[1] == want[1]).all()
+    assert got[0].to_pylist()[:6] == [None, 12.5, -3.0, 7.25, None, 0.1]
