@@ -118,10 +118,14 @@ def run() -> int:
     - ``gc.freeze()`` once the command is done, so that the interpreter's shutdown does not
       walk them again (0.17-0.35 s → 0.03 s); atexit handlers, ``weakref.finalize``
       callbacks and the flushing of standard streams still run.
+    - pyarrow does not import pandas (:mod:`cotation.cli.startup`).
 
     Figures: benchmarks/README.md, "Warm start and bounded compilation (issue 11)"."""
     import gc
+
+    from cotation.cli.startup import pyarrow_without_pandas
     gc.set_threshold(100_000, 50, 10)
+    pyarrow_without_pandas()
     code = main()
     gc.freeze()
     return code
