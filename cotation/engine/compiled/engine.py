@@ -245,9 +245,13 @@ class CompiledGrid:
         for k in keys[:tail] if collapse else keys:
             fields.append(self._field(k, raw, batch))
         if collapse:
-            new = np.diff(raw.row, prepend=-1) != 0
+            # (one array of the pairs' length per step, made in place where it can be)
+            new = np.empty(len(raw.row), dtype=bool)
+            new[0] = True
+            np.not_equal(raw.row[1:], raw.row[:-1], out=new[1:])
             scored = raw.row[new]                       # each scored demande once
-            slot = np.cumsum(new) - 1
+            slot = np.cumsum(new)
+            slot -= 1
             per_demande = dense_rank([self._field(k, raw, batch, scored) for k in keys[tail:]])
             fields.append(Field(per_demande.values[slot], per_demande.bits))
         return fields

@@ -133,6 +133,8 @@ def rank_cells(cells: np.ndarray, n_cells: int, fields: Sequence[Field]) -> np.n
     total = cell_bits + sum(f.bits for f in fields)
     idx_bits = _bits(n - 1)
     counts = np.bincount(cells, minlength=n_cells)
+    if len(counts) != n_cells:          # (bincount itself refuses a negative id)
+        raise ValueError(f"cell ids outside 0..{n_cells - 1}")
     before = np.cumsum(counts) - counts - 1       # each cell's first position, minus one
     if total + idx_bits <= 64:
         # cell | fields | pair index in one word, sorted in place: the low bits give the
@@ -150,9 +152,13 @@ def rank_cells(cells: np.ndarray, n_cells: int, fields: Sequence[Field]) -> np.n
         index = np.arange(n, dtype=np.uint64)
         key |= index
         key.sort()
-        np.bitwise_and(key, np.uint64((1 << idx_bits) - 1), out=index)
-        order = index.view(np.int64)
-    elif total <= 63:
+        np.bitwise_and(key, np.uint64((1 << idx_bits) - 1), out=shifted)
+        order = shifted.view(np.int64)
+        ranks[order] = index.view(np.int64)           # each pair's position in that order
+        # key is free: reused (mode "clip" writes it unbuffered; every cell is < n_cells)
+        ranks -= np.take(before, cells, out=key.view(np.int64), mode="clip")
+        return ranks
+    if total <= 63:
         key = cells.astype(np.uint64) << np.uint64(total - cell_bits)
         shift = total - cell_bits
         for f in fields:
