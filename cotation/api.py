@@ -72,6 +72,12 @@ _ENGINES = ("auto", "compiled", "interpreter")
 Progress = Callable[[int, int], None]
 
 
+def _line_array(table: Any) -> np.ndarray | None:
+    """The source line of each row of an admitted table, as int64 (None: not known)."""
+    lines = table.source_lines
+    return None if lines is None else np.asarray(lines, dtype=np.int64)
+
+
 def _date(today: dt.date | str) -> dt.date:
     if isinstance(today, dt.datetime):
         return today.date()
@@ -325,8 +331,7 @@ class Scorer:
                                       extra_columns=_SHORTLIST_COLUMNS if shortlist else ())
         batch.rejects = sorted([*admitted.rejects, *batch.rejects], key=lambda r: r.line)
         batch.report = admitted.report
-        lines = admitted.table.source_lines
-        batch.lines = None if lines is None else np.asarray(lines, dtype=np.int64)
+        batch.lines = _line_array(admitted.table)
         return batch
 
     def admit(self, data: Any):
@@ -385,7 +390,6 @@ class Scorer:
         where = {c: i for i, c in enumerate(territory)}
         terr = np.fromiter((where[c] for c in st.commune), dtype=np.int32, count=len(st))
         nu_strings = np.array(list(table.columns["numero_unique"]), dtype=object)
-        lines = table.source_lines
         # as the kernels' score table: the boundary's rejects with the local fields' ones
         st.rejects = sorted([*admitted.rejects, *st.rejects], key=lambda r: r.line)
         return Result(grid=self._grid_ir, today=today, rows=np.asarray(st.row, dtype=np.int64),
@@ -394,7 +398,7 @@ class Scorer:
                       met=st.met, set_aside=st.set_aside, met_valide=st.met_valide,
                       set_aside_valide=st.set_aside_valide, points=st.points,
                       rejects=list(st.rejects), report=admitted.report,
-                      _lines=None if lines is None else np.asarray(lines, dtype=np.int64),
+                      _lines=_line_array(table),
                       _terr=terr, _territory=territory, _nu=lambda: nu_strings,
                       _table=lambda: st)
 

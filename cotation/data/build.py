@@ -26,7 +26,7 @@ from cotation.data.values import ValueParseError
 
 from cotation.data.parallel import map_columns
 from cotation.data.split import Records, is_text, single
-from cotation.data.vector import FieldSpec, Parsed, _column, _np, vector_parse
+from cotation.data.vector import FieldSpec, Parsed, _column, _np, cell_bytes, vector_parse
 from cotation.i18n import _
 
 JOIN = "\x1f"  # joins the cells of a field read from several source columns
@@ -196,11 +196,11 @@ def _fixed_width_order(arr: pa.Array) -> np.ndarray | None:
     n = len(arr)
     if n < 2 or arr.null_count or arr.type != pa.string():
         return None
-    offsets = np.frombuffer(arr.buffers()[1], np.int32)[arr.offset:arr.offset + n + 1]
-    width = int(offsets[1] - offsets[0])
-    if width == 0 or not (np.diff(offsets) == width).all():
+    lengths, body = cell_bytes(arr)
+    width = int(lengths[0])
+    if width == 0 or not (lengths == width).all():
         return None
-    data = np.frombuffer(arr.buffers()[2], np.uint8)[offsets[0]:offsets[-1]].reshape(n, width)
+    data = body.reshape(n, width)
     lo, hi = data.min(axis=0).tolist(), data.max(axis=0).tolist()
     radix = [h - lo_j + 1 for h, lo_j in zip(hi, lo)]
     if math.prod(radix) > 1 << 64:

@@ -151,7 +151,8 @@ class LineNumbers(Sequence):
         return iter(self._array.tolist())
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
-        return self._array if dtype is None else self._array.astype(dtype, copy=False)
+        array = self._array if dtype is None else self._array.astype(dtype, copy=False)
+        return array.copy() if copy else array
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, (LineNumbers, list, tuple)):

@@ -115,6 +115,18 @@ def _number(spec: FieldSpec, arr: pa.Array) -> Parsed | None:
     return pc.if_else(pa.array(empty), pa.scalar(None, target), nums), ok
 
 
+def cell_bytes(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(byte length of each cell, the cells' bytes end to end) of a ``string`` or
+    ``large_string`` array, over its buffers (no copy)."""
+    n = len(arr)
+    wide = pa.types.is_large_string(arr.type)
+    offsets = np.frombuffer(arr.buffers()[1], np.int64 if wide else np.int32)[arr.offset:arr.offset + n + 1]
+    data = arr.buffers()[2]
+    body = (np.frombuffer(data, np.uint8)[offsets[0]:offsets[-1]] if data is not None
+            else np.empty(0, np.uint8))
+    return np.diff(offsets), body
+
+
 def _number_direct(spec: FieldSpec, arr: pa.Array) -> Parsed | None:
     """:func:`_number` without its regex, for a column whose bytes are all digits, ``-`` and
     (decimals) the decimal separator, ``.`` or ``,``. Over those bytes Arrow's cast and the
@@ -132,18 +144,14 @@ def _number_direct(spec: FieldSpec, arr: pa.Array) -> Parsed | None:
     if arr.null_count or not is_text(arr.type):
         return None
     n = len(arr)
-    wide = pa.types.is_large_string(arr.type)
-    offsets = np.frombuffer(arr.buffers()[1], np.int64 if wide else np.int32)[arr.offset:arr.offset + n + 1]
-    data = arr.buffers()[2]
-    body = (np.frombuffer(data, np.uint8)[offsets[0]:offsets[-1]] if data is not None
-            else np.empty(0, np.uint8))
+    lengths, body = cell_bytes(arr)
     # every byte in [lo, '9'] (one subtraction, wrapping below lo) and none of the others there
     lo = min(allowed)
     if body.size and ((body - np.uint8(lo)) > 57 - lo).any():
         return None
     if any((body == b).any() for b in set(range(lo, 58)) - set(allowed)):
         return None
-    empty = np.diff(offsets) == 0
+    empty = lengths == 0
     # empty cells null over the same buffers: the cast leaves them null
     valid = np.zeros(arr.offset + n, dtype=bool)
     valid[arr.offset:] = ~empty

@@ -25,7 +25,9 @@ from cotation.engine.compiled.codegen import generate
 from cotation.engine.compiled.plan import KernelPlan
 from cotation.data.parallel import default_workers
 from cotation.engine.compiled.encode import Batch, encode
-from cotation.engine.compiled.rank import Field, dense_rank, rank_cells, score_field, value_field
+from cotation.engine.compiled.rank import (
+    Field, dense_rank, rank_cells, run_starts, score_field, value_field,
+)
 
 Progress = Callable[[int, int], None]
 
@@ -245,10 +247,7 @@ class CompiledGrid:
         for k in keys[:tail] if collapse else keys:
             fields.append(self._field(k, raw, batch))
         if collapse:
-            # (one array of the pairs' length per step, made in place where it can be)
-            new = np.empty(len(raw.row), dtype=bool)
-            new[0] = True
-            np.not_equal(raw.row[1:], raw.row[:-1], out=new[1:])
+            new = run_starts(raw.row)
             scored = raw.row[new]                       # each scored demande once
             slot = np.cumsum(new)
             slot -= 1

@@ -36,6 +36,15 @@ def _bits(span: int) -> int:
     return int(span).bit_length()
 
 
+def run_starts(values: np.ndarray) -> np.ndarray:
+    """True where an element differs from the one before it (the first of each run of equal
+    values; ``values`` not empty)."""
+    new = np.empty(len(values), dtype=bool)
+    new[0] = True
+    np.not_equal(values[1:], values[:-1], out=new[1:])
+    return new
+
+
 def score_field(score: np.ndarray, direction: str) -> Field:
     """The total in hundredths, offset by its minimum (or maximum, descending)."""
     if len(score) == 0:
@@ -105,9 +114,7 @@ def dense_rank(fields: Sequence[Field]) -> Field:
         else:
             order = np.argsort(key, kind="stable")
             sk = key[order]
-        new = np.empty(n, dtype=bool)
-        new[0] = True
-        np.not_equal(sk[1:], sk[:-1], out=new[1:])
+        new = run_starts(sk)
     else:
         order = np.lexsort([f.values for f in reversed(fields)])
         new = np.zeros(n, dtype=bool)
