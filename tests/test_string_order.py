@@ -7,7 +7,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from hypothesis import given, settings, strategies as st
 
-from cotation.data.build import _fixed_width_order, string_order
+from cotation.data.build import _fixed_width_order, sorted_strings, string_order
 
 
 def _same_as_arrow(values: list[str]) -> bool:
@@ -47,3 +47,16 @@ def test_numero_unique_takes_the_packed_sort_and_others_fall_back():
     sliced = pa.array(nus, pa.string()).slice(7, 300)          # an array with an offset
     assert np.array_equal(string_order(sliced), pc.sort_indices(sliced).to_numpy())
     assert _same_as_arrow(["x", "x", "x"])                     # one value: the rows' order
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["0A1", "0A2", "0B1", "9Z9", "0A1"]), min_size=2, max_size=80))
+def test_packed_keys_mark_equal_neighbours(values):
+    # the boundary finds duplicated numero_unique from the keys: equal neighbours in the
+    # sorted order have equal keys exactly when their strings are equal
+    arr = pa.array(values, pa.string())
+    order, keys = sorted_strings(arr)
+    assert keys is not None and np.array_equal(order, pc.sort_indices(arr).to_numpy())
+    ordered = [values[i] for i in order]
+    assert [a == b for a, b in zip(ordered, ordered[1:])] == (keys[1:] == keys[:-1]).tolist()
+    assert sorted_strings(pa.array(["b", "a", "ab"]))[1] is None     # Arrow's sort: no keys

@@ -168,12 +168,14 @@ class ArrowColumns(MutableMapping):
     first access (then kept). Setting a column replaces it by the list given."""
 
     def __init__(self, arrays: Mapping[str, Any], kinds: Mapping[str, Kind | None], n: int,
-                 sort_orders: Mapping[str, Any] | None = None):
+                 sort_orders: Mapping[str, Any] | None = None,
+                 item_codes: Mapping[str, Any] | None = None):
         self._arrays = dict(arrays)
         self._kinds = dict(kinds)
         self._lists: dict[str, list] = {}
         self._order = list(arrays)
         self._sort_orders = dict(sort_orders or {})
+        self._item_codes = dict(item_codes or {})
         self.n = n
 
     def arrow(self, name: str) -> Any | None:
@@ -184,6 +186,11 @@ class ArrowColumns(MutableMapping):
         """The row indices that sort ``name``'s Arrow array ascending, when the reader
         computed them (the duplicate check sorts ``numero_unique``)."""
         return self._sort_orders.get(name) if name in self._arrays else None
+
+    def item_codes(self, name: str) -> Any | None:
+        """The dictionary-encoded items of list column ``name``
+        (:class:`cotation.data.vector.ItemCodes`), when the reader's check computed them."""
+        return self._item_codes.get(name) if name in self._arrays else None
 
     def __getitem__(self, name: str) -> list:
         got = self._lists.get(name)
@@ -227,18 +234,27 @@ class DemandeTable:
     @classmethod
     def from_arrow(cls, columns: Mapping[str, Any], extras: Mapping[str, Any], n: int,
                    source_lines: Sequence[int] | None = None,
-                   sort_orders: Mapping[str, Any] | None = None) -> "DemandeTable":
+                   sort_orders: Mapping[str, Any] | None = None,
+                   item_codes: Mapping[str, Any] | None = None) -> "DemandeTable":
         """A table over checked Arrow arrays: every canonical column of :func:`arrow_type`
         (string columns may be dictionary-encoded), extras as ``string`` (null where empty);
-        ``sort_orders``: known ascending orders of some columns (row indices)."""
+        ``sort_orders``: known ascending orders of some columns (row indices);
+        ``item_codes``: list columns' items dictionary-encoded
+        (:class:`cotation.data.vector.ItemCodes`)."""
         kinds = {c.name: c.kind for c in COLUMNS}
-        return cls(ArrowColumns(columns, kinds, n, sort_orders), ArrowColumns(extras, {}, n),
-                   source_lines)
+        return cls(ArrowColumns(columns, kinds, n, sort_orders, item_codes),
+                   ArrowColumns(extras, {}, n), source_lines)
 
     def sort_order(self, name: str) -> Any | None:
         """Row indices sorting column ``name`` ascending when the reader computed them."""
         store = self.columns
         return store.sort_order(name) if isinstance(store, ArrowColumns) else None
+
+    def item_codes(self, name: str) -> Any | None:
+        """The items of list column ``name`` dictionary-encoded, when the reader computed
+        them (:class:`cotation.data.vector.ItemCodes`), else None."""
+        store = self.columns
+        return store.item_codes(name) if isinstance(store, ArrowColumns) else None
 
     def arrow_column(self, name: str) -> Any | None:
         """The checked Arrow array of a canonical or extra column when the table holds one
@@ -452,6 +468,12 @@ class AttributionTable:
         dictionary-encoded), one per attribution field."""
         kinds = {name: col.kind for name, col in _ATTR_TYPES.items()}
         return cls(ArrowColumns(columns, kinds, n))
+
+    def item_codes(self, name: str) -> Any | None:
+        """The items of list column ``name`` dictionary-encoded, when the reader computed
+        them (:class:`cotation.data.vector.ItemCodes`), else None."""
+        store = self.columns
+        return store.item_codes(name) if isinstance(store, ArrowColumns) else None
 
     def arrow_column(self, name: str) -> Any | None:
         """The checked Arrow array of ``name`` when the table holds one, else None."""

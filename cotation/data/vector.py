@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -63,7 +63,29 @@ def _column(spec: FieldSpec) -> Column:
     return col if col is not None and col.kind is spec.kind else Column(spec.name, spec.kind)
 
 
-Parsed = tuple[pa.Array, np.ndarray]   # (values of the canonical Arrow type, rows vouched for)
+@dataclass(frozen=True)
+class ItemCodes:
+    """The items of a checked list column (localisations, a set of codes), dictionary-encoded
+    as the check found them: per item, from the column's first offset on, its index
+    (``indices``, int32) in ``dictionary`` (strings; an entry may repeat another's value).
+    The encoder reads them instead of hashing every item again."""
+
+    dictionary: pa.Array
+    indices: np.ndarray
+
+    def of_rows(self, lengths: np.ndarray, keep: np.ndarray) -> "ItemCodes":
+        """The codes of the rows ``keep`` (bool per row) of a column whose rows hold
+        ``lengths`` items."""
+        return ItemCodes(self.dictionary, self.indices[np.repeat(keep, lengths)])
+
+
+class Parsed(NamedTuple):
+    """Values of the canonical Arrow type, the rows vouched for, and for a list column
+    the codes of its items when the check computed them."""
+
+    values: pa.Array
+    ok: np.ndarray
+    items: ItemCodes | None = None
 
 
 def _np(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -258,7 +280,8 @@ def _native_lists(spec: FieldSpec, arr: pa.Array) -> Parsed:
     ok[_rows_of(offsets, np.flatnonzero(bad_item))] = False
     if spec.kind is Kind.CODESET:           # localisations keep repeats, sets may not
         ok &= ~_repeated(offsets, np.where(bad_item, 0, pos), n)
-    return arr, ok
+    # a null item's code points past the dictionary: its row is not vouched for
+    return Parsed(arr, ok, ItemCodes(encoded.dictionary, pos))
 
 
 def _rows_of(offsets: np.ndarray, items: np.ndarray) -> np.ndarray:
@@ -337,7 +360,8 @@ def _split_items(arr: pa.Array, separators: tuple[str, ...],
                  fix: Callable[[pa.Array], pa.Array] | None = None) -> Parsed:
     """Cells of items joined by ``separators``, as list<string>: ``check`` says which
     distinct items are good (items are few: communes, codes), ``fix`` rewrites them first.
-    A row is vouched for when all its items are good; an empty cell is the empty list."""
+    A row is vouched for when all its items are good; an empty cell is the empty list. The
+    items' codes come with them."""
     n = len(arr)
     empty = _np(pc.equal(arr, ""))
     # Empty cells are made null (a validity bitmap over the same buffers): they split into
@@ -363,7 +387,8 @@ def _split_items(arr: pa.Array, separators: tuple[str, ...],
     ok = np.ones(n, dtype=bool)
     ok[_rows_of(offsets, np.flatnonzero(~check(words)[codes]))] = False
     items = flat if fix is None else words.take(encoded.indices)
-    return pa.ListArray.from_arrays(pa.array(offsets), items.cast(pa.string())), ok
+    return Parsed(pa.ListArray.from_arrays(pa.array(offsets), items.cast(pa.string())), ok,
+                  ItemCodes(words.cast(pa.string()), codes))
 
 
 def _communes(spec: FieldSpec, arr: pa.Array) -> Parsed:
@@ -381,12 +406,11 @@ def _communes(spec: FieldSpec, arr: pa.Array) -> Parsed:
 def _codeset(spec: FieldSpec, arr: pa.Array) -> Parsed:
     """A set of codes written ``a|b`` (canonical parser): every item a code of the
     enumeration (or, without one, non-blank without edge spaces), none twice."""
-    values, ok = _split_items(arr, (MULTI_SEPARATOR,), lambda words: _good_items(spec, words))
-    flat = pc.list_flatten(values)
-    if len(flat) > 1:
-        pos = _np(pc.fill_null(flat.dictionary_encode().indices, 0))
-        ok &= ~_repeated(_np(values.offsets), pos, len(values))
-    return values, ok
+    values, ok, items = _split_items(arr, (MULTI_SEPARATOR,),
+                                     lambda words: _good_items(spec, words))
+    if len(items.indices) > 1:
+        ok &= ~_repeated(_np(values.offsets), items.indices, len(values))
+    return Parsed(values, ok, items)
 
 
 def _via_dictionary(parse: Callable[[FieldSpec, pa.Array], Parsed | None], spec: FieldSpec,
@@ -403,11 +427,20 @@ def _via_dictionary(parse: Callable[[FieldSpec, pa.Array], Parsed | None], spec:
     if out is None:
         return None
     idx = encoded.indices
-    return out[0].take(idx), out[1][_np(idx)]
+    items = out[2] if len(out) > 2 else None
+    if items is not None:       # the items' codes of each row, as the take lays them out
+        codes = pa.ListArray.from_arrays(out[0].offsets, pa.array(items.indices, pa.int32()))
+        items = ItemCodes(items.dictionary, _np(pc.list_flatten(codes.take(idx))))
+    return Parsed(out[0].take(idx), out[1][_np(idx)], items)
 
 
 def vector_parse(spec: FieldSpec, arr: pa.Array) -> Parsed:
-    """(values, ok): ok[i] means values[i] is what ``spec.parse`` returns for row i."""
+    """(values, ok, items): ok[i] means values[i] is what ``spec.parse`` returns for row i;
+    ``items``: :class:`ItemCodes` of a list column, or None."""
+    return Parsed(*_vector_parse(spec, arr))
+
+
+def _vector_parse(spec: FieldSpec, arr: pa.Array) -> Parsed | tuple[pa.Array, np.ndarray]:
     if pa.types.is_floating(arr.type):
         return _typed_float(spec, arr)
     if not is_text(arr.type):

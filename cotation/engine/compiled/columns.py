@@ -96,6 +96,25 @@ class Source:
         c = self.columns.get(name)
         return None if c is None else _normalise_container(c)
 
+    def item_codes(self, name: str) -> Any | None:
+        """The boundary's codes of list column ``name``'s items, when it computed them."""
+        return self.table.item_codes(name) if self.table is not None else None
+
+
+def checked_items(items: Any, n_items: int) -> tuple[Any, np.ndarray] | None:
+    """(dictionary, per-item index) of :class:`cotation.data.vector.ItemCodes` that cover
+    ``n_items`` items with indices inside the dictionary and no blank entry; else None (the
+    items are then encoded here)."""
+    if items is None or len(items.indices) != n_items:
+        return None
+    codes, size = items.indices, len(items.dictionary)
+    if items.dictionary.null_count or (len(codes) and (codes.min() < 0 or codes.max() >= size)):
+        return None
+    import pyarrow.compute as pc
+    if size and pc.any(pc.equal(pc.binary_length(items.dictionary), 0)).as_py():
+        return None
+    return items.dictionary, codes
+
 
 def source_of(data: Any) -> Source:
     """Normalise any supported input into a :class:`Source`."""
@@ -377,38 +396,50 @@ class FlatLists:
     """A list column as flat elements (Arrow input): element values factorized."""
 
     uniques: list[str]        # distinct element values
-    elem_codes: np.ndarray    # int64 per element, index into uniques
-    elem_rows: np.ndarray     # int64 per element, its row
+    elem_codes: np.ndarray    # per element (int32 or int64), index into uniques
+    offsets: np.ndarray       # int64, n + 1: row i's elements are [offsets[i], offsets[i+1])
 
 
-def flat_lists(x: Any, n: int, *, trim: bool = True) -> FlatLists | None:
+def flat_lists(x: Any, n: int, *, trim: bool = True, items: Any = None) -> FlatLists | None:
     """Vectorised reading of an Arrow list<string> (or 'a|b' string) column, or None when
-    the column has another shape. ``trim=False``: items are checked canonical codes."""
+    the column has another shape. ``trim=False``: items are checked canonical codes, and
+    ``items`` (the boundary's :class:`cotation.data.vector.ItemCodes`) their codes. Blank
+    and null items are left out."""
     import pyarrow as pa
     import pyarrow.compute as pc
     if pa.types.is_string(x.type) or pa.types.is_large_string(x.type):
         x = pc.split_pattern(pc.fill_null(x, ""), MULTI_SEPARATOR)
     if not (pa.types.is_list(x.type) or pa.types.is_large_list(x.type)):
         return None
-    offsets = np.asarray(pc.fill_null(x, pa.scalar([], type=x.type)).offsets.to_numpy(
-        zero_copy_only=False), dtype=np.int64) if x.null_count else \
-        np.asarray(x.offsets.to_numpy(zero_copy_only=False), dtype=np.int64)
+    if x.null_count:
+        x = pc.fill_null(x, pa.scalar([], type=x.type))
+    offsets = np.asarray(x.offsets.to_numpy(zero_copy_only=False), dtype=np.int64)
+    flat = x.flatten()            # the items of the rows, from offsets[0] on
     offsets = offsets - offsets[0]
-    flat = x.flatten() if not x.null_count else pc.fill_null(x, pa.scalar([], type=x.type)).flatten()
+    known = None if trim else checked_items(items, int(offsets[-1]))
+    if known is not None:
+        # only the entries some item uses (rejected rows' items are in the dictionary too)
+        dictionary, codes = known
+        used = np.bincount(codes, minlength=len(dictionary)) > 0
+        if not used.all():
+            codes = (np.cumsum(used, dtype=np.int32) - 1)[codes]
+            dictionary = dictionary.filter(pa.array(used))
+        return FlatLists([str(u) for u in dictionary.to_pylist()], codes, offsets)
     flat = pc.cast(flat, pa.string())
     if trim:
         flat = pc.utf8_trim_whitespace(flat)
     enc = flat.dictionary_encode()
     uniques = [str(u) if u is not None else "" for u in enc.dictionary.to_pylist()]
-    codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-    rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(offsets))
-    keep = codes >= 0
     blank = [j for j, u in enumerate(uniques) if u == ""]
+    if not blank and not enc.indices.null_count:
+        return FlatLists(uniques, enc.indices.to_numpy(), offsets)
+    codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False)
+    keep = codes >= 0
     if blank:
         keep &= ~np.isin(codes, blank)
-    if not keep.all():
-        codes, rows = codes[keep], rows[keep]
-    return FlatLists(uniques, codes, rows)
+    kept_before = np.zeros(len(codes) + 1, dtype=np.int64)
+    np.cumsum(keep, out=kept_before[1:])
+    return FlatLists(uniques, codes[keep], kept_before[offsets])
 
 
 def factorize_lists(name: str, x: Any, n: int, typed: bool

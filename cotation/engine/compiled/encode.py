@@ -25,7 +25,7 @@ from cotation.data.schema import COLUMNS_BY_NAME, Column, Kind
 from cotation.data.table import Reject
 from cotation.data.values import MULTI_SEPARATOR, ValueParseError, parse_cell
 from cotation.engine.compiled.columns import (
-    DataError, FlatLists, Source, _is_arrow, _missing, _normalise_container,
+    DataError, FlatLists, Source, _is_arrow, checked_items, _missing, _normalise_container,
     encode_bool, encode_date, encode_number, factorize, factorize_lists, flat_lists, source_of,
 )
 from cotation.data.parallel import map_columns
@@ -245,7 +245,9 @@ def encode(plan: KernelPlan, grid: ir.GridIR, data: Any, *, digest: str,
         if spec.kind in (Kind.CODE, Kind.TEXT, Kind.COMMUNE):
             return factorize(spec.name, x, n, typed)
         if spec.kind is Kind.CODESET:
-            fl = flat_lists(x, n, trim=not typed) if x is not None and _is_arrow(x) else None
+            fl = flat_lists(x, n, trim=not typed, items=src.item_codes(spec.name)
+                            if spec.source == "column" else None) \
+                if x is not None and _is_arrow(x) else None
             return fl if fl is not None else factorize_lists(spec.name, x, n, typed)
         return None
 
@@ -309,8 +311,8 @@ def encode(plan: KernelPlan, grid: ir.GridIR, data: Any, *, digest: str,
             enum = spec.enum or ()
             idx = batch_domain_index[enum]
             words = max(1, (len(domains.get(enum, enum)) + 63) // 64)
-            dom = np.array([idx[u] for u in fl.uniques] or [0], dtype=np.int64)[fl.elem_codes]
-            arr = _bitsets(n, words, fl.elem_rows, dom)
+            dom = np.array([idx[u] for u in fl.uniques] or [0], dtype=np.int32)[fl.elem_codes]
+            arr = _bitsets(words, fl.offsets, dom)
         elif k is Kind.CODESET:
             distinct, codes = fact[j]
             enum = spec.enum or ()
@@ -351,21 +353,21 @@ def encode(plan: KernelPlan, grid: ir.GridIR, data: Any, *, digest: str,
     return b
 
 
-def _bitsets(n: int, words: int, rows: np.ndarray, dom: np.ndarray) -> np.ndarray:
-    """(n, words) uint64 bitsets with bit ``dom[k]`` set in row ``rows[k]``."""
-    out = np.zeros((n, words), dtype=np.uint64)
-    if not len(rows):
-        return out
+def _bitsets(words: int, offsets: np.ndarray, dom: np.ndarray) -> np.ndarray:
+    """(n, words) uint64 bitsets, row i with bit ``dom[k]`` set for each of its elements
+    ``k`` in ``[offsets[i], offsets[i+1])`` (``offsets``: n + 1 values from 0 to len(dom))."""
+    n = len(offsets) - 1
+    out = np.zeros((words, n), dtype=np.uint64)
+    filled = offsets[1:] > offsets[:-1]
+    starts = offsets[:-1][filled]
+    if not len(starts):
+        return out.T.copy()
     bits = np.left_shift(np.uint64(1), (dom & 63).astype(np.uint64))
-    if (np.diff(rows) < 0).any():                       # rows out of order: scatter
-        np.bitwise_or.at(out, (rows, dom >> 6), bits)
-        return out
-    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-    word = dom >> 6
-    for w in range(words):                              # OR each row's run of elements
-        out[rows[starts], w] = np.bitwise_or.reduceat(
-            bits if words == 1 else np.where(word == w, bits, np.uint64(0)), starts)
-    return out
+    word = dom >> 6 if words > 1 else None
+    for w in range(words):                  # OR each row's run of elements
+        out[w, filled] = np.bitwise_or.reduceat(
+            bits if word is None else np.where(word == w, bits, np.uint64(0)), starts)
+    return out.T.copy() if words > 1 else out.reshape(n, 1)
 
 
 def _union(parts: list[Any], sorted_parts: dict[int, np.ndarray] | None = None
@@ -417,25 +419,31 @@ def _encode_localisations(src: Source, n: int, territory: tuple[str, ...],
             x = pc.fill_null(x, pa.scalar([], type=x.type)) if x.null_count else x
             offsets = np.asarray(x.offsets.to_numpy(zero_copy_only=False), dtype=np.int64)
             offsets = offsets - offsets[0]
-            flat = x.flatten()
-            if not src.typed:
-                flat = pc.utf8_trim_whitespace(pc.cast(flat, pa.string()))
-            enc = pc.cast(flat, pa.string()).dictionary_encode()
-            uniq = [str(u) for u in enc.dictionary.to_pylist()]
-            found = pc.index_in(enc.dictionary, value_set=commune_dict)
+            known = checked_items(src.item_codes("localisations"), int(offsets[-1])) \
+                if src.typed else None
+            if known is not None:           # the boundary's codes of the items
+                dictionary, codes = known
+            else:
+                flat = x.flatten()
+                if not src.typed:
+                    flat = pc.utf8_trim_whitespace(pc.cast(flat, pa.string()))
+                enc = pc.cast(flat, pa.string()).dictionary_encode()
+                dictionary = enc.dictionary
+                codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False)
+            uniq = [str(u) for u in dictionary.to_pylist()]
+            found = pc.index_in(dictionary, value_set=commune_dict)
             ids_u = np.append(pc.fill_null(found, -2).to_numpy(zero_copy_only=False), -2
-                              ).astype(np.int64)
+                              ).astype(np.int32)
             terr_u = np.array([terr_index.get(u, -1) for u in uniq] + [-1], dtype=np.int32)
-            codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
             # blank entries are not communes (none in a table the boundary checked)
             blank = [j for j, u in enumerate(uniq) if u == ""] if not src.typed else []
-            if blank or enc.indices.null_count:
+            if blank or (known is None and enc.indices.null_count):
                 keep = ~np.isin(codes, blank) & (codes >= 0)
                 row = np.repeat(np.arange(n), np.diff(offsets))
                 codes = codes[keep]
                 newcounts = np.bincount(row[keep], minlength=n)
                 offsets = np.concatenate([[0], np.cumsum(newcounts)]).astype(np.int64)
-            loc_val = ids_u[codes].astype(np.int32)
+            loc_val = ids_u[codes]
             loc_terr = terr_u[codes]
             return (np.ascontiguousarray(offsets, dtype=np.int64),
                     np.ascontiguousarray(loc_terr, dtype=np.int32),
