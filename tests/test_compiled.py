@@ -246,6 +246,17 @@ def test_packed_rank_equals_reference(data):
         fields = fields[:-2] + [dense_rank(fields[-2:])]
     expected = rank_within(cells.tolist(), keys, dirs)
     assert np.array_equal(rank_cells(cells, n_cells, fields), expected)
+    # cell ids spread over many cells (the runs are then found without a loop per cell)
+    wide = cells * 1499 + 7
+    assert np.array_equal(rank_cells(wide, 1499 * n_cells + 8, fields), expected)
+
+
+def test_rank_cells_refuses_ids_outside_the_cells():
+    from cotation.engine.compiled.rank import rank_cells, score_field
+    f = [score_field(np.array([3, 1, 2], dtype=np.int64), "desc")]
+    for cells in ([0, 1, 2], [0, -1, 1]):
+        with pytest.raises(ValueError, match="outside"):
+            rank_cells(np.array(cells), 2, f)
 
 
 # ================================================================================ API

@@ -133,19 +133,16 @@ def rank_cells(cells: np.ndarray, n_cells: int, fields: Sequence[Field]) -> np.n
     (Few arrays of the pairs' length are made: each costs page faults when the memory comes
     fresh from the system.)"""
     n = len(cells)
-    ranks = np.zeros(n, dtype=np.int64)
     if n == 0:
-        return ranks
+        return np.zeros(0, dtype=np.int64)
+    if int(cells.min()) < 0 or int(cells.max()) >= n_cells:
+        raise ValueError(f"cell ids outside 0..{n_cells - 1}")
     cell_bits = _bits(max(n_cells - 1, 0))
     total = cell_bits + sum(f.bits for f in fields)
     idx_bits = _bits(n - 1)
-    counts = np.bincount(cells, minlength=n_cells)
-    if len(counts) != n_cells:          # (bincount itself refuses a negative id)
-        raise ValueError(f"cell ids outside 0..{n_cells - 1}")
-    before = np.cumsum(counts) - counts - 1       # each cell's first position, minus one
     if total + idx_bits <= 64:
         # cell | fields | pair index in one word, sorted in place: the low bits give the
-        # pairs' order
+        # pairs' order, the high bits each cell's run
         low = total - cell_bits + idx_bits
         key = cells.astype(np.uint64)
         key <<= np.uint64(low)
@@ -156,14 +153,17 @@ def rank_cells(cells: np.ndarray, n_cells: int, fields: Sequence[Field]) -> np.n
             if f.bits:
                 np.left_shift(f.values, np.uint64(shift), out=shifted)
                 key |= shifted
-        index = np.arange(n, dtype=np.uint64)
-        key |= index
+        position = np.arange(n, dtype=np.uint64)
+        key |= position
         key.sort()
         np.bitwise_and(key, np.uint64((1 << idx_bits) - 1), out=shifted)
         order = shifted.view(np.int64)
-        ranks[order] = index.view(np.int64)           # each pair's position in that order
-        # key is free: reused (mode "clip" writes it unbuffered; every cell is < n_cells)
-        ranks -= np.take(before, cells, out=key.view(np.int64), mode="clip")
+        # where each cell's run starts in the sorted keys (cell c is the top bits)
+        firsts = np.searchsorted(key, np.arange(1, n_cells, dtype=np.uint64) << np.uint64(low))
+        rank_at = position.view(np.int64)             # position in the order, made a rank:
+        _minus_run_start(rank_at, np.concatenate([[0], firsts, [n]]).astype(np.int64))
+        ranks = np.empty(n, dtype=np.int64)
+        ranks[order] = rank_at
         return ranks
     if total <= 63:
         key = cells.astype(np.uint64) << np.uint64(total - cell_bits)
@@ -175,6 +175,22 @@ def rank_cells(cells: np.ndarray, n_cells: int, fields: Sequence[Field]) -> np.n
         order = np.argsort(key, kind="stable")
     else:
         order = np.lexsort([f.values for f in reversed(fields)] + [cells.astype(np.int64)])
-    ranks[order] = np.arange(n, dtype=np.int64)   # each pair's position in the sorted order
-    ranks -= np.take(before, cells)               # rank 1 at its cell's first position
+    counts = np.bincount(cells, minlength=n_cells)
+    ranks = np.empty(n, dtype=np.int64)
+    rank_at = np.arange(n, dtype=np.int64)            # each pair's position in the order
+    starts = np.zeros(n_cells + 1, dtype=np.int64)
+    np.cumsum(counts, out=starts[1:])
+    _minus_run_start(rank_at, starts)
+    ranks[order] = rank_at
     return ranks
+
+
+def _minus_run_start(position: np.ndarray, bounds: np.ndarray) -> None:
+    """Positions 0..n-1 (int64, in place) made ranks from 1 within consecutive runs: run c
+    is ``[bounds[c], bounds[c+1])``."""
+    if len(bounds) <= 4097:                  # a few hundred communes: one slice each
+        for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+            if hi > lo:
+                position[lo:hi] -= lo - 1
+    else:
+        position -= np.repeat(bounds[:-1] - 1, np.diff(bounds))
