@@ -60,3 +60,13 @@ def test_packed_keys_mark_equal_neighbours(values):
     ordered = [values[i] for i in order]
     assert [a == b for a, b in zip(ordered, ordered[1:])] == (keys[1:] == keys[:-1]).tolist()
     assert sorted_strings(pa.array(["b", "a", "ab"]))[1] is None     # Arrow's sort: no keys
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 200), st.integers(1, 20), st.data())
+def test_column_extremes(n, width, data):
+    from cotation.data.build import _column_extremes
+    seed = data.draw(st.integers(0, 2**32 - 1))
+    arr = np.random.default_rng(seed).integers(0, 256, (n, width)).astype(np.uint8)
+    lo, hi = _column_extremes(arr)
+    assert lo == arr.min(axis=0).tolist() and hi == arr.max(axis=0).tolist()

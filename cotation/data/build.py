@@ -245,7 +245,7 @@ def _fixed_width_order(arr: pa.Array, *, keys: bool = False
     if width == 0 or not (lengths == width).all():
         return None
     data = body.reshape(n, width)
-    lo, hi = data.min(axis=0).tolist(), data.max(axis=0).tolist()
+    lo, hi = _column_extremes(data)
     radix = [h - lo_j + 1 for h, lo_j in zip(hi, lo)]
     if math.prod(radix) > 1 << 64:
         return None
@@ -265,6 +265,22 @@ def _fixed_width_order(arr: pa.Array, *, keys: bool = False
         run = np.cumsum(start)[pos]
         order[pos] = order[pos][np.lexsort((order[pos], run))]
     return (order, ordered) if keys else order
+
+
+def _column_extremes(data: np.ndarray) -> tuple[list[int], list[int]]:
+    """Per column of a C-ordered 2-d array, (minimums, maximums). Blocks of 64 rows side by
+    side make each reduction run over long rows (0.001 s for 1M x 18 bytes, against 0.016 s
+    for ``min(axis=0)``, which walks 18 short columns)."""
+    n, width = data.shape
+    k = 64
+    m = n - n % k
+    lo = data[m:].min(axis=0) if m < n else np.full(width, 255, np.uint8)
+    hi = data[m:].max(axis=0) if m < n else np.zeros(width, np.uint8)
+    if m:
+        block = data[:m].reshape(m // k, k * width)
+        lo = np.minimum(lo, block.min(axis=0).reshape(k, width).min(axis=0))
+        hi = np.maximum(hi, block.max(axis=0).reshape(k, width).max(axis=0))
+    return lo.tolist(), hi.tolist()
 
 
 def build_table(records: Records, fields: Sequence[FieldSpec], extras: Sequence[tuple[str, int]],
