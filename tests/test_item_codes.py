@@ -1,6 +1,7 @@
 """The boundary keeps the codes it gave the items of list columns (localisations, sets of
 codes: ``DemandeTable.item_codes``) and the compiled encoder reads them instead of hashing
-every item again (issue 11). The codes must describe the stored column exactly, after
+every item again (issue 11); it also says that numero_unique is all different
+(``DemandeTable.is_distinct``), so the encoder numbers it by its sort order. The codes must describe the stored column exactly, after
 rejected rows are dropped and when rows are re-read by the scalar parsers; and the encoder
 must give the same batch with them as without."""
 from __future__ import annotations
@@ -118,3 +119,10 @@ def test_the_encoder_gives_the_same_batch_with_the_codes(source):
         assert x.dtype == y.dtype and np.array_equal(x, y, equal_nan=x.dtype.kind == "f")
     assert a.domains == b.domains and a.commune_dict.equals(b.commune_dict)
     assert len(a.loc_val) and (a.extra["motifs"] != 0).any()
+    # numero_unique, all different after the boundary: its ids are its sorted positions and
+    # the text dictionary is gathered only when read
+    from cotation.engine.compiled.encode import SortedText
+    assert table.is_distinct("numero_unique") and not plain.is_distinct("numero_unique")
+    assert isinstance(a.texts, SortedText) and not isinstance(b.texts, SortedText)
+    assert a.text_dict.equals(b.text_dict)
+    assert a.text_dict.to_pylist() == sorted(table.columns["numero_unique"])

@@ -381,6 +381,7 @@ def build_table(records: Records, fields: Sequence[FieldSpec], extras: Sequence[
     if nu_order is not None:
         new_index = np.cumsum(keep) - 1
         orders["numero_unique"] = new_index[nu_order[keep[nu_order]]]
+    # duplicated numero_unique are rejected above: the values kept are all different
     table = DemandeTable.from_arrow(columns, extra_cols, n_keep, LineNumbers(lines[keep]), orders,
-                                    item_codes)
+                                    item_codes, distinct=list(orders))
     return table, rejects

@@ -169,13 +169,14 @@ class ArrowColumns(MutableMapping):
 
     def __init__(self, arrays: Mapping[str, Any], kinds: Mapping[str, Kind | None], n: int,
                  sort_orders: Mapping[str, Any] | None = None,
-                 item_codes: Mapping[str, Any] | None = None):
+                 item_codes: Mapping[str, Any] | None = None, distinct: Sequence[str] = ()):
         self._arrays = dict(arrays)
         self._kinds = dict(kinds)
         self._lists: dict[str, list] = {}
         self._order = list(arrays)
         self._sort_orders = dict(sort_orders or {})
         self._item_codes = dict(item_codes or {})
+        self._distinct = frozenset(distinct)
         self.n = n
 
     def arrow(self, name: str) -> Any | None:
@@ -186,6 +187,11 @@ class ArrowColumns(MutableMapping):
         """The row indices that sort ``name``'s Arrow array ascending, when the reader
         computed them (the duplicate check sorts ``numero_unique``)."""
         return self._sort_orders.get(name) if name in self._arrays else None
+
+    def is_distinct(self, name: str) -> bool:
+        """Whether the reader found the values of ``name``'s Arrow array all different (the
+        boundary rejects duplicated ``numero_unique``)."""
+        return name in self._distinct and name in self._arrays
 
     def item_codes(self, name: str) -> Any | None:
         """The dictionary-encoded items of list column ``name``
@@ -235,15 +241,22 @@ class DemandeTable:
     def from_arrow(cls, columns: Mapping[str, Any], extras: Mapping[str, Any], n: int,
                    source_lines: Sequence[int] | None = None,
                    sort_orders: Mapping[str, Any] | None = None,
-                   item_codes: Mapping[str, Any] | None = None) -> "DemandeTable":
+                   item_codes: Mapping[str, Any] | None = None,
+                   distinct: Sequence[str] = ()) -> "DemandeTable":
         """A table over checked Arrow arrays: every canonical column of :func:`arrow_type`
         (string columns may be dictionary-encoded), extras as ``string`` (null where empty);
         ``sort_orders``: known ascending orders of some columns (row indices);
         ``item_codes``: list columns' items dictionary-encoded
-        (:class:`cotation.data.vector.ItemCodes`)."""
+        (:class:`cotation.data.vector.ItemCodes`); ``distinct``: columns whose values are
+        all different."""
         kinds = {c.name: c.kind for c in COLUMNS}
-        return cls(ArrowColumns(columns, kinds, n, sort_orders, item_codes),
+        return cls(ArrowColumns(columns, kinds, n, sort_orders, item_codes, distinct),
                    ArrowColumns(extras, {}, n), source_lines)
+
+    def is_distinct(self, name: str) -> bool:
+        """Whether the reader found column ``name``'s values all different."""
+        store = self.columns
+        return store.is_distinct(name) if isinstance(store, ArrowColumns) else False
 
     def sort_order(self, name: str) -> Any | None:
         """Row indices sorting column ``name`` ascending when the reader computed them."""

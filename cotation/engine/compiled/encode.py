@@ -46,7 +46,7 @@ class Batch:
     loc_val: np.ndarray
     terr_ids: np.ndarray
     territory: tuple[str, ...]
-    text_dict: Any                # sorted Arrow string arrays (code-point order)
+    texts: Any                    # the text dictionary, or a SortedText that makes it
     commune_dict: Any
     domains: dict[tuple[str, ...], tuple[str, ...]]
     numero_unique: Any            # container of the numero_unique column (decoded lazily)
@@ -60,6 +60,11 @@ class Batch:
 
     def __len__(self) -> int:
         return self.n
+
+    @property
+    def text_dict(self) -> Any:
+        """Sorted Arrow string array (code-point order) of the text values."""
+        return self.texts.array if isinstance(self.texts, SortedText) else self.texts
 
     # ParamContext
     def code_index(self, enum: tuple[str, ...], value: str) -> int:
@@ -228,7 +233,8 @@ def encode(plan: KernelPlan, grid: ir.GridIR, data: Any, *, digest: str,
         extra_specs.append(ColumnSpec(name, "column", c.kind, c.enum))
 
     # ---- phase 1: factorize every string-like column (columns on threads)
-    sorted_parts: dict[int, np.ndarray] = {}     # id(array) -> its known ascending order
+    # id(array) -> (its known ascending order, whether its values are all different)
+    sorted_parts: dict[int, tuple[np.ndarray, bool]] = {}
     all_specs = specs + extra_specs
 
     def factor(spec: ColumnSpec) -> Any:
@@ -240,7 +246,7 @@ def encode(plan: KernelPlan, grid: ir.GridIR, data: Any, *, digest: str,
             codes = np.arange(n, dtype=np.int64)
             order = src.table.sort_order(spec.name) if src.table is not None else None
             if order is not None:
-                sorted_parts[id(x)] = order
+                sorted_parts[id(x)] = (order, src.table.is_distinct(spec.name))
             return (x, codes)
         if spec.kind in (Kind.CODE, Kind.TEXT, Kind.COMMUNE):
             return factorize(spec.name, x, n, typed)
@@ -345,7 +351,7 @@ def encode(plan: KernelPlan, grid: ir.GridIR, data: Any, *, digest: str,
     terr_ids = np.array([_lookup(commune_dict, c) for c in territory] or [0], dtype=np.int64)
 
     b = Batch(n=n, cols=cols, skip=skip, loc_ptr=loc_ptr, loc_terr=loc_terr, loc_val=loc_val,
-              terr_ids=terr_ids, territory=territory, text_dict=text_dict,
+              terr_ids=terr_ids, territory=territory, texts=text_dict,
               commune_dict=commune_dict, domains=domains,
               numero_unique=src.columns["numero_unique"], rejects=rejects,
               plan_digest=digest, extra=extra)
@@ -370,23 +376,31 @@ def _bitsets(words: int, offsets: np.ndarray, dom: np.ndarray) -> np.ndarray:
     return out.T.copy() if words > 1 else out.reshape(n, 1)
 
 
-def _union(parts: list[Any], sorted_parts: dict[int, np.ndarray] | None = None
+def _union(parts: list[Any], sorted_parts: dict[int, tuple[np.ndarray, bool]] | None = None
            ) -> tuple[Any, np.ndarray]:
     """Sorted dictionary (an Arrow string array, code-point order) of the concatenated parts
     (lists, numpy or Arrow string arrays; nulls are left out) and each element's id in it
     (-1 for a null). One sort in Arrow, no Python string per element; none when a single
-    non-empty part comes with its ascending order (``sorted_parts``, by ``id``)."""
+    non-empty part comes with its ascending order (``sorted_parts``, by ``id``: the order
+    and whether the values are all different). Values all different: the ids are the
+    positions in that order, and the dictionary (the strings gathered in order) is made
+    only when read, as a :class:`SortedText`."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     filled = [p for p in parts if len(p)]
-    known = (sorted_parts or {}).get(id(filled[0])) if len(filled) == 1 else None
+    known, distinct = (sorted_parts or {}).get(id(filled[0]), (None, False)) \
+        if len(filled) == 1 else (None, False)
     arrays = [p.cast(pa.string()) if _is_arrow(p) else pa.array(
         p.tolist() if isinstance(p, np.ndarray) else list(p), pa.string()) for p in parts]
     allv = pa.concat_arrays(arrays) if len(arrays) != 1 else arrays[0]
     n = len(allv)
     if n == 0:
         return pa.array([], pa.string()), np.zeros(0, dtype=np.int64)
+    if known is not None and distinct and not allv.null_count:
+        inverse = np.empty(n, dtype=np.int64)
+        inverse[np.asarray(known, dtype=np.int64)] = np.arange(n, dtype=np.int64)
+        return SortedText(allv, known), inverse
     if known is not None and not allv.null_count:    # the other parts are empty
         order = pa.array(np.asarray(known, dtype=np.int64))
     else:
@@ -401,6 +415,24 @@ def _union(parts: list[Any], sorted_parts: dict[int, np.ndarray] | None = None
     inverse = np.full(n, -1, dtype=np.int64)
     inverse[order.to_numpy(zero_copy_only=False)[:m]] = ids
     return ordered.slice(0, m).filter(pa.array(new)), inverse
+
+
+class SortedText:
+    """A text dictionary not gathered yet: distinct strings and their ascending order.
+    :attr:`array` gathers them once (thread-safe: a race gathers equal arrays twice)."""
+
+    def __init__(self, values: Any, order: np.ndarray) -> None:
+        self._values, self._order, self._array = values, order, None
+
+    @property
+    def array(self) -> Any:
+        if self._array is None:
+            import pyarrow as pa
+            self._array = self._values.take(pa.array(np.asarray(self._order, dtype=np.int64)))
+        return self._array
+
+    def __len__(self) -> int:
+        return len(self._values)
 
 
 def _encode_localisations(src: Source, n: int, territory: tuple[str, ...],
