@@ -27,7 +27,7 @@ from cotation.data.values import ValueParseError
 from cotation.data.parallel import map_columns
 from cotation.data.split import Records, is_text, single
 from cotation.data.vector import (
-    FieldSpec, ItemCodes, Parsed, _column, _np, cell_bytes, vector_parse,
+    _BY_UNIQUE_KINDS, FieldSpec, ItemCodes, Parsed, _column, _np, cell_bytes, vector_parse,
 )
 from cotation.i18n import _
 
@@ -63,7 +63,10 @@ def _empty_array(kind: Kind, n: int) -> pa.Array:
 
 
 def field_input(records: Records, spec: FieldSpec) -> pa.Array:
-    """The source text (or typed values) of a field; a null text cell is an empty one."""
+    """The source text (or typed values) of a field; a null text cell is an empty one (the
+    checks of codes and communes read nulls as such: no copy of the column is made)."""
+    if len(spec.sources) == 1 and spec.kind in _BY_UNIQUE_KINDS:
+        return single(records.columns[spec.sources[0]])
     cols = [_filled(records.columns[i]) for i in spec.sources]
     return single(cols[0] if len(cols) == 1 else pc.binary_join_element_wise(*cols, JOIN))
 

@@ -93,27 +93,46 @@ def _np(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 
 def _by_unique(spec: FieldSpec, arr: pa.Array) -> Parsed:
+    """Each distinct text parsed once by the scalar parser; a null cell is an empty one."""
     encoded = arr.dictionary_encode()  # one hash pass: distinct values and row indices
+    texts = encoded.dictionary.to_pylist()
+    size = len(texts)
+    if encoded.indices.null_count:
+        texts.append("")               # the null cells' text
     parsed: list[Any] = []
     good: list[bool] = []
-    for text in encoded.dictionary.to_pylist():
+    for text in texts:
         try:
             parsed.append(spec.parse(text))
             good.append(True)
         except ValueParseError:
             parsed.append(None)
             good.append(False)
-    idx = _np(encoded.indices)
-    ok = np.asarray(good, dtype=bool)[idx]
+    indices = encoded.indices
     if spec.kind in (Kind.CODE, Kind.TEXT, Kind.COMMUNE):
         # Codes stay dictionary-encoded (the encoder reads the dictionary, not every row);
         # the dictionary holds only values, missing and unreadable cells are null indices.
+        if encoded.dictionary.type == pa.string() and parsed[size:] in ([], [None]) \
+                and all(v == t for v, t in zip(parsed[:size], texts)):
+            # every distinct text is its own value and nulls stay missing: Arrow's encoding
+            # is the column as it is
+            return encoded, _good_rows(good, indices, size)
+        idx = _np(pc.fill_null(indices, size))
         present = np.fromiter((v is not None for v in parsed), bool, len(parsed))
         remap = np.cumsum(present) - 1
         codes = np.where(present, remap, -1)[idx].astype(np.int32)
         dictionary = pa.array([v for v in parsed if v is not None], pa.string())
-        return pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), dictionary), ok
-    return arrow_values(_column(spec), parsed).take(pa.array(idx)), ok
+        return (pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), dictionary),
+                _good_rows(good, indices, size))
+    idx = _np(pc.fill_null(indices, size))
+    return arrow_values(_column(spec), parsed).take(pa.array(idx)), np.asarray(good, bool)[idx]
+
+
+def _good_rows(good: list[bool], indices: pa.Array, size: int) -> np.ndarray:
+    """Per row, ``good`` of its distinct text (index ``size`` for a null row)."""
+    if all(good):
+        return np.ones(len(indices), dtype=bool)
+    return np.asarray(good, dtype=bool)[_np(pc.fill_null(indices, size))]
 
 
 _INT_RE = r"^-?[0-9]{1,18}$"
@@ -434,6 +453,11 @@ def _via_dictionary(parse: Callable[[FieldSpec, pa.Array], Parsed | None], spec:
     return Parsed(out[0].take(idx), out[1][_np(idx)], items)
 
 
+# Kinds read by distinct text (:func:`_by_unique`) whatever their size: a text column of them
+# may hold nulls (empty cells).
+_BY_UNIQUE_KINDS = (Kind.CODE, Kind.COMMUNE)
+
+
 def vector_parse(spec: FieldSpec, arr: pa.Array) -> Parsed:
     """(values, ok, items): ok[i] means values[i] is what ``spec.parse`` returns for row i;
     ``items``: :class:`ItemCodes` of a list column, or None."""
@@ -441,6 +465,10 @@ def vector_parse(spec: FieldSpec, arr: pa.Array) -> Parsed:
 
 
 def _vector_parse(spec: FieldSpec, arr: pa.Array) -> Parsed | tuple[pa.Array, np.ndarray]:
+    if arr.null_count and is_text(arr.type):
+        if spec.kind in _BY_UNIQUE_KINDS:
+            return _by_unique(spec, arr)    # null cells are read as empty ones there
+        arr = arr.fill_null("")
     if pa.types.is_floating(arr.type):
         return _typed_float(spec, arr)
     if not is_text(arr.type):
