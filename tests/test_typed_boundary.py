@@ -234,3 +234,30 @@ def test_null_cells_take_the_value_the_parser_gives_an_empty_cell():
     spec = replace(base, parse=lambda t: "sans_abri" if t == "" else base.parse(t))
     values, ok, _ = vector_parse(spec, pa.array(["locataire_prive", None, "sans_abri"]))
     assert values.to_pylist() == ["locataire_prive", "sans_abri", "sans_abri"] and ok.all()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(st.sampled_from(["a", "é", " ", "\t", "\xa0", "\u2003", "\u3000",
+                                         "\x85", "x", "\x1f", "€", "\u200b"]), max_size=4),
+                min_size=1, max_size=30),
+       st.integers(0, 3), st.booleans())
+def test_free_text_reads_like_the_scalar_parser(cells, skip, required):
+    # the edge-space check on bytes (ASCII first and last bytes clear a cell, others are
+    # trimmed by Arrow) against str.strip(), on arrays with an offset too
+    from dataclasses import replace
+    from cotation.data.canonical import canonical_fields
+    from cotation.data.values import ValueParseError
+    from cotation.data.vector import vector_parse
+    spec = replace(canonical_fields(["profession"])[0], required=required)
+    arr = pa.array(["pad"] * skip + cells, pa.string()).slice(skip)
+    values, ok, _ = vector_parse(spec, arr)
+    for cell, good, value in zip(cells, ok.tolist(), values.to_pylist()):
+        try:
+            want = spec.parse(cell)
+        except ValueParseError:
+            assert not good, cell
+        else:
+            assert not good or value == want, (cell, value)
+        # vouched for exactly when no white space is at an edge (empty: missing, or not)
+        if cell:
+            assert good == (cell == cell.strip()), cell

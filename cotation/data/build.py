@@ -109,22 +109,24 @@ def _patched_codes(codes: ItemCodes, before: pa.Array, after: pa.Array,
                    rows: list[int]) -> ItemCodes:
     """The item codes of list column ``after``, ``before`` with ``rows`` replaced: the
     replaced rows' items are appended to the dictionary (an entry may repeat a value)."""
-    offsets = _np(before.offsets)
-    old = pa.ListArray.from_arrays(pa.array(offsets - offsets[0], pa.int32()),
-                                   pa.array(codes.indices, pa.int32()))
     new_rows = after.take(pa.array(rows, pa.int64()))
     new_items = pc.list_flatten(new_rows)
     start = len(codes.dictionary)
-    new_offsets = _np(new_rows.offsets)
-    new = pa.ListArray.from_arrays(
-        pa.array(new_offsets - new_offsets[0], pa.int32()),
-        pa.array(np.arange(start, start + len(new_items), dtype=np.int32)))
-    idx = np.arange(len(before), dtype=np.int64)
-    idx[np.asarray(rows, dtype=np.int64)] = len(before) + np.arange(len(rows), dtype=np.int64)
-    both = pa.concat_arrays([old, new]).take(pa.array(idx))
+
+    def make() -> np.ndarray:
+        offsets = _np(before.offsets)
+        old = pa.ListArray.from_arrays(pa.array(offsets - offsets[0], pa.int32()),
+                                       pa.array(codes.indices, pa.int32()))
+        new_offsets = _np(new_rows.offsets)
+        new = pa.ListArray.from_arrays(
+            pa.array(new_offsets - new_offsets[0], pa.int32()),
+            pa.array(np.arange(start, start + len(new_items), dtype=np.int32)))
+        idx = np.arange(len(before), dtype=np.int64)
+        idx[np.asarray(rows, dtype=np.int64)] = len(before) + np.arange(len(rows), dtype=np.int64)
+        return _np(pc.list_flatten(pa.concat_arrays([old, new]).take(pa.array(idx))))
+
     return ItemCodes(pa.concat_arrays([codes.dictionary.cast(pa.string()),
-                                       new_items.cast(pa.string())]),
-                     _np(pc.list_flatten(both)))
+                                       new_items.cast(pa.string())]), make=make)
 
 
 @dataclass

@@ -63,20 +63,31 @@ def _column(spec: FieldSpec) -> Column:
     return col if col is not None and col.kind is spec.kind else Column(spec.name, spec.kind)
 
 
-@dataclass(frozen=True)
 class ItemCodes:
     """The items of a checked list column (localisations, a set of codes), dictionary-encoded
     as the check found them: per item, from the column's first offset on, its index
     (``indices``, int32) in ``dictionary`` (strings; an entry may repeat another's value).
-    The encoder reads them instead of hashing every item again."""
+    The encoder reads them instead of hashing every item again. ``indices`` may be given as
+    a function that makes them, called when they are first read (a reader that only reads
+    does not pay for them); a race makes equal arrays twice."""
 
-    dictionary: pa.Array
-    indices: np.ndarray
+    def __init__(self, dictionary: pa.Array, indices: np.ndarray | None = None,
+                 make: Callable[[], np.ndarray] | None = None) -> None:
+        self.dictionary = dictionary
+        self._indices = indices
+        self._make = make
+
+    @property
+    def indices(self) -> np.ndarray:
+        if self._indices is None:
+            self._indices = self._make()
+            self._make = None
+        return self._indices
 
     def of_rows(self, lengths: np.ndarray, keep: np.ndarray) -> "ItemCodes":
         """The codes of the rows ``keep`` (bool per row) of a column whose rows hold
         ``lengths`` items."""
-        return ItemCodes(self.dictionary, self.indices[np.repeat(keep, lengths)])
+        return ItemCodes(self.dictionary, make=lambda: self.indices[np.repeat(keep, lengths)])
 
 
 class Parsed(NamedTuple):
@@ -221,12 +232,48 @@ def in_range(spec: FieldSpec, nums: np.ndarray) -> np.ndarray:
     return ok
 
 
+# Bytes a cell may start or end with only if str.strip() could remove something there:
+# ASCII white space, and any byte of a multi-byte character (the other white space).
+_EDGE_BYTE = np.zeros(256, dtype=bool)
+_EDGE_BYTE[[ord(c) for c in _PY_SPACE_CHARS if ord(c) < 128]] = True
+_EDGE_BYTE[128:] = True
+
+
 def _text(spec: FieldSpec, arr: pa.Array) -> Parsed:
-    empty = pc.equal(arr, "")
+    """Free text: empty is missing; a cell with white space at an edge goes to the scalar
+    parser. The edges are judged on the bytes (a first or last byte that cannot belong to
+    white space clears the cell); only cells whose edge byte could, non-ASCII ones, are
+    trimmed by Arrow. The values are the input's buffers, empty cells made null."""
+    if arr.type != pa.string() or arr.null_count:
+        empty = pc.equal(arr, "")
+        ok = ~_edge_space(arr) & ~(_np(empty) & spec.required)
+        return pc.if_else(empty, pa.scalar(None, pa.string()), arr.cast(pa.string())), ok
+    n = len(arr)
+    offsets = np.frombuffer(arr.buffers()[1], np.int32)[arr.offset:arr.offset + n + 1]
+    lengths, body = cell_bytes(arr)
+    empty = lengths == 0
+    suspect = np.zeros(n, dtype=bool)
+    if body.size:
+        starts = offsets[:-1] - offsets[0]
+        first = body[np.minimum(starts, body.size - 1)]
+        last = body[np.maximum(starts + lengths - 1, 0)]
+        suspect = (_EDGE_BYTE[first] | _EDGE_BYTE[last]) & ~empty
+    edge = np.zeros(n, dtype=bool)
+    rows = np.flatnonzero(suspect)
+    if rows.size:
+        edge[rows] = _edge_space(arr.take(pa.array(rows)))
+    ok = ~edge & ~(empty & spec.required)
+    valid = np.zeros(arr.offset + n, dtype=bool)
+    valid[arr.offset:] = ~empty
+    values = pa.Array.from_buffers(pa.string(), n, [pa.py_buffer(np.packbits(valid, bitorder="little")),
+                                                    *arr.buffers()[1:]], offset=arr.offset)
+    return values, ok
+
+
+def _edge_space(arr: pa.Array) -> np.ndarray:
+    """Per cell, whether str.strip() would remove something from it."""
     trimmed = pc.utf8_trim(arr, _PY_SPACE_CHARS)
-    edge = _np(pc.not_equal(pc.binary_length(trimmed), pc.binary_length(arr)))
-    ok = ~edge & ~(_np(empty) & spec.required)
-    return pc.if_else(empty, pa.scalar(None, pa.string()), arr.cast(pa.string())), ok
+    return _np(pc.not_equal(pc.binary_length(trimmed), pc.binary_length(arr)))
 
 
 _ISO_DATE_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
@@ -448,8 +495,8 @@ def _via_dictionary(parse: Callable[[FieldSpec, pa.Array], Parsed | None], spec:
     idx = encoded.indices
     items = out[2] if len(out) > 2 else None
     if items is not None:       # the items' codes of each row, as the take lays them out
-        codes = pa.ListArray.from_arrays(out[0].offsets, pa.array(items.indices, pa.int32()))
-        items = ItemCodes(items.dictionary, _np(pc.list_flatten(codes.take(idx))))
+        items = ItemCodes(items.dictionary, make=lambda d=items, o=out[0].offsets: _np(
+            pc.list_flatten(pa.ListArray.from_arrays(o, pa.array(d.indices, pa.int32())).take(idx))))
     return Parsed(out[0].take(idx), out[1][_np(idx)], items)
 
 
