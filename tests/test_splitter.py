@@ -2,6 +2,7 @@
 Python ``csv`` splitter, on texts made of the characters that decide how a line is split."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
@@ -94,3 +95,39 @@ def test_file_bytes_maps_regular_files_and_reads_the_rest(tmp_path):
     assert split.file_bytes(tmp_path / "e.csv") == b""      # nothing to map
     with pytest.raises(ValueError, match="empty file"):
         split_records(split.file_bytes(tmp_path / "e.csv"), None, source="e.csv")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=300), st.sampled_from([None, ord('"'), ord("'")]), st.integers(1, 64))
+def test_one_scan_finds_what_the_three_did(data, quote, block):
+    # carriage returns, line feeds and quote positions, block by block (blocks on threads)
+    from cotation.data.split import _count, _positions, _scan
+    arr = np.frombuffer(data, dtype=np.uint8)
+    got = _scan(arr, quote, block)
+    if b"\r" in data:
+        assert got is None
+        return
+    n_lf, qpos = got
+    assert n_lf == _count(arr, 10)
+    assert (qpos is None) == (quote is None)
+    if quote is not None:
+        assert qpos.tolist() == _positions(arr, quote).tolist()
+
+
+@pytest.mark.parametrize("skip", [0, 2])
+def test_the_plain_split_counts_the_lines_after_the_header(tmp_path, skip):
+    # pyarrow skips a blank line: the line-feed count must show it, or every later line
+    # number would be one off
+    pre = b"" if skip == 0 else b"titre\nexport du jour\n"
+    clean = pre + b"x,y,z\n1,2,3\n4,\"a,b\",6\n7,8,9"
+    blank = pre + b"x,y,z\n1,2,3\n\n4,\"a,b\",6\n7,8,9\n"
+    for body, plain in ((clean, True), (blank, False)):
+        p = tmp_path / "d.csv"
+        p.write_bytes(body)
+        got = split._split_plain(split.file_bytes(p), ",", '"', skip, "d.csv")
+        assert (got is not None) is plain
+        if got is not None:
+            assert got.lines.tolist() == [skip + 2, skip + 3, skip + 4]
+        exact = split_records(body, None, fast=False, skip_lines=skip, source="d.csv")
+        mapped = split_records(split.file_bytes(p), None, skip_lines=skip, source="d.csv")
+        assert mapped.lines.tolist() == exact.lines.tolist()

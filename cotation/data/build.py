@@ -216,6 +216,17 @@ def check_records(records: Records, fields: Sequence[FieldSpec], *, nu_source: i
     return Checked(values, inputs, rejects, rejected, lead_out, items)
 
 
+def _same_cells(values: pa.Array, text: pa.Array) -> bool:
+    """Whether ``values`` is ``text`` with some cells made null: the same offsets and bytes
+    (the free-text check keeps the input's buffers), so every non-null value is its text."""
+    if values.type != pa.string() or text.type != pa.string() or len(values) != len(text) \
+            or values.offset != text.offset:
+        return False
+    a, b = values.buffers(), text.buffers()
+    return all(x is not None and y is not None and x.address == y.address and x.size == y.size
+               for x, y in zip(a[1:], b[1:]))
+
+
 def string_order(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Row indices sorting the strings ``arr`` as ``pc.sort_indices`` does (byte order,
     stable, nulls last): by :func:`_fixed_width_order` when it applies, else by Arrow."""
@@ -319,8 +330,9 @@ def build_table(records: Records, fields: Sequence[FieldSpec], extras: Sequence[
     if nu_field is not None and n:
         standing = np.flatnonzero(~rejected)
         nu_text = values["numero_unique"].cast(pa.string())
-        same = nu_sorted is not None and nu_input.type == pa.string() and pc.all(
-            pc.or_kleene(pc.equal(nu_text, nu_input), pa.array(rejected))).as_py()
+        same = nu_sorted is not None and nu_input.type == pa.string() and (
+            _same_cells(nu_text, nu_input) or pc.all(
+                pc.or_kleene(pc.equal(nu_text, nu_input), pa.array(rejected))).as_py())
         keys = None
         if same:
             # the sort of the source text, on the rows standing (values equal the text there)

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from cotation.data.parallel import map_columns
 from cotation.i18n import _
 
 _LF, _CR = 10, 13
@@ -124,15 +125,21 @@ def _drop_oversized(records: Records) -> Records:
     n = len(records.lines)
     if n == 0:
         return records
+    def too_long(col: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
+        if not is_text(col.type):
+            return None
+        # bytes bound characters from above: count characters only past the limit
+        if (pc.max(pc.binary_length(col)).as_py() or 0) <= MAX_CELL:
+            return None
+        longest = pc.max(pc.utf8_length(col)).as_py()
+        if longest is None or longest <= MAX_CELL:
+            return None
+        return pc.greater(pc.utf8_length(col), MAX_CELL).to_numpy(zero_copy_only=False)
+
     over = np.zeros(n, dtype=bool)
-    for col in records.columns:
-        if is_text(col.type):
-            # bytes bound characters from above: count characters only past the limit
-            if (pc.max(pc.binary_length(col)).as_py() or 0) <= MAX_CELL:
-                continue
-            longest = pc.max(pc.utf8_length(col)).as_py()
-            if longest is not None and longest > MAX_CELL:
-                over |= pc.greater(pc.utf8_length(col), MAX_CELL).to_numpy(zero_copy_only=False)
+    for rows in map_columns(too_long, records.columns, n):    # columns on threads
+        if rows is not None:
+            over |= rows
     if not over.any():
         return records
     rows = np.flatnonzero(over)
@@ -320,11 +327,11 @@ def _split_plain(data: bytes | mmap.mmap, delimiter: str, quote: str | None, ski
     cells on one line (:func:`_quoted_cells`). Then record ``i`` is line ``skip_lines + 2 + i``
     and pyarrow splits it all, counting cells; None otherwise (or when a line has a wrong cell
     count), and the exact path decides."""
-    # (find, not ``in``: a mapped file has no ``in``)
-    if data.find(b"\r") >= 0:
-        return None
-    if quote is not None and data.find(quote.encode()) >= 0 \
-            and not _quoted_cells(data, delimiter, quote):
+    scanned = _scan(np.frombuffer(data, dtype=np.uint8), None if quote is None else ord(quote))
+    if scanned is None:
+        return None       # a carriage return
+    n_lf, qpos = scanned
+    if qpos is not None and qpos.size and not _quoted_cells(data, delimiter, quote, qpos):
         return None
     end = -1
     for _line in range(skip_lines + 1):
@@ -341,13 +348,37 @@ def _split_plain(data: bytes | mmap.mmap, delimiter: str, quote: str | None, ski
     n = len(columns[0]) if columns else 0
     # pyarrow skips blank lines: then there are fewer records than lines (one count of
     # newlines, a third of the time of looking for b"\n\n")
-    if n != _count(np.frombuffer(data, dtype=np.uint8)[end + 1:], _LF) + (data[-1:] != b"\n"):
+    if n != n_lf - (skip_lines + 1) + (data[-1:] != b"\n"):    # line feeds after the header
         return None
     return Records(header, columns, np.arange(skip_lines + 2, skip_lines + 2 + n,
                                                dtype=np.int64))
 
 
-def _quoted_cells(data: bytes | mmap.mmap, delimiter: str, quote: str) -> bool:
+def _scan(arr: np.ndarray, quote: int | None, block: int = 1 << 22
+          ) -> tuple[int, np.ndarray | None] | None:
+    """The bytes scanned once, block by block on the column threads (numpy releases the GIL
+    there; the scan would otherwise leave one core idle before pyarrow's split): None when
+    they hold a carriage return, else (how many line feeds, the positions of ``quote``, or
+    None without one)."""
+    def one(start: int) -> tuple[bool, int, np.ndarray | None]:
+        blk = arr[start:start + block]
+        if (blk == _CR).any():
+            return True, 0, None
+        found = None if quote is None else np.flatnonzero(blk == quote) + start
+        return False, int(np.count_nonzero(blk == _LF)), found
+
+    parts = map_columns(one, range(0, arr.size, block), arr.size // 100)
+    if any(cr for cr, _n, _q in parts):
+        return None
+    n_lf = sum(k for _cr, k, _q in parts)
+    if quote is None:
+        return n_lf, None
+    return n_lf, (np.concatenate([q for _cr, _k, q in parts]) if parts
+                  else np.empty(0, np.int64))
+
+
+def _quoted_cells(data: bytes | mmap.mmap, delimiter: str, quote: str,
+                  qpos: np.ndarray | None = None) -> bool:
     """Whether every quote of ``data`` (no carriage return in it) belongs to a quoted cell that
     follows RFC 4180 on one line: ``"..."`` starting a line or after a delimiter, ending one
     or before a delimiter, no newline inside, inner quotes doubled. Then pyarrow and csv split
@@ -360,7 +391,8 @@ def _quoted_cells(data: bytes | mmap.mmap, delimiter: str, quote: str) -> bool:
     newline, or it is the last byte) or is followed at once by the next pair. Conversely,
     pairs that satisfy this and hold no newline make cells of that shape."""
     arr = np.frombuffer(data, dtype=np.uint8)
-    qpos = _positions(arr, ord(quote))
+    if qpos is None:
+        qpos = _positions(arr, ord(quote))
     if qpos.size & 1:
         return False
     first, second = qpos[0::2], qpos[1::2]
