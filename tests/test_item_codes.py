@@ -126,3 +126,46 @@ def test_the_encoder_gives_the_same_batch_with_the_codes(source):
     assert isinstance(a.texts, SortedText) and not isinstance(b.texts, SortedText)
     assert a.text_dict.equals(b.text_dict)
     assert a.text_dict.to_pylist() == sorted(table.columns["numero_unique"])
+
+
+def test_lazy_codes_are_made_once_when_threads_read_them_together():
+    # threads encoding one table share its codes: the function that makes them runs once,
+    # and every reader gets its result
+    import threading
+    import time
+
+    from cotation.data.vector import ItemCodes
+    calls = []
+
+    def make():
+        calls.append(1)
+        time.sleep(0.05)                 # the others arrive while it runs
+        return np.arange(5, dtype=np.int32)
+
+    codes = ItemCodes(pa.array(["a"]), make=make)
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(codes.indices)) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and len(got) == 8 and all(g is got[0] for g in got)
+    rows = codes.of_rows(np.array([2, 0, 3]), np.array([True, True, False]))
+    assert rows.indices.tolist() == [0, 1] and len(calls) == 1
+
+
+def test_scores_of_a_boundary_table_do_not_gather_its_text_dictionary():
+    # numero_unique's sorted strings are gathered only when a text key is decoded
+    from _support import ROOT
+    from cotation.api import Scorer
+    from cotation.engine.compiled.encode import SortedText
+
+    scorer = Scorer.from_file(ROOT / "grids" / "lyon-metropole.yaml", engine="compiled")
+    table = read_arrow_table(_hostile(3000, 8), source="t").table
+    batch = scorer.prepare(table)
+    result = scorer.score(batch, dt.date(2025, 6, 30))
+    assert isinstance(batch.texts, SortedText) and batch.texts._array is None
+    assert len(result.ranks) and batch.texts._array is None
+    st = result.to_score_table()                    # key values decoded on demand only
+    assert len(st.rank) and batch.texts._array is None
+    assert batch.text_dict.to_pylist() == sorted(table.columns["numero_unique"])

@@ -131,3 +131,15 @@ def test_the_plain_split_counts_the_lines_after_the_header(tmp_path, skip):
         exact = split_records(body, None, fast=False, skip_lines=skip, source="d.csv")
         mapped = split_records(split.file_bytes(p), None, skip_lines=skip, source="d.csv")
         assert mapped.lines.tolist() == exact.lines.tolist()
+
+
+def test_the_scan_on_threads_finds_what_the_three_did():
+    # above its threshold the scan runs block by block on the column threads
+    from cotation.data.split import _count, _positions, _scan
+    rng = np.random.default_rng(3)
+    arr = rng.choice(np.frombuffer(b'ab,"\n', np.uint8), 21_000_000)
+    n_lf, qpos = _scan(arr, ord('"'), 1 << 20)
+    assert n_lf == _count(arr, 10)
+    assert np.array_equal(qpos, _positions(arr, ord('"')))
+    arr[20_999_999] = 13
+    assert _scan(arr, ord('"'), 1 << 20) is None

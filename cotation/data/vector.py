@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple
 
@@ -68,21 +69,26 @@ class ItemCodes:
     as the check found them: per item, from the column's first offset on, its index
     (``indices``, int32) in ``dictionary`` (strings; an entry may repeat another's value).
     The encoder reads them instead of hashing every item again. ``indices`` may be given as
-    a function that makes them, called when they are first read (a reader that only reads
-    does not pay for them); a race makes equal arrays twice."""
+    a function that makes them, called once, under a lock, when they are first read (a reader
+    that only reads does not pay for them; threads encoding one table share them)."""
 
     def __init__(self, dictionary: pa.Array, indices: np.ndarray | None = None,
                  make: Callable[[], np.ndarray] | None = None) -> None:
         self.dictionary = dictionary
         self._indices = indices
         self._make = make
+        self._lock = threading.Lock()
 
     @property
     def indices(self) -> np.ndarray:
-        if self._indices is None:
-            self._indices = self._make()
-            self._make = None
-        return self._indices
+        got = self._indices
+        if got is not None:
+            return got
+        with self._lock:
+            if self._indices is None:
+                self._indices = self._make()
+                self._make = None            # what it held is no longer needed
+            return self._indices
 
     def of_rows(self, lengths: np.ndarray, keep: np.ndarray) -> "ItemCodes":
         """The codes of the rows ``keep`` (bool per row) of a column whose rows hold

@@ -64,7 +64,7 @@ class Batch:
     @property
     def text_dict(self) -> Any:
         """Sorted Arrow string array (code-point order) of the text values."""
-        return self.texts.array if isinstance(self.texts, SortedText) else self.texts
+        return text_dictionary(self.texts)
 
     # ParamContext
     def code_index(self, enum: tuple[str, ...], value: str) -> int:
@@ -415,6 +415,11 @@ def _union(parts: list[Any], sorted_parts: dict[int, tuple[np.ndarray, bool]] | 
     inverse = np.full(n, -1, dtype=np.int64)
     inverse[order.to_numpy(zero_copy_only=False)[:m]] = ids
     return ordered.slice(0, m).filter(pa.array(new)), inverse
+
+
+def text_dictionary(texts: Any) -> Any:
+    """The text dictionary of ``texts`` (an Arrow array, or a :class:`SortedText`)."""
+    return texts.array if isinstance(texts, SortedText) else texts
 
 
 class SortedText:

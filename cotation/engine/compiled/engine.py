@@ -24,7 +24,7 @@ from cotation.engine.compiled import cache
 from cotation.engine.compiled.codegen import generate
 from cotation.engine.compiled.plan import KernelPlan
 from cotation.data.parallel import default_workers
-from cotation.engine.compiled.encode import Batch, encode
+from cotation.engine.compiled.encode import Batch, encode, text_dictionary
 from cotation.engine.compiled.rank import (
     Field, dense_rank, rank_cells, run_starts, score_field, value_field,
 )
@@ -333,7 +333,7 @@ class CompiledGrid:
             set_aside=raw.set_aside, met_valide=raw.met_valide,
             set_aside_valide=raw.set_aside_valide, points=raw.points,
             order_keys=DecodedOnDemand(len(self.plan.keys), functools.partial(
-                self.decode_keys, raw, _KeyDictionaries(batch.domains, batch.text_dict,
+                self.decode_keys, raw, _KeyDictionaries(batch.domains, batch.texts,
                                                         batch.commune_dict))),
             rejects=list(batch.rejects), terr=raw.terr, territory=tuple(batch.territory))
         fields = self.key_fields(raw, batch) if ranks is None or order_rank else None
@@ -347,11 +347,16 @@ class CompiledGrid:
 
 @dataclass(frozen=True)
 class _KeyDictionaries:
-    """What :meth:`CompiledGrid.decode_keys` reads of a Batch (not its columns)."""
+    """What :meth:`CompiledGrid.decode_keys` reads of a Batch (not its columns); the text
+    dictionary is gathered only if a text key is decoded."""
 
     domains: Any
-    text_dict: Any
+    texts: Any                    # as Batch.texts
     commune_dict: Any
+
+    @property
+    def text_dict(self) -> Any:
+        return text_dictionary(self.texts)
 
 
 _grids_lock = threading.Lock()
