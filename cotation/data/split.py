@@ -315,12 +315,6 @@ def _positions(arr: np.ndarray, byte: int, block: int = 1 << 22) -> np.ndarray:
     return np.concatenate(parts) if parts else np.empty(0, np.int64)
 
 
-def _count(arr: np.ndarray, byte: int, block: int = 1 << 22) -> int:
-    """How many times ``byte`` occurs in ``arr`` (numpy, block by block: 4x quicker than
-    ``bytes.count`` on one byte)."""
-    return sum(int(np.count_nonzero(arr[s:s + block] == byte)) for s in range(0, arr.size, block))
-
-
 def _split_plain(data: bytes | mmap.mmap, delimiter: str, quote: str | None, skip_lines: int,
                  source: str) -> Records | None:
     """The common file: no carriage return, no blank line, quotes (if any) only around whole

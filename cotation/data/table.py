@@ -21,7 +21,7 @@ from collections.abc import MutableMapping
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from cotation.data.schema import (
-    ATTRIBUTION_COLUMNS, ATTRIBUTION_DEMANDE_COLUMNS, COLUMNS, COLUMNS_BY_NAME, FINANCEMENTS, TYPOLOGIES, Column, Kind
+    ATTRIBUTION_DEMANDE_COLUMNS, COLUMNS, COLUMNS_BY_NAME, FINANCEMENTS, TYPOLOGIES, Column, Kind
 )
 from cotation.data.values import ValueParseError, format_cell, parse_cell
 from cotation.i18n import _
@@ -481,12 +481,6 @@ class AttributionTable:
         dictionary-encoded), one per attribution field."""
         kinds = {name: col.kind for name, col in _ATTR_TYPES.items()}
         return cls(ArrowColumns(columns, kinds, n))
-
-    def item_codes(self, name: str) -> Any | None:
-        """The items of list column ``name`` dictionary-encoded, when the reader computed
-        them (:class:`cotation.data.vector.ItemCodes`), else None."""
-        store = self.columns
-        return store.item_codes(name) if isinstance(store, ArrowColumns) else None
 
     def arrow_column(self, name: str) -> Any | None:
         """The checked Arrow array of ``name`` when the table holds one, else None."""

@@ -125,31 +125,24 @@ def _by_unique(spec: FieldSpec, arr: pa.Array) -> Parsed:
         except ValueParseError:
             parsed.append(None)
             good.append(False)
-    indices = encoded.indices
+    if spec.kind in (Kind.CODE, Kind.TEXT, Kind.COMMUNE) and encoded.dictionary.type == pa.string() \
+            and parsed[size:] in ([], [None]) and all(v == t for v, t in zip(parsed[:size], texts)):
+        # every distinct text is its own value and nulls stay missing: Arrow's encoding is
+        # the checked column as it is
+        ok = np.ones(len(arr), dtype=bool) if all(good) else \
+            np.asarray(good, dtype=bool)[_np(pc.fill_null(encoded.indices, size))]
+        return encoded, ok
+    idx = _np(pc.fill_null(encoded.indices, size))        # a null row: the text ''
+    ok = np.asarray(good, dtype=bool)[idx]
     if spec.kind in (Kind.CODE, Kind.TEXT, Kind.COMMUNE):
         # Codes stay dictionary-encoded (the encoder reads the dictionary, not every row);
         # the dictionary holds only values, missing and unreadable cells are null indices.
-        if encoded.dictionary.type == pa.string() and parsed[size:] in ([], [None]) \
-                and all(v == t for v, t in zip(parsed[:size], texts)):
-            # every distinct text is its own value and nulls stay missing: Arrow's encoding
-            # is the column as it is
-            return encoded, _good_rows(good, indices, size)
-        idx = _np(pc.fill_null(indices, size))
         present = np.fromiter((v is not None for v in parsed), bool, len(parsed))
         remap = np.cumsum(present) - 1
         codes = np.where(present, remap, -1)[idx].astype(np.int32)
         dictionary = pa.array([v for v in parsed if v is not None], pa.string())
-        return (pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), dictionary),
-                _good_rows(good, indices, size))
-    idx = _np(pc.fill_null(indices, size))
-    return arrow_values(_column(spec), parsed).take(pa.array(idx)), np.asarray(good, bool)[idx]
-
-
-def _good_rows(good: list[bool], indices: pa.Array, size: int) -> np.ndarray:
-    """Per row, ``good`` of its distinct text (index ``size`` for a null row)."""
-    if all(good):
-        return np.ones(len(indices), dtype=bool)
-    return np.asarray(good, dtype=bool)[_np(pc.fill_null(indices, size))]
+        return pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), dictionary), ok
+    return arrow_values(_column(spec), parsed).take(pa.array(idx)), ok
 
 
 _INT_RE = r"^-?[0-9]{1,18}$"
@@ -173,12 +166,27 @@ def _number(spec: FieldSpec, arr: pa.Array) -> Parsed | None:
     return pc.if_else(pa.array(empty), pa.scalar(None, target), nums), ok
 
 
+def _offsets(arr: pa.Array) -> np.ndarray:
+    """The n + 1 offsets of a ``string`` or ``large_string`` array, over its buffer."""
+    wide = pa.types.is_large_string(arr.type)
+    return np.frombuffer(arr.buffers()[1], np.int64 if wide else np.int32)[
+        arr.offset:arr.offset + len(arr) + 1]
+
+
+def _empty_as_null(arr: pa.Array, empty: np.ndarray) -> pa.Array:
+    """``arr`` (no nulls) with the ``empty`` cells null: a validity bitmap over the same
+    buffers, no copy of the text."""
+    valid = np.zeros(arr.offset + len(arr), dtype=bool)
+    valid[arr.offset:] = ~empty
+    return pa.Array.from_buffers(arr.type, len(arr),
+                                 [pa.py_buffer(np.packbits(valid, bitorder="little")),
+                                  *arr.buffers()[1:]], offset=arr.offset)
+
+
 def cell_bytes(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """(byte length of each cell, the cells' bytes end to end) of a ``string`` or
     ``large_string`` array, over its buffers (no copy)."""
-    n = len(arr)
-    wide = pa.types.is_large_string(arr.type)
-    offsets = np.frombuffer(arr.buffers()[1], np.int64 if wide else np.int32)[arr.offset:arr.offset + n + 1]
+    offsets = _offsets(arr)
     data = arr.buffers()[2]
     body = (np.frombuffer(data, np.uint8)[offsets[0]:offsets[-1]] if data is not None
             else np.empty(0, np.uint8))
@@ -201,7 +209,6 @@ def _number_direct(spec: FieldSpec, arr: pa.Array) -> Parsed | None:
         return None
     if arr.null_count or not is_text(arr.type):
         return None
-    n = len(arr)
     lengths, body = cell_bytes(arr)
     # every byte in [lo, '9'] (one subtraction, wrapping below lo) and none of the others there
     lo = min(allowed)
@@ -210,11 +217,7 @@ def _number_direct(spec: FieldSpec, arr: pa.Array) -> Parsed | None:
     if any((body == b).any() for b in set(range(lo, 58)) - set(allowed)):
         return None
     empty = lengths == 0
-    # empty cells null over the same buffers: the cast leaves them null
-    valid = np.zeros(arr.offset + n, dtype=bool)
-    valid[arr.offset:] = ~empty
-    text = pa.Array.from_buffers(arr.type, n, [pa.py_buffer(np.packbits(valid, bitorder="little")),
-                                               *arr.buffers()[1:]], offset=arr.offset)
+    text = _empty_as_null(arr, empty)       # the cast leaves empty cells null
     if target == pa.float64() and spec.decimal_sep != ".":
         text = pc.replace_substring(text, spec.decimal_sep, ".")
     try:
@@ -255,11 +258,11 @@ def _text(spec: FieldSpec, arr: pa.Array) -> Parsed:
         ok = ~_edge_space(arr) & ~(_np(empty) & spec.required)
         return pc.if_else(empty, pa.scalar(None, pa.string()), arr.cast(pa.string())), ok
     n = len(arr)
-    offsets = np.frombuffer(arr.buffers()[1], np.int32)[arr.offset:arr.offset + n + 1]
     lengths, body = cell_bytes(arr)
     empty = lengths == 0
     suspect = np.zeros(n, dtype=bool)
     if body.size:
+        offsets = _offsets(arr)
         starts = offsets[:-1] - offsets[0]
         first = body[np.minimum(starts, body.size - 1)]
         last = body[np.maximum(starts + lengths - 1, 0)]
@@ -269,11 +272,7 @@ def _text(spec: FieldSpec, arr: pa.Array) -> Parsed:
     if rows.size:
         edge[rows] = _edge_space(arr.take(pa.array(rows)))
     ok = ~edge & ~(empty & spec.required)
-    valid = np.zeros(arr.offset + n, dtype=bool)
-    valid[arr.offset:] = ~empty
-    values = pa.Array.from_buffers(pa.string(), n, [pa.py_buffer(np.packbits(valid, bitorder="little")),
-                                                    *arr.buffers()[1:]], offset=arr.offset)
-    return values, ok
+    return _empty_as_null(arr, empty), ok
 
 
 def _edge_space(arr: pa.Array) -> np.ndarray:
@@ -439,10 +438,7 @@ def _split_items(arr: pa.Array, separators: tuple[str, ...],
     # Empty cells are made null (a validity bitmap over the same buffers): they split into
     # no list at all, so the items are the split's values as they are, in order.
     if arr.null_count == 0:
-        valid = np.zeros(arr.offset + n, dtype=bool)
-        valid[arr.offset:] = ~empty
-        arr = pa.Array.from_buffers(arr.type, n, [pa.py_buffer(np.packbits(valid, bitorder="little")),
-                                                  *arr.buffers()[1:]], offset=arr.offset)
+        arr = _empty_as_null(arr, empty)
     else:
         arr = pc.if_else(pa.array(empty), pa.scalar(None, arr.type), arr)
     if len(separators) == 1:
