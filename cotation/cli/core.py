@@ -5,6 +5,7 @@ import argparse
 import csv
 import datetime as dt
 import io
+import os
 import sys
 from typing import Any
 
@@ -77,6 +78,56 @@ def _compiled(grid):
         return compile_grid(grid.ir)
     except Exception:  # noqa: BLE001 - no compiler: auto falls back by itself
         return None
+
+
+# Input files from this size on have the cached kernels loaded while they are read
+# (``score``): then the kernels win whatever the grid (``interpreter_is_quicker`` looks at
+# 20,000 demandes at most, over 2 MB of canonical CSV).
+LOAD_WHILE_READING_BYTES = 2 << 20
+
+
+class KernelLoad:
+    """The grid's lowering to kernels, Numba's start-up and the loading of the cached
+    kernels (≈0.25 s, mostly holding the interpreter lock) on a thread while the demandes are
+    read (mostly Arrow and numpy, which release it). Only for an input large enough that the
+    compiled engine will run; it never compiles (kernels not in the cache are left to the
+    main thread, which says so). :meth:`join` before scoring, then :attr:`compiled` is what
+    ``_compiled`` gives; a failure to load is left for ``score`` to meet again (and report
+    or fall back)."""
+
+    def __init__(self, grid) -> None:
+        import threading
+
+        self.grid = grid
+        self.compiled = None
+        self._thread = threading.Thread(target=self._load, name="cotation-kernels", daemon=True)
+
+    @classmethod
+    def start(cls, grid, engine: str, demandes: str) -> "KernelLoad | None":
+        if engine not in ("compiled", "auto"):
+            return None
+        try:
+            if os.stat(demandes).st_size < LOAD_WHILE_READING_BYTES:
+                return None
+        except (OSError, ValueError):
+            return None
+        load = cls(grid)
+        load._thread.start()
+        return load
+
+    def _load(self) -> None:
+        from cotation.cli.kernels import skip_numba_blas_probe
+        cg = self.compiled = _compiled(self.grid)
+        if cg is None or not cg.kernels_cached():
+            return
+        try:
+            skip_numba_blas_probe()
+            cg.warm()
+        except Exception:  # noqa: BLE001 - scoring meets it again and reports or falls back
+            pass
+
+    def join(self) -> None:
+        self._thread.join()
 
 
 def _announce_compile(grid, cg) -> None:
@@ -257,9 +308,7 @@ def default_engine() -> str:
 
 
 def cmd_score(args) -> int:
-    from cotation.engine import score
     from cotation.progress import Progress
-    from cotation.engine.scoring import output_order
 
     resolve_inputs(args, "grid", "demandes")
     if args.output != "-":
@@ -269,10 +318,25 @@ def cmd_score(args) -> int:
                     option="--rejects")
     input_file(args.demandes, _("demandes"))
     show = Progress("cotation", args.progress)
-    loaded = load_and_read(args)
-    if loaded is None:
+    grid = _load(args.grid)
+    if grid is None:
         return 1
-    grid, result = loaded
+    engine = args.engine or default_engine()
+    loading = KernelLoad.start(grid, engine, args.demandes)
+    try:
+        return _score_read(args, grid, engine, loading, show)
+    finally:
+        if loading is not None:
+            loading.join()
+
+
+def _score_read(args, grid, engine: str, loading: "KernelLoad | None", show) -> int:
+    from cotation.engine import score
+    from cotation.engine.scoring import output_order
+
+    result = _read(args, grid)
+    if result is None:
+        return 1
     show.phase(_("read {n} demandes").format(n=len(result.table)))
     if args.today < grid.ir.effective_from:
         print(warning_line(_("grid {id} v{version} takes effect on {start}, after the reference "
@@ -280,11 +344,14 @@ def cmd_score(args) -> int:
                                                    start=grid.ir.effective_from.isoformat(),
                                                    today=args.today.isoformat())),
               file=sys.stderr)
-    engine = args.engine or default_engine()
     from cotation.engine.run import interpreter_is_quicker
     if engine == "auto" and interpreter_is_quicker(grid.ir, result.table):
         engine = "interpreter"   # same scores, before Numba would even have started
-    cg = _compiled(grid) if engine in ("compiled", "auto") else None
+    if loading is not None:
+        loading.join()           # the kernels loaded while the demandes were read
+        cg = loading.compiled
+    else:
+        cg = _compiled(grid) if engine in ("compiled", "auto") else None
     cached = cg is None or cg.kernels_cached()     # the cache directory is looked at once
     if engine == "auto" and len(result.table) < INTERPRETER_BELOW and not cached:
         engine = "interpreter"   # same scores; compiling would cost more than it saves
@@ -344,10 +411,16 @@ def cmd_score(args) -> int:
     show.phase(_("written"))
     print(_("{path}: {n} cotations of {demandes} demandes ({scope} in scope), grid {id} v{version}, "
             "today {today}, engine {engine}").format(
-        path=args.output, n=len(order), demandes=len(result.table), scope=len(np.unique(st.row)),
+        path=args.output, n=len(order), demandes=len(result.table), scope=_count_distinct(st.row),
         id=grid.ir.id, version=grid.ir.version, today=args.today.isoformat(), engine=engine),
           file=sys.stderr)
     return 0
+
+
+def _count_distinct(rows: np.ndarray) -> int:
+    """How many different demande indices ``rows`` holds (no sort: a count per index)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    return int(np.count_nonzero(np.bincount(rows))) if len(rows) else 0
 
 
 def _strings(values) -> Any:
@@ -389,14 +462,10 @@ def write_columns(columns: dict[str, list], path: str) -> None:
             _write_csv_columns(columns, out)
 
 
-_CSV_SPECIAL = r'[,"\r\n]'
-
-
 def _arrow_csv_body(columns: dict[str, Any]):
     """The columns as an Arrow table whose unquoted CSV is what ``csv.writer`` writes, or
     None when a cell would need quotes (the Python writer then writes the file)."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     arrays = []
     for v in columns.values():
@@ -411,12 +480,27 @@ def _arrow_csv_body(columns: dict[str, Any]):
             return None
         if pa.types.is_string(text.type) or pa.types.is_large_string(text.type):
             # a dictionary column's values are looked at once, not once per row
-            if pc.any(pc.match_substring_regex(text, _CSV_SPECIAL)).as_py():
+            if _needs_quotes(text):
                 return None
         elif not (pa.types.is_integer(arr.type) or pa.types.is_null(arr.type)):
             return None
         arrays.append(arr)
     return pa.table(arrays, names=[f"c{i}" for i in range(len(arrays))])
+
+
+def _needs_quotes(text) -> bool:
+    """Whether a cell of the string array (or chunked array) ``text`` holds a byte that CSV
+    must quote (``,``, ``"``, CR, LF): its bytes are looked at end to end, those below
+    ``-`` (the four are) first."""
+    import pyarrow as pa
+    from cotation.data.vector import cell_bytes
+
+    for chunk in (text.chunks if isinstance(text, pa.ChunkedArray) else [text]):
+        body = cell_bytes(chunk)[1]
+        low = body[body < 45]
+        if ((low == 44) | (low == 34) | (low == 13) | (low == 10)).any():
+            return True
+    return False
 
 
 def _write_csv_columns(columns: dict[str, Any], out) -> None:

@@ -123,7 +123,7 @@ def _prepare(args, explain: bool = True) -> tuple[Any, Positioning] | None:
 
 
 def cmd_position(args) -> int:
-    from cotation.cli.core import write_columns
+    from cotation.cli.core import _count_distinct, write_columns
 
     resolve_inputs(args, "grid", "demandes", "attributions")
     if args.output != "-":
@@ -142,7 +142,7 @@ def cmd_position(args) -> int:
     write_columns(columns, args.output)
     print(_("{path}: {n} rows ({cotations} cotations of {demandes} demandes), grid {id} v{version}, "
             "today {today}").format(path=args.output, n=n, cotations=len(st),
-                                     demandes=len(np.unique(st.row)), id=pos.grid.id,
+                                     demandes=_count_distinct(st.row), id=pos.grid.id,
                                      version=pos.grid.version, today=args.today.isoformat()),
           file=sys.stderr)
     return 0

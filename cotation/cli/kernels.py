@@ -16,6 +16,10 @@ probe catches). The entry is removed straight after, so a later ``import scipy.l
 as usual; the only effect is ``_HAVE_BLAS = False`` in this process, which makes
 ``np.convolve``/``np.correlate`` inside jitted code use Numba's plain loop, and
 ``np.linalg`` functions still import SciPy on first use (``ensure_blas`` runs again then).
+
+``cotation score`` runs it on a thread while the demandes are read
+(:class:`cotation.cli.core.KernelLoad`): for that moment the entry hides SciPy's BLAS from the
+reading thread too, which never imports SciPy.
 """
 from __future__ import annotations
 

@@ -213,8 +213,28 @@ def output_order(st: ScoreTable) -> np.ndarray:
         place = np.empty(len(st.territory), dtype=np.int64)
         place[sorted(range(len(st.territory)), key=st.territory.__getitem__)] = \
             np.arange(len(st.territory))
-        return np.lexsort((st.rank, place[st.terr]))
+        cell = place[st.terr]
+        order = _by_cell_and_rank(cell, np.asarray(st.rank, dtype=np.int64), len(place))
+        return order if order is not None else np.lexsort((st.rank, cell))
     return np.lexsort((st.rank, np.asarray(st.commune, dtype=str)))
+
+
+def _by_cell_and_rank(cell: np.ndarray, rank: np.ndarray, n_cells: int) -> np.ndarray | None:
+    """The order of :func:`numpy.lexsort` by (cell, rank) without a sort, when the ranks of
+    each cell are 1..its size (each pair goes to slot cell start + rank - 1: the slots are
+    all filled exactly when that holds); None otherwise."""
+    n = len(cell)
+    counts = np.bincount(cell, minlength=n_cells)
+    starts = np.zeros(n_cells + 1, dtype=np.int64)
+    np.cumsum(counts, out=starts[1:])
+    if rank.min() < 1 or (rank > counts[cell]).any():
+        return None
+    slot = starts[cell]
+    slot += rank
+    slot -= 1
+    order = np.full(n, -1, dtype=np.int64)
+    order[slot] = np.arange(n, dtype=np.int64)
+    return order if (order >= 0).all() else None     # n pairs into n slots: a permutation
 
 
 def format_hundredths(h: int) -> str:
@@ -229,17 +249,60 @@ def format_hundredths(h: int) -> str:
 
 
 def hundredths_text(h: np.ndarray, valid: np.ndarray | None = None):
-    """:func:`format_hundredths` of a whole int64 column, with Arrow kernels (a pyarrow string
-    array); null where ``valid`` is given and false."""
+    """:func:`format_hundredths` of a whole int64 column, as a pyarrow string array built
+    with numpy (no per-row Python); null where ``valid`` is given and false. Scores span a
+    narrow range: when the values fit in one of at most 4n slots, each distinct value is
+    written once and the cells are taken from those."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     h = np.asarray(h, dtype=np.int64)
-    a = np.abs(h)
-    whole = pa.array(a // 100).cast(pa.string())
-    cents = pc.utf8_lpad(pa.array(a % 100).cast(pa.string()), 2, "0")
-    sign = pc.if_else(pa.array(h < 0), "-", "")
-    text = pc.binary_join_element_wise(sign, whole, ".", cents, "")
+    n = len(h)
+    lo, hi = (int(h.min()), int(h.max())) if n else (0, 0)
+    if n > 64 and hi - lo < 4 * n:
+        present = np.bincount(h - lo, minlength=hi - lo + 1) > 0
+        values = np.flatnonzero(present) + lo
+        slot = np.cumsum(present) - 1
+        text = _hundredths_cells(values).take(pa.array(slot[h - lo]))
+    else:
+        text = _hundredths_cells(h)
     if valid is None:
         return text
-    return pc.if_else(pa.array(valid, pa.bool_()), text, pa.scalar(None, pa.string()))
+    return pc.if_else(pa.array(valid, pa.bool_()), text, pa.scalar(None, text.type))
+
+
+def _hundredths_cells(h: np.ndarray):
+    """:func:`format_hundredths` of each value of ``h`` (int64): every cell right-aligned in
+    a row of bytes (sign, digits, ".", cents), the rows' leading padding then dropped in
+    one pass."""
+    import pyarrow as pa
+
+    n = len(h)
+    neg = h < 0
+    # |h| // 100 and |h| % 100 without |h| (which overflows at -2**63)
+    low = np.minimum(h, 0)
+    whole = np.where(neg, -((low + 99) // 100), np.maximum(h, 0) // 100)
+    cents = np.where(neg, -(low + 100 * whole), h - 100 * whole)
+    places = len(str(int(whole.max()))) if n else 1      # digits of the largest whole part
+    width = places + 3 + int(neg.any())
+    cells = np.empty((n, width), dtype=np.uint8)
+    cells[:, -1] = cents % 10 + 48
+    cells[:, -2] = cents // 10 + 48
+    cells[:, -3] = 46                                     # "."
+    rest = whole
+    for j in range(width - 4, width - 4 - places, -1):
+        rest, digit = np.divmod(rest, 10)
+        cells[:, j] = digit + 48
+    length = 4 + neg                                      # one digit at least
+    for k in range(1, places):
+        length = length + (whole >= 10 ** k)
+    first = width - length                                # where each cell starts in its row
+    rows = np.flatnonzero(neg)
+    cells[rows, first[rows]] = 45                         # "-"
+    buf = cells[np.arange(width) >= first[:, None]]
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(length, out=offsets[1:])
+    large = offsets[-1] > np.iinfo(np.int32).max
+    return pa.Array.from_buffers(pa.large_string() if large else pa.string(), n,
+                                 [None, pa.py_buffer(offsets if large else offsets.astype(np.int32)),
+                                  pa.py_buffer(buf)])

@@ -1,0 +1,200 @@
+"""The output side of ``cotation score``: score text, output order, the CSV quoting check, and
+the kernels loaded while the demandes are read. Each quick path is checked against the plain
+definition it replaces."""
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from cotation.engine.scoring import format_hundredths, hundredths_text, output_order
+
+INT64 = st.integers(-2 ** 63, 2 ** 63 - 1)
+EDGES = [0, 1, -1, 5, -5, 9, 10, 99, 100, -100, 101, -199, 999, 1000, 10 ** 18, -(10 ** 18),
+         2 ** 53 + 1, 2 ** 63 - 1, -2 ** 63, -2 ** 63 + 1, -2 ** 63 + 100]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(INT64, st.sampled_from(EDGES), st.integers(-3000, 3000)),
+                max_size=300),
+       st.integers(0, 2 ** 32))
+def test_score_text_is_format_hundredths(values, seed):
+    """Wide ranges (each cell written) and narrow ones (each distinct value written once,
+    then taken): the text of every cell is format_hundredths', null where not valid."""
+    h = np.array(values, dtype=np.int64)
+    assert hundredths_text(h).to_pylist() == [format_hundredths(v) for v in values]
+    valid = np.random.default_rng(seed).random(len(values)) < 0.7
+    assert hundredths_text(h, valid).to_pylist() == [
+        format_hundredths(v) if ok else None for v, ok in zip(values, valid.tolist())]
+
+
+def test_score_text_of_a_narrow_column_takes_distinct_values():
+    rng = np.random.default_rng(3)
+    for lo, hi in ((0, 30_000), (-500, 500), (2 ** 63 - 2_000, 2 ** 63 - 1), (-2 ** 63, -2 ** 63 + 50)):
+        h = rng.integers(lo, hi, 5_000, dtype=np.int64, endpoint=True)
+        text = hundredths_text(h)
+        assert text.type == pa.string()
+        assert text.to_pylist() == [format_hundredths(v) for v in h.tolist()]
+    assert hundredths_text(np.array([], dtype=np.int64)).to_pylist() == []
+
+
+def _pairs(n_cells: int, n: int, seed: int, permute: bool):
+    rng = np.random.default_rng(seed)
+    terr = rng.integers(0, n_cells, n).astype(np.int32)
+    if permute:         # ranks 1..size in each cell, as the engines give them
+        rank = np.empty(n, dtype=np.int64)
+        for c in range(n_cells):
+            rows = np.flatnonzero(terr == c)
+            rank[rows] = rng.permutation(len(rows)) + 1
+    else:               # ties, gaps, zero: anything
+        rank = rng.integers(0, 4, n)
+    territory = tuple(rng.permutation([f"{69000 + 7 * c:05d}" for c in range(n_cells)]).tolist())
+    return _Table(terr=terr, rank=rank, territory=territory,
+                  commune=np.array(territory, dtype=object)[terr])
+
+
+class _Table(SimpleNamespace):
+    """What output_order reads of a ScoreTable."""
+
+    def __len__(self):
+        return len(self.rank)
+
+
+@pytest.mark.parametrize("permute", [True, False])
+@pytest.mark.parametrize("n_cells,n", [(1, 1), (1, 50), (7, 300), (40, 5_000), (300, 200)])
+def test_output_order_is_the_lexsort(permute, n_cells, n):
+    for seed in range(5):
+        p = _pairs(n_cells, n, seed, permute)
+        expected = np.lexsort((p.rank, p.commune.astype(str)))      # commune text, then rank
+        assert np.array_equal(output_order(p), expected)
+        # without the communes' indices: the string sort, same order
+        assert np.array_equal(output_order(_Table(terr=None, rank=p.rank, commune=p.commune)),
+                              expected)
+
+
+def test_output_order_falls_back_when_a_rank_repeats():
+    from cotation.engine.scoring import _by_cell_and_rank
+    cell = np.array([0, 0, 1, 1, 1])
+    assert np.array_equal(_by_cell_and_rank(cell, np.array([2, 1, 1, 3, 2]), 2), [1, 0, 2, 4, 3])
+    assert _by_cell_and_rank(cell, np.array([1, 1, 1, 2, 3]), 2) is None      # a tie
+    assert _by_cell_and_rank(cell, np.array([1, 3, 1, 2, 3]), 2) is None      # past the size
+    assert _by_cell_and_rank(cell, np.array([0, 1, 1, 2, 3]), 2) is None      # rank 0
+
+
+_SPECIAL = re.compile(r'[,"\r\n]')
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(alphabet=st.sampled_from(
+    list("ab,\"\r\n-é+ \x00\x7f")), max_size=6)), min_size=1, max_size=40),
+       st.integers(0, 5), st.booleans(), st.booleans())
+def test_quote_check_is_the_regex(cells, cut, large, chunked):
+    """The byte scan that lets Arrow write the CSV body says a cell needs quotes exactly
+    when the regex it replaces finds one (nulls, slices, chunks and large strings too)."""
+    from cotation.cli.core import _needs_quotes
+    arr = pa.array(cells, pa.large_string() if large else pa.string())
+    arr = arr.slice(min(cut, len(arr)))
+    expected = any(c is not None and _SPECIAL.search(c) for c in arr.to_pylist())
+    if chunked and len(arr) > 1:
+        arr = pa.chunked_array([arr.slice(0, 1), arr.slice(1)])
+    assert _needs_quotes(arr) == expected
+
+
+# ------------------------------------------------------------------ kernels loaded while reading
+
+@pytest.fixture
+def big(tmp_path, monkeypatch):
+    """A demandes file that counts as large (the threshold lowered to 0 bytes)."""
+    import cotation.cli.core as core
+    from test_cli import DEMANDES, SPEC_GRID
+    monkeypatch.setattr(core, "LOAD_WHILE_READING_BYTES", 0)
+    demandes = tmp_path / "d.csv"
+    demandes.write_text(DEMANDES, encoding="utf-8")
+    return ["score", str(SPEC_GRID), str(demandes), "--today", "2025-06-30", "-o"]
+
+
+def _spy(monkeypatch):
+    import cotation.cli.core as core
+    seen = []
+    original = core.KernelLoad._load
+
+    def load(self):
+        seen.append(self)
+        original(self)
+    monkeypatch.setattr(core.KernelLoad, "_load", load)
+    return seen
+
+
+def test_kernels_load_while_reading_and_scores_are_the_same(big, tmp_path, monkeypatch, capsys):
+    import cotation.cli.core as core
+    from cotation.cli import main
+    assert main(big + [str(tmp_path / "plain.csv"), "--engine", "interpreter"]) == 0
+    assert main(big + [str(tmp_path / "first.csv"), "--engine", "compiled"]) == 0   # cached now
+    seen = _spy(monkeypatch)
+    assert main(big + [str(tmp_path / "loaded.csv"), "--engine", "compiled"]) == 0
+    assert len(seen) == 1 and seen[0].compiled is not None
+    assert seen[0].compiled.kernels_loaded()
+    assert not seen[0]._thread.is_alive()              # joined before the command returns
+    monkeypatch.setattr(core, "LOAD_WHILE_READING_BYTES", 1 << 60)
+    assert main(big + [str(tmp_path / "late.csv"), "--engine", "compiled"]) == 0
+    assert len(seen) == 1                              # a small file: no thread
+    texts = {p: (tmp_path / p).read_bytes() for p in ("plain.csv", "first.csv", "loaded.csv",
+                                                     "late.csv")}
+    assert len(set(texts.values())) == 1
+
+
+def test_no_kernel_thread_for_the_interpreter(big, tmp_path, monkeypatch):
+    from cotation.cli import main
+    seen = _spy(monkeypatch)
+    assert main(big + [str(tmp_path / "o.csv"), "--engine", "interpreter"]) == 0
+    assert seen == []
+
+
+def test_the_thread_never_compiles(big, tmp_path, monkeypatch, capsys):
+    """Kernels not in the cache: the thread leaves them alone and the main thread compiles
+    them, saying so (simulated, as in test_workers.py)."""
+    from cotation.cli import main
+    from cotation.engine.compiled.engine import CompiledGrid
+    monkeypatch.setattr(CompiledGrid, "kernels_cached", lambda self: False)
+    import threading
+    warmed = []
+    original = CompiledGrid.warm
+
+    def warm(self):
+        warmed.append(threading.current_thread().name)
+        original(self)
+    monkeypatch.setattr(CompiledGrid, "warm", warm)
+    seen = _spy(monkeypatch)
+    assert main(big + [str(tmp_path / "o.csv"), "--engine", "compiled"]) == 0
+    assert len(seen) == 1 and warmed == [threading.main_thread().name]
+    err = capsys.readouterr().err
+    assert "kernels" in err or "noyaux" in err
+
+
+def test_a_failed_load_is_met_again_by_scoring(big, tmp_path, monkeypatch, capsys):
+    from cotation.cli import main
+    from cotation.engine.compiled.engine import CompiledGrid
+    assert main(big + [str(tmp_path / "a.csv"), "--engine", "interpreter"]) == 0
+
+    def broken(self):
+        raise RuntimeError("no luck")
+    monkeypatch.setattr(CompiledGrid, "warm", broken)
+    assert main(big + [str(tmp_path / "b.csv")]) == 0          # auto: loads when scoring
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    monkeypatch.setattr("cotation.cli.core._compiled", lambda grid: None)
+    assert main(big + [str(tmp_path / "c.csv")]) == 0          # no compiler: interpreter
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "c.csv").read_bytes()
+
+
+def test_an_unreadable_file_still_joins_the_thread(big, tmp_path, monkeypatch, capsys):
+    from cotation.cli import main
+    seen = _spy(monkeypatch)
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"not,a,demandes,file\n1,2,3,4\n")
+    big[2] = str(bad)
+    assert main(big + [str(tmp_path / "o.csv"), "--engine", "compiled"]) != 0
+    assert len(seen) == 1 and not seen[0]._thread.is_alive()
