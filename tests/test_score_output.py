@@ -198,3 +198,29 @@ def test_an_unreadable_file_still_joins_the_thread(big, tmp_path, monkeypatch, c
     big[2] = str(bad)
     assert main(big + [str(tmp_path / "o.csv"), "--engine", "compiled"]) != 0
     assert len(seen) == 1 and not seen[0]._thread.is_alive()
+
+
+def test_compiled_numero_unique_is_made_on_first_read():
+    """The compiled engine's ScoreTable makes its numero_unique strings only when read (the
+    CLI writes the Arrow column); then they are the interpreter's."""
+    import datetime as dt
+
+    from cotation.engine import score
+    from cotation.engine.scoring import OnDemand
+    from cotation.grid import load_grid
+    from sne_adapters import read_demandes
+    from test_cli import DEMANDES, SPEC_GRID
+    import tempfile
+    from pathlib import Path
+
+    grid = load_grid(SPEC_GRID).ir
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp, "d.csv")
+        path.write_text(DEMANDES, encoding="utf-8")
+        table = read_demandes(path).table
+    today = dt.date(2025, 6, 30)
+    compiled = score(grid, table, today, engine="compiled")
+    assert isinstance(compiled.__dict__["_numero_unique"], OnDemand)
+    reference = score(grid, table, today, engine="interpreter")
+    assert compiled.numero_unique.tolist() == reference.numero_unique.tolist()
+    assert not isinstance(compiled.__dict__["_numero_unique"], OnDemand)     # kept once made

@@ -322,12 +322,12 @@ class CompiledGrid:
                     ranks: np.ndarray | None = None, order_rank: bool = False):
         """The engine-independent :class:`~cotation.engine.scoring.ScoreTable`;
         ``order_rank``: with :attr:`ScoreTable.order_rank` from the same fields as the ranks."""
-        from cotation.engine.scoring import DecodedOnDemand, ScoreTable
+        from cotation.engine.scoring import DecodedOnDemand, OnDemand, ScoreTable
 
-        nus = batch.numero_unique_strings()
         territory = np.array(batch.territory, dtype=object)
         st = ScoreTable(
-            grid=self.grid, today=today, row=raw.row, numero_unique=nus[raw.row],
+            grid=self.grid, today=today, row=raw.row,
+            numero_unique=OnDemand(lambda: batch.numero_unique_strings()[raw.row]),
             commune=territory[raw.terr] if len(raw) else np.array([], dtype=object),
             rang=raw.rang, score=raw.score, score_valide=raw.score_valide, met=raw.met,
             set_aside=raw.set_aside, met_valide=raw.met_valide,
