@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from cotation.data.schema import ATTRIBUTION_COLUMNS, COLUMNS, COLUMNS_BY_NAME, Column, Kind
 from cotation.data.table import (
@@ -142,6 +141,7 @@ def records_to_result(records: Records, *, source: str, strict: bool, fast: bool
 
 def read_canonical_parquet(path: str | Path, *, strict: bool = False,
                            fast: bool = True) -> AdapterResult:
+    import pyarrow.parquet as pq        # here: reading CSV does not pay for its import
     return read_arrow_table(pq.read_table(path), source=str(path), strict=strict, fast=fast,
                             fmt="parquet")
 
@@ -180,6 +180,7 @@ def write_parquet(table: pa.Table, path: str | Path) -> None:
     """Deterministic Parquet (no wall-clock metadata), written through a temporary file."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
+    import pyarrow.parquet as pq
     pq.write_table(table, tmp, compression="zstd", write_statistics=True)
     os.replace(tmp, path)
 
@@ -243,6 +244,7 @@ def read_attributions_parquet(path: str | Path, *, strict: bool = False, fast: b
     columns of :mod:`cotation.data.arrow` (dates as ``date32``, booleans, INSEE codes as text
     or integers; a floating-point number where text or a code is expected is a reject);
     lines are row numbers (1-based)."""
+    import pyarrow.parquet as pq
     source = str(path)
     table = pq.read_table(path)
     header = [str(h) for h in table.column_names]
