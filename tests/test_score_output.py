@@ -118,15 +118,24 @@ def big(tmp_path, monkeypatch):
 
 
 def _spy(monkeypatch):
+    """The KernelLoad objects started, and the threads CompiledGrid.warm ran on."""
+    import threading
+
     import cotation.cli.core as core
-    seen = []
-    original = core.KernelLoad._load
+    from cotation.engine.compiled.engine import CompiledGrid
+    seen, warmed = [], []
+    original, warm = core.KernelLoad._load, CompiledGrid.warm
 
     def load(self):
         seen.append(self)
         original(self)
+
+    def spy_warm(self):
+        warmed.append(threading.current_thread().name)
+        warm(self)
     monkeypatch.setattr(core.KernelLoad, "_load", load)
-    return seen
+    monkeypatch.setattr(CompiledGrid, "warm", spy_warm)
+    return seen, warmed
 
 
 def test_kernels_load_while_reading_and_scores_are_the_same(big, tmp_path, monkeypatch, capsys):
@@ -134,14 +143,14 @@ def test_kernels_load_while_reading_and_scores_are_the_same(big, tmp_path, monke
     from cotation.cli import main
     assert main(big + [str(tmp_path / "plain.csv"), "--engine", "interpreter"]) == 0
     assert main(big + [str(tmp_path / "first.csv"), "--engine", "compiled"]) == 0   # cached now
-    seen = _spy(monkeypatch)
+    seen, warmed = _spy(monkeypatch)
     assert main(big + [str(tmp_path / "loaded.csv"), "--engine", "compiled"]) == 0
     assert len(seen) == 1 and seen[0].compiled is not None
-    assert seen[0].compiled.kernels_loaded()
-    assert not seen[0]._thread.is_alive()              # joined before the command returns
+    assert warmed == ["cotation-kernels"]                  # loaded on the thread
+    assert not seen[0]._thread.is_alive()                  # joined before the command returns
     monkeypatch.setattr(core, "LOAD_WHILE_READING_BYTES", 1 << 60)
     assert main(big + [str(tmp_path / "late.csv"), "--engine", "compiled"]) == 0
-    assert len(seen) == 1                              # a small file: no thread
+    assert len(seen) == 1                                  # a small file: no thread
     texts = {p: (tmp_path / p).read_bytes() for p in ("plain.csv", "first.csv", "loaded.csv",
                                                      "late.csv")}
     assert len(set(texts.values())) == 1
@@ -149,26 +158,20 @@ def test_kernels_load_while_reading_and_scores_are_the_same(big, tmp_path, monke
 
 def test_no_kernel_thread_for_the_interpreter(big, tmp_path, monkeypatch):
     from cotation.cli import main
-    seen = _spy(monkeypatch)
+    seen, warmed = _spy(monkeypatch)
     assert main(big + [str(tmp_path / "o.csv"), "--engine", "interpreter"]) == 0
-    assert seen == []
+    assert seen == [] and warmed == []
 
 
 def test_the_thread_never_compiles(big, tmp_path, monkeypatch, capsys):
     """Kernels not in the cache: the thread leaves them alone and the main thread compiles
     them, saying so (simulated, as in test_workers.py)."""
+    import threading
+
     from cotation.cli import main
     from cotation.engine.compiled.engine import CompiledGrid
     monkeypatch.setattr(CompiledGrid, "kernels_cached", lambda self: False)
-    import threading
-    warmed = []
-    original = CompiledGrid.warm
-
-    def warm(self):
-        warmed.append(threading.current_thread().name)
-        original(self)
-    monkeypatch.setattr(CompiledGrid, "warm", warm)
-    seen = _spy(monkeypatch)
+    seen, warmed = _spy(monkeypatch)
     assert main(big + [str(tmp_path / "o.csv"), "--engine", "compiled"]) == 0
     assert len(seen) == 1 and warmed == [threading.main_thread().name]
     err = capsys.readouterr().err
@@ -176,28 +179,89 @@ def test_the_thread_never_compiles(big, tmp_path, monkeypatch, capsys):
 
 
 def test_a_failed_load_is_met_again_by_scoring(big, tmp_path, monkeypatch, capsys):
+    """The thread's load fails: scoring loads the kernels itself; same bytes."""
     from cotation.cli import main
     from cotation.engine.compiled.engine import CompiledGrid
     assert main(big + [str(tmp_path / "a.csv"), "--engine", "interpreter"]) == 0
+    assert main(big + [str(tmp_path / "b.csv"), "--engine", "compiled"]) == 0   # cached now
+    seen, warmed = _spy(monkeypatch)
+    calls = []
 
     def broken(self):
+        calls.append(1)
         raise RuntimeError("no luck")
     monkeypatch.setattr(CompiledGrid, "warm", broken)
-    assert main(big + [str(tmp_path / "b.csv")]) == 0          # auto: loads when scoring
-    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    import threading
+    uncaught = []
+    monkeypatch.setattr(threading, "excepthook", uncaught.append)
+    assert main(big + [str(tmp_path / "c.csv"), "--engine", "compiled"]) == 0
+    assert calls == [1] and len(seen) == 1 and uncaught == []
     monkeypatch.setattr("cotation.cli.core._compiled", lambda grid: None)
-    assert main(big + [str(tmp_path / "c.csv")]) == 0          # no compiler: interpreter
-    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "c.csv").read_bytes()
+    assert main(big + [str(tmp_path / "e.csv")]) == 0          # no compiler: interpreter
+    outputs = {(tmp_path / p).read_bytes() for p in ("a.csv", "b.csv", "c.csv", "e.csv")}
+    assert len(outputs) == 1
+
+
+def test_an_error_on_the_thread_is_one_line_from_the_main_thread(big, tmp_path, monkeypatch,
+                                                                 capsys):
+    """Looking at the kernel cache fails (here: an OSError): the thread prints nothing; the
+    main thread meets the error again and reports it in one line, as without the thread."""
+    import cotation.cli.core as core
+    from cotation.cli import main
+    from cotation.engine.compiled.engine import CompiledGrid
+
+    import threading
+
+    def unreadable(self):
+        raise NotADirectoryError(20, "Not a directory", "/cache")
+    monkeypatch.setattr(CompiledGrid, "kernels_cached", unreadable)
+    uncaught = []      # what would print "Exception in thread ..." and a traceback
+    monkeypatch.setattr(threading, "excepthook", uncaught.append)
+    code = main(big + [str(tmp_path / "o.csv"), "--engine", "compiled"])
+    with_thread = capsys.readouterr().err
+    monkeypatch.setattr(core, "LOAD_WHILE_READING_BYTES", 1 << 60)
+    assert main(big + [str(tmp_path / "o.csv"), "--engine", "compiled"]) == code != 0
+    without = capsys.readouterr().err
+    assert with_thread == without and len(with_thread.strip().splitlines()) == 1
+    assert uncaught == []
+
+
+def test_auto_decides_on_what_it_saw_before_the_thread(big, tmp_path, monkeypatch, capsys):
+    """``auto`` picks the interpreter for a small table when Numba had not started: the
+    thread starting it meanwhile does not change the choice (nor the summary line)."""
+    import sys
+
+    import cotation.cli.core as core
+    from cotation.cli import main
+    numba = sys.modules["numba"] if "numba" in sys.modules else __import__("numba")
+    monkeypatch.delitem(sys.modules, "numba")
+
+    def load(self):                 # the thread "starts Numba": it is in sys.modules now
+        sys.modules["numba"] = numba
+    monkeypatch.setattr(core.KernelLoad, "_load", load)
+    assert main(big + [str(tmp_path / "o.csv")]) == 0
+    assert sys.modules.get("numba") is numba
+    assert "engine interpreter" in capsys.readouterr().err
 
 
 def test_an_unreadable_file_still_joins_the_thread(big, tmp_path, monkeypatch, capsys):
     from cotation.cli import main
-    seen = _spy(monkeypatch)
+    seen, _warmed = _spy(monkeypatch)
     bad = tmp_path / "bad.csv"
     bad.write_bytes(b"not,a,demandes,file\n1,2,3,4\n")
     big[2] = str(bad)
     assert main(big + [str(tmp_path / "o.csv"), "--engine", "compiled"]) != 0
     assert len(seen) == 1 and not seen[0]._thread.is_alive()
+
+
+def test_score_never_makes_the_python_numero_unique(big, tmp_path, monkeypatch):
+    """The command writes numero_unique from the table's Arrow column."""
+    import cotation.engine.compiled.engine as engine
+    from cotation.cli import main
+    made = []
+    monkeypatch.setattr(engine, "_pair_strings", lambda *a: made.append(a))
+    assert main(big + [str(tmp_path / "o.csv"), "--engine", "compiled"]) == 0
+    assert made == []
 
 
 def test_compiled_numero_unique_is_made_on_first_read():

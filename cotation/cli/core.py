@@ -116,15 +116,15 @@ class KernelLoad:
         return load
 
     def _load(self) -> None:
-        from cotation.cli.kernels import skip_numba_blas_probe
-        cg = self.compiled = _compiled(self.grid)
-        if cg is None or not cg.kernels_cached():
-            return
         try:
+            from cotation.cli.kernels import skip_numba_blas_probe
+            cg = self.compiled = _compiled(self.grid)
+            if cg is None or not cg.kernels_cached():
+                return
             skip_numba_blas_probe()
             cg.warm()
-        except Exception:  # noqa: BLE001 - scoring meets it again and reports or falls back
-            pass
+        except Exception:  # noqa: BLE001 - the main thread meets it again and reports it
+            pass           # (one line) or falls back: never a traceback from this thread
 
     def join(self) -> None:
         self._thread.join()
@@ -322,15 +322,17 @@ def cmd_score(args) -> int:
     if grid is None:
         return 1
     engine = args.engine or default_engine()
+    numba_started = "numba" in sys.modules       # before the thread may start it
     loading = KernelLoad.start(grid, engine, args.demandes)
     try:
-        return _score_read(args, grid, engine, loading, show)
+        return _score_read(args, grid, engine, loading, show, numba_started)
     finally:
         if loading is not None:
             loading.join()
 
 
-def _score_read(args, grid, engine: str, loading: "KernelLoad | None", show) -> int:
+def _score_read(args, grid, engine: str, loading: "KernelLoad | None", show,
+                numba_started: bool) -> int:
     from cotation.engine import score
     from cotation.engine.scoring import output_order
 
@@ -345,13 +347,16 @@ def _score_read(args, grid, engine: str, loading: "KernelLoad | None", show) -> 
                                                    today=args.today.isoformat())),
               file=sys.stderr)
     from cotation.engine.run import interpreter_is_quicker
-    if engine == "auto" and interpreter_is_quicker(grid.ir, result.table):
+    if engine == "auto" and interpreter_is_quicker(grid.ir, result.table,
+                                                   numba_started=numba_started):
         engine = "interpreter"   # same scores, before Numba would even have started
-    if loading is not None:
+    if engine == "interpreter":
+        cg = None                # (a kernel thread is joined when the command ends)
+    elif loading is not None:
         loading.join()           # the kernels loaded while the demandes were read
         cg = loading.compiled
     else:
-        cg = _compiled(grid) if engine in ("compiled", "auto") else None
+        cg = _compiled(grid)
     cached = cg is None or cg.kernels_cached()     # the cache directory is looked at once
     if engine == "auto" and len(result.table) < INTERPRETER_BELOW and not cached:
         engine = "interpreter"   # same scores; compiling would cost more than it saves
@@ -388,9 +393,11 @@ def _score_read(args, grid, engine: str, loading: "KernelLoad | None", show) -> 
     else:
         from cotation.engine.scoring import hundredths_text
         fmt = hundredths_text      # exact two-decimal text, built column-wise
+    nu = result.table.arrow_column("numero_unique")      # per demande
     columns: dict[str, Any] = {
-        "numero_unique": _text_column(result.table.arrow_column("numero_unique"),
-                                      st.numero_unique, st.row[order]),
+        # from the table's Arrow column: the ScoreTable's Python strings are never made
+        "numero_unique": nu.take(st.row[order]) if nu is not None
+        else np.asarray(st.numero_unique, dtype=object)[order],
         "commune": _text_column(None if st.terr is None else _strings(st.territory),
                                 st.commune, order, st.terr),
         "score": fmt(np.asarray(st.score, dtype=np.int64)[order]),
@@ -430,12 +437,13 @@ def _strings(values) -> Any:
 
 
 def _text_column(arrow: Any, objects: np.ndarray, rows: np.ndarray,
-                 index: np.ndarray | None = None) -> Any:
-    """A text result column in output order: taken from an Arrow array when there is one
-    (``arrow[index[rows]]`` or ``arrow[rows]``), else from the Python strings."""
+                 index: np.ndarray) -> Any:
+    """A text result column in output order (``rows``: pairs): ``arrow[index[rows]]`` when
+    there is an Arrow array of the values ``index`` points into, else the Python strings
+    ``objects[rows]``."""
     if arrow is None:
         return np.asarray(objects, dtype=object)[rows]
-    return arrow.take(rows if index is None else index[rows])
+    return arrow.take(index[rows])
 
 
 def write_columns(columns: dict[str, list], path: str) -> None:

@@ -64,14 +64,19 @@ def score(grid: ir.GridIR, table: DemandeTable, today: dt.date, *, engine: str =
     raise ValueError(f"unknown engine '{engine}'; expected one of {', '.join(ENGINES)}")
 
 
-def interpreter_is_quicker(grid: ir.GridIR, table: DemandeTable) -> bool:
+def interpreter_is_quicker(grid: ir.GridIR, table: DemandeTable, *,
+                           numba_started: bool | None = None) -> bool:
     """Whether the interpreter would score ``table`` before a process that has not imported
     Numba yet could load the grid's cached kernels. The pairs are over-estimated (every
     distinct territory commune among a demande's localisations, scope ignored), so the doubt
-    goes to the compiled engine; a wrong guess costs at most about ``NUMBA_START_S``."""
+    goes to the compiled engine; a wrong guess costs at most about ``NUMBA_START_S``.
+    ``numba_started``: whether Numba was imported when the caller began (None: look now; a
+    caller that may have started it on a thread since passes what it saw before)."""
     import sys
 
-    if "numba" in sys.modules or len(table) > _SCAN_AT_MOST:
+    if numba_started is None:
+        numba_started = "numba" in sys.modules
+    if numba_started or len(table) > _SCAN_AT_MOST:
         return False
     territory = frozenset(grid.communes)
     locs = table.columns.get("localisations") or ()

@@ -85,15 +85,18 @@ class Batch:
     def numero_unique_strings(self) -> np.ndarray:
         """numero_unique per demande as an object array of str."""
         if self._nu_obj is None:
-            x = _normalise_container(self.numero_unique)
-            if _is_arrow(x):
-                arr = np.array(x.to_numpy(zero_copy_only=False), dtype=object)
-            elif isinstance(x, np.ndarray):
-                arr = x.astype(object)
-            else:
-                arr = np.array(x, dtype=object)
-            self._nu_obj = arr
+            self._nu_obj = strings_of(self.numero_unique)
         return self._nu_obj
+
+
+def strings_of(column: Any) -> np.ndarray:
+    """A column of strings (list, numpy or Arrow array) as an object array of str."""
+    x = _normalise_container(column)
+    if _is_arrow(x):
+        return np.array(x.to_numpy(zero_copy_only=False), dtype=object)
+    if isinstance(x, np.ndarray):
+        return x.astype(object)
+    return np.array(x, dtype=object)
 
 
 def _indices_in(sorted_values: Any, values: list[str]) -> np.ndarray:

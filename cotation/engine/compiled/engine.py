@@ -24,7 +24,7 @@ from cotation.engine.compiled import cache
 from cotation.engine.compiled.codegen import generate
 from cotation.engine.compiled.plan import KernelPlan
 from cotation.data.parallel import default_workers
-from cotation.engine.compiled.encode import Batch, encode, text_dictionary
+from cotation.engine.compiled.encode import Batch, encode, strings_of, text_dictionary
 from cotation.engine.compiled.rank import (
     Field, dense_rank, rank_cells, run_starts, score_field, value_field,
 )
@@ -327,7 +327,8 @@ class CompiledGrid:
         territory = np.array(batch.territory, dtype=object)
         st = ScoreTable(
             grid=self.grid, today=today, row=raw.row,
-            numero_unique=OnDemand(lambda: batch.numero_unique_strings()[raw.row]),
+            numero_unique=OnDemand(functools.partial(_pair_strings, batch.numero_unique,
+                                                     raw.row)),
             commune=territory[raw.terr] if len(raw) else np.array([], dtype=object),
             rang=raw.rang, score=raw.score, score_valide=raw.score_valide, met=raw.met,
             set_aside=raw.set_aside, met_valide=raw.met_valide,
@@ -343,6 +344,12 @@ class CompiledGrid:
             st.order_rank = dense_rank(fields).values.astype(np.int64) if fields else \
                 np.zeros(len(raw), dtype=np.int64)
         return st
+
+
+def _pair_strings(column: Any, rows: np.ndarray) -> np.ndarray:
+    """The strings of ``column`` (per demande) at ``rows`` (per pair): what an
+    :class:`~cotation.engine.scoring.OnDemand` makes; it holds these two, not the Batch."""
+    return strings_of(column)[rows]
 
 
 @dataclass(frozen=True)
