@@ -91,7 +91,7 @@ def test_the_command_line_warns_and_uses_the_interpreter(fresh_cache, monkeypatc
     import cotation.engine.run as run
 
     monkeypatch.setattr(core, "INTERPRETER_BELOW", 0)     # the small-input rules are not under test
-    monkeypatch.setattr(run, "interpreter_is_quicker", lambda grid, table: False)
+    monkeypatch.setattr(run, "interpreter_is_quicker", lambda grid, table, **kw: False)
     monkeypatch.setenv("COTATION_MAX_KERNEL_LINES", "50")
     lines = (ROOT / "examples" / "data" / "demandes.csv").read_text(encoding="utf-8").splitlines()
     data = tmp_path / "d.csv"

@@ -80,9 +80,10 @@ def _compiled(grid):
         return None
 
 
-# Input files from this size on have the cached kernels loaded while they are read
-# (``score``): then the kernels win whatever the grid (``interpreter_is_quicker`` looks at
-# 20,000 demandes at most, over 2 MB of canonical CSV).
+# Input files from this size on (about 10,000 demandes of canonical CSV) have the cached
+# kernels loaded while they are read (``score``): the compiled engine scores them unless
+# ``auto`` finds almost no pair to score (``interpreter_is_quicker``), and then the load
+# costs nothing but the other core's time.
 LOAD_WHILE_READING_BYTES = 2 << 20
 
 
