@@ -14,6 +14,7 @@ import argparse
 import csv
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -50,12 +51,24 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--baseline", help="another checkout of cotation to time as well")
     ap.add_argument("--grid", default=str(HERE / "grids" / "bench30.yaml"))
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the data and outputs folder (removed by default: 400 MB at 1M)")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
+    tmp = Path(tempfile.mkdtemp(prefix="cotation-e2e-"))
+    try:
+        return run(args, tmp)
+    finally:
+        if args.keep:
+            print("kept:", tmp)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run(args, tmp: Path) -> int:
     from cotation.data.schema import COLUMNS
     from cotation.grid import load_grid
     grid = load_grid(args.grid).ir
-    tmp = Path(tempfile.mkdtemp(prefix="cotation-e2e-"))
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     data = tmp / "demandes.csv"
     communes = ",".join(dict.fromkeys(grid.communes))
