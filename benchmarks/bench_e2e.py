@@ -4,7 +4,11 @@ of the same grid (``polars_score.py``), each a fresh process, alternating, in on
     python benchmarks/bench_e2e.py --demandes 300000 --repeat 5 [--baseline /path/to/main]
 
 The data is ``cotation generate`` over the grid's communes (seeded). Kernels are warm (one
-untimed run first). Reports min and median wall time of each command, the 1-minute load
+untimed run first). Python's bytecode cache is on in every command, as after ``pip install``
+(``PYTHONDONTWRITEBYTECODE`` removed, the bytecode kept in a temporary
+``PYTHONPYCACHEPREFIX``, written by the untimed run: nothing is written into the trees);
+``--no-bytecode-cache`` compiles cotation's modules from source at each run instead (polars,
+installed, keeps its bytecode either way). Reports min and median wall time of each command, the 1-minute load
 average, the ratio, and checks that both outputs hold the same (numero_unique, commune,
 score, score_valide, rank) rows.
 """
@@ -51,6 +55,8 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--baseline", help="another checkout of cotation to time as well")
     ap.add_argument("--grid", default=str(HERE / "grids" / "bench30.yaml"))
+    ap.add_argument("--no-bytecode-cache", action="store_true",
+                    help="compile every cotation module from source at each run")
     ap.add_argument("--keep", action="store_true",
                     help="keep the data and outputs folder (removed by default: 400 MB at 1M)")
     args = ap.parse_args(argv)
@@ -69,7 +75,17 @@ def run(args, tmp: Path) -> int:
     from cotation.data.schema import COLUMNS
     from cotation.grid import load_grid
     grid = load_grid(args.grid).ir
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+
+    def environ(**extra) -> dict:
+        env = dict(os.environ, **extra)
+        if args.no_bytecode_cache:
+            env["PYTHONDONTWRITEBYTECODE"] = "1"
+        else:
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+            env["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
+        return env
+
+    env = environ(PYTHONPATH=str(ROOT))
     data = tmp / "demandes.csv"
     communes = ",".join(dict.fromkeys(grid.communes))
     subprocess.run([sys.executable, "-m", "cotation.cli", "generate", "-n", str(args.demandes),
@@ -89,11 +105,11 @@ def run(args, tmp: Path) -> int:
         "polars script": [sys.executable, str(HERE / "polars_score.py"), str(meta), str(data),
                           TODAY, str(tmp / "polars.csv")],
     }
-    envs = {"cotation score": env, "polars script": dict(os.environ)}
+    envs = {"cotation score": env, "polars script": environ()}
     if args.baseline:
         commands["baseline score"] = commands["cotation score"][:-4] + [
             "-o", str(tmp / "baseline.csv"), "--engine", "compiled"]
-        envs["baseline score"] = dict(os.environ, PYTHONPATH=str(Path(args.baseline).resolve()))
+        envs["baseline score"] = environ(PYTHONPATH=str(Path(args.baseline).resolve()))
     trees = {"cotation score": ROOT}
     if args.baseline:
         trees["baseline score"] = Path(args.baseline).resolve()
@@ -113,7 +129,7 @@ def run(args, tmp: Path) -> int:
             times[name].append(timed(cmd, envs[name], tmp))
     same = rows(tmp / "cotation.csv") == rows(tmp / "polars.csv")
     print(f"{args.demandes:,} demandes, {args.repeat} runs, load average {min(loads):.2f}–"
-          f"{max(loads):.2f}")
+          f"{max(loads):.2f}, bytecode cache {'off' if args.no_bytecode_cache else 'on'}")
     for name, t in times.items():
         print(f"  {name:15s} min {min(t):6.2f} s  median {statistics.median(t):6.2f} s")
     base = times["polars script"]
