@@ -288,3 +288,94 @@ def test_compiled_numero_unique_is_made_on_first_read():
     reference = score(grid, table, today, engine="interpreter")
     assert compiled.numero_unique.tolist() == reference.numero_unique.tolist()
     assert not isinstance(compiled.__dict__["_numero_unique"], OnDemand)     # kept once made
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["", "a", "b", "é", "a b"])), max_size=30),
+       st.integers(0, 5), st.integers(0, 5))
+def test_python_values_of_a_dictionary_column(cells, start, cut):
+    """Code columns stay dictionary-encoded; their Python values are each row's value (the
+    dictionary decoded once), as to_pylist gives them, slices and null rows included."""
+    from cotation.data.table import _python_values
+    arr = pa.array(cells, pa.string()).dictionary_encode()
+    arr = arr.slice(min(start, len(arr)), max(0, len(arr) - start - cut))
+    assert _python_values(None, arr) == arr.to_pylist()
+    # a dictionary that holds a null entry and repeats: rows pointing at it are None
+    odd = pa.DictionaryArray.from_arrays(pa.array([0, 1, None, 2, 0], pa.int32()),
+                                         pa.array(["x", None, "x"]))
+    assert _python_values(None, odd) == ["x", None, None, "x", "x"]
+
+
+def test_the_interpreter_driver_skips_demandes_without_pairs():
+    """score_interpreted builds no row for a demande with no localisation in the territory;
+    the result is the row-by-row loop's, every demande counted in the progress."""
+    import datetime as dt
+
+    from cotation.engine.interpreter import Interpreter
+    from cotation.engine.scoring import from_pairs, local_field_values, score_interpreted
+    from cotation.grid import load_grid
+    from sne_adapters import read_demandes
+    from _support import ROOT
+
+    grid = load_grid(ROOT / "grids" / "lyon-metropole.yaml").ir
+    table = read_demandes(ROOT / "examples" / "data" / "demandes.csv").table.take(
+        list(range(600)))
+    today = dt.date(2025, 6, 30)
+    seen = []
+    got = score_interpreted(grid, table, today, progress=lambda done, n: seen.append((done, n)))
+    # the loop it replaces: every row built and given to score_row
+    interp = Interpreter(grid)
+    local, rejects = local_field_values(grid, table)
+    pairs = []
+    for i in range(len(table)):
+        row = table.row(i)
+        for name, vals in local.items():
+            row[name] = vals[i]
+        pairs.extend(interp.score_row(i, row, today))
+    expected = from_pairs(grid, today, pairs, rejects=rejects)
+    territory = set(grid.communes)
+    outside = sum(1 for v in table.columns["localisations"] if not territory.intersection(v or ()))
+    assert 0 < outside < len(table) and len(got) > 0
+    import dataclasses
+    for f in dataclasses.fields(got):
+        a, b = getattr(got, f.name), getattr(expected, f.name)
+        if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+            assert np.array_equal(np.asarray(a), np.asarray(b)), f.name
+        elif f.name == "order_keys":
+            assert [list(k) for k in a] == [list(k) for k in b]
+        else:
+            assert a == b, f.name
+    n = len(table)
+    assert seen[-1] == (n, n)
+    assert len(seen) == sum(1 for i in range(n) if i % max(1, n // 100) == 0 or i == n - 1)
+
+
+@pytest.mark.parametrize("k", [1, 63, 64, 65, 130])
+def test_criterion_masks_put_criterion_j_at_bit_j(k):
+    """from_pairs packs each pair's criteria into words of 64 bits: criterion j is bit j % 64
+    of word j // 64 (what the compiled engine writes), past 64 criteria too."""
+    import dataclasses
+
+    from cotation.engine.interpreter import Outcome, PairScore
+    from cotation.engine.scoring import from_pairs
+    from cotation.grid import load_grid
+    from _support import ROOT
+
+    grid = load_grid(ROOT / "grids" / "lyon-metropole.yaml").ir
+    base = grid.criteria[0]
+    grid = dataclasses.replace(grid, criteria=tuple(dataclasses.replace(base, index=j)
+                                                    for j in range(k)), groups=())
+    rng = np.random.default_rng(k)
+    flags = rng.random((4, k, 2)) < 0.5
+    pairs = [PairScore(p, f"n{p}", "69123", 1, 0, 0,
+                       tuple(Outcome(bool(m), 100, bool(a)) for m, a in flags[p]),
+                       tuple(Outcome(bool(a), 100, bool(m)) for m, a in flags[p]), {},
+                       tuple(0 for _ in grid.ordering))
+             for p in range(4)]
+    st = from_pairs(grid, grid.effective_from, pairs)
+    for p in range(4):
+        for j in range(k):
+            bit = lambda masks: bool((int(masks[p, j // 64]) >> (j % 64)) & 1)  # noqa: E731
+            assert bit(st.met) == flags[p, j, 0] and bit(st.set_aside) == flags[p, j, 1]
+            assert bit(st.met_valide) == flags[p, j, 1]
+            assert bit(st.set_aside_valide) == flags[p, j, 0]

@@ -115,7 +115,14 @@ def arrow_values(col: Column, values: Sequence[Any]) -> Any:
 def _python_values(kind: Kind | None, arr: Any) -> list:
     """An Arrow column of :func:`arrow_type` as the Python values of a list-backed table; the
     rows of one distinct set or localisation list share one object."""
+    import pyarrow as pa
     import pyarrow.compute as pc
+    if pa.types.is_dictionary(arr.type):
+        # each distinct value made once (DictionaryArray.to_pylist makes a scalar per row:
+        # 1.5 us each); null rows index the trailing None
+        values = arr.dictionary.to_pylist() + [None]
+        idx = pc.fill_null(arr.indices, len(values) - 1).to_numpy(zero_copy_only=False)
+        return [values[i] for i in idx.tolist()]
     if kind not in (Kind.CODESET, Kind.COMMUNES):
         return arr.to_pylist()
     empty = empty_value(kind)

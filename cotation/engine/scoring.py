@@ -189,13 +189,20 @@ def score_interpreted(grid: ir.GridIR, table: DemandeTable, today: dt.date, *,
     pairs: list[PairScore] = []
     n = len(table)
     step = max(1, n // 100)
+    # A demande none of whose localisations is in the territory has no pair: score_row would
+    # return [] for it (deriving its fields and judging its scope change nothing), so its row
+    # is not even built. The columns are looked up once, not once per row.
+    territory = frozenset(grid.communes)
+    localisations = table.columns["localisations"]
+    columns = list(table.columns.items()) + list(table.extras.items())
     for i in range(n):
-        row = table.row(i)
-        if row["numero_unique"] in rejected_rows:
-            continue
-        for name, vals in local.items():
-            row[name] = vals[i]
-        pairs.extend(interp.score_row(i, row, today))
+        locs = localisations[i]
+        if locs and not territory.isdisjoint(locs):
+            row = {name: col[i] for name, col in columns}
+            if row["numero_unique"] not in rejected_rows:
+                for name, vals in local.items():
+                    row[name] = vals[i]
+                pairs.extend(interp.score_row(i, row, today))
         if progress is not None and (i % step == 0 or i == n - 1):
             progress(i + 1, n)
     return from_pairs(grid, today, pairs, explain=explain, rejects=rejects)
@@ -209,10 +216,12 @@ def from_pairs(grid: ir.GridIR, today: dt.date, pairs: Sequence[PairScore], *,
 
     def masks(attr: str, flag: str) -> np.ndarray:
         out = np.zeros((n, w), dtype=np.uint64)
-        for p, pair in enumerate(pairs):
-            for j, o in enumerate(getattr(pair, attr)):
-                if getattr(o, flag):
-                    out[p, j // 64] |= np.uint64(1) << np.uint64(j % 64)
+        if n == 0 or k == 0:
+            return out
+        bits = np.array([[getattr(o, flag) for o in getattr(pair, attr)] for pair in pairs],
+                        dtype=bool).reshape(n, k)
+        for j in range(k):         # criterion j is bit j % 64 of word j // 64
+            out[:, j // 64] |= bits[:, j].astype(np.uint64) << np.uint64(j % 64)
         return out
 
     st = ScoreTable(
