@@ -176,16 +176,12 @@ class Result:
         if not n:
             return np.zeros(0, np.int64)
         # Ranks are 1..N within each commune: each pair's place is its commune's start plus
-        # its rank, a scatter in linear time instead of a sort.
+        # its rank, a scatter in linear time instead of a sort (else the sort).
+        from cotation.engine.scoring import by_cell_and_rank
         terr = np.asarray(self._terr, dtype=np.int64)
-        counts = np.bincount(terr)
-        place = (np.cumsum(counts) - counts)[terr] + (np.asarray(self.ranks, dtype=np.int64) - 1)
-        order = np.full(n, -1, dtype=np.int64)
-        if place.min() >= 0 and place.max() < n:
-            order[place] = np.arange(n, dtype=np.int64)
-        if order.min() < 0:          # not a permutation (ranks not 1..N per commune): sort
-            return np.lexsort((self.ranks, self._terr))
-        return order
+        order = by_cell_and_rank(terr, np.asarray(self.ranks, dtype=np.int64),
+                                  int(terr.max()) + 1)
+        return order if order is not None else np.lexsort((self.ranks, self._terr))
 
     def to_arrow(self, *, sort: bool = False):
         """The pairs as a ``pyarrow.Table``, built from the arrays (no Python rows):

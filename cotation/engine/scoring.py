@@ -253,12 +253,12 @@ def output_order(st: ScoreTable) -> np.ndarray:
         place[sorted(range(len(st.territory)), key=st.territory.__getitem__)] = \
             np.arange(len(st.territory))
         cell = place[st.terr]
-        order = _by_cell_and_rank(cell, np.asarray(st.rank, dtype=np.int64), len(place))
+        order = by_cell_and_rank(cell, np.asarray(st.rank, dtype=np.int64), len(place))
         return order if order is not None else np.lexsort((st.rank, cell))
     return np.lexsort((st.rank, np.asarray(st.commune, dtype=str)))
 
 
-def _by_cell_and_rank(cell: np.ndarray, rank: np.ndarray, n_cells: int) -> np.ndarray | None:
+def by_cell_and_rank(cell: np.ndarray, rank: np.ndarray, n_cells: int) -> np.ndarray | None:
     """The order of :func:`numpy.lexsort` by (cell, rank) without a sort, when the ranks of
     each cell are 1..its size (each pair goes to slot cell start + rank - 1: the slots are
     all filled exactly when that holds); None otherwise."""
