@@ -261,3 +261,29 @@ def test_free_text_reads_like_the_scalar_parser(cells, skip, required):
         # vouched for exactly when no white space is at an edge (empty: missing, or not)
         if cell:
             assert good == (cell == cell.strip()), cell
+
+
+def test_rows_repeating_a_code_are_found_by_the_running_sums():
+    """vector._repeated (a set of codes may not hold a code twice): each row's sum of one bit
+    per code has as many bits as the row has items exactly when no code repeats; checked
+    against the set of each row, codes 62 and 63 (carries past 64 bits) included."""
+    import numpy as np
+
+    from cotation.data.vector import _repeated
+    rng = np.random.default_rng(7)
+    for _ in range(3000):
+        n = int(rng.integers(0, 12))
+        lengths = rng.integers(0, 6, n)
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        pos = rng.integers(0, int(rng.choice([2, 5, 64])), int(offsets[-1])).astype(np.int64)
+        if len(pos) and rng.random() < 0.3:
+            pos[:] = rng.choice([62, 63], len(pos))
+        if len(pos) < 2:
+            continue
+        expected = [len(set(pos[offsets[i]:offsets[i + 1]].tolist())) < lengths[i]
+                    for i in range(n)]
+        assert _repeated(offsets, pos, n).tolist() == expected
+    assert _repeated(np.array([0, 70]), np.full(70, 63), 1).tolist() == [True]     # wraps
+    assert _repeated(np.array([0, 64]), np.arange(64), 1).tolist() == [False]
+    assert _repeated(np.array([0, 2, 4]), np.array([1, 200, 200, 200]), 2).tolist() == [False, True]

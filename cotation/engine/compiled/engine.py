@@ -26,7 +26,7 @@ from cotation.engine.compiled.plan import KernelPlan
 from cotation.data.parallel import default_workers
 from cotation.engine.compiled.encode import Batch, encode, strings_of, text_dictionary
 from cotation.engine.compiled.rank import (
-    Field, dense_rank, rank_cells, run_starts, score_field, value_field,
+    Field, dense_rank, rank_cells, score_field, value_field,
 )
 
 Progress = Callable[[int, int], None]
@@ -80,6 +80,9 @@ class RawScores:
     keys_known: np.ndarray  # bool (n, keys)
     dkeys: np.ndarray       # float64 (demandes, keys): keys of the demande alone, by row
     dkeys_known: np.ndarray # bool (demandes, keys); rows without pairs are not written
+    # int64 (demandes): pairs of each demande; its pairs are rows starts[i]..starts[i+1]
+    # (``row`` ascending), so the scored demandes are those with a count
+    pair_counts: np.ndarray
 
     def __len__(self) -> int:
         return len(self.row)
@@ -201,7 +204,8 @@ class CompiledGrid:
                 set_aside_valide=np.empty((m, W), dtype=np.uint64),
                 points=np.empty((m if explain else 0, max(K, 1)), dtype=np.int64),
                 keys=np.empty((m, nk), dtype=np.float64), keys_known=np.empty((m, nk), dtype=np.bool_),
-                dkeys=np.empty((n, nd), dtype=np.float64), dkeys_known=np.empty((n, nd), dtype=np.bool_))
+                dkeys=np.empty((n, nd), dtype=np.float64), dkeys_known=np.empty((n, nd), dtype=np.bool_),
+                pair_counts=counts)
             score = mod.score_pairs
             o = out
 
@@ -247,10 +251,9 @@ class CompiledGrid:
         for k in keys[:tail] if collapse else keys:
             fields.append(self._field(k, raw, batch))
         if collapse:
-            new = run_starts(raw.row)
-            scored = raw.row[new]                       # each scored demande once
-            slot = np.cumsum(new)
-            slot -= 1
+            has = raw.pair_counts > 0
+            scored = np.flatnonzero(has)                # each scored demande once
+            slot = (np.cumsum(has) - 1)[raw.row]        # each pair's demande among them
             per_demande = dense_rank([self._field(k, raw, batch, scored) for k in keys[tail:]])
             fields.append(Field(per_demande.values[slot], per_demande.bits))
         return fields
