@@ -189,16 +189,28 @@ def test_bitsets_by_runs_equal_the_scatter(words):
     from cotation.engine.compiled.encode import _bitsets
     rng = np.random.default_rng(words)
     n = 50
-    for counts in (rng.integers(0, 12, n), np.where(rng.random(n) < 0.6, 0, 3), np.zeros(n, int)):
+    cases = [(rng.integers(0, 12, n), 64 * words), (np.where(rng.random(n) < 0.6, 0, 3), 64 * words),
+             (np.zeros(n, int), 64 * words), (rng.integers(0, 5, n), 2),      # many repeats
+             (rng.integers(0, 40, n), 64 * words)]                              # long rows
+    for counts, span in cases:
         offsets = np.zeros(n + 1, np.int64)
         np.cumsum(counts, out=offsets[1:])
         rows = np.repeat(np.arange(n), counts)
-        dom = rng.integers(0, 64 * words, len(rows))
+        dom = rng.integers(0, span, len(rows))
+        if span == 2 and words == 1:
+            dom += 62                       # bits 62 and 63: sums carry past 64 bits
         want = np.zeros((n, words), np.uint64)
         np.bitwise_or.at(want, (rows, dom >> 6),
                          np.left_shift(np.uint64(1), (dom & 63).astype(np.uint64)))
         got = _bitsets(words, offsets, dom)
         assert got.shape == (n, words) and got.flags.c_contiguous and (got == want).all()
+    # distinct elements in every row (checked sets): the sums alone, no row ORed again
+    if words == 1:
+        offsets = np.arange(0, 3 * n + 1, 3)
+        dom = np.concatenate([rng.permutation(64)[:3] for _ in range(n)])
+        want = np.bitwise_or.reduceat(np.left_shift(np.uint64(1), dom.astype(np.uint64)),
+                                      offsets[:-1]).reshape(n, 1)
+        assert (_bitsets(1, offsets, dom) == want).all()
 
 
 @settings(max_examples=200, deadline=None)

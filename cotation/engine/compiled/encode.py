@@ -372,11 +372,34 @@ def _bitsets(words: int, offsets: np.ndarray, dom: np.ndarray) -> np.ndarray:
     if not len(starts):
         return out.T.copy()
     bits = np.left_shift(np.uint64(1), (dom & 63).astype(np.uint64))
-    word = dom >> 6 if words > 1 else None
+    if words == 1:
+        return _bitsets_by_sums(offsets, bits).reshape(n, 1)
+    word = dom >> 6
     for w in range(words):                  # OR each row's run of elements
         out[w, filled] = np.bitwise_or.reduceat(
-            bits if word is None else np.where(word == w, bits, np.uint64(0)), starts)
-    return out.T.copy() if words > 1 else out.reshape(n, 1)
+            np.where(word == w, bits, np.uint64(0)), starts)
+    return out.T.copy()
+
+
+def _bitsets_by_sums(offsets: np.ndarray, bits: np.ndarray) -> np.ndarray:
+    """Each row's OR of its elements' ``bits`` (one bit each): the row's sum, as a
+    difference of running sums modulo 2**64, is its OR when its bits are distinct, and has as
+    many bits set as elements exactly then (a repeated bit carries; a carry only takes bits
+    away). Rows that repeat one are ORed by ``reduceat`` over their runs alone. Twice as
+    quick as a ``reduceat`` over every row when repeats are rare, as in checked sets."""
+    from cotation.data.vector import _popcount   # (it imports pyarrow.compute)
+
+    running = np.zeros(len(bits) + 1, dtype=np.uint64)
+    np.cumsum(bits, out=running[1:])
+    out = running[offsets[1:]] - running[offsets[:-1]]
+    again = np.flatnonzero(_popcount(out) < np.diff(offsets))
+    if again.size:
+        # runs [start, end) of those rows side by side; every other reduction is a gap
+        bounds = np.empty(2 * again.size, dtype=np.int64)
+        bounds[0::2], bounds[1::2] = offsets[again], offsets[again + 1]
+        padded = np.append(bits, np.uint64(0))   # a run may end at the last element
+        out[again] = np.bitwise_or.reduceat(padded, bounds)[0::2]
+    return out
 
 
 def _union(parts: list[Any], sorted_parts: dict[int, tuple[np.ndarray, bool]] | None = None
