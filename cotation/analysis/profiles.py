@@ -10,6 +10,7 @@ import datetime as dt
 
 import numpy as np
 
+from cotation.data.ceilings import civil_from_ordinals
 from cotation.data.schema import ENUMS, TYPOLOGIES
 from cotation.data.table import DemandeTable
 
@@ -45,12 +46,12 @@ def _codes(col: list, values: tuple[str, ...]) -> tuple[tuple[str, ...], np.ndar
 def _ages(col: list, today: dt.date) -> np.ndarray:
     """Age in whole years on ``today`` (NaN where the birth date is missing)."""
     d = np.array(col, dtype="datetime64[D]")
-    years = d.astype("datetime64[Y]").astype(np.int64) + 1970
-    months = d.astype("datetime64[M]").astype(np.int64) % 12 + 1
-    days = (d - d.astype("datetime64[M]")).astype(np.int64) + 1
+    missing = np.isnat(d)
+    epoch_days = np.where(missing, 0, d.astype(np.int64))
+    years, months, days = civil_from_ordinals(epoch_days + dt.date(1970, 1, 1).toordinal())
     before = (today.month < months) | ((today.month == months) & (today.day < days))
     age = (today.year - years - before).astype(float)
-    age[np.isnat(d)] = np.nan
+    age[missing] = np.nan
     return age
 
 

@@ -217,7 +217,8 @@ def civil_from_ordinals(ordinals: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     """(year, month, day) of proleptic Gregorian ordinals (``date.toordinal()``, 1 is
     0001-01-01) in integer arithmetic: H. Hinnant's ``civil_from_days`` over 400-year eras
     (numpy's ``datetime64`` unit conversions to months and years took 0.14 s per million
-    dates, this less than half of it)."""
+    dates, this less than half of it). The kernels' prelude has the scalar form (``_ymd``):
+    generated code imports nothing of the project."""
     z = np.asarray(ordinals, dtype=np.int64) + (719468 - 719163)   # days from 0000-03-01
     era = z // 146097
     doe = z - era * 146097                                         # [0, 146096]

@@ -379,22 +379,25 @@ def _repeated(offsets: np.ndarray, pos: np.ndarray, n: int) -> np.ndarray:
     count = np.diff(offsets)
     if len(pos) < 2:
         return np.zeros(n, dtype=bool)
-    if pos.max() < 64:
-        # One bit per value; per row the sum of its items' bits (a difference of running
-        # sums, modulo 2**64): it has as many bits set as the row has items exactly when no
-        # value repeats, since a repeat carries and a carry only takes bits away. (A
-        # bitwise-or reduceat took twice as long.)
-        bits = np.left_shift(np.uint64(1), pos.astype(np.uint64))
-        running = np.zeros(len(bits) + 1, dtype=np.uint64)
-        np.cumsum(bits, out=running[1:])
-        sums = running[offsets[1:]] - running[offsets[:-1]]
-        return _popcount(sums) < count
+    if pos.max() < 64:            # one bit per value (a bitwise-or reduceat: twice as long)
+        return row_bit_sums(offsets, np.left_shift(np.uint64(1), pos.astype(np.uint64)))[1]
     width = int(pos.max()) + 1
     key = np.repeat(np.arange(n, dtype=np.int64), count) * width + pos
     key.sort()
     rows = np.zeros(n, dtype=bool)
     rows[key[1:][key[1:] == key[:-1]] // width] = True
     return rows
+
+
+def row_bit_sums(offsets: np.ndarray, bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row (the run ``[offsets[i], offsets[i+1])`` of ``bits``, one bit set in each) the
+    sum of its bits modulo 2**64, as a difference of running sums, and whether the row repeats
+    a bit: the sum has as many bits set as the row has elements exactly when they are
+    distinct (a repeat carries; a carry only takes bits away), and it is then their OR."""
+    running = np.zeros(len(bits) + 1, dtype=np.uint64)
+    np.cumsum(bits, out=running[1:])
+    sums = running[offsets[1:]] - running[offsets[:-1]]
+    return sums, _popcount(sums) < np.diff(offsets)
 
 
 def _popcount(x: np.ndarray) -> np.ndarray:

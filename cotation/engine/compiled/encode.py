@@ -382,17 +382,14 @@ def _bitsets(words: int, offsets: np.ndarray, dom: np.ndarray) -> np.ndarray:
 
 
 def _bitsets_by_sums(offsets: np.ndarray, bits: np.ndarray) -> np.ndarray:
-    """Each row's OR of its elements' ``bits`` (one bit each): the row's sum, as a
-    difference of running sums modulo 2**64, is its OR when its bits are distinct, and has as
-    many bits set as elements exactly then (a repeated bit carries; a carry only takes bits
-    away). Rows that repeat one are ORed by ``reduceat`` over their runs alone. Twice as
-    quick as a ``reduceat`` over every row when repeats are rare, as in checked sets."""
-    from cotation.data.vector import _popcount   # (it imports pyarrow.compute)
+    """Each row's OR of its elements' ``bits`` (one bit each): its sum when its bits are
+    distinct (:func:`cotation.data.vector.row_bit_sums`); rows that repeat one are ORed by
+    ``reduceat`` over their runs alone. Twice as quick as a ``reduceat`` over every row when
+    repeats are rare, as in checked sets."""
+    from cotation.data.vector import row_bit_sums   # (it imports pyarrow.compute)
 
-    running = np.zeros(len(bits) + 1, dtype=np.uint64)
-    np.cumsum(bits, out=running[1:])
-    out = running[offsets[1:]] - running[offsets[:-1]]
-    again = np.flatnonzero(_popcount(out) < np.diff(offsets))
+    out, repeats = row_bit_sums(offsets, bits)
+    again = np.flatnonzero(repeats)
     if again.size:
         # runs [start, end) of those rows side by side; every other reduction is a gap
         bounds = np.empty(2 * again.size, dtype=np.int64)
