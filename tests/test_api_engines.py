@@ -114,6 +114,7 @@ def test_auto_uses_loaded_kernels(monkeypatch):
 
     monkeypatch.setattr(run, "interpreter_is_quicker", lambda grid, table: True)
     monkeypatch.setattr(cache, "_loaded", {})       # as in a process that loaded none
+    monkeypatch.setattr(cache, "_native", {})
     grid = load_grid(REPO / "grids" / "lyon-metropole.yaml")
     scorer = Scorer(grid, warm=False)
     table = generate_demandes(5, seed=1, today=TODAY, territories=[list(scorer.communes)])

@@ -88,9 +88,9 @@ LOAD_WHILE_READING_BYTES = 2 << 20
 
 
 class KernelLoad:
-    """The grid's lowering to kernels, Numba's start-up and the loading of the cached
-    kernels (≈0.25 s, mostly holding the interpreter lock) on a thread while the demandes are
-    read (mostly Arrow and numpy, which release it). Only for an input large enough that the
+    """The grid's lowering to kernels and the loading of the cached kernels (native machine
+    code: ≈0.1 s; through Numba's start-up: ≈0.45 s, mostly holding the interpreter lock) on
+    a thread while the demandes are read (mostly Arrow and numpy, which release it). Only for an input large enough that the
     compiled engine will run; it never compiles (kernels not in the cache are left to the
     main thread, which says so). :meth:`join` before scoring, then :attr:`compiled` is what
     ``_compiled`` gives; a failure to load is left for ``score`` to meet again (and report
@@ -122,7 +122,8 @@ class KernelLoad:
             cg = self.compiled = _compiled(self.grid)
             if cg is None or not cg.kernels_cached():
                 return
-            skip_numba_blas_probe()
+            if not cg.try_native():      # native machine code: no Numba start at all
+                skip_numba_blas_probe()
             cg.warm()
         except Exception:  # noqa: BLE001 - the main thread meets it again and reports it
             pass           # (one line) or falls back: never a traceback from this thread
@@ -367,9 +368,10 @@ def _score_read(args, grid, engine: str, loading: "KernelLoad | None", show,
         if why is not None:
             print(warning_line(why), file=sys.stderr)
             engine = "interpreter"
-    if engine in ("compiled", "auto"):
+    if engine in ("compiled", "auto") and cg is not None and (not cached or not cg.try_native()):
         from cotation.cli.kernels import skip_numba_blas_probe
         skip_numba_blas_probe()      # 0.1-0.16 s of Numba's start-up (cotation/cli/kernels.py)
+    if engine in ("compiled", "auto"):
         if not cached:
             _announce_compile(grid, cg)
         show.phase(_("kernels ready"))

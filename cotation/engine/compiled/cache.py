@@ -29,7 +29,10 @@ from cotation.cachedir import cache_root
 from cotation.engine.compiled.plan import GENERATOR_VERSION
 
 _lock = threading.Lock()
+# this process's loaded kernels by source digest: Numba modules, and native machine code
+# (:mod:`cotation.engine.compiled.native`); both immutable once loaded
 _loaded: dict[str, types.ModuleType] = {}
+_native: dict[str, object] = {}
 
 
 def digest(source: str) -> str:
@@ -91,15 +94,51 @@ def _write_once(path: Path, source: str) -> None:
 
 
 def machine_code_cached(key: str) -> bool:
-    """Whether Numba's disk cache holds machine code for the kernel module of digest ``key``
-    (the module is ``k_<key[:40]>.py``; Numba writes ``__pycache__/k_<key[:40]>.*.nbi``)."""
-    return any((cache_dir() / "__pycache__").glob(f"k_{key[:40]}.*.nbi"))
+    """Whether the cache holds machine code for the kernel module of digest ``key``: Numba's
+    (the module is ``k_<key[:40]>.py``; Numba writes ``__pycache__/k_<key[:40]>.*.nbi``) or
+    native (``k_<key[:40]>.<host>.native``)."""
+    d = cache_dir()
+    return any(d.glob(f"k_{key[:40]}.*.native")) or \
+        any((d / "__pycache__").glob(f"k_{key[:40]}.*.nbi"))
 
 
 def is_loaded(key: str) -> bool:
-    """Whether this process has loaded the kernel module of digest ``key`` already (for any
+    """Whether this process has loaded the kernels of digest ``key`` already (for any
     cache folder: a second load costs nothing and writes nothing)."""
-    return key in _loaded
+    return key in _loaded or key in _native
+
+
+def load_native(source: str):
+    """The native kernels for ``source`` when the cache holds them for this machine (loaded
+    without Numba), else None."""
+    from cotation.engine.compiled import native
+
+    key = digest(source)
+    kernels = _native.get(key)
+    if kernels is not None:
+        return kernels
+    with _lock:
+        kernels = _native.get(key)
+        if kernels is None:
+            kernels = native.load(cache_dir(), key, lambda: load(source))
+            if kernels is not None:
+                _native[key] = kernels
+        return kernels
+
+
+def store_native(mod: types.ModuleType, source: str) -> bool:
+    """Make and store the native kernels of Numba module ``mod`` (kernels already run) when
+    the cache has none for this machine. Whether they are stored (a failure only leaves the
+    Numba path: never an error)."""
+    from cotation.engine.compiled import native
+
+    if not native.enabled():
+        return False
+    try:
+        with _lock:
+            return native.build(mod, digest(source), cache_dir()) is not None
+    except Exception:  # noqa: BLE001 - the Numba kernels stay in use, with the same results
+        return False
 
 
 def load(source: str) -> types.ModuleType:
