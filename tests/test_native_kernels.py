@@ -155,7 +155,7 @@ def test_an_argument_it_was_not_made_for_goes_to_numba():
     b = cg.encode(table)
     pf, pi, plut = cg.plan.params(_Ctx(b, TODAY))
     n = b.n
-    ours, theirs = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    ours = np.zeros(n, np.int64)
     entry(0, n, b.skip, b.loc_ptr, b.loc_terr, b.loc_val, b.terr_ids, pf, pi, plut, *b.cols, ours)
     assert not seen and ours.sum() > 0
     strided = np.zeros(2 * n, np.int64)[::2]         # not C-contiguous: Numba takes it
