@@ -377,7 +377,8 @@ class Scorer:
             return self._engine == "interpreter"
         from cotation.engine.run import interpreter_is_quicker
 
-        return not self._compiled.kernels_loaded() and interpreter_is_quicker(self._grid_ir, table)
+        return not self._compiled.kernels_loaded() and interpreter_is_quicker(
+            self._grid_ir, table, native=self._compiled.native_cached())
 
     def _interpreted(self, admitted: Any, today: dt.date, *, explain: bool,
                      progress: Progress | None) -> Result:

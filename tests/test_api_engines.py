@@ -112,7 +112,7 @@ def test_auto_uses_loaded_kernels(monkeypatch):
     from cotation.engine import run
     from cotation.engine.compiled import cache
 
-    monkeypatch.setattr(run, "interpreter_is_quicker", lambda grid, table: True)
+    monkeypatch.setattr(run, "interpreter_is_quicker", lambda grid, table, **kw: True)
     monkeypatch.setattr(cache, "_loaded", {})       # as in a process that loaded none
     monkeypatch.setattr(cache, "_native", {})
     grid = load_grid(REPO / "grids" / "lyon-metropole.yaml")

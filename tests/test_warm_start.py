@@ -202,6 +202,10 @@ def test_interpreter_is_quicker_only_for_small_work(monkeypatch, tmp_path):
     monkeypatch.delitem(sys.modules, "numba", raising=False)
     assert run.interpreter_is_quicker(grid, table.take(list(range(50))))
     assert not run.interpreter_is_quicker(grid, table.take(list(range(4000)) * 2))  # 2x the pairs
+    # native kernels start in a third of Numba's time: the bundled file goes to them
+    assert run.interpreter_is_quicker(grid, table.take(list(range(50))), native=True)
+    assert run.interpreter_is_quicker(grid, table)
+    assert not run.interpreter_is_quicker(grid, table, native=True)
     monkeypatch.setattr(run, "_SCAN_AT_MOST", 10)
     assert not run.interpreter_is_quicker(grid, table.take(list(range(50))))
     monkeypatch.setattr(run, "_SCAN_AT_MOST", 20_000)

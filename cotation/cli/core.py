@@ -349,16 +349,20 @@ def _score_read(args, grid, engine: str, loading: "KernelLoad | None", show,
                                                    today=args.today.isoformat())),
               file=sys.stderr)
     from cotation.engine.run import interpreter_is_quicker
-    if engine == "auto" and interpreter_is_quicker(grid.ir, result.table,
-                                                   numba_started=numba_started):
-        engine = "interpreter"   # same scores, before Numba would even have started
+    early = None
+    if engine == "auto" and loading is None:
+        early = _compiled(grid)  # lowered once: whether its kernels are native decides
+    if engine == "auto" and interpreter_is_quicker(
+            grid.ir, result.table, numba_started=numba_started,
+            native=early is not None and early.native_cached()):
+        engine = "interpreter"   # same scores, before the kernels would even be loaded
     if engine == "interpreter":
         cg = None                # (a kernel thread is joined when the command ends)
     elif loading is not None:
         loading.join()           # the kernels loaded while the demandes were read
         cg = loading.compiled
     else:
-        cg = _compiled(grid)
+        cg = early or _compiled(grid)
     cached = cg is None or cg.kernels_cached()     # the cache directory is looked at once
     if engine == "auto" and len(result.table) < INTERPRETER_BELOW and not cached:
         engine = "interpreter"   # same scores; compiling would cost more than it saves

@@ -18,6 +18,10 @@ DEFAULT_ENGINE = "interpreter"
 # nice-bonus-malus on 2 cores; benchmarks/README.md "issue 11: warm start"). Below that
 # break-even a fresh ``cotation score`` is quicker with the interpreter (same results).
 NUMBA_START_S = 0.2
+# With the kernels stored as native machine code for this machine (engine/compiled/native.py)
+# the start is the grid's lowering and llvmlite's link: 0.068 / 0.099 s (min / median, the
+# "kernels" step of benchmarks/bench_start.py, 2026-12-06, fifth session).
+NATIVE_START_S = 0.07
 INTERPRETER_S_PER_PAIR_CRITERION = 3.5e-6
 _SCAN_AT_MOST = 20_000     # demandes: larger tables are not looked at (the kernels win)
 
@@ -65,13 +69,15 @@ def score(grid: ir.GridIR, table: DemandeTable, today: dt.date, *, engine: str =
 
 
 def interpreter_is_quicker(grid: ir.GridIR, table: DemandeTable, *,
-                           numba_started: bool | None = None) -> bool:
+                           numba_started: bool | None = None, native: bool = False) -> bool:
     """Whether the interpreter would score ``table`` before a process that has not imported
     Numba yet could load the grid's cached kernels. The pairs are over-estimated (every
     distinct territory commune among a demande's localisations, scope ignored), so the doubt
     goes to the compiled engine; a wrong guess costs at most about ``NUMBA_START_S``.
     ``numba_started``: whether Numba was imported when the caller began (None: look now; a
-    caller that may have started it on a thread since passes what it saw before)."""
+    caller that may have started it on a thread since passes what it saw before).
+    ``native``: the cache holds the kernels as native machine code (a start of
+    ``NATIVE_START_S``, without Numba)."""
     import sys
 
     if numba_started is None:
@@ -82,4 +88,4 @@ def interpreter_is_quicker(grid: ir.GridIR, table: DemandeTable, *,
     locs = table.columns.get("localisations") or ()
     pairs = sum(len(territory.intersection(v)) for v in locs if v)
     cost = pairs * max(1, len(grid.criteria)) * INTERPRETER_S_PER_PAIR_CRITERION
-    return cost < NUMBA_START_S
+    return cost < (NATIVE_START_S if native else NUMBA_START_S)

@@ -97,9 +97,14 @@ def machine_code_cached(key: str) -> bool:
     """Whether the cache holds machine code for the kernel module of digest ``key``: Numba's
     (the module is ``k_<key[:40]>.py``; Numba writes ``__pycache__/k_<key[:40]>.*.nbi``) or
     native (``k_<key[:40]>.<host>.native``)."""
-    d = cache_dir()
-    return any(d.glob(f"k_{key[:40]}.*.native")) or \
-        any((d / "__pycache__").glob(f"k_{key[:40]}.*.nbi"))
+    return native_cached(key) or \
+        any((cache_dir() / "__pycache__").glob(f"k_{key[:40]}.*.nbi"))
+
+
+def native_cached(key: str) -> bool:
+    """Whether the cache holds native machine code for digest ``key`` (for some machine:
+    :func:`load_native` checks it is this one)."""
+    return any(cache_dir().glob(f"k_{key[:40]}.*.native"))
 
 
 def is_loaded(key: str) -> bool:

@@ -149,6 +149,11 @@ class CompiledGrid:
                         self._mod = native
         return self.kernels_native()
 
+    def native_cached(self) -> bool:
+        """Whether the cache holds this grid's kernels as native machine code (loading them
+        would not start Numba)."""
+        return cache.native_cached(self.digest)
+
     def kernels_native(self) -> bool:
         from cotation.engine.compiled.native import NativeKernels
 
