@@ -378,7 +378,7 @@ class Scorer:
         from cotation.engine.run import interpreter_is_quicker
 
         return not self._compiled.kernels_loaded() and interpreter_is_quicker(
-            self._grid_ir, table, native=self._compiled.native_cached())
+            self._grid_ir, table, native=self._compiled.native_cached)
 
     def _interpreted(self, admitted: Any, today: dt.date, *, explain: bool,
                      progress: Progress | None) -> Result:

@@ -89,16 +89,31 @@ def _bundled():
     return grid, read_demandes(DEMANDES).table
 
 
-def test_bundled_grid_on_two_workers_and_numba_agree():
+def test_bundled_grid_on_two_workers_and_numba_agree(monkeypatch):
     """The chunks run on threads through ctypes (lock released) and give Numba's bits."""
+    from concurrent import futures
+
+    from cotation.engine.compiled import engine
+
+    monkeypatch.setattr(engine, "SERIAL_BELOW", 1000)      # chunks of 1,024: 20 of them
+    monkeypatch.setattr(engine, "CHUNK", 1024)
+    threads = []
+    real_map = futures.ThreadPoolExecutor.map
+
+    def spy(self, fn, *iterables, **kw):
+        threads.append(self._max_workers)
+        return real_map(self, fn, *iterables, **kw)
+
+    monkeypatch.setattr(futures.ThreadPoolExecutor, "map", spy)
     grid, table = _bundled()
-    big = table.take(list(range(len(table))) * 5)        # > one chunk of 32,768 demandes
+    big = table.take(list(range(len(table))) * 5)
     cg = native_grid(grid)
     numba_cg = CompiledGrid(grid)
     numba_cg._mod = cache.load(numba_cg.plan.source)
     one = score_compiled(grid, big, TODAY, explain=True, compiled=cg, workers=1)
     two = score_compiled(grid, big, TODAY, explain=True, compiled=cg, workers=2)
     ref = score_compiled(grid, big, TODAY, explain=True, compiled=numba_cg, workers=2)
+    assert threads and set(threads) == {2}              # the two-worker runs used the pool
     assert_same(one, two)
     assert_same(ref, two)
 
@@ -137,7 +152,85 @@ def test_switched_off(monkeypatch):
     src = _stored(grid)
     monkeypatch.setenv("COTATION_NATIVE_KERNELS", "0")
     assert native.load(src.parent, CompiledGrid(grid).digest, _refuse) is None
-    assert not cache.store_native(object(), "source")
+    assert not native.stored(src.parent, CompiledGrid(grid).digest)
+
+    def never(*a, **k):
+        raise AssertionError("built while switched off")
+
+    monkeypatch.setattr(native, "build", never)
+    assert not cache.store_native(cache.load(CompiledGrid(grid).plan.source),
+                                  CompiledGrid(grid).plan.source)
+
+
+def _numba_module(grid):
+    native_grid(grid)                               # its kernels have run (signatures known)
+    return cache.load(CompiledGrid(grid).plan.source)
+
+
+def test_code_referring_outside_itself_is_not_stored(monkeypatch, tmp_path):
+    """Without the runtime stub the code refers to a function nothing defines (the JIT
+    linker would leave a call to nowhere): not stored, a marker says why, and the next build
+    does not try again."""
+    grid, _ = _bundled()
+    mod, key = _numba_module(grid), CompiledGrid(grid).digest
+    monkeypatch.setattr(native, "_RUNTIME_STUBS", ())
+    assert native.build(mod, key, tmp_path) is None
+    assert not list(tmp_path.glob("*.native")) and not list(tmp_path.glob(".n_*"))
+    marker, = tmp_path.glob("*.unusable")
+    assert "NRT_MemInfo_call_dtor" in marker.read_text(encoding="utf-8")
+
+    def never(*a):
+        raise AssertionError("compiled again despite the marker")
+
+    monkeypatch.setattr(native, "_compile", never)
+    assert native.build(mod, key, tmp_path) is None
+
+
+def test_an_object_that_does_not_run_fails_the_check_in_a_child(tmp_path):
+    """Machine code that cannot be linked or crashes is met in the check's child process:
+    this one goes on and hears that the object failed."""
+    grid, _ = _bundled()
+    header, blob = native._read(_stored(grid))
+    header = {k: v for k, v in header.items() if k != "check"}
+    garbage = bytes(range(256)) * (len(blob) // 256 + 1)
+    garbage = garbage[:len(blob)]
+    for k in header["kernels"].values():
+        part = garbage[k["offset"]:k["offset"] + k["size"]]
+        k["sha256"] = __import__("hashlib").sha256(part).hexdigest()
+    bad = tmp_path / "bad.native"
+    bad.write_bytes(native._pack(header, garbage))
+    works, detail = native._check(bad)
+    assert works is False and "check exited with" in detail
+
+
+def test_a_check_that_cannot_run_leaves_no_marker(monkeypatch, tmp_path):
+    grid, _ = _bundled()
+    mod, key = _numba_module(grid), CompiledGrid(grid).digest
+    monkeypatch.setattr(native.sys, "executable", "")
+    assert native.build(mod, key, tmp_path) is None
+    assert not list(tmp_path.iterdir())                  # no file, no marker: retried later
+
+
+def test_build_keeps_a_valid_file_and_replaces_a_damaged_one(monkeypatch, tmp_path):
+    grid, _ = _bundled()
+    mod, key = _numba_module(grid), CompiledGrid(grid).digest
+    path = native.build(mod, key, tmp_path)
+    assert path is not None and native.load(tmp_path, key, _refuse) is not None
+    stamp = path.stat().st_mtime_ns
+    assert native.build(mod, key, tmp_path) == path and path.stat().st_mtime_ns == stamp
+    path.write_bytes(path.read_bytes()[:-10])
+    assert native.load(tmp_path, key, _refuse) is None
+    assert native.build(mod, key, tmp_path) == path
+    assert native.load(tmp_path, key, _refuse) is not None
+
+
+def test_scorer_loads_native_kernels_without_numba_compile():
+    from cotation.api import Scorer
+
+    grid, table = _bundled()
+    native_grid(grid)
+    scorer = Scorer(grid, engine="compiled")
+    assert scorer._compiled.kernels_native()
 
 
 def test_an_argument_it_was_not_made_for_goes_to_numba():
@@ -158,10 +251,37 @@ def test_an_argument_it_was_not_made_for_goes_to_numba():
     ours = np.zeros(n, np.int64)
     entry(0, n, b.skip, b.loc_ptr, b.loc_terr, b.loc_val, b.terr_ids, pf, pi, plut, *b.cols, ours)
     assert not seen and ours.sum() > 0
-    strided = np.zeros(2 * n, np.int64)[::2]         # not C-contiguous: Numba takes it
-    entry(0, n, b.skip, b.loc_ptr, b.loc_terr, b.loc_val, b.terr_ids, pf, pi, plut, *b.cols,
-          strided)
-    assert seen and np.array_equal(strided, ours)
+    head = (b.skip, b.loc_ptr, b.loc_terr, b.loc_val, b.terr_ids, pf, pi, plut, *b.cols)
+    unaligned = np.zeros(8 * n + 1, np.uint8)[1:].view(np.int64)
+    readonly = np.zeros(n, np.int64)
+    readonly.flags.writeable = False
+    for case in ("strided", "dtype", "ndim", "swapped", "unaligned", "readonly", "bool lo",
+                 "huge hi"):
+        seen.clear()
+        lo, hi, out = 0, n, np.zeros(n, np.int64)
+        if case == "strided":
+            out = np.zeros(2 * n, np.int64)[::2]         # not C-contiguous
+        elif case == "dtype":
+            out = np.zeros(n, np.int32)
+        elif case == "ndim":
+            out = np.zeros((n, 1), np.int64)
+        elif case == "swapped":
+            out = np.zeros(n, np.dtype(">i8") if sys.byteorder == "little" else np.dtype("<i8"))
+        elif case == "unaligned":
+            out = unaligned
+        elif case == "readonly":
+            out = readonly                                # an output the kernel writes
+        elif case == "bool lo":
+            lo = False
+        else:
+            hi = 1 << 63
+        try:
+            entry(lo, hi, *head, out)
+        except Exception:  # noqa: BLE001 - Numba may refuse the call itself: that is fine
+            pass
+        assert seen, case                                 # handed to Numba, never the machine code
+        if case in ("strided", "unaligned"):               # (Numba refuses the others)
+            assert np.array_equal(out, ours), case
     with pytest.raises(TypeError):
         entry(0, n)
 
@@ -185,3 +305,9 @@ def test_warm_cli_score_does_not_import_numba(tmp_path):
     assert outs[0][0] == "True" and outs[1][0] == "False"
     assert outs[0][1] == outs[1][1]
     assert list((tmp_path / "cache").rglob("*.native"))
+    env["COTATION_NATIVE_KERNELS"] = "0"                 # switched off: Numba's cache again
+    out = tmp_path / "off.csv"
+    run = subprocess.run([sys.executable, "-c", code, str(out)], env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip().splitlines()[-1] == "True" and out.read_bytes() == outs[0][1]

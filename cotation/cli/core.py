@@ -90,11 +90,13 @@ LOAD_WHILE_READING_BYTES = 2 << 20
 class KernelLoad:
     """The grid's lowering to kernels and the loading of the cached kernels (native machine
     code: ≈0.1 s; through Numba's start-up: ≈0.45 s, mostly holding the interpreter lock) on
-    a thread while the demandes are read (mostly Arrow and numpy, which release it). Only for an input large enough that the
-    compiled engine will run; it never compiles (kernels not in the cache are left to the
-    main thread, which says so). :meth:`join` before scoring, then :attr:`compiled` is what
-    ``_compiled`` gives; a failure to load is left for ``score`` to meet again (and report
-    or fall back)."""
+    a thread while the demandes are read (mostly Arrow and numpy, which release it). Only for
+    an input large enough that the compiled engine will run; it never compiles kernels
+    (those not in the cache are left to the main thread, which says so), but kernels that
+    Numba loads from its cache are stored as native code when they are not yet (once per
+    grid structure and machine, ≈1–3 s). :meth:`join` before scoring, then :attr:`compiled`
+    is what ``_compiled`` gives; a failure to load is left for ``score`` to meet again (and
+    report or fall back)."""
 
     def __init__(self, grid) -> None:
         import threading
@@ -349,12 +351,16 @@ def _score_read(args, grid, engine: str, loading: "KernelLoad | None", show,
                                                    today=args.today.isoformat())),
               file=sys.stderr)
     from cotation.engine.run import interpreter_is_quicker
-    early = None
-    if engine == "auto" and loading is None:
-        early = _compiled(grid)  # lowered once: whether its kernels are native decides
-    if engine == "auto" and interpreter_is_quicker(
-            grid.ir, result.table, numba_started=numba_started,
-            native=early is not None and early.native_cached()):
+    early = []
+
+    def native() -> bool:       # asked only when the estimate is between the two starts
+        if loading is not None:
+            return False        # (the thread is loading them: Numba's start, as before)
+        early.append(_compiled(grid))        # lowered once, reused below
+        return early[0] is not None and early[0].native_cached()
+
+    if engine == "auto" and interpreter_is_quicker(grid.ir, result.table,
+                                                   numba_started=numba_started, native=native):
         engine = "interpreter"   # same scores, before the kernels would even be loaded
     if engine == "interpreter":
         cg = None                # (a kernel thread is joined when the command ends)
@@ -362,7 +368,7 @@ def _score_read(args, grid, engine: str, loading: "KernelLoad | None", show,
         loading.join()           # the kernels loaded while the demandes were read
         cg = loading.compiled
     else:
-        cg = early or _compiled(grid)
+        cg = early[0] if early else _compiled(grid)
     cached = cg is None or cg.kernels_cached()     # the cache directory is looked at once
     if engine == "auto" and len(result.table) < INTERPRETER_BELOW and not cached:
         engine = "interpreter"   # same scores; compiling would cost more than it saves

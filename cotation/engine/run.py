@@ -3,7 +3,7 @@ reference the others are tested against."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Callable
 
 from cotation.grid import ir
 from cotation.engine.scoring import Progress, ScoreTable, score_interpreted
@@ -69,7 +69,8 @@ def score(grid: ir.GridIR, table: DemandeTable, today: dt.date, *, engine: str =
 
 
 def interpreter_is_quicker(grid: ir.GridIR, table: DemandeTable, *,
-                           numba_started: bool | None = None, native: bool = False) -> bool:
+                           numba_started: bool | None = None,
+                           native: bool | Callable[[], bool] = False) -> bool:
     """Whether the interpreter would score ``table`` before a process that has not imported
     Numba yet could load the grid's cached kernels. The pairs are over-estimated (every
     distinct territory commune among a demande's localisations, scope ignored), so the doubt
@@ -77,7 +78,8 @@ def interpreter_is_quicker(grid: ir.GridIR, table: DemandeTable, *,
     ``numba_started``: whether Numba was imported when the caller began (None: look now; a
     caller that may have started it on a thread since passes what it saw before).
     ``native``: the cache holds the kernels as native machine code (a start of
-    ``NATIVE_START_S``, without Numba)."""
+    ``NATIVE_START_S``, without Numba), or a function that says so, asked only when the
+    answer matters (the estimate between the two starts: it lowers the grid)."""
     import sys
 
     if numba_started is None:
@@ -88,4 +90,8 @@ def interpreter_is_quicker(grid: ir.GridIR, table: DemandeTable, *,
     locs = table.columns.get("localisations") or ()
     pairs = sum(len(territory.intersection(v)) for v in locs if v)
     cost = pairs * max(1, len(grid.criteria)) * INTERPRETER_S_PER_PAIR_CRITERION
-    return cost < (NATIVE_START_S if native else NUMBA_START_S)
+    if cost < NATIVE_START_S:
+        return True
+    if cost >= NUMBA_START_S:
+        return False
+    return not (native() if callable(native) else native)

@@ -29,10 +29,13 @@ from cotation.cachedir import cache_root
 from cotation.engine.compiled.plan import GENERATOR_VERSION
 
 _lock = threading.Lock()
+_build_lock = threading.Lock()     # making native code (seconds) does not hold up loading
 # this process's loaded kernels by source digest: Numba modules, and native machine code
-# (:mod:`cotation.engine.compiled.native`); both immutable once loaded
+# (:mod:`cotation.engine.compiled.native`); both immutable once loaded. ``_no_native``: the
+# digests whose native file was missing or unusable when looked for (until one is stored).
 _loaded: dict[str, types.ModuleType] = {}
 _native: dict[str, object] = {}
+_no_native: set[str] = set()
 
 
 def digest(source: str) -> str:
@@ -52,14 +55,15 @@ def _numba_version() -> str:
         return numba.__version__
 
 
-def cache_dir() -> Path:
-    """The versioned kernel directory (created on first use)."""
+def cache_dir(create: bool = True) -> Path:
+    """The versioned kernel directory (created on first use unless ``create`` is False)."""
     from cotation import __version__
 
     tag = (f"kernels-c{__version__}-nb{_numba_version()}-py{sys.version_info[0]}"
            f"{sys.version_info[1]}-g{GENERATOR_VERSION}")
     d = cache_root() / tag
-    d.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if create:
+        d.mkdir(parents=True, exist_ok=True, mode=0o700)
     return d
 
 
@@ -97,14 +101,22 @@ def machine_code_cached(key: str) -> bool:
     """Whether the cache holds machine code for the kernel module of digest ``key``: Numba's
     (the module is ``k_<key[:40]>.py``; Numba writes ``__pycache__/k_<key[:40]>.*.nbi``) or
     native (``k_<key[:40]>.<host>.native``)."""
-    return native_cached(key) or \
-        any((cache_dir() / "__pycache__").glob(f"k_{key[:40]}.*.nbi"))
+    try:
+        return any((cache_dir(create=False) / "__pycache__").glob(f"k_{key[:40]}.*.nbi")) \
+            or native_cached(key)
+    except OSError:
+        return False
 
 
 def native_cached(key: str) -> bool:
-    """Whether the cache holds native machine code for digest ``key`` (for some machine:
-    :func:`load_native` checks it is this one)."""
-    return any(cache_dir().glob(f"k_{key[:40]}.*.native"))
+    """Whether the cache holds native machine code for digest ``key`` made for this machine
+    (and it is not turned off). Creates nothing; imports llvmlite (0.03 s)."""
+    from cotation.engine.compiled import native
+
+    try:
+        return native.stored(cache_dir(create=False), key)
+    except (OSError, ImportError, RuntimeError):
+        return False
 
 
 def is_loaded(key: str) -> bool:
@@ -122,12 +134,19 @@ def load_native(source: str):
     kernels = _native.get(key)
     if kernels is not None:
         return kernels
+    if key in _no_native:
+        return None
     with _lock:
         kernels = _native.get(key)
-        if kernels is None:
-            kernels = native.load(cache_dir(), key, lambda: load(source))
+        if kernels is None and key not in _no_native:
+            try:
+                kernels = native.load(cache_dir(create=False), key, lambda: load(source))
+            except OSError:
+                kernels = None
             if kernels is not None:
                 _native[key] = kernels
+            else:
+                _no_native.add(key)
         return kernels
 
 
@@ -139,11 +158,15 @@ def store_native(mod: types.ModuleType, source: str) -> bool:
 
     if not native.enabled():
         return False
+    key = digest(source)
     try:
-        with _lock:
-            return native.build(mod, digest(source), cache_dir()) is not None
+        with _build_lock:
+            done = native.build(mod, key, cache_dir()) is not None
     except Exception:  # noqa: BLE001 - the Numba kernels stay in use, with the same results
         return False
+    if done:
+        _no_native.discard(key)
+    return done
 
 
 def load(source: str) -> types.ModuleType:

@@ -12,15 +12,20 @@ ctypes, which releases the interpreter lock as ``nogil`` kernels do.
 
 The machine code is Numba's own compilation of the same kernels (same LLVM IR, optimised
 without fast-math), so results are the same bits; the test suite checks it against the
-reference interpreter like the Numba path (``tests/test_native_kernels.py``).
+reference interpreter like the Numba path (``tests/test_native_kernels.py``). Every scalar
+crosses as a 64-bit integer (a flag is turned back into a boolean inside the entry point).
 
 Safety: each entry point checks its arguments (count, kinds, dtypes, dimensions, C order)
 before the call and hands a call it cannot take to the Numba kernel; a kernel reporting an
-error raises. The file records the triple, CPU, CPU features and llvmlite version it was made
-for and the SHA-256 of each object; any difference, damage or truncation makes :func:`load`
-answer None (the Numba path is used). A build whose object does not load and run in a child
-process is not stored (a ``.unusable`` marker beside it stops later attempts; delete it to
-retry). ``COTATION_NATIVE_KERNELS=0`` turns the whole mechanism off.
+error raises. The file records the triple, CPU, CPU features, llvmlite version and entry-point
+format it was made for (they also name it), the SHA-256 of each object and one over the whole
+file; any difference, damage or truncation makes :func:`load` answer None (the Numba path is
+used). A build whose object does not load and run in a child process (a fresh interpreter
+given this file's path, nothing else of cotation) is not stored; when the failure is the
+object's own (the child crashed or could not link it) a ``.unusable`` marker beside it, with
+the reason, stops later attempts (delete it to retry); a failure of the circumstances (no
+interpreter to run, a timeout, an interrupt) is retried by a later process.
+``COTATION_NATIVE_KERNELS=0`` turns the whole mechanism off.
 """
 from __future__ import annotations
 
@@ -36,10 +41,14 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-FORMAT = 1
+FORMAT = 2          # the entry points' calling convention and the file's layout
 MAGIC = b"cotation-native-kernels\n"
 KERNELS = ("count_pairs", "score_pairs")
 CHECK_TIMEOUT_S = 120
+# arrays a kernel writes (codegen's parameter names): must be writeable, or Numba takes the call
+_WRITTEN = {"count_pairs": lambda p: p == "counts", "score_pairs": lambda p: p.startswith("o_")}
+# exit status of the check child when the object itself does not work
+_CHECK_FAILED = 3
 
 # numba dtype name -> numpy dtype name (the only element types the kernels take)
 _DTYPES = {"int8": "int8", "uint8": "uint8", "int32": "int32", "int64": "int64",
@@ -64,6 +73,11 @@ class NativeError(Exception):
     """The native object cannot be made or used here (the Numba path is used instead)."""
 
 
+class NotReady(Exception):
+    """The Numba kernels have not run with C-ordered arrays yet: nothing to build from (no
+    marker: a later run builds)."""
+
+
 def enabled() -> bool:
     return os.environ.get("COTATION_NATIVE_KERNELS", "").strip() not in ("0", "no", "false")
 
@@ -73,6 +87,10 @@ def enabled() -> bool:
 def _llvm():
     import llvmlite.binding as ll
 
+    try:
+        ll.initialize()          # needed before llvmlite 0.45, an error since
+    except Exception:  # noqa: BLE001 - deprecated and raising in recent llvmlite
+        pass
     ll.initialize_native_target()
     ll.initialize_native_asmprinter()
     return ll
@@ -84,7 +102,7 @@ def _host(ll) -> dict[str, str]:
     features = ll.get_host_cpu_features().flatten()
     return {"triple": ll.get_process_triple(), "cpu": ll.get_host_cpu_name(),
             "features": hashlib.sha256(features.encode()).hexdigest()[:16],
-            "llvmlite": llvmlite.__version__}
+            "llvmlite": llvmlite.__version__, "format": str(FORMAT)}
 
 
 def _target_machine(ll):
@@ -107,18 +125,24 @@ def path_for(directory: Path, key: str, host: dict[str, str]) -> Path:
     return directory / f"k_{key[:40]}.{tag}.native"
 
 
+def stored(directory: Path, key: str) -> bool:
+    """Whether ``directory`` holds a native file for digest ``key`` made for this machine
+    (not read: :func:`load` checks it). False when turned off."""
+    return enabled() and path_for(directory, key, _host(_llvm())).is_file()
+
+
 # ------------------------------------------------------------------------------ arguments
 
-def _spec_of(nb_type) -> str:
-    """``i64``, ``bool`` or ``<dtype>:<ndim>`` (a C-ordered array) for a kernel argument
-    type; NativeError for anything else."""
+def _spec_of(nb_type, written: bool) -> str:
+    """``i64``, ``bool`` or ``<dtype>:<ndim>`` (a C-ordered array; ``:w`` when the kernel
+    writes it) for a kernel argument type; NativeError for anything else."""
     from numba.core import types
 
     if isinstance(nb_type, types.Array):
         dt = _DTYPES.get(str(nb_type.dtype))
         if dt is None or nb_type.layout != "C" or nb_type.ndim not in (1, 2):
             raise NativeError(f"argument type {nb_type}")
-        return f"{dt}:{nb_type.ndim}"
+        return f"{dt}:{nb_type.ndim}" + (":w" if written else "")
     if nb_type == types.int64:
         return "i64"
     if nb_type == types.boolean:
@@ -130,10 +154,8 @@ def _c_params(spec: Sequence[str]) -> list[str]:
     """The entry point's LLVM parameter kinds after Numba's two (return slot, exception)."""
     out: list[str] = []
     for s in spec:
-        if s == "i64":
+        if s in ("i64", "bool"):
             out.append("i64")
-        elif s == "bool":
-            out.append("i8")
         else:
             out.append("ptr")
             out.extend(["i64"] * int(s.split(":")[1]))
@@ -147,10 +169,10 @@ def _entry_source(name: str, spec: Sequence[str]) -> str:
     for j, s in enumerate(spec):
         if s in ("i64", "bool"):
             params.append(f"a{j}")
-            sig.append("types.int64" if s == "i64" else "types.boolean")
-            call.append(f"a{j}")
+            sig.append("types.int64")
+            call.append(f"a{j}" if s == "i64" else f"a{j} != 0")
         else:
-            dt, ndim = s.split(":")
+            dt, ndim = s.split(":")[:2]
             dims = [f"n{j}_{d}" for d in range(int(ndim))]
             params.append(f"p{j}")
             sig.append(f"types.CPointer(types.{_NB_TYPES[dt]})")
@@ -167,8 +189,9 @@ def _entry_source(name: str, spec: Sequence[str]) -> str:
 def build(mod, source_key: str, directory: Path) -> Path | None:
     """Compile and store the native object of kernel module ``mod`` (a Numba module whose
     kernels have run, so that their argument types are known). Returns the stored file, or
-    None when this machine or these kernels cannot have one (a marker then records it).
-    Needs Numba; costs about a second (more for very large grids), once per grid structure."""
+    None when there is none (a ``.unusable`` marker records a failure of the object itself).
+    Needs Numba; costs one to three seconds (more for very large grids), once per grid
+    structure and machine. A valid file already there is kept; a damaged one is replaced."""
     ll = _llvm()
     host = _host(ll)
     target = path_for(directory, source_key, host)
@@ -176,25 +199,32 @@ def build(mod, source_key: str, directory: Path) -> Path | None:
     if failed.exists():
         return None
     try:
-        if _read(target)[0].get("host") == host:
-            return target
+        _check_header(*_read(target), host)
+        return target
     except (OSError, ValueError, NativeError):
         pass                         # none yet, or damaged: made (again) below
     try:
         header, blob = _compile(mod, ll, host)
-    except NativeError:
-        failed.touch()
+    except NotReady:
         return None
-    fd, tmp = tempfile.mkstemp(prefix=".n_", suffix=".tmp", dir=directory)
+    except Exception as exc:  # noqa: BLE001 - Numba or LLVM refused: the object's own failure
+        _mark(failed, f"compiling the entry points: {type(exc).__name__}: {exc}")
+        return None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".n_", suffix=".tmp", dir=directory)
+    except OSError:
+        return None                  # a read-only cache: the Numba path, nothing recorded
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(MAGIC + json.dumps(header, sort_keys=True).encode() + b"\n" + blob)
-        if not _checked(Path(tmp)):
-            failed.touch()
-            return None
-        os.replace(tmp, target)
-        tmp = ""
-        return target
+            fh.write(_pack(header, blob))
+        works, detail = _check(Path(tmp))
+        if works:
+            os.replace(tmp, target)
+            tmp = ""
+            return target
+        if works is False:
+            _mark(failed, detail)
+        return None
     finally:
         if tmp:
             try:
@@ -203,17 +233,44 @@ def build(mod, source_key: str, directory: Path) -> Path | None:
                 pass
 
 
+def _mark(marker: Path, reason: str) -> None:
+    try:
+        marker.write_text(reason[-4000:] + "\n", encoding="utf-8")
+    except OSError:
+        pass
+
+
+def _pack(header: dict, blob: bytes) -> bytes:
+    """The file: magic, the header (JSON, one line, with a SHA-256 over itself and the
+    objects), the objects."""
+    body = json.dumps(header, sort_keys=True).encode()
+    whole = dict(header, check=hashlib.sha256(body + b"\n" + blob).hexdigest())
+    return MAGIC + json.dumps(whole, sort_keys=True).encode() + b"\n" + blob
+
+
+def _signature(dispatcher) -> tuple:
+    """The first signature the kernel was compiled for whose arrays are all C-ordered."""
+    from numba.core import types
+
+    for sig in getattr(dispatcher, "signatures", ()):
+        if all(not isinstance(t, types.Array) or t.layout == "C" for t in sig):
+            return sig
+    raise NotReady
+
+
 def _compile(mod, ll, host: dict[str, str]) -> tuple[dict, bytes]:
     from numba import carray, cfunc, types
 
     tm = _target_machine(ll)
     kernels, blobs, offset = {}, [], 0
     for name in KERNELS:
-        dispatcher = getattr(mod, name, None)
-        sigs = list(getattr(dispatcher, "signatures", ()))
-        if not sigs:
-            raise NativeError(f"kernel {name} has not been compiled")
-        spec = [_spec_of(t) for t in sigs[0]]
+        dispatcher = getattr(mod, name)
+        sig = _signature(dispatcher)
+        code = dispatcher.py_func.__code__
+        params = code.co_varnames[:code.co_argcount]
+        if len(params) != len(sig):
+            raise NativeError(f"kernel {name}: {len(params)} parameters, {len(sig)} types")
+        spec = [_spec_of(t, _WRITTEN[name](p)) for t, p in zip(sig, params)]
         ns: dict[str, Any] = {"cfunc": cfunc, "carray": carray, "types": types,
                               f"kernel_{name}": dispatcher}
         exec(compile(_entry_source(name, spec), f"<cotation native entry {name}>", "exec"), ns)
@@ -234,6 +291,11 @@ def _compile(mod, ll, host: dict[str, str]) -> tuple[dict, bytes]:
                     raise NativeError(f"runtime function {stub}: parameters {arg}")
                 module.link_in(ll.parse_assembly(_STUB_IR.format(
                     triple=ll.get_process_triple(), name=stub, arg=arg[0])))
+                module.get_function(stub).linkage = "internal"   # one per object, private
+        outside = _outside_references(module, wrapper)
+        if outside:
+            raise NativeError(f"entry point {name} refers to {', '.join(sorted(outside))}, "
+                              "defined nowhere in it")
         fn = module.get_function(symbol)
         kinds = [_param_kind(str(a.type)) for a in fn.arguments]
         if kinds != ["ptr", "ptr"] + _c_params(spec):
@@ -247,6 +309,27 @@ def _compile(mod, ll, host: dict[str, str]) -> tuple[dict, bytes]:
     return {"format": FORMAT, "host": host, "kernels": kernels}, b"".join(blobs)
 
 
+def _outside_references(module, dropped: str) -> set[str]:
+    """Functions and variables that the kept code calls or reads but the module only
+    declares, LLVM's intrinsics apart: the machine code would jump to nothing (the JIT
+    linker does not always refuse it). The C library's math and memory functions, which
+    the JIT finds in the process, would be the acceptable ones; the kernels call none."""
+    import re
+
+    declared = {f.name for f in module.functions if f.is_declaration}
+    declared |= {g.name for g in module.global_variables if g.is_declaration}
+    used: set[str] = set()
+    for f in module.functions:
+        if not f.is_declaration and f.name != dropped:
+            used |= set(re.findall(r'@"?([-\w.$]+)"?', str(f)))
+    return {n for n in used & declared
+            if not n.startswith("llvm.") and n not in _C_LIBRARY}
+
+
+_C_LIBRARY = frozenset({"floor", "ceil", "trunc", "round", "fabs", "fmod", "sqrt", "pow", "exp",
+                        "log", "memset", "memcpy", "memmove"})
+
+
 def _param_kind(llvm_type: str) -> str:
     t = llvm_type.strip()
     if t == "ptr" or t.endswith("*"):
@@ -254,22 +337,41 @@ def _param_kind(llvm_type: str) -> str:
     return t
 
 
-def _checked(path: Path) -> bool:
-    """Whether ``path`` loads and runs (zero rows) in a child process: an object that the
-    JIT linker cannot take aborts the process that loads it, never this one."""
-    import cotation
+# the check child: a fresh interpreter (-P: not even the working folder on its path) that
+# loads this file by its path, so that what runs is this code on the object, nothing else
+_CHILD = ("import importlib.util, sys\n"
+          "spec = importlib.util.spec_from_file_location('cotation_native_check', sys.argv[1])\n"
+          "m = importlib.util.module_from_spec(spec)\n"
+          "sys.modules[spec.name] = m\n"
+          "spec.loader.exec_module(m)\n"
+          "sys.exit(m._check_main(sys.argv[2]))\n")
+_CRASHES = {"SIGABRT", "SIGSEGV", "SIGILL", "SIGBUS", "SIGFPE", "SIGTRAP"}
 
-    here = str(Path(cotation.__file__).resolve().parents[1])     # this cotation, first
-    search = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH", "")) if p)
+
+def _check(path: Path) -> tuple[bool | None, str]:
+    """Whether ``path`` links and runs (zero rows) in a child process, where an object that
+    the JIT linker cannot take aborts that process, never this one: True; False when the
+    object failed (it crashed the child or could not be linked), with the reason; None when
+    the check could not be made (no interpreter to run, a timeout, an interrupt)."""
+    import signal
+
+    if not sys.executable or getattr(sys, "frozen", False):
+        return None, "no Python interpreter to run the check"
     try:
-        proc = subprocess.run([sys.executable, "-m", "cotation.engine.compiled.native", str(path)],
-                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, timeout=CHECK_TIMEOUT_S,
-                              env=dict(os.environ, COTATION_NATIVE_KERNELS="1",
-                                       PYTHONPATH=search))
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return proc.returncode == 0
+        proc = subprocess.run([sys.executable, "-P", "-c", _CHILD, str(Path(__file__).resolve()),
+                               str(path)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, timeout=CHECK_TIMEOUT_S,
+                              env=dict(os.environ, COTATION_NATIVE_KERNELS="1"))
+    except (OSError, subprocess.SubprocessError) as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+    code = proc.returncode
+    detail = f"check exited with {code}: " + proc.stderr.decode("utf-8", "replace")[-2000:]
+    if code == 0:
+        return True, ""
+    crashed = code < 0 and any(getattr(signal, n, None) == -code for n in _CRASHES)
+    if code == _CHECK_FAILED or crashed or code >= 0xC0000000:   # (Windows: an exception code)
+        return False, detail
+    return None, detail
 
 
 # ------------------------------------------------------------------------------ loading
@@ -279,13 +381,15 @@ class _Entry:
     released), or hands the call to the Numba kernel when an argument is not what the code
     was made for."""
 
-    __slots__ = ("name", "_fn", "_spec", "_fallback")
+    __slots__ = ("name", "_fn", "_spec", "_fallback", "_owner")
 
-    def __init__(self, name: str, fn, spec: Sequence[str], fallback: Callable[[], Any]):
+    def __init__(self, name: str, fn, spec: Sequence[str], fallback: Callable[[], Any],
+                 owner: Any = None):
         self.name = name
         self._fn = fn
         self._spec = tuple(spec)
         self._fallback = fallback
+        self._owner = owner            # the engine holding the machine code: kept alive
 
     def __call__(self, *args):
         spec = self._spec
@@ -303,10 +407,11 @@ class _Entry:
                     return self._fallback()(*args)
                 c.append(1 if a else 0)
             else:
-                dt, ndim = s.split(":")
+                dt, ndim, *w = s.split(":")
                 if not (isinstance(a, np.ndarray) and a.dtype == np.dtype(dt)
                         and a.dtype.isnative and a.ndim == int(ndim)
-                        and a.flags.c_contiguous and a.flags.aligned):
+                        and a.flags.c_contiguous and a.flags.aligned
+                        and (not w or a.flags.writeable)):
                     return self._fallback()(*args)
                 c.append(a.ctypes.data)
                 c.extend(a.shape)
@@ -338,6 +443,10 @@ def _read(path: Path) -> tuple[dict, bytes]:
     header = json.loads(head)
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise NativeError("format")
+    rest = {k: v for k, v in header.items() if k != "check"}
+    body = json.dumps(rest, sort_keys=True).encode()
+    if header.get("check") != hashlib.sha256(body + b"\n" + blob).hexdigest():
+        raise NativeError("damaged")
     kernels = header.get("kernels")
     if not isinstance(kernels, dict) or set(kernels) != set(KERNELS):
         raise NativeError("kernels")
@@ -346,13 +455,19 @@ def _read(path: Path) -> tuple[dict, bytes]:
                 and isinstance(k.get("size"), int) and isinstance(k.get("symbol"), str)
                 and isinstance(k.get("args"), list)
                 and all(isinstance(s, str) and (s in ("i64", "bool") or (
-                    s.count(":") == 1 and s.split(":")[0] in _DTYPES.values()
-                    and s.split(":")[1] in ("1", "2"))) for s in k["args"])):
+                    s.count(":") in (1, 2) and s.split(":")[0] in _DTYPES.values()
+                    and s.split(":")[1] in ("1", "2")
+                    and s.split(":")[2:] in ([], ["w"]))) for s in k["args"])):
             raise NativeError(f"entry {name}")
         part = blob[k["offset"]:k["offset"] + k["size"]]
         if len(part) != k["size"] or hashlib.sha256(part).hexdigest() != k.get("sha256"):
             raise NativeError(f"object of {name} damaged")
     return header, blob
+
+
+def _check_header(header: dict, blob: bytes, host: dict[str, str]) -> None:
+    if header.get("host") != host:
+        raise NativeError("made for another machine")
 
 
 def load(directory: Path, key: str, fallback: Callable[[], Any]) -> NativeKernels | None:
@@ -368,8 +483,7 @@ def load(directory: Path, key: str, fallback: Callable[[], Any]) -> NativeKernel
         if not path.is_file():
             return None
         header, blob = _read(path)
-        if header.get("host") != host:
-            return None
+        _check_header(header, blob, host)
         return _link(ll, header, blob, path, fallback)
     except (NativeError, OSError, ValueError, ImportError, RuntimeError):
         return None
@@ -385,7 +499,7 @@ def _link(ll, header: dict, blob: bytes, path: Path, fallback) -> NativeKernels:
         engine.add_object_file(ll.ObjectFileRef.from_data(blob[k["offset"]:k["offset"] + k["size"]]))
     engine.finalize_object()
     entries = {}
-    ctype = {"ptr": ctypes.c_void_p, "i64": ctypes.c_int64, "i8": ctypes.c_int8}
+    ctype = {"ptr": ctypes.c_void_p, "i64": ctypes.c_int64}
     for name in KERNELS:
         k = kernels[name]
         address = engine.get_function_address(k["symbol"])
@@ -394,34 +508,34 @@ def _link(ll, header: dict, blob: bytes, path: Path, fallback) -> NativeKernels:
         proto = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p,
                                  *[ctype[p] for p in _c_params(k["args"])])
         entries[name] = _Entry(name, proto(address), k["args"],
-                               lambda name=name: getattr(fallback(), name))
+                               lambda name=name: getattr(fallback(), name), engine)
     return NativeKernels(engine, entries, path)
 
 
 def _check_main(path: str) -> int:
-    """Child process of :func:`_checked`: link the file and call each entry on zero rows."""
-    ll = _llvm()
-    header, blob = _read(Path(path))
-    if header.get("host") != _host(ll):
-        return 2
+    """Child process of :func:`_check`: link the file and call each entry on zero rows
+    (``_CHECK_FAILED`` when the object does not work; a crash is seen by the parent)."""
+    try:
+        ll = _llvm()
+        header, blob = _read(Path(path))
+        _check_header(header, blob, _host(ll))
 
-    def refuse():
-        raise NativeError("an argument the machine code does not take")
+        def refuse():
+            raise NativeError("an argument the machine code does not take")
 
-    kernels = _link(ll, header, blob, Path(path), refuse)
-    for name in KERNELS:
-        args: list[Any] = []
-        for s in header["kernels"][name]["args"]:
-            if s == "i64":
-                args.append(0)
-            elif s == "bool":
-                args.append(False)
-            else:
-                dt, ndim = s.split(":")
-                args.append(np.zeros((1,) * int(ndim), dtype=dt))
-        getattr(kernels, name)(*args)
+        kernels = _link(ll, header, blob, Path(path), refuse)
+        for name in KERNELS:
+            args: list[Any] = []
+            for s in header["kernels"][name]["args"]:
+                if s == "i64":
+                    args.append(0)
+                elif s == "bool":
+                    args.append(False)
+                else:
+                    dt, ndim = s.split(":")[:2]
+                    args.append(np.zeros((1,) * int(ndim), dtype=dt))
+            getattr(kernels, name)(*args)
+    except (NativeError, RuntimeError, ValueError) as exc:
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return _CHECK_FAILED
     return 0
-
-
-if __name__ == "__main__":  # pragma: no cover - run by _checked in a child process
-    sys.exit(_check_main(sys.argv[1]))
