@@ -227,10 +227,7 @@ def build(mod, source_key: str, directory: Path) -> Path | None:
         return None
     finally:
         if tmp:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
+            Path(tmp).unlink(missing_ok=True)
 
 
 def _mark(marker: Path, reason: str) -> None:
