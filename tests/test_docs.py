@@ -28,6 +28,15 @@ def test_reference_is_up_to_date():
         "docs/reference.md is stale: run python tools/gen_docs.py"
 
 
+def test_every_environment_variable_is_documented():
+    """Each ``COTATION_*`` variable the package reads has its line in docs/reference.md."""
+    read = set()
+    for path in list((ROOT / "cotation").rglob("*.py")) + list((ROOT / "sne_adapters").rglob("*.py")):
+        read |= set(re.findall(r"\bCOTATION_[A-Z_]+\b", path.read_text(encoding="utf-8")))
+    documented = {name for name, _effect in _generator().ENVIRONMENT}
+    assert read == documented
+
+
 def test_formats_are_up_to_date():
     """docs/formats.md (mapping, flux inputs) comes from the JSON Schemas and the flux readers;
     a key without a French description or a column without a line stops the generator."""

@@ -157,7 +157,28 @@ def render() -> str:
               "`COTATION_LANG=en` ou une locale anglaise (`LANGUAGE`, `LC_ALL`, `LC_MESSAGES`, "
               "`LANG` commençant par `en`). Les codes de diagnostic (`unknown-name`, …) ne sont "
               "jamais traduits.", ""]
+    lines += ["## Variables d'environnement", "", "| variable | effet |", "|---|---|"]
+    lines += [f"| `{name}` | {effect} |" for name, effect in ENVIRONMENT]
+    lines.append("")
     return "\n".join(lines)
+
+
+# The variables the code reads (tests/test_docs.py checks that the list is complete).
+ENVIRONMENT = (
+    ("COTATION_LANG", "langue des messages (`fr` par défaut, `en`)"),
+    ("COTATION_DEBUG", "`1` : le détail d'une erreur interne (code de sortie 3)"),
+    ("COTATION_CACHE_DIR", "dossier du cache (noyaux compilés, grilles validées) ; sinon le "
+     "dossier de cache de la plateforme (`~/.cache/cotation` sous Linux)"),
+    ("COTATION_WORKERS", "nombre de fils de calcul (contrôles, encodage, noyaux) ; sinon les "
+     "processeurs disponibles pour le processus"),
+    ("COTATION_MAX_KERNEL_LINES", "taille (lignes générées) au-delà de laquelle `auto` ne "
+     "compile pas les noyaux d'une grille et calcule avec l'interpréteur (3 000 par défaut)"),
+    ("COTATION_NATIVE_KERNELS", "`0` : ne pas enregistrer ni charger les noyaux en code machine "
+     "natif (chargés sans Numba, en 0,05 s environ, dès le deuxième lancement) ; le cache de "
+     "Numba sert alors"),
+    ("COTATION_MAX_GRID_BYTES", "taille maximale d'un fichier de grille (4 Mio par défaut)"),
+    ("COTATION_PDF", "moteur PDF imposé : `chromium` ou `weasyprint`"),
+)
 
 
 FORMATS = ROOT / "docs" / "formats.md"
