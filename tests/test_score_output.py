@@ -32,13 +32,29 @@ def test_score_text_is_format_hundredths(values, seed):
         format_hundredths(v) if ok else None for v, ok in zip(values, valid.tolist())]
 
 
-def test_score_text_of_a_narrow_column_takes_distinct_values():
+def test_score_text_of_a_narrow_column_takes_distinct_values(monkeypatch):
+    """A column within 4n slots has each distinct value written once (then taken); a wide
+    one cell by cell; the text is format_hundredths' either way."""
+    from cotation.engine import scoring
+
+    written = []
+    real = scoring._hundredths_cells
+
+    def spy(h):
+        written.append(len(h))
+        return real(h)
+
+    monkeypatch.setattr(scoring, "_hundredths_cells", spy)
     rng = np.random.default_rng(3)
-    for lo, hi in ((0, 30_000), (-500, 500), (2 ** 63 - 2_000, 2 ** 63 - 1), (-2 ** 63, -2 ** 63 + 50)):
+    for lo, hi in ((0, 30_000), (-500, 500), (2 ** 63 - 2_000, 2 ** 63 - 1), (-2 ** 63, -2 ** 63 + 50),
+                   (0, 10 ** 12)):
         h = rng.integers(lo, hi, 5_000, dtype=np.int64, endpoint=True)
+        written.clear()
         text = hundredths_text(h)
         assert text.type == pa.string()
         assert text.to_pylist() == [format_hundredths(v) for v in h.tolist()]
+        narrow = hi - lo < 4 * len(h)
+        assert written == [len(np.unique(h)) if narrow else len(h)], (lo, hi)
     assert hundredths_text(np.array([], dtype=np.int64)).to_pylist() == []
 
 
