@@ -242,7 +242,7 @@ def test_an_argument_it_was_not_made_for_goes_to_numba():
         seen.append(True)
         return cache.load(CompiledGrid(grid).plan.source).count_pairs
 
-    entry = native._Entry("count_pairs", kernels.count_pairs._fn, kernels.count_pairs._spec,
+    entry = native._Entry("count_pairs", kernels.count_pairs._fn, kernels.count_pairs.args,
                           fallback)
     cg = CompiledGrid(grid)
     b = cg.encode(table)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import functools
 import io
 import os
 import sys
@@ -351,13 +352,11 @@ def _score_read(args, grid, engine: str, loading: "KernelLoad | None", show,
                                                    today=args.today.isoformat())),
               file=sys.stderr)
     from cotation.engine.run import interpreter_is_quicker
-    early = []
+    lowered = functools.cache(lambda: _compiled(grid))      # lowered at most once
 
     def native() -> bool:       # asked only when the estimate is between the two starts
-        if loading is not None:
-            return False        # (the thread is loading them: Numba's start, as before)
-        early.append(_compiled(grid))        # lowered once, reused below
-        return early[0] is not None and early[0].native_cached()
+        # (with a kernel thread loading them: Numba's start, as before)
+        return loading is None and lowered() is not None and lowered().native_cached()
 
     if engine == "auto" and interpreter_is_quicker(grid.ir, result.table,
                                                    numba_started=numba_started, native=native):
@@ -368,7 +367,7 @@ def _score_read(args, grid, engine: str, loading: "KernelLoad | None", show,
         loading.join()           # the kernels loaded while the demandes were read
         cg = loading.compiled
     else:
-        cg = early[0] if early else _compiled(grid)
+        cg = lowered()
     cached = cg is None or cg.kernels_cached()     # the cache directory is looked at once
     if engine == "auto" and len(result.table) < INTERPRETER_BELOW and not cached:
         engine = "interpreter"   # same scores; compiling would cost more than it saves

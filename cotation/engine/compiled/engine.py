@@ -130,13 +130,11 @@ class CompiledGrid:
     def kernels(self):
         """The kernels: native machine code when the cache holds it for this machine (no
         Numba start), else Numba's (compiled now if not cached)."""
-        mod = self._mod
-        if mod is None:
+        if self._mod is None and not self.try_native():
             with self._lock:
                 if self._mod is None:
-                    self._mod = cache.load_native(self.plan.source) or cache.load(self.plan.source)
-                mod = self._mod
-        return mod
+                    self._mod = cache.load(self.plan.source)
+        return self._mod
 
     def try_native(self) -> bool:
         """Load the native kernels if the cache holds them for this machine (≈0.04 s, no

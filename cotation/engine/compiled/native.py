@@ -37,7 +37,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -50,9 +50,8 @@ _WRITTEN = {"count_pairs": lambda p: p == "counts", "score_pairs": lambda p: p.s
 # exit status of the check child when the object itself does not work
 _CHECK_FAILED = 3
 
-# numba dtype name -> numpy dtype name (the only element types the kernels take)
-_DTYPES = {"int8": "int8", "uint8": "uint8", "int32": "int32", "int64": "int64",
-           "uint64": "uint64", "float64": "float64", "bool": "bool"}
+# the element types the kernels take (numba and numpy spell them alike)
+_DTYPES = frozenset({"int8", "uint8", "int32", "int64", "uint64", "float64", "bool"})
 # the numba type written in the generated entry point, by numpy dtype name
 _NB_TYPES = {"int8": "int8", "uint8": "uint8", "int32": "int32", "int64": "int64",
              "uint64": "uint64", "float64": "float64", "bool": "boolean"}
@@ -139,8 +138,8 @@ def _spec_of(nb_type, written: bool) -> str:
     from numba.core import types
 
     if isinstance(nb_type, types.Array):
-        dt = _DTYPES.get(str(nb_type.dtype))
-        if dt is None or nb_type.layout != "C" or nb_type.ndim not in (1, 2):
+        dt = str(nb_type.dtype)
+        if dt not in _DTYPES or nb_type.layout != "C" or nb_type.ndim not in (1, 2):
             raise NativeError(f"argument type {nb_type}")
         return f"{dt}:{nb_type.ndim}" + (":w" if written else "")
     if nb_type == types.int64:
@@ -150,32 +149,52 @@ def _spec_of(nb_type, written: bool) -> str:
     raise NativeError(f"argument type {nb_type}")
 
 
-def _c_params(spec: Sequence[str]) -> list[str]:
+class _Arg(NamedTuple):
+    """One kernel argument, read from its spec string: a scalar (``kind`` ``i64`` or
+    ``bool``) or a C-ordered array (``kind`` ``array``: element type, dimensions, written)."""
+
+    kind: str
+    dtype: str = ""
+    ndim: int = 0
+    written: bool = False
+
+
+def _arg(spec: str) -> _Arg:
+    """:class:`_Arg` of a spec string (:func:`_spec_of`); NativeError if it is not one."""
+    if spec in ("i64", "bool"):
+        return _Arg(spec)
+    parts = spec.split(":") if isinstance(spec, str) else []
+    if 2 <= len(parts) <= 3 and parts[0] in _DTYPES and parts[1] in ("1", "2") \
+            and parts[2:] in ([], ["w"]):
+        return _Arg("array", parts[0], int(parts[1]), len(parts) == 3)
+    raise NativeError(f"argument spec {spec!r}")
+
+
+def _c_params(args: Sequence[_Arg]) -> list[str]:
     """The entry point's LLVM parameter kinds after Numba's two (return slot, exception)."""
     out: list[str] = []
-    for s in spec:
-        if s in ("i64", "bool"):
-            out.append("i64")
-        else:
+    for a in args:
+        if a.kind == "array":
             out.append("ptr")
-            out.extend(["i64"] * int(s.split(":")[1]))
+            out.extend(["i64"] * a.ndim)
+        else:
+            out.append("i64")
     return out
 
 
-def _entry_source(name: str, spec: Sequence[str]) -> str:
+def _entry_source(name: str, args: Sequence[_Arg]) -> str:
     """A ``cfunc`` over data pointers and dimensions calling kernel ``name`` on carray views.
     Only identifiers and type names built here (``p3``, ``n3_0``, ``types.int64``…)."""
     params, sig, call = [], [], []
-    for j, s in enumerate(spec):
-        if s in ("i64", "bool"):
+    for j, a in enumerate(args):
+        if a.kind != "array":
             params.append(f"a{j}")
             sig.append("types.int64")
-            call.append(f"a{j}" if s == "i64" else f"a{j} != 0")
+            call.append(f"a{j}" if a.kind == "i64" else f"a{j} != 0")
         else:
-            dt, ndim = s.split(":")[:2]
-            dims = [f"n{j}_{d}" for d in range(int(ndim))]
+            dims = [f"n{j}_{d}" for d in range(a.ndim)]
             params.append(f"p{j}")
-            sig.append(f"types.CPointer(types.{_NB_TYPES[dt]})")
+            sig.append(f"types.CPointer(types.{_NB_TYPES[a.dtype]})")
             params.extend(dims)
             sig.extend(["types.int64"] * len(dims))
             call.append(f"carray(p{j}, ({', '.join(dims)},))")
@@ -199,7 +218,7 @@ def build(mod, source_key: str, directory: Path) -> Path | None:
     if failed.exists():
         return None
     try:
-        _check_header(*_read(target), host)
+        _check_header(_read(target)[0], host)
         return target
     except (OSError, ValueError, NativeError):
         pass                         # none yet, or damaged: made (again) below
@@ -270,7 +289,8 @@ def _compile(mod, ll, host: dict[str, str]) -> tuple[dict, bytes]:
         spec = [_spec_of(t, _WRITTEN[name](p)) for t, p in zip(sig, params)]
         ns: dict[str, Any] = {"cfunc": cfunc, "carray": carray, "types": types,
                               f"kernel_{name}": dispatcher}
-        exec(compile(_entry_source(name, spec), f"<cotation native entry {name}>", "exec"), ns)
+        args = [_arg(a) for a in spec]
+        exec(compile(_entry_source(name, args), f"<cotation native entry {name}>", "exec"), ns)
         entry = ns[f"entry_{name}"]
         wrapper = entry.native_name
         if not wrapper.startswith("cfunc."):
@@ -295,7 +315,7 @@ def _compile(mod, ll, host: dict[str, str]) -> tuple[dict, bytes]:
                               "defined nowhere in it")
         fn = module.get_function(symbol)
         kinds = [_param_kind(str(a.type)) for a in fn.arguments]
-        if kinds != ["ptr", "ptr"] + _c_params(spec):
+        if kinds != ["ptr", "ptr"] + _c_params(args):
             raise NativeError(f"entry point {name}: parameters {kinds}")
         module.verify()
         blob = tm.emit_object(module)
@@ -378,13 +398,15 @@ class _Entry:
     released), or hands the call to the Numba kernel when an argument is not what the code
     was made for."""
 
-    __slots__ = ("name", "_fn", "_spec", "_fallback", "_owner")
+    __slots__ = ("name", "args", "_fn", "_spec", "_fallback", "_owner")
 
-    def __init__(self, name: str, fn, spec: Sequence[str], fallback: Callable[[], Any],
+    def __init__(self, name: str, fn, args: Sequence[_Arg], fallback: Callable[[], Any],
                  owner: Any = None):
         self.name = name
+        self.args = tuple(args)
         self._fn = fn
-        self._spec = tuple(spec)
+        self._spec = tuple((a.kind, a.kind == "array" and np.dtype(a.dtype), a.ndim, a.written)
+                           for a in args)
         self._fallback = fallback
         self._owner = owner            # the engine holding the machine code: kept alive
 
@@ -393,22 +415,21 @@ class _Entry:
         if len(args) != len(spec):
             raise TypeError(f"{self.name}: {len(args)} arguments, expected {len(spec)}")
         c: list[Any] = []
-        for a, s in zip(args, spec):
-            if s == "i64":
+        for a, (kind, dtype, ndim, written) in zip(args, spec):
+            if kind == "i64":
                 if isinstance(a, (bool, np.bool_)) or not isinstance(a, (int, np.integer)) \
                         or not -(1 << 63) <= int(a) < (1 << 63):
                     return self._fallback()(*args)
                 c.append(int(a))
-            elif s == "bool":
+            elif kind == "bool":
                 if not isinstance(a, (bool, np.bool_)):
                     return self._fallback()(*args)
                 c.append(1 if a else 0)
             else:
-                dt, ndim, *w = s.split(":")
-                if not (isinstance(a, np.ndarray) and a.dtype == np.dtype(dt)
-                        and a.dtype.isnative and a.ndim == int(ndim)
+                if not (isinstance(a, np.ndarray) and a.dtype == dtype
+                        and a.dtype.isnative and a.ndim == ndim
                         and a.flags.c_contiguous and a.flags.aligned
-                        and (not w or a.flags.writeable)):
+                        and (not written or a.flags.writeable)):
                     return self._fallback()(*args)
                 c.append(a.ctypes.data)
                 c.extend(a.shape)
@@ -423,9 +444,8 @@ class NativeKernels:
     ``score_pairs`` called like the Numba kernels. Immutable; safe to share between threads
     (each call has its own slots; the engine is only read after loading)."""
 
-    def __init__(self, engine, entries: dict[str, _Entry], path: Path):
-        self._engine = engine          # owns the machine code: kept as long as the entries
-        self.path = path
+    def __init__(self, entries: dict[str, _Entry], path: Path):
+        self.path = path               # (each entry keeps the engine owning its code alive)
         for name, entry in entries.items():
             setattr(self, name, entry)
 
@@ -450,19 +470,17 @@ def _read(path: Path) -> tuple[dict, bytes]:
     for name, k in kernels.items():
         if not (isinstance(k, dict) and isinstance(k.get("offset"), int)
                 and isinstance(k.get("size"), int) and isinstance(k.get("symbol"), str)
-                and isinstance(k.get("args"), list)
-                and all(isinstance(s, str) and (s in ("i64", "bool") or (
-                    s.count(":") in (1, 2) and s.split(":")[0] in _DTYPES.values()
-                    and s.split(":")[1] in ("1", "2")
-                    and s.split(":")[2:] in ([], ["w"]))) for s in k["args"])):
+                and isinstance(k.get("args"), list)):
             raise NativeError(f"entry {name}")
+        for a in k["args"]:
+            _arg(a)                                       # NativeError for a wrong spec
         part = blob[k["offset"]:k["offset"] + k["size"]]
         if len(part) != k["size"] or hashlib.sha256(part).hexdigest() != k.get("sha256"):
             raise NativeError(f"object of {name} damaged")
     return header, blob
 
 
-def _check_header(header: dict, blob: bytes, host: dict[str, str]) -> None:
+def _check_header(header: dict, host: dict[str, str]) -> None:
     if header.get("host") != host:
         raise NativeError("made for another machine")
 
@@ -480,7 +498,7 @@ def load(directory: Path, key: str, fallback: Callable[[], Any]) -> NativeKernel
         if not path.is_file():
             return None
         header, blob = _read(path)
-        _check_header(header, blob, host)
+        _check_header(header, host)
         return _link(ll, header, blob, path, fallback)
     except (NativeError, OSError, ValueError, ImportError, RuntimeError):
         return None
@@ -502,11 +520,12 @@ def _link(ll, header: dict, blob: bytes, path: Path, fallback) -> NativeKernels:
         address = engine.get_function_address(k["symbol"])
         if not address:
             raise NativeError(f"symbol of {name} missing")
+        args = [_arg(a) for a in k["args"]]
         proto = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p,
-                                 *[ctype[p] for p in _c_params(k["args"])])
-        entries[name] = _Entry(name, proto(address), k["args"],
+                                 *[ctype[p] for p in _c_params(args)])
+        entries[name] = _Entry(name, proto(address), args,
                                lambda name=name: getattr(fallback(), name), engine)
-    return NativeKernels(engine, entries, path)
+    return NativeKernels(entries, path)
 
 
 def _check_main(path: str) -> int:
@@ -515,23 +534,17 @@ def _check_main(path: str) -> int:
     try:
         ll = _llvm()
         header, blob = _read(Path(path))
-        _check_header(header, blob, _host(ll))
+        _check_header(header, _host(ll))
 
         def refuse():
             raise NativeError("an argument the machine code does not take")
 
         kernels = _link(ll, header, blob, Path(path), refuse)
         for name in KERNELS:
-            args: list[Any] = []
-            for s in header["kernels"][name]["args"]:
-                if s == "i64":
-                    args.append(0)
-                elif s == "bool":
-                    args.append(False)
-                else:
-                    dt, ndim = s.split(":")[:2]
-                    args.append(np.zeros((1,) * int(ndim), dtype=dt))
-            getattr(kernels, name)(*args)
+            zeros = {"i64": 0, "bool": False}
+            getattr(kernels, name)(*[zeros[a.kind] if a.kind in zeros
+                                     else np.zeros((1,) * a.ndim, dtype=a.dtype)
+                                     for a in getattr(kernels, name).args])
     except (NativeError, RuntimeError, ValueError) as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         return _CHECK_FAILED
