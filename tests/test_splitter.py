@@ -46,6 +46,16 @@ def test_well_quoted_files_take_the_plain_path_and_split_like_csv(rows):
         assert split._quoted_cells(data, ",", '"')
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["1,2,3", "", ",,", '"","",""', ",2,3", ",,3", '"a,b",,']),
+                max_size=10), st.booleans())
+def test_blank_lines_and_empty_records_split_like_csv(rows, final_newline):
+    # the plain split keeps blank lines as records of empty cells and leaves any record of
+    # empty cells to the exact path: blank lines are not records, ",," is one
+    text = "x,y,z\n" + "\n".join(rows) + ("\n" if final_newline else "")
+    _same(text.encode("utf-8"))
+
+
 @pytest.mark.parametrize("body, plain", [
     ('"a",b,c\n', True),
     ('"a""b",",",""\n', True),
@@ -99,29 +109,33 @@ def test_file_bytes_maps_regular_files_and_reads_the_rest(tmp_path):
 
 @settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=300), st.sampled_from([None, ord('"'), ord("'")]), st.integers(1, 64))
-def test_one_scan_finds_what_the_three_did(data, quote, block):
-    # carriage returns, line feeds and quote positions, block by block (blocks on threads)
+def test_one_scan_finds_what_the_two_did(data, quote, block):
+    # carriage returns and quote positions, block by block (blocks on threads)
     from cotation.data.split import _positions, _scan
     arr = np.frombuffer(data, dtype=np.uint8)
     got = _scan(arr, quote, block)
     if b"\r" in data:
-        assert got is None
+        assert got is False
         return
-    n_lf, qpos = got
-    assert n_lf == int(np.count_nonzero(arr == 10))
-    assert (qpos is None) == (quote is None)
+    assert (got is None) == (quote is None)
     if quote is not None:
-        assert qpos.tolist() == _positions(arr, quote).tolist()
+        assert got.tolist() == _positions(arr, quote).tolist()
 
 
 @pytest.mark.parametrize("skip", [0, 2])
-def test_the_plain_split_counts_the_lines_after_the_header(tmp_path, skip):
-    # pyarrow skips a blank line: the line-feed count must show it, or every later line
-    # number would be one off
+def test_the_plain_split_numbers_the_lines_after_the_header(tmp_path, skip):
+    # pyarrow would skip a blank line (every later line number one off): the plain split has
+    # it kept as a record of empty cells, and leaves any such record to the exact path,
+    # which tells a blank line (no record) from one of empty cells (a record)
     pre = b"" if skip == 0 else b"titre\nexport du jour\n"
     clean = pre + b"x,y,z\n1,2,3\n4,\"a,b\",6\n7,8,9"
     blank = pre + b"x,y,z\n1,2,3\n\n4,\"a,b\",6\n7,8,9\n"
-    for body, plain in ((clean, True), (blank, False)):
+    empties = pre + b"x,y,z\n1,2,3\n,,\n4,\"a,b\",6\n"
+    quoted_empties = pre + b"x,y,z\n1,2,3\n\"\",\"\",\"\"\n4,\"a,b\",6\n"
+    first_empty = pre + b"x,y,z\n1,2,3\n,,z\n4,\"a,b\",6\n"
+    blank_last = pre + b"x,y,z\n1,2,3\n4,\"a,b\",6\n7,8,9\n\n"
+    for body, plain in ((clean, True), (blank, False), (empties, False),
+                        (quoted_empties, False), (first_empty, True), (blank_last, False)):
         p = tmp_path / "d.csv"
         p.write_bytes(body)
         got = split._split_plain(split.file_bytes(p), ",", '"', skip, "d.csv")
@@ -129,6 +143,8 @@ def test_the_plain_split_counts_the_lines_after_the_header(tmp_path, skip):
         if got is not None:
             assert got.lines.tolist() == [skip + 2, skip + 3, skip + 4]
         exact = split_records(body, None, fast=False, skip_lines=skip, source="d.csv")
+        if got is not None:
+            assert [c.to_pylist() for c in got.columns] == [c.to_pylist() for c in exact.columns]
         mapped = split_records(split.file_bytes(p), None, skip_lines=skip, source="d.csv")
         assert mapped.lines.tolist() == exact.lines.tolist()
 
@@ -138,8 +154,7 @@ def test_the_scan_on_threads_finds_what_the_three_did():
     from cotation.data.split import _positions, _scan
     rng = np.random.default_rng(3)
     arr = rng.choice(np.frombuffer(b'ab,"\n', np.uint8), 21_000_000)
-    n_lf, qpos = _scan(arr, ord('"'), 1 << 20)
-    assert n_lf == int(np.count_nonzero(arr == 10))
+    qpos = _scan(arr, ord('"'), 1 << 20)
     assert np.array_equal(qpos, _positions(arr, ord('"')))
     arr[20_999_999] = 13
-    assert _scan(arr, ord('"'), 1 << 20) is None
+    assert _scan(arr, ord('"'), 1 << 20) is False

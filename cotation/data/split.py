@@ -320,11 +320,10 @@ def _split_plain(data: bytes | mmap.mmap, delimiter: str, quote: str | None, ski
     """The common file: no carriage return, no blank line, quotes (if any) only around whole
     cells on one line (:func:`_quoted_cells`). Then record ``i`` is line ``skip_lines + 2 + i``
     and pyarrow splits it all, counting cells; None otherwise (or when a line has a wrong cell
-    count), and the exact path decides."""
-    scanned = _scan(np.frombuffer(data, dtype=np.uint8), None if quote is None else ord(quote))
-    if scanned is None:
+    count, or is blank), and the exact path decides."""
+    qpos = _scan(np.frombuffer(data, dtype=np.uint8), None if quote is None else ord(quote))
+    if qpos is False:
         return None       # a carriage return
-    n_lf, qpos = scanned
     if qpos is not None and qpos.size and not _quoted_cells(data, delimiter, quote, qpos):
         return None
     end = -1
@@ -336,39 +335,54 @@ def _split_plain(data: bytes | mmap.mmap, delimiter: str, quote: str | None, ski
                                     delimiter, quote), source), source)
     if len(header) < 2:
         return None      # a one-column file cannot tell a blank line from a record
-    columns = _pyarrow_cells(memoryview(data)[end + 1:], len(header), delimiter, quote)
-    if columns is None:
+    # Blank lines are not skipped there (as pyarrow does by default): each line is a record,
+    # a blank one a record of empty cells. A record of empty cells is left to the exact path,
+    # which tells a blank line (no record) from ``,,`` (a record): no count of line feeds.
+    columns = _pyarrow_cells(memoryview(data)[end + 1:], len(header), delimiter, quote,
+                             blank_lines=True)
+    if columns is None or _some_record_empty(columns):
         return None
     n = len(columns[0]) if columns else 0
-    # pyarrow skips blank lines: then there are fewer records than lines (one count of
-    # newlines, a third of the time of looking for b"\n\n")
-    if n != n_lf - (skip_lines + 1) + (data[-1:] != b"\n"):    # line feeds after the header
-        return None
     return Records(header, columns, np.arange(skip_lines + 2, skip_lines + 2 + n,
                                                dtype=np.int64))
 
 
+def _some_record_empty(columns: list[pa.ChunkedArray]) -> bool:
+    """Whether a record has every cell empty: among the records whose first cell is empty
+    (offsets, no copy), the others' cells are looked at."""
+    rows = []
+    start = 0
+    for chunk in columns[0].chunks:        # text cells: 32-bit offsets
+        offsets = np.frombuffer(chunk.buffers()[1], np.int32)[
+            chunk.offset:chunk.offset + len(chunk) + 1]
+        rows.append(np.flatnonzero(offsets[1:] == offsets[:-1]) + start)
+        start += len(chunk)
+    rows = np.concatenate(rows) if rows else np.empty(0, np.int64)
+    for col in columns[1:]:
+        if rows.size == 0:
+            return False
+        cells = col.take(pa.array(rows))
+        rows = rows[pc.equal(pc.binary_length(cells), 0).to_numpy(zero_copy_only=False)]
+    return bool(rows.size)
+
+
 def _scan(arr: np.ndarray, quote: int | None, block: int = 1 << 22
-          ) -> tuple[int, np.ndarray | None] | None:
+          ) -> np.ndarray | bool | None:
     """The bytes scanned once, block by block on the column threads (numpy releases the GIL
-    there; the scan would otherwise leave one core idle before pyarrow's split): None when
-    they hold a carriage return, else (how many line feeds, the positions of ``quote``, or
-    None without one)."""
-    def one(start: int) -> tuple[bool, int, np.ndarray | None]:
+    there; the scan would otherwise leave one core idle before pyarrow's split): False when
+    they hold a carriage return, else the positions of ``quote`` (None without one)."""
+    def one(start: int) -> tuple[bool, np.ndarray | None]:
         blk = arr[start:start + block]
         if (blk == _CR).any():
-            return True, 0, None
-        found = None if quote is None else np.flatnonzero(blk == quote) + start
-        return False, int(np.count_nonzero(blk == _LF)), found
+            return True, None
+        return False, None if quote is None else np.flatnonzero(blk == quote) + start
 
     parts = map_columns(one, range(0, arr.size, block), arr.size // 100)
-    if any(cr for cr, _n, _q in parts):
-        return None
-    n_lf = sum(k for _cr, k, _q in parts)
+    if any(cr for cr, _q in parts):
+        return False
     if quote is None:
-        return n_lf, None
-    return n_lf, (np.concatenate([q for _cr, _k, q in parts]) if parts
-                  else np.empty(0, np.int64))
+        return None
+    return np.concatenate([q for _cr, q in parts]) if parts else np.empty(0, np.int64)
 
 
 def _quoted_cells(data: bytes | mmap.mmap, delimiter: str, quote: str,
@@ -421,14 +435,14 @@ def _split_quick(data: bytes, starts: np.ndarray, empty: np.ndarray, line_no: np
     return Records(header, columns, lines)
 
 
-def _pyarrow_cells(buf, width: int, delimiter: str, quote: str | None
-                   ) -> list[pa.ChunkedArray] | None:
+def _pyarrow_cells(buf, width: int, delimiter: str, quote: str | None, *,
+                   blank_lines: bool = False) -> list[pa.ChunkedArray] | None:
     """:func:`_pyarrow_split` of lines believed regular; None when pyarrow finds one that is
     not (a wrong cell count, or bytes that are not UTF-8): the exact path decides then. (No
     invalid-row handler: pyarrow decodes the row for it, and a row that is not UTF-8 would
     print an ignored exception.)"""
     try:
-        return _pyarrow_split(buf, width, delimiter, quote)
+        return _pyarrow_split(buf, width, delimiter, quote, blank_lines=blank_lines)
     except pa.ArrowInvalid:
         return None
 
@@ -472,7 +486,10 @@ def _parse_lines(arr: np.ndarray, starts: np.ndarray, ends: np.ndarray, delimite
     return out if len(out) == len(pieces) else None
 
 
-def _pyarrow_split(buf, width: int, delimiter: str, quote: str | None) -> list[pa.ChunkedArray]:
+def _pyarrow_split(buf, width: int, delimiter: str, quote: str | None, *,
+                   blank_lines: bool = False) -> list[pa.ChunkedArray]:
+    """The cells of ``buf`` as ``width`` text columns. pyarrow skips blank lines unless
+    ``blank_lines`` (then a blank line is a record of one cell: a wrong count, ArrowInvalid)."""
     names = [f"c{i}" for i in range(width)]
     if len(buf) == 0:
         return [pa.chunked_array([pa.array([], pa.string())]) for _ in names]
@@ -482,7 +499,8 @@ def _pyarrow_split(buf, width: int, delimiter: str, quote: str | None) -> list[p
         read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 22),
         parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char=quote or False,
                                          double_quote=True,
-                                         escape_char=False, newlines_in_values=False),
+                                         escape_char=False, newlines_in_values=False,
+                                         ignore_empty_lines=not blank_lines),
         convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in names},
                                              strings_can_be_null=False,
                                              quoted_strings_can_be_null=False))
