@@ -8,7 +8,8 @@ untimed run first). Python's bytecode cache is on in every command, as after ``p
 (``PYTHONDONTWRITEBYTECODE`` removed, the bytecode kept in a temporary
 ``PYTHONPYCACHEPREFIX``, written by the untimed run: nothing is written into the trees);
 ``--no-bytecode-cache`` compiles cotation's modules from source at each run instead (polars,
-installed, keeps its bytecode either way). Reports min and median wall time of each command, the 1-minute load
+installed, keeps its bytecode either way). The commands take turns, the order turning round
+by round, so that none always follows the same one. Reports min and median wall time of each command, the 1-minute load
 average, the ratio, and checks that both outputs hold the same (numero_unique, commune,
 score, score_valide, rank) rows.
 """
@@ -123,10 +124,13 @@ def run(args, tmp: Path) -> int:
         timed(cmd, envs[name], tmp)
     times: dict[str, list[float]] = {k: [] for k in commands}
     loads = []
-    for _ in range(args.repeat):
+    names = list(commands)
+    for rep in range(args.repeat):
         loads.append(os.getloadavg()[0])
-        for name, cmd in commands.items():
-            times[name].append(timed(cmd, envs[name], tmp))
+        # the order turns round by round: a run just after another command's (a process that
+        # freed a gigabyte a moment before, on a virtual machine) can take up to 1.5x longer
+        for name in names[rep % len(names):] + names[:rep % len(names)]:
+            times[name].append(timed(commands[name], envs[name], tmp))
     same = rows(tmp / "cotation.csv") == rows(tmp / "polars.csv")
     print(f"{args.demandes:,} demandes, {args.repeat} runs, load average {min(loads):.2f}–"
           f"{max(loads):.2f}, bytecode cache {'off' if args.no_bytecode_cache else 'on'}")
