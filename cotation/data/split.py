@@ -317,13 +317,13 @@ def _positions(arr: np.ndarray, byte: int, block: int = 1 << 22) -> np.ndarray:
 
 def _split_plain(data: bytes | mmap.mmap, delimiter: str, quote: str | None, skip_lines: int,
                  source: str) -> Records | None:
-    """The common file: no carriage return, no blank line, quotes (if any) only around whole
-    cells on one line (:func:`_quoted_cells`). Then record ``i`` is line ``skip_lines + 2 + i``
+    """The common file: lines ending in ``\\n`` or ``\\r\\n`` (no other carriage return), no
+    blank line, quotes (if any) only around whole cells on one line (:func:`_quoted_cells`). Then record ``i`` is line ``skip_lines + 2 + i``
     and pyarrow splits it all, counting cells; None otherwise (or when a line has a wrong cell
     count, or is blank), and the exact path decides."""
     qpos = _scan(np.frombuffer(data, dtype=np.uint8), None if quote is None else ord(quote))
     if qpos is False:
-        return None       # a carriage return
+        return None       # a carriage return that does not end a line
     if qpos is not None and qpos.size and not _quoted_cells(data, delimiter, quote, qpos):
         return None
     end = -1
@@ -370,11 +370,17 @@ def _scan(arr: np.ndarray, quote: int | None, block: int = 1 << 22
           ) -> np.ndarray | bool | None:
     """The bytes scanned once, block by block on the column threads (numpy releases the GIL
     there; the scan would otherwise leave one core idle before pyarrow's split): False when
-    they hold a carriage return, else the positions of ``quote`` (None without one)."""
+    they hold a carriage return that does not end a line (``\\r\\n`` ends one: pyarrow and
+    csv both read it as a line end), else the positions of ``quote`` (None without one)."""
+    n = arr.size
+
     def one(start: int) -> tuple[bool, np.ndarray | None]:
         blk = arr[start:start + block]
-        if (blk == _CR).any():
-            return True, None
+        cr = np.flatnonzero(blk == _CR)
+        if cr.size:
+            after = cr + start + 1         # the byte after each carriage return
+            if after[-1] >= n or (arr[after] != _LF).any():
+                return True, None
         return False, None if quote is None else np.flatnonzero(blk == quote) + start
 
     parts = map_columns(one, range(0, arr.size, block), arr.size // 100)
@@ -387,16 +393,17 @@ def _scan(arr: np.ndarray, quote: int | None, block: int = 1 << 22
 
 def _quoted_cells(data: bytes | mmap.mmap, delimiter: str, quote: str,
                   qpos: np.ndarray | None = None) -> bool:
-    """Whether every quote of ``data`` (no carriage return in it) belongs to a quoted cell that
-    follows RFC 4180 on one line: ``"..."`` starting a line or after a delimiter, ending one
-    or before a delimiter, no newline inside, inner quotes doubled. Then pyarrow and csv split
+    """Whether every quote of ``data`` (each carriage return in it followed by a line feed)
+    belongs to a quoted cell that follows RFC 4180 on one line: ``"..."`` starting a line or
+    after a delimiter, ending one (``\\n`` or ``\\r\\n``) or before a delimiter, no newline
+    inside, inner quotes doubled. Then pyarrow and csv split
     every line alike and a line is a record (what :func:`_well_formed` checks line by line,
     here on the quotes alone: no line positions needed).
 
     Quotes pair up in order; in a well-formed file each pair either opens a cell (the byte
     before is a delimiter or a newline, or it is the first byte) or follows the previous pair
-    at once (a doubled quote), and either closes a cell (the byte after is a delimiter or a
-    newline, or it is the last byte) or is followed at once by the next pair. Conversely,
+    at once (a doubled quote), and either closes a cell (the byte after is a delimiter, a
+    newline or the carriage return before one, or it is the last byte) or is followed at once by the next pair. Conversely,
     pairs that satisfy this and hold no newline make cells of that shape."""
     arr = np.frombuffer(data, dtype=np.uint8)
     if qpos is None:
@@ -417,7 +424,7 @@ def _quoted_cells(data: bytes | mmap.mmap, delimiter: str, quote: str,
     opens = (first == 0) | (before == d) | (before == _LF)
     opens[1:] |= first[1:] - 1 == second[:-1]
     after = arr[np.minimum(second + 1, n - 1)]
-    closes = (second == n - 1) | (after == d) | (after == _LF)
+    closes = (second == n - 1) | (after == d) | (after == _LF) | (after == _CR)
     closes[:-1] |= second[:-1] + 1 == first[1:]
     return bool(opens.all() and closes.all())
 
