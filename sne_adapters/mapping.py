@@ -37,7 +37,7 @@ from cotation.data.values import ValueParseError, check_range, is_number_text, p
 
 from sne_adapters import codes as sne_codes
 from cotation.data.build import JOIN, AdapterResult, FieldSpec, build_table
-from cotation.data.split import split_records
+from cotation.data.split import file_bytes, split_records, split_single_byte
 from cotation.data.canonical import BOM, odd_rejecter
 from cotation.i18n import _
 
@@ -318,9 +318,18 @@ def read_mapped_csv(path: str | Path, mapping: "str | Path | TMapping[str, Any] 
     m = load_mapping(mapping)
     src = m.source
     source = str(path)
-    data, text, encoding = _decode(Path(path).read_bytes(), src["encoding"])
-    records = split_records(data, text, delimiter=src["separator"], quote=src["quote"],
-                            skip_lines=src["skip_lines"], fast=fast, source=source)
+    raw = file_bytes(path)
+    encoding = src["encoding"]
+    records = None
+    if fast and encoding.lower() not in _UTF8 and raw[:len(BOM)] != BOM:
+        # cp1252 and its kin: split as bytes, only the columns with accents decoded
+        records = split_single_byte(raw, encoding, delimiter=src["separator"],
+                                    quote=src["quote"], skip_lines=src["skip_lines"],
+                                    source=source)
+    if records is None:
+        data, text, encoding = _decode(raw if isinstance(raw, bytes) else raw[:], encoding)
+        records = split_records(data, text, delimiter=src["separator"], quote=src["quote"],
+                                skip_lines=src["skip_lines"], fast=fast, source=source)
     header = records.header
     head_line = src["skip_lines"] + 1
     index: dict[str, int] = {}

@@ -3,6 +3,7 @@ Python ``csv`` splitter, on texts made of the characters that decide how a line 
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings, strategies as st
 
@@ -88,6 +89,43 @@ def test_a_carriage_return_that_ends_no_line_goes_to_the_exact_path(body):
     data = ("x,y,z\r\n" + body).encode("utf-8")
     assert split._split_plain(data, ",", '"', 0, "t.csv") is None
     _same(data)
+
+
+SINGLE = st.text(st.sampled_from(["a", "é", "€", "œ", "ç", " ", ";", "'", "\xa0"]), max_size=4)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.one_of(SINGLE, st.builds(lambda t: '"' + t.replace('"', '""') + '"',
+                                                     SINGLE)), min_size=3, max_size=3),
+                max_size=8),
+       st.sampled_from(["\r\n", "\n"]), st.sampled_from(["cp1252", "latin-1", "iso-8859-15"]))
+def test_single_byte_files_split_as_their_decoded_text(rows, end, encoding):
+    # cp1252 and its kin split as bytes, each column decoded at once: the records of the
+    # file decoded whole, then split
+    from cotation.data.split import split_single_byte
+    text = "x;y;é" + end + "".join(";".join(r) + end for r in rows)
+    try:
+        raw = text.encode(encoding)
+    except UnicodeEncodeError:
+        return
+    got = split_single_byte(raw, encoding, delimiter=";")
+    want = split_records(text.encode("utf-8"), None, delimiter=";", fast=False, source="t.csv")
+    if got is None:     # left to the decoded path: a file the plain split does not take
+        assert split._split_plain(text.encode("utf-8"), ";", '"', 0, "t.csv") is None
+        return
+    assert got.header == want.header
+    assert [c.to_pylist() for c in got.columns] == [c.to_pylist() for c in want.columns]
+    assert got.lines.tolist() == want.lines.tolist() and got.odd == want.odd
+    assert all(c.type == pa.string() for c in got.columns)
+
+
+def test_single_byte_split_leaves_what_it_cannot_read():
+    from cotation.data.split import split_single_byte
+    # a byte with no character in cp1252, an encoding of several bytes, a lone carriage return
+    assert split_single_byte(b"x;y\r\n1;\x81\r\n", "cp1252", delimiter=";") is None
+    assert split_single_byte("x;y\n1;é\n".encode("utf-16-le"), "utf-16-le", delimiter=";") is None
+    assert split_single_byte(b"x;y\r1;2\n", "cp1252", delimiter=";") is None
+    assert split_single_byte(b"x;y\n1;2\n", "shift_jis", delimiter=";") is None
 
 
 @pytest.mark.parametrize("body, plain", [

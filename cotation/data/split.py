@@ -120,6 +120,92 @@ def split_records(data: bytes | mmap.mmap | None, text: str | None = None, *,
     return _drop_oversized(_split_python(text, delimiter, quote, skip_lines, source))
 
 
+def split_single_byte(data: bytes | mmap.mmap, encoding: str, *, delimiter: str = ",",
+                      quote: str | None = '"', skip_lines: int = 0,
+                      source: str = "<data>") -> Records | None:
+    """A file in a single-byte encoding that keeps ASCII (cp1252, latin-1…) split as bytes by
+    the plain path (delimiter, quotes and line ends are ASCII: the same cells as once decoded),
+    then each column made UTF-8 text on the column threads: a column of ASCII bytes as it is,
+    another by decoding its bytes at once (a single-byte encoding decodes cell by cell as it
+    decodes the whole). The file is never decoded whole. None when this does not apply (an
+    encoding of several bytes or with states, a file the plain path leaves to the exact one,
+    a byte without a character in ``encoding``): the caller decodes the file and splits the
+    text."""
+    table = _single_byte_lengths(encoding)
+    if table is None or len(delimiter) != 1 or not delimiter.isascii() \
+            or (quote is not None and (len(quote) != 1 or not quote.isascii())):
+        return None
+    try:
+        records = _split_plain(data, delimiter, quote, skip_lines, source, encoding=encoding,
+                               binary=True)
+    except (UnicodeDecodeError, pa.ArrowInvalid):
+        return None
+    if records is None:
+        return None
+    columns = map_columns(lambda col: _as_utf8(col, encoding, table), records.columns,
+                          len(records.lines))
+    if any(c is None for c in columns):
+        return None
+    return _drop_oversized(Records(records.header, columns, records.lines, records.odd))
+
+
+# Single-byte encodings that keep ASCII, by their codecs names (latin-1 is iso8859-1).
+_SINGLE_BYTE = ("cp1252", "iso8859-1", "iso8859-15", "cp850", "cp1250", "mac-roman")
+
+
+def _single_byte_lengths(encoding: str) -> np.ndarray | None:
+    """For an ASCII-compatible single-byte encoding, the UTF-8 length of each byte's character
+    (0 for a byte that has none); None for any other encoding."""
+    import codecs
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        return None
+    if name not in _SINGLE_BYTE:
+        return None
+    lengths = np.zeros(256, dtype=np.int64)
+    for b in range(256):
+        try:
+            char = bytes([b]).decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if len(char) != 1 or (b < 128 and char != chr(b)):
+            return None
+        lengths[b] = len(char.encode("utf-8"))
+    return lengths
+
+
+def _as_utf8(col: pa.ChunkedArray, encoding: str, lengths: np.ndarray) -> pa.ChunkedArray | None:
+    """A binary column in ``encoding`` as UTF-8 text, chunk by chunk; None when a byte has no
+    character in ``encoding``."""
+    chunks = []
+    for chunk in col.chunks:
+        offsets = np.frombuffer(chunk.buffers()[1], np.int32)[
+            chunk.offset:chunk.offset + len(chunk) + 1]
+        start, stop = int(offsets[0]), int(offsets[-1])
+        body = (np.frombuffer(chunk.buffers()[2], np.uint8)[start:stop]
+                if chunk.buffers()[2] is not None else np.empty(0, np.uint8))
+        high = np.flatnonzero(body >= 128)
+        if high.size == 0:       # ASCII: already UTF-8
+            chunks.append(pa.Array.from_buffers(pa.string(), len(chunk), chunk.buffers(),
+                                                offset=chunk.offset))
+            continue
+        widths = lengths[body[high]]
+        if (widths == 0).any():
+            return None
+        text = body.tobytes().decode(encoding).encode("utf-8")
+        extra = np.zeros(high.size + 1, dtype=np.int64)
+        np.cumsum(widths - 1, out=extra[1:])
+        local = offsets.astype(np.int64) - start
+        moved = local + extra[np.searchsorted(high, local)]
+        if moved[-1] != len(text) or moved[-1] > np.iinfo(np.int32).max:
+            return None
+        chunks.append(pa.Array.from_buffers(pa.string(), len(chunk),
+                                            [None, pa.py_buffer(moved.astype(np.int32)),
+                                             pa.py_buffer(text)]))
+    return pa.chunked_array(chunks, type=pa.string())
+
+
 def _drop_oversized(records: Records) -> Records:
     """Records with a cell over MAX_CELL characters become odd ("oversized")."""
     n = len(records.lines)
@@ -316,7 +402,8 @@ def _positions(arr: np.ndarray, byte: int, block: int = 1 << 22) -> np.ndarray:
 
 
 def _split_plain(data: bytes | mmap.mmap, delimiter: str, quote: str | None, skip_lines: int,
-                 source: str) -> Records | None:
+                 source: str, *, encoding: str = "utf-8", binary: bool = False
+                 ) -> Records | None:
     """The common file: lines ending in ``\\n`` or ``\\r\\n`` (no other carriage return), no
     blank line, quotes (if any) only around whole cells on one line (:func:`_quoted_cells`). Then record ``i`` is line ``skip_lines + 2 + i``
     and pyarrow splits it all, counting cells; None otherwise (or when a line has a wrong cell
@@ -331,7 +418,7 @@ def _split_plain(data: bytes | mmap.mmap, delimiter: str, quote: str | None, ski
         end = data.find(b"\n", end + 1)
         if end < 0:
             return None
-    header = _header(_first(_reader([data[:end].decode("utf-8").split("\n")[-1]],
+    header = _header(_first(_reader([data[:end].decode(encoding).split("\n")[-1]],
                                     delimiter, quote), source), source)
     if len(header) < 2:
         return None      # a one-column file cannot tell a blank line from a record
@@ -339,7 +426,7 @@ def _split_plain(data: bytes | mmap.mmap, delimiter: str, quote: str | None, ski
     # a blank one a record of empty cells. A record of empty cells is left to the exact path,
     # which tells a blank line (no record) from ``,,`` (a record): no count of line feeds.
     columns = _pyarrow_cells(memoryview(data)[end + 1:], len(header), delimiter, quote,
-                             blank_lines=True)
+                             blank_lines=True, binary=binary)
     if columns is None or _some_record_empty(columns):
         return None
     n = len(columns[0]) if columns else 0
@@ -443,13 +530,15 @@ def _split_quick(data: bytes, starts: np.ndarray, empty: np.ndarray, line_no: np
 
 
 def _pyarrow_cells(buf, width: int, delimiter: str, quote: str | None, *,
-                   blank_lines: bool = False) -> list[pa.ChunkedArray] | None:
+                   blank_lines: bool = False, binary: bool = False
+                   ) -> list[pa.ChunkedArray] | None:
     """:func:`_pyarrow_split` of lines believed regular; None when pyarrow finds one that is
     not (a wrong cell count, or bytes that are not UTF-8): the exact path decides then. (No
     invalid-row handler: pyarrow decodes the row for it, and a row that is not UTF-8 would
     print an ignored exception.)"""
     try:
-        return _pyarrow_split(buf, width, delimiter, quote, blank_lines=blank_lines)
+        return _pyarrow_split(buf, width, delimiter, quote, blank_lines=blank_lines,
+                              binary=binary)
     except pa.ArrowInvalid:
         return None
 
@@ -494,12 +583,14 @@ def _parse_lines(arr: np.ndarray, starts: np.ndarray, ends: np.ndarray, delimite
 
 
 def _pyarrow_split(buf, width: int, delimiter: str, quote: str | None, *,
-                   blank_lines: bool = False) -> list[pa.ChunkedArray]:
-    """The cells of ``buf`` as ``width`` text columns. pyarrow skips blank lines unless
-    ``blank_lines`` (then a blank line is a record of one cell: a wrong count, ArrowInvalid)."""
+                   blank_lines: bool = False, binary: bool = False) -> list[pa.ChunkedArray]:
+    """The cells of ``buf`` as ``width`` text columns (``binary``: as bytes, not checked as
+    UTF-8). pyarrow skips blank lines unless ``blank_lines`` (then a blank line is a record of
+    empty cells)."""
     names = [f"c{i}" for i in range(width)]
+    kind = pa.binary() if binary else pa.string()
     if len(buf) == 0:
-        return [pa.chunked_array([pa.array([], pa.string())]) for _ in names]
+        return [pa.chunked_array([pa.array([], kind)]) for _ in names]
     table = pacsv.read_csv(
         pa.py_buffer(buf),
         # 1 MB blocks (pyarrow's default): each parsed while it is in the core's cache. 4 MB
@@ -509,7 +600,7 @@ def _pyarrow_split(buf, width: int, delimiter: str, quote: str | None, *,
                                          double_quote=True,
                                          escape_char=False, newlines_in_values=False,
                                          ignore_empty_lines=not blank_lines),
-        convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in names},
+        convert_options=pacsv.ConvertOptions(column_types={c: kind for c in names},
                                              strings_can_be_null=False,
                                              quoted_strings_can_be_null=False))
     return [table.column(i) for i in range(width)]
