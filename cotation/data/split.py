@@ -187,8 +187,11 @@ def _as_utf8(col: pa.ChunkedArray, encoding: str, lengths: np.ndarray) -> pa.Chu
                 if chunk.buffers()[2] is not None else np.empty(0, np.uint8))
         high = np.flatnonzero(body >= 128)
         if high.size == 0:       # ASCII: already UTF-8
-            chunks.append(pa.Array.from_buffers(pa.string(), len(chunk), chunk.buffers(),
-                                                offset=chunk.offset))
+            validity, offset_buffer, data_buffer = chunk.buffers()
+            chunks.append(pa.Array.from_buffers(
+                pa.string(), len(chunk),
+                [validity, offset_buffer, data_buffer or pa.py_buffer(b"")],
+                offset=chunk.offset))
             continue
         widths = lengths[body[high]]
         if (widths == 0).any():
@@ -405,9 +408,11 @@ def _split_plain(data: bytes | mmap.mmap, delimiter: str, quote: str | None, ski
                  source: str, *, encoding: str = "utf-8", binary: bool = False
                  ) -> Records | None:
     """The common file: lines ending in ``\\n`` or ``\\r\\n`` (no other carriage return), no
-    blank line, quotes (if any) only around whole cells on one line (:func:`_quoted_cells`). Then record ``i`` is line ``skip_lines + 2 + i``
-    and pyarrow splits it all, counting cells; None otherwise (or when a line has a wrong cell
-    count, or is blank), and the exact path decides."""
+    blank line, quotes (if any) only around whole cells on one line (:func:`_quoted_cells`).
+    Then record ``i`` is line ``skip_lines + 2 + i`` and pyarrow splits it all, counting
+    cells; None otherwise (or when a line has a wrong cell count, or is blank), and the exact
+    path decides. ``encoding``: the header's (the body is pyarrow's); ``binary``: the cells as
+    bytes, not checked as UTF-8 (:func:`split_single_byte`)."""
     qpos = _scan(np.frombuffer(data, dtype=np.uint8), None if quote is None else ord(quote))
     if qpos is False:
         return None       # a carriage return that does not end a line
@@ -490,8 +495,9 @@ def _quoted_cells(data: bytes | mmap.mmap, delimiter: str, quote: str,
     Quotes pair up in order; in a well-formed file each pair either opens a cell (the byte
     before is a delimiter or a newline, or it is the first byte) or follows the previous pair
     at once (a doubled quote), and either closes a cell (the byte after is a delimiter, a
-    newline or the carriage return before one, or it is the last byte) or is followed at once by the next pair. Conversely,
-    pairs that satisfy this and hold no newline make cells of that shape."""
+    newline or the carriage return before one, or it is the last byte) or is followed at once
+    by the next pair. Conversely, pairs that satisfy this and hold no newline make cells of
+    that shape."""
     arr = np.frombuffer(data, dtype=np.uint8)
     if qpos is None:
         qpos = _positions(arr, ord(quote))
