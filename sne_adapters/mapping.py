@@ -357,12 +357,13 @@ def read_mapped_csv(path: str | Path, mapping: "str | Path | TMapping[str, Any] 
         used.update(idx)
         col = COLUMNS_BY_NAME[fm.name]
         number = None
-        if fm.codes is None and len(idx) == 1 and not fm.thousands:
+        if fm.codes is None and len(idx) == 1:
             number = {Kind.INT: "int", Kind.DECIMAL: "decimal"}.get(col.kind)
         split = ((JOIN, fm.multi_separator) if col.kind is Kind.COMMUNES and fm.codes is None
                  else ())
         specs.append(FieldSpec(fm.name, idx, "+".join(fm.columns), make_parser(fm, src),
                                col.kind, col.required, number, fm.decimal,
+                               thousands=fm.thousands if number else "",
                                communes_split=split, insee_zero_pad=src["insee_zero_pad"]))
     unmapped = [(h, i) for i, h in enumerate(header) if i not in used]
     extras = []

@@ -83,16 +83,51 @@ def test_long_integers_as_python(text):
     _check(FIELDS["revenu_fiscal_reference"], [text])
 
 
-def _mapped(name, decimal):
+def _mapped(name, decimal, thousands=""):
     from cotation.data.schema import COLUMNS_BY_NAME
     from sne_adapters.mapping import FieldMap, make_parser
 
     col = COLUMNS_BY_NAME[name]
-    fm = FieldMap(name, ("c",), None, "", ("%Y-%m-%d",), decimal, "", "|", True)
+    fm = FieldMap(name, ("c",), None, "", ("%Y-%m-%d",), decimal, thousands, "|", True)
     parse = make_parser(fm, {"true_values": ["oui"], "false_values": ["non"],
                              "insee_zero_pad": False})
     number = "int" if col.kind.value == "int" else "decimal"
-    return build.FieldSpec(name, (0,), "c", parse, col.kind, col.required, number, decimal)
+    return build.FieldSpec(name, (0,), "c", parse, col.kind, col.required, number, decimal,
+                           thousands=thousands)
+
+
+@pytest.mark.parametrize("name, decimal, thousands", [
+    ("revenu_fiscal_reference", ",", " "), ("revenu_fiscal_reference", ",", "\u202f"),
+    ("loyer_actuel", ",", " "), ("loyer_actuel", ",", "."), ("loyer_actuel", ".", ","),
+    ("nb_enfants", ",", "'")])
+def test_mapped_numbers_with_a_thousands_separator(name, decimal, thousands):
+    # the column is read as its parser reads each cell, separator removed wherever it is:
+    # every short text over digits, signs, both separators and spaces, in one column large
+    # enough for the vectorised paths (one refused text sends the column to the regex path,
+    # so the texts go in twice: alone among clean cells, and all together)
+    spec = _mapped(name, decimal, thousands)
+    alphabet = ["0", "1", "9", "-", ",", ".", " ", "\t", thousands]
+    texts = sorted({"".join(t) for k in range(5) for t in itertools.product(alphabet, repeat=k)})
+    clean = [f"1{thousands}234", f"12{thousands}345{thousands}678", "7", ""]
+    for column in (texts + clean * 9000, clean * 9000):
+        arr = pa.array(column, pa.string())
+        values, ok = build.vector_parse(spec, arr)[:2]
+        got = values.to_pylist()
+        for text, good, value in zip(column, ok.tolist(), got):
+            if not good:
+                continue
+            try:
+                expected = spec.parse(text)
+            except ValueParseError:
+                pytest.fail(f"{text!r} vouched for, the parser rejects it")
+            assert _bits(value) == _bits(expected), (text, value, expected)
+        assert ok[len(column) - len(clean) * 9000:].all()
+    # the clean column is read without the parser (vectorised), not cell by distinct cell
+    from dataclasses import replace
+    calls = []
+    counting = replace(spec, parse=lambda text: calls.append(text) or spec.parse(text))
+    build.vector_parse(counting, pa.array(clean * 9000, pa.string()))
+    assert calls == []
 
 
 @pytest.mark.parametrize("name", ["loyer_actuel", "revenu_fiscal_reference"])

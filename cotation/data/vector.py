@@ -49,6 +49,7 @@ class FieldSpec:
     required: bool = False
     number: str | None = None                   # "int" | "decimal": regex+cast fast path
     decimal_sep: str = "."                      # for number == "decimal"
+    thousands: str = ""                         # for number: removed wherever it appears
     # Localisations without code table: the separators between communes and whether
     # 4-digit codes get their leading zero back, for the vectorised list path.
     communes_split: tuple[str, ...] = ()
@@ -541,9 +542,12 @@ def _vector_parse(spec: FieldSpec, arr: pa.Array) -> Parsed | tuple[pa.Array, np
     if spec.canonical and spec.kind is Kind.CODESET and len(arr) > _UNIQUE_LIMIT:
         return _via_dictionary(_codeset, spec, arr, sample=False)
     if spec.number is not None and len(arr) > _UNIQUE_LIMIT:
-        out = _number_direct(spec, arr)
+        # a thousands separator goes wherever it is, as the parser removes it (the text it
+        # then reads is what the fast paths read; any other cell is read by the parser)
+        digits = pc.replace_substring(arr, spec.thousands, "") if spec.thousands else arr
+        out = _number_direct(spec, digits)
         if out is None:
-            out = _via_dictionary(_number, spec, arr)
+            out = _via_dictionary(_number, spec, digits)
         # Worth it unless many cells need the scalar parser (e.g. padded with spaces).
         if out is not None and np.count_nonzero(~out[1]) <= len(arr) // 100:
             return out
