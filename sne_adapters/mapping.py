@@ -37,6 +37,7 @@ from cotation.data.values import ValueParseError, check_range, is_number_text, p
 
 from sne_adapters import codes as sne_codes
 from cotation.data.build import JOIN, AdapterResult, FieldSpec, build_table
+from cotation.data.vector import date_format_vectorised
 from cotation.data.split import file_bytes, split_records, split_single_byte
 from cotation.data.canonical import BOM, odd_rejecter
 from cotation.i18n import _
@@ -364,6 +365,10 @@ def read_mapped_csv(path: str | Path, mapping: "str | Path | TMapping[str, Any] 
         specs.append(FieldSpec(fm.name, idx, "+".join(fm.columns), make_parser(fm, src),
                                col.kind, col.required, number, fm.decimal,
                                thousands=fm.thousands if number else "",
+                               date_format=(fm.date_formats[0] if col.kind is Kind.DATE
+                                            and fm.codes is None and len(idx) == 1
+                                            and date_format_vectorised(fm.date_formats[0])
+                                            else ""),
                                communes_split=split, insee_zero_pad=src["insee_zero_pad"]))
     unmapped = [(h, i) for i, h in enumerate(header) if i not in used]
     extras = []

@@ -50,6 +50,9 @@ class FieldSpec:
     number: str | None = None                   # "int" | "decimal": regex+cast fast path
     decimal_sep: str = "."                      # for number == "decimal"
     thousands: str = ""                         # for number: removed wherever it appears
+    # A date column read by ``datetime.strptime`` with this format first (mapped files):
+    # the vectorised path vouches for the texts that this format writes back unchanged.
+    date_format: str = ""
     # Localisations without code table: the separators between communes and whether
     # 4-digit codes get their leading zero back, for the vectorised list path.
     communes_split: tuple[str, ...] = ()
@@ -301,6 +304,35 @@ def _iso_date(spec: FieldSpec, arr: pa.Array) -> Parsed:
     return pc.if_else(pa.array(ok & ~empty), days, pa.scalar(None, pa.date32())), ok
 
 
+# Formats the vectorised date path takes: day, month and four-digit year, literal ASCII
+# between them (what ``datetime.strptime`` and Arrow read alike once written back unchanged).
+_DATE_FORMAT_RE = re.compile(r"(?:%[dmY]|[^%\w\s])+")
+_YEAR_1000 = (dt.date(1000, 1, 1) - dt.date(1970, 1, 1)).days
+
+
+def date_format_vectorised(fmt: str) -> bool:
+    """Whether :func:`_formatted_date` may read dates written in ``fmt``: only ``%d``,
+    ``%m`` and ``%Y``, each once, with punctuation between them."""
+    return bool(_DATE_FORMAT_RE.fullmatch(fmt)) and all(
+        fmt.count(d) == 1 for d in ("%d", "%m", "%Y"))
+
+
+def _formatted_date(spec: FieldSpec, arr: pa.Array) -> Parsed:
+    """Dates written in ``spec.date_format`` as date32: Arrow's strptime, and the date written
+    back in that format must be the text (zero-padded, no space, no rolled-over day), with a
+    year from 1000 to 9999: then ``datetime.strptime`` reads the same date. Any other cell,
+    including what a later format of the field would read, goes to the parser."""
+    days = pc.strptime(arr, format=spec.date_format, unit="s", error_is_null=True)
+    back = pc.strftime(days, format=spec.date_format)
+    days = days.cast(pa.date32())
+    d = _np(pc.fill_null(days.cast(pa.int32()), _DATE_MIN - 1))
+    same = _np(pc.fill_null(pc.equal(back, arr), False))
+    empty = _np(pc.equal(arr, ""))
+    ok = same & (d >= _YEAR_1000) & (d <= _DATE_MAX)
+    ok |= empty & (not spec.required)
+    return pc.if_else(pa.array(ok & ~empty), days, pa.scalar(None, pa.date32())), ok
+
+
 def _present(spec: FieldSpec, arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     valid = _np(pc.is_valid(arr))
     return valid, ~valid & (not spec.required)
@@ -539,6 +571,10 @@ def _vector_parse(spec: FieldSpec, arr: pa.Array) -> Parsed | tuple[pa.Array, np
         return _text(spec, arr)
     if spec.canonical and spec.kind is Kind.DATE and len(arr) > _UNIQUE_LIMIT:
         return _via_dictionary(_iso_date, spec, arr, sample=False)
+    if spec.date_format and spec.kind is Kind.DATE and len(arr) > _UNIQUE_LIMIT:
+        out = _via_dictionary(_formatted_date, spec, arr, sample=False)
+        if out is not None and np.count_nonzero(~out[1]) <= len(arr) // 100:
+            return out
     if spec.canonical and spec.kind is Kind.CODESET and len(arr) > _UNIQUE_LIMIT:
         return _via_dictionary(_codeset, spec, arr, sample=False)
     if spec.number is not None and len(arr) > _UNIQUE_LIMIT:
