@@ -122,6 +122,19 @@ def test_mapped_numbers_with_a_thousands_separator(name, decimal, thousands):
                 pytest.fail(f"{text!r} vouched for, the parser rejects it")
             assert _bits(value) == _bits(expected), (text, value, expected)
         assert ok[len(column) - len(clean) * 9000:].all()
+    # each odd text among enough clean cells for the column to stay on the vectorised paths
+    # (fewer than 1 % refused): batches of 300
+    filler = clean * 9000
+    for k in range(0, len(texts), 300):
+        batch = texts[k:k + 300]
+        values, ok = build.vector_parse(spec, pa.array(batch + filler, pa.string()))[:2]
+        for text, good, value in zip(batch, ok.tolist(), values.to_pylist()):
+            if good:
+                try:
+                    expected = spec.parse(text)
+                except ValueParseError:
+                    pytest.fail(f"{text!r} vouched for, the parser rejects it")
+                assert _bits(value) == _bits(expected), (text, value, expected)
     # the clean column is read without the parser (vectorised), not cell by distinct cell
     from dataclasses import replace
     calls = []
@@ -170,3 +183,15 @@ def test_a_sliced_column_reads_as_its_copy():
     assert got is not None and want is not None
     assert got[0].equals(want[0]) and (got[1] == want[1]).all()
     assert got[0].to_pylist()[:6] == [None, 12.5, -3.0, 7.25, None, 0.1]
+
+
+@pytest.mark.parametrize("thousands, decimal, cell", [(".", ",", "."), (".", ",", ".."),
+                                                      ("'", ",", "'"), (".", ".", ".")])
+def test_a_cell_of_separators_alone_is_left_to_the_parser(thousands, decimal, cell):
+    # empty once the separators are removed, but not empty: the parser refuses it
+    spec = _mapped("loyer_actuel", decimal, thousands)
+    values, ok = build.vector_parse(spec, pa.array([cell] + ["1" + thousands + "234"] * 40000,
+                                                   pa.string()))[:2]
+    assert not ok[0] and ok[1:].all()
+    with pytest.raises(ValueParseError):
+        spec.parse(cell)

@@ -329,6 +329,8 @@ def _split_fast(data: bytes, delimiter: str, quote: str | None, skip_lines: int,
     header_text = data[starts[h]:ends[h]].decode("utf-8")
     header = _header(_first(_reader([header_text], delimiter, quote), source), source)
     width = len(header)
+    if width < 2:
+        return None   # one column: a line of spaces, or "", is blank there (csv decides)
     starts, ends = starts[h + 1:], ends[h + 1:]
     line_no = np.arange(h + 2, h + 2 + starts.size, dtype=np.int64)
     content_end = ends - ((ends > starts) & (arr[np.maximum(ends - 1, 0)] == _CR))
@@ -597,6 +599,10 @@ def _pyarrow_split(buf, width: int, delimiter: str, quote: str | None, *,
     kind = pa.binary() if binary else pa.string()
     if len(buf) == 0:
         return [pa.chunked_array([pa.array([], kind)]) for _ in names]
+    if bytes(buf[:3]) == b"\xef\xbb\xbf":
+        # pyarrow drops these bytes at the start of its input as a byte-order mark; here
+        # they begin a record's first cell: the exact path reads them
+        raise pa.ArrowInvalid("a record starts with the bytes of a byte-order mark")
     table = pacsv.read_csv(
         pa.py_buffer(buf),
         # 1 MB blocks (pyarrow's default): each parsed while it is in the core's cache. 4 MB

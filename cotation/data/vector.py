@@ -591,6 +591,12 @@ def _vector_parse(spec: FieldSpec, arr: pa.Array) -> Parsed | tuple[pa.Array, np
         out = _number_direct(spec, digits)
         if out is None:
             out = _via_dictionary(_number, spec, digits)
+        if out is not None and spec.thousands:
+            # a cell of separators alone is empty once they are removed, and the parser
+            # refuses it (unless strip() removes them too: it reads it then, slowly)
+            lost = _np(pc.equal(digits, "")) & ~_np(pc.equal(arr, ""))
+            if lost.any():
+                out = Parsed(out[0], out[1] & ~lost, *out[2:])
         # Worth it unless many cells need the scalar parser (e.g. padded with spaces).
         if out is not None and np.count_nonzero(~out[1]) <= len(arr) // 100:
             return out
