@@ -59,3 +59,26 @@ def own_kernel_cache(tmp_path_factory):
         os.environ.pop("COTATION_CACHE_DIR", None)
     else:
         os.environ["COTATION_CACHE_DIR"] = old
+
+
+def check_vouched(spec, texts, filler, same=lambda got, want: got == want):
+    """Read the cells ``texts`` then ``filler`` (clean cells, enough of them for the vectorised
+    paths) with ``vector_parse``: each cell of ``texts`` it vouches for must be one that
+    ``spec.parse`` accepts, with the same value (``same``). Returns the vouching of ``texts``
+    and of the filler."""
+    import pyarrow as pa
+    import pytest
+
+    from cotation.data.values import ValueParseError
+    from cotation.data.vector import vector_parse
+
+    values, ok = vector_parse(spec, pa.array(list(texts) + list(filler), pa.string()))[:2]
+    for text, good, value in zip(texts, ok.tolist(), values.to_pylist()):
+        if not good:
+            continue
+        try:
+            expected = spec.parse(text)
+        except ValueParseError:
+            pytest.fail(f"{text!r} vouched for, the parser rejects it")
+        assert same(value, expected), (text, value, expected)
+    return ok[:len(texts)], ok[len(texts):]

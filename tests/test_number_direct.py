@@ -10,6 +10,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from _support import check_vouched
 from cotation.data import vector as build
 from cotation.data.canonical import canonical_fields
 from cotation.data.values import ValueParseError
@@ -109,32 +110,13 @@ def test_mapped_numbers_with_a_thousands_separator(name, decimal, thousands):
     alphabet = ["0", "1", "9", "-", ",", ".", " ", "\t", thousands]
     texts = sorted({"".join(t) for k in range(5) for t in itertools.product(alphabet, repeat=k)})
     clean = [f"1{thousands}234", f"12{thousands}345{thousands}678", "7", ""]
-    for column in (texts + clean * 9000, clean * 9000):
-        arr = pa.array(column, pa.string())
-        values, ok = build.vector_parse(spec, arr)[:2]
-        got = values.to_pylist()
-        for text, good, value in zip(column, ok.tolist(), got):
-            if not good:
-                continue
-            try:
-                expected = spec.parse(text)
-            except ValueParseError:
-                pytest.fail(f"{text!r} vouched for, the parser rejects it")
-            assert _bits(value) == _bits(expected), (text, value, expected)
-        assert ok[len(column) - len(clean) * 9000:].all()
+    same = lambda got, want: _bits(got) == _bits(want)  # noqa: E731
+    filler = clean * 9000
+    assert check_vouched(spec, texts, filler, same)[1].all()
     # each odd text among enough clean cells for the column to stay on the vectorised paths
     # (fewer than 1 % refused): batches of 300
-    filler = clean * 9000
     for k in range(0, len(texts), 300):
-        batch = texts[k:k + 300]
-        values, ok = build.vector_parse(spec, pa.array(batch + filler, pa.string()))[:2]
-        for text, good, value in zip(batch, ok.tolist(), values.to_pylist()):
-            if good:
-                try:
-                    expected = spec.parse(text)
-                except ValueParseError:
-                    pytest.fail(f"{text!r} vouched for, the parser rejects it")
-                assert _bits(value) == _bits(expected), (text, value, expected)
+        check_vouched(spec, texts[k:k + 300], filler, same)
     # the clean column is read without the parser (vectorised), not cell by distinct cell
     from dataclasses import replace
     calls = []
