@@ -9,9 +9,9 @@ untimed run first). Python's bytecode cache is on in every command, as after ``p
 ``PYTHONPYCACHEPREFIX``, written by the untimed run: nothing is written into the trees);
 ``--no-bytecode-cache`` compiles cotation's modules from source at each run instead (polars,
 installed, keeps its bytecode either way). The commands take turns, the order turning round
-by round, so that none always follows the same one. Reports min and median wall time of each command, the 1-minute load
-average, the ratio, and checks that both outputs hold the same (numero_unique, commune,
-score, score_valide, rank) rows.
+by round, so that none always follows the same one. Reports min and median wall time of each
+command, the 1-minute load average, the ratio, and checks that both outputs hold the same
+(numero_unique, commune, score, score_valide, rank) rows.
 """
 from __future__ import annotations
 

@@ -362,13 +362,14 @@ def read_mapped_csv(path: str | Path, mapping: "str | Path | TMapping[str, Any] 
             number = {Kind.INT: "int", Kind.DECIMAL: "decimal"}.get(col.kind)
         split = ((JOIN, fm.multi_separator) if col.kind is Kind.COMMUNES and fm.codes is None
                  else ())
+        date_format = ""
+        if col.kind is Kind.DATE and fm.codes is None and len(idx) == 1 \
+                and date_format_vectorised(fm.date_formats[0]):
+            date_format = fm.date_formats[0]
         specs.append(FieldSpec(fm.name, idx, "+".join(fm.columns), make_parser(fm, src),
                                col.kind, col.required, number, fm.decimal,
                                thousands=fm.thousands if number else "",
-                               date_format=(fm.date_formats[0] if col.kind is Kind.DATE
-                                            and fm.codes is None and len(idx) == 1
-                                            and date_format_vectorised(fm.date_formats[0])
-                                            else ""),
+                               date_format=date_format,
                                communes_split=split, insee_zero_pad=src["insee_zero_pad"]))
     unmapped = [(h, i) for i, h in enumerate(header) if i not in used]
     extras = []

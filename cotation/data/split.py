@@ -60,6 +60,24 @@ def single(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
     return arr
 
 
+def cell_offsets(arr: pa.Array) -> np.ndarray:
+    """The n + 1 offsets of a text or bytes array (``string``, ``binary`` or their ``large_``
+    kinds), over its buffer."""
+    wide = pa.types.is_large_string(arr.type) or pa.types.is_large_binary(arr.type)
+    return np.frombuffer(arr.buffers()[1], np.int64 if wide else np.int32)[
+        arr.offset:arr.offset + len(arr) + 1]
+
+
+def cell_bytes(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(byte length of each cell, the cells' bytes end to end) of a text or bytes array, over
+    its buffers (no copy)."""
+    offsets = cell_offsets(arr)
+    data = arr.buffers()[2]
+    body = (np.frombuffer(data, np.uint8)[offsets[0]:offsets[-1]] if data is not None
+            else np.empty(0, np.uint8))
+    return np.diff(offsets), body
+
+
 def odd_reason(cells: list[str], why: str, width: int) -> str:
     """The reject reason of an odd record whose problem is not its encoding."""
     if why == "oversized":
@@ -180,11 +198,8 @@ def _as_utf8(col: pa.ChunkedArray, encoding: str, lengths: np.ndarray) -> pa.Chu
     character in ``encoding``."""
     chunks = []
     for chunk in col.chunks:
-        offsets = np.frombuffer(chunk.buffers()[1], np.int32)[
-            chunk.offset:chunk.offset + len(chunk) + 1]
-        start, stop = int(offsets[0]), int(offsets[-1])
-        body = (np.frombuffer(chunk.buffers()[2], np.uint8)[start:stop]
-                if chunk.buffers()[2] is not None else np.empty(0, np.uint8))
+        offsets = cell_offsets(chunk)
+        body = cell_bytes(chunk)[1]
         high = np.flatnonzero(body >= 128)
         if high.size == 0:       # ASCII: already UTF-8
             validity, offset_buffer, data_buffer = chunk.buffers()
@@ -199,7 +214,7 @@ def _as_utf8(col: pa.ChunkedArray, encoding: str, lengths: np.ndarray) -> pa.Chu
         text = body.tobytes().decode(encoding).encode("utf-8")
         extra = np.zeros(high.size + 1, dtype=np.int64)
         np.cumsum(widths - 1, out=extra[1:])
-        local = offsets.astype(np.int64) - start
+        local = offsets.astype(np.int64) - offsets[0]
         moved = local + extra[np.searchsorted(high, local)]
         if moved[-1] != len(text) or moved[-1] > np.iinfo(np.int32).max:
             return None
@@ -446,10 +461,8 @@ def _some_record_empty(columns: list[pa.ChunkedArray]) -> bool:
     (offsets, no copy), the others' cells are looked at."""
     rows = []
     start = 0
-    for chunk in columns[0].chunks:        # text cells: 32-bit offsets
-        offsets = np.frombuffer(chunk.buffers()[1], np.int32)[
-            chunk.offset:chunk.offset + len(chunk) + 1]
-        rows.append(np.flatnonzero(offsets[1:] == offsets[:-1]) + start)
+    for chunk in columns[0].chunks:
+        rows.append(np.flatnonzero(cell_bytes(chunk)[0] == 0) + start)
         start += len(chunk)
     rows = np.concatenate(rows) if rows else np.empty(0, np.int64)
     for col in columns[1:]:

@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 
 from cotation.data.schema import COLUMNS_BY_NAME, Column, Kind
 from cotation.data.table import arrow_values
-from cotation.data.split import is_text
+from cotation.data.split import cell_bytes, cell_offsets as _offsets, is_text
 from cotation.data.values import COUNT_COLUMNS, MAX_MAGNITUDE, MULTI_SEPARATOR, ValueParseError
 
 # Characters str.strip() removes (for pc.utf8_trim, and as a regex class): a cell starting
@@ -170,13 +170,6 @@ def _number(spec: FieldSpec, arr: pa.Array) -> Parsed | None:
     return pc.if_else(pa.array(empty), pa.scalar(None, target), nums), ok
 
 
-def _offsets(arr: pa.Array) -> np.ndarray:
-    """The n + 1 offsets of a ``string`` or ``large_string`` array, over its buffer."""
-    wide = pa.types.is_large_string(arr.type)
-    return np.frombuffer(arr.buffers()[1], np.int64 if wide else np.int32)[
-        arr.offset:arr.offset + len(arr) + 1]
-
-
 def _empty_as_null(arr: pa.Array, empty: np.ndarray) -> pa.Array:
     """``arr`` (no nulls) with the ``empty`` cells null: a validity bitmap over the same
     buffers, no copy of the text."""
@@ -185,16 +178,6 @@ def _empty_as_null(arr: pa.Array, empty: np.ndarray) -> pa.Array:
     return pa.Array.from_buffers(arr.type, len(arr),
                                  [pa.py_buffer(np.packbits(valid, bitorder="little")),
                                   *arr.buffers()[1:]], offset=arr.offset)
-
-
-def cell_bytes(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """(byte length of each cell, the cells' bytes end to end) of a ``string`` or
-    ``large_string`` array, over its buffers (no copy)."""
-    offsets = _offsets(arr)
-    data = arr.buffers()[2]
-    body = (np.frombuffer(data, np.uint8)[offsets[0]:offsets[-1]] if data is not None
-            else np.empty(0, np.uint8))
-    return np.diff(offsets), body
 
 
 def _number_direct(spec: FieldSpec, arr: pa.Array) -> Parsed | None:
