@@ -24,7 +24,7 @@ from cotation.data.table import (
 )
 from cotation.data.values import ValueParseError
 
-from cotation.data.parallel import map_columns
+from cotation.data.parallel import CHECKS_PARALLEL_FROM, map_columns
 from cotation.data.split import Records, is_text, single
 from cotation.data.vector import (
     _BY_UNIQUE_KINDS, FieldSpec, ItemCodes, Parsed, _column, _np, cell_bytes, vector_parse,
@@ -167,7 +167,7 @@ def check_records(records: Records, fields: Sequence[FieldSpec], *, nu_source: i
     # the longest checks first, so that no thread is left with a long one at the end
     order = sorted(range(len(fields)), key=lambda i: -_CHECK_COST.get(fields[i].kind, 1))
     tasks: list[Callable[[], Any]] = [*lead, *(lambda s=fields[i]: check(s) for i in order)]
-    results = map_columns(lambda task: task(), tasks, n)
+    results = map_columns(lambda task: task(), tasks, n, parallel_from=CHECKS_PARALLEL_FROM)
     lead_out = results[:len(lead)]
     done = [out for _, out in sorted(zip(order, results[len(lead):]), key=lambda p: p[0])]
     inputs = [arr for arr, _parsed in done]

@@ -13,8 +13,14 @@ from typing import Callable, Iterable, TypeVar
 T = TypeVar("T")
 R = TypeVar("R")
 
-# Under this many rows the threads cost more than they save.
+# Under this many rows the threads cost more than they save (encoding: measured on bench30,
+# 100,000 demandes 68-69 ms on one thread against 71-84 ms on two).
 PARALLEL_FROM = 200_000
+# The boundary's column checks gain from threads sooner, now that they are vectorised from
+# 257 rows (cotation/data/vector.py): reading bench30 canonical CSVs, min of 7, one thread
+# against two: 20,000 rows 37-39 / 36-40 ms, 30,000 rows 51-56 / 45-46 ms, 50,000 rows
+# 76-82 / 55-64 ms, 100,000 rows 134-143 / 93-104 ms.
+CHECKS_PARALLEL_FROM = 25_000
 
 
 def available_cpus() -> int:
@@ -35,12 +41,13 @@ def default_workers() -> int:
 
 
 def map_columns(fn: Callable[[T], R], items: Iterable[T], rows: int,
-                workers: int | None = None) -> list[R]:
-    """``[fn(x) for x in items]``, on threads when there are enough ``rows`` to gain from it;
-    results in the order of ``items``, the first exception raised as it is."""
+                workers: int | None = None, *, parallel_from: int = PARALLEL_FROM) -> list[R]:
+    """``[fn(x) for x in items]``, on threads when there are enough ``rows`` to gain from it
+    (``parallel_from``); results in the order of ``items``, the first exception raised as
+    it is."""
     items = list(items)
     workers = min(len(items), default_workers() if workers is None else max(1, workers))
-    if workers <= 1 or rows < PARALLEL_FROM:
+    if workers <= 1 or rows < parallel_from:
         return [fn(x) for x in items]
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cotation-col") as pool:
         return list(pool.map(fn, items))

@@ -109,3 +109,35 @@ def test_header_errors(tmp_path):
     path.write_text("")
     with pytest.raises(ValueError, match="empty file"):
         read_demandes(path)
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_a_few_defects_in_a_small_file_read_as_row_by_row(seed, tmp_path):
+    # under 1 % of odd cells: the vectorised paths are kept (from 257 rows) and the odd
+    # cells alone go to the parsers
+    path = _file(tmp_path, 1200, seed, defects=0.004, dup=0.002)
+    fast = read_canonical_csv(path)
+    assert_same(fast, read_canonical_csv(path, fast=False))
+    assert fast.rejects
+
+
+def test_a_small_clean_file_is_read_column_wise(tmp_path, monkeypatch):
+    """Dates, numbers and lists of a 1,000-row file are read by the vectorised paths, not
+    distinct text by distinct text (the scalar way is left to codes and booleans, whose
+    distinct texts are few)."""
+    from cotation.data import vector
+    from cotation.data.schema import Kind
+    from _support import ROOT
+
+    lines = (ROOT / "examples" / "data" / "demandes.csv").read_text("utf-8").splitlines()
+    path = tmp_path / "d.csv"
+    path.write_text("\n".join(lines[:1001]) + "\n", "utf-8")
+    scalar = []
+    by_unique = vector._by_unique
+    monkeypatch.setattr(vector, "_by_unique",
+                        lambda spec, arr: scalar.append(spec.kind) or by_unique(spec, arr))
+    fast = read_canonical_csv(path)
+    assert fast.n_accepted == 1000 and not fast.rejects
+    assert scalar and set(scalar) <= {Kind.CODE, Kind.COMMUNE, Kind.BOOL}
+    monkeypatch.undo()
+    assert_same(fast, read_canonical_csv(path, fast=False))
