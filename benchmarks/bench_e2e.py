@@ -1,7 +1,7 @@
 """End to end, file to file: ``cotation score`` of a canonical CSV against the polars script
 of the same grid (``polars_score.py``), each a fresh process, alternating, in one session.
 
-    python benchmarks/bench_e2e.py --demandes 300000 --repeat 5 [--baseline /path/to/main]
+    python benchmarks/bench_e2e.py --demandes 300000 --repeat 5 [--baseline /path/to/main] [--floor]
 
 The data is ``cotation generate`` over the grid's communes (seeded). Kernels are warm (one
 untimed run first). Python's bytecode cache is on in every command, as after ``pip install``
@@ -11,7 +11,10 @@ untimed run first). Python's bytecode cache is on in every command, as after ``p
 installed, keeps its bytecode either way). The commands take turns, the order turning round
 by round, so that none always follows the same one. Reports min and median wall time of each
 command, the 1-minute load average, the ratio, and checks that both outputs hold the same
-(numero_unique, commune, score, score_valide, rank) rows.
+(numero_unique, commune, score, score_valide, rank) rows. ``--floor`` also times
+``pyarrow_floor.py`` (read every column as text with pyarrow, write five: no check, no
+scoring), a lower bound for any Python command that reads the file with pyarrow, and says how
+much room half the polars script's time leaves above it.
 """
 from __future__ import annotations
 
@@ -58,6 +61,8 @@ def main(argv=None) -> int:
     ap.add_argument("--grid", default=str(HERE / "grids" / "bench30.yaml"))
     ap.add_argument("--no-bytecode-cache", action="store_true",
                     help="compile every cotation module from source at each run")
+    ap.add_argument("--floor", action="store_true",
+                    help="also time pyarrow_floor.py: read as text and write, nothing else")
     ap.add_argument("--keep", action="store_true",
                     help="keep the data and outputs folder (removed by default: 400 MB at 1M)")
     args = ap.parse_args(argv)
@@ -107,6 +112,10 @@ def run(args, tmp: Path) -> int:
                           TODAY, str(tmp / "polars.csv")],
     }
     envs = {"cotation score": env, "polars script": environ()}
+    if args.floor:
+        commands["pyarrow floor"] = [sys.executable, str(HERE / "pyarrow_floor.py"), str(data),
+                                     str(tmp / "floor.csv")]
+        envs["pyarrow floor"] = environ()
     if args.baseline:
         commands["baseline score"] = commands["cotation score"][:-4] + [
             "-o", str(tmp / "baseline.csv"), "--engine", "compiled"]
@@ -138,9 +147,16 @@ def run(args, tmp: Path) -> int:
         print(f"  {name:15s} min {min(t):6.2f} s  median {statistics.median(t):6.2f} s")
     base = times["polars script"]
     for name in commands:
-        if name != "polars script":
+        if name not in ("polars script", "pyarrow floor"):
             print(f"  {name} / polars: min {min(times[name]) / min(base):.2f}×, median "
                   f"{statistics.median(times[name]) / statistics.median(base):.2f}×")
+    if args.floor:
+        floor = times["pyarrow floor"]
+        print(f"  pyarrow floor / polars: min {min(floor) / min(base):.2f}×, median "
+              f"{statistics.median(floor) / statistics.median(base):.2f}×; half the polars "
+              f"script's time leaves {(min(base) / 2 - min(floor)) * 1000:.0f} ms above the floor "
+              f"(min), cotation score takes {(min(times['cotation score']) - min(floor)) * 1000:.0f}"
+              f" ms above it")
     print("same rows as polars:", same)
     return 0 if same else 1
 
