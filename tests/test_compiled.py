@@ -215,6 +215,20 @@ def test_audit_rejects_tampered_source():
             audit_source(src + "\n" + evil + "\n")
 
 
+def test_kernel_source_is_audited_before_it_is_written_or_run(tmp_path, monkeypatch):
+    # generate() leaves the audit to the one place that executes the source: loading
+    # native kernels by the source's digest never runs it
+    from cotation.engine.compiled import cache
+    from cotation.engine.compiled.codegen import generate
+    from cotation.engine.compiled.plan import LoweringError
+    monkeypatch.setenv("COTATION_CACHE_DIR", str(tmp_path))
+    src = generate(load_grid(REPO / "tests/grids/spec_example.yaml").ir).source
+    for evil in ['open("/etc/passwd")', 'import os']:
+        with pytest.raises(LoweringError):
+            cache.load(src + "\n" + evil + "\n")
+    assert not list(tmp_path.rglob("k_*.py"))
+
+
 # ================================================================================ ranking
 
 @settings(SETTINGS, max_examples=150)

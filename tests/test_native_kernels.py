@@ -311,3 +311,19 @@ def test_warm_cli_score_does_not_import_numba(tmp_path):
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip().splitlines()[-1] == "True" and out.read_bytes() == outs[0][1]
+
+
+def test_the_cache_is_tagged_with_numbas_own_version(tmp_path, monkeypatch):
+    # read from Numba's version file without importing Numba, else from its metadata
+    import importlib.util
+    import numba
+    from cotation.engine.compiled import cache
+
+    assert cache._numba_version() == numba.__version__
+    assert f"-nb{numba.__version__}-" in cache.cache_dir(create=False).name
+    fake = tmp_path / "numba"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("")
+    spec = importlib.util.spec_from_file_location("numba", fake / "__init__.py")
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: spec)   # no version file
+    assert cache._numba_version() == numba.__version__
