@@ -20,7 +20,11 @@ DEFAULT_ENGINE = "interpreter"
 NUMBA_START_S = 0.2
 # With the kernels stored as native machine code for this machine (engine/compiled/native.py)
 # the start is the grid's lowering and llvmlite's link: 0.068 / 0.099 s (min / median, the
-# "kernels" step of benchmarks/bench_start.py, 2026-12-06, fifth session).
+# "kernels" step of benchmarks/bench_start.py, 2026-12-06, fifth session). That step is
+# 0.037 / 0.039 s since the seventh session, but the break-even of the whole command stays
+# here (the compiled path's first calls: encoding): bench30, `cotation score` of 200 / 300 /
+# 600 demandes (estimates 0.050 / 0.074 / 0.15 s), 7 alternating runs, interpreter against
+# compiled, min 0.34 / 0.37 s, 0.35 / 0.36 s, 0.38 / 0.34 s.
 NATIVE_START_S = 0.07
 INTERPRETER_S_PER_PAIR_CRITERION = 3.5e-6
 _SCAN_AT_MOST = 20_000     # demandes: larger tables are not looked at (the kernels win)
