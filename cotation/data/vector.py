@@ -542,6 +542,14 @@ def _via_dictionary(parse: Callable[[FieldSpec, pa.Array], Parsed | None], spec:
 _BY_UNIQUE_KINDS = (Kind.CODE, Kind.COMMUNE)
 
 
+def _mostly_vouched(out: Parsed | None) -> Parsed | None:
+    """``out`` when it leaves at most 1 % of the cells to the scalar parser, else None: the
+    column is then read by :func:`_by_unique` alone (e.g. numbers padded with spaces)."""
+    if out is not None and np.count_nonzero(~out[1]) <= len(out[1]) // 100:
+        return out
+    return None
+
+
 def vector_parse(spec: FieldSpec, arr: pa.Array) -> Parsed:
     """(values, ok, items): ok[i] means values[i] is what ``spec.parse`` returns for row i;
     ``items``: :class:`ItemCodes` of a list column, or None."""
@@ -560,19 +568,21 @@ def _vector_parse(spec: FieldSpec, arr: pa.Array) -> Parsed | tuple[pa.Array, np
         if native is not None:
             return native
         arr = arr.cast(pa.string())
-    if spec.communes_split and len(arr) > _UNIQUE_LIMIT:
-        return _communes(spec, arr)
     if spec.kind is Kind.TEXT and len(spec.sources) == 1:
         return _text(spec, arr)
-    if spec.canonical and spec.kind is Kind.DATE and len(arr) > _UNIQUE_LIMIT:
+    if len(arr) <= _UNIQUE_LIMIT:
+        return _by_unique(spec, arr)        # short: the parser on each distinct text
+    if spec.communes_split:
+        return _communes(spec, arr)
+    if spec.canonical and spec.kind is Kind.DATE:
         return _via_dictionary(_iso_date, spec, arr, sample=False)
-    if spec.date_format and spec.kind is Kind.DATE and len(arr) > _UNIQUE_LIMIT:
-        out = _via_dictionary(_formatted_date, spec, arr, sample=False)
-        if out is not None and np.count_nonzero(~out[1]) <= len(arr) // 100:
+    if spec.date_format and spec.kind is Kind.DATE:
+        out = _mostly_vouched(_via_dictionary(_formatted_date, spec, arr, sample=False))
+        if out is not None:
             return out
-    if spec.canonical and spec.kind is Kind.CODESET and len(arr) > _UNIQUE_LIMIT:
+    if spec.canonical and spec.kind is Kind.CODESET:
         return _via_dictionary(_codeset, spec, arr, sample=False)
-    if spec.number is not None and len(arr) > _UNIQUE_LIMIT:
+    if spec.number is not None:
         # a thousands separator goes wherever it is, as the parser removes it (the text it
         # then reads is what the fast paths read; any other cell is read by the parser)
         digits = pc.replace_substring(arr, spec.thousands, "") if spec.thousands else arr
@@ -585,7 +595,7 @@ def _vector_parse(spec: FieldSpec, arr: pa.Array) -> Parsed | tuple[pa.Array, np
             lost = _np(pc.equal(digits, "")) & ~_np(pc.equal(arr, ""))
             if lost.any():
                 out = Parsed(out[0], out[1] & ~lost, *out[2:])
-        # Worth it unless many cells need the scalar parser (e.g. padded with spaces).
-        if out is not None and np.count_nonzero(~out[1]) <= len(arr) // 100:
+        out = _mostly_vouched(out)
+        if out is not None:
             return out
     return _by_unique(spec, arr)
