@@ -2,6 +2,8 @@
 Python ``csv`` splitter, on texts made of the characters that decide how a line is split."""
 from __future__ import annotations
 
+import mmap
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -186,8 +188,6 @@ def test_a_mapped_file_splits_like_its_bytes(rows, final_newline, bom):
 
 
 def test_file_bytes_maps_regular_files_and_reads_the_rest(tmp_path):
-    import mmap
-
     p = tmp_path / "d.csv"
     p.write_bytes(b"x,y\n1,2\n")
     assert isinstance(split.file_bytes(p), mmap.mmap)
@@ -205,15 +205,33 @@ def test_file_bytes_maps_regular_files_and_reads_the_rest(tmp_path):
 def test_one_scan_finds_what_the_two_did(data, quote, block):
     # carriage returns not followed by a line feed, and quote positions, block by block
     # (blocks on threads); a \r\n is a line end, not a carriage return alone
+    # (also with the bytes given: asked first whether they hold a \r or a quote at all)
     from cotation.data.split import _positions, _scan
     arr = np.frombuffer(data, dtype=np.uint8)
-    got = _scan(arr, quote, block)
-    if any(data[i + 1:i + 2] != b"\n" for i in range(len(data)) if data[i] == 13):
-        assert got is False
-        return
-    assert (got is None) == (quote is None)
-    if quote is not None:
-        assert got.tolist() == _positions(arr, quote).tolist()
+    for source in (None, data):
+        got = _scan(arr, quote, block, data=source)
+        if any(data[i + 1:i + 2] != b"\n" for i in range(len(data)) if data[i] == 13):
+            assert got is False
+            continue
+        assert (got is None) == (quote is None)
+        if quote is not None:
+            assert got.tolist() == _positions(arr, quote).tolist()
+
+
+@pytest.mark.parametrize("body, expected", [
+    (b"x,y\n1,2\n", []), (b'x,y\n"1",2\n', [4, 6]), (b'x,y\r\n"1",2\r\n', [5, 7]),
+    (b"x,y\r\n1,2\r\n", []), (b"x,y\r1,2\n", False), (b"x,y\n1,2\r", False)])
+def test_the_scan_asks_a_mapped_file_first(tmp_path, body, expected):
+    # a mapped file (mmap: its own find) gives what the block scan gives
+    from cotation.data.split import _scan
+    p = tmp_path / "d.csv"
+    p.write_bytes(body)
+    data = split.file_bytes(p)
+    assert isinstance(data, mmap.mmap)
+    got = _scan(np.frombuffer(data, dtype=np.uint8), ord('"'), data=data)
+    assert (got is False) if expected is False else got.tolist() == expected
+    assert _scan(np.frombuffer(data, dtype=np.uint8), None, data=data) is \
+        (False if expected is False else None)
 
 
 @pytest.mark.parametrize("skip", [0, 2])

@@ -430,7 +430,8 @@ def _split_plain(data: bytes | mmap.mmap, delimiter: str, quote: str | None, ski
     cells; None otherwise (or when a line has a wrong cell count, or is blank), and the exact
     path decides. ``encoding``: the header's (the body is pyarrow's); ``binary``: the cells as
     bytes, not checked as UTF-8 (:func:`split_single_byte`)."""
-    qpos = _scan(np.frombuffer(data, dtype=np.uint8), None if quote is None else ord(quote))
+    qpos = _scan(np.frombuffer(data, dtype=np.uint8), None if quote is None else ord(quote),
+                 data=data)
     if qpos is False:
         return None       # a carriage return that does not end a line
     if qpos is not None and qpos.size and not _quoted_cells(data, delimiter, quote, qpos):
@@ -473,13 +474,23 @@ def _some_record_empty(columns: list[pa.ChunkedArray]) -> bool:
     return bool(rows.size)
 
 
-def _scan(arr: np.ndarray, quote: int | None, block: int = 1 << 22
-          ) -> np.ndarray | bool | None:
+def _scan(arr: np.ndarray, quote: int | None, block: int = 1 << 22, *,
+          data: bytes | mmap.mmap | None = None) -> np.ndarray | bool | None:
     """The bytes scanned once, block by block on the column threads (numpy releases the GIL
     there; the scan would otherwise leave one core idle before pyarrow's split): False when
     they hold a carriage return that does not end a line (``\\r\\n`` ends one: pyarrow and
-    csv both read it as a line end), else the positions of ``quote`` (None without one)."""
+    csv both read it as a line end), else the positions of ``quote`` (None without one).
+
+    ``data``, the same bytes as ``bytes`` or ``mmap``: first asked (``find``, C's
+    ``memchr``) whether they hold a carriage return or a quote at all. Most files hold
+    neither: the answer is then known without the block scan (300,000 demandes, 64 MB: two
+    ``find`` 5-6 ms against 28-47 ms for the scan on two threads, 2026-12-06)."""
     n = arr.size
+    if data is not None and data.find(b"\r") < 0:
+        if quote is None:
+            return None
+        if data.find(bytes((quote,))) < 0:
+            return np.empty(0, np.int64)
 
     def one(start: int) -> tuple[bool, np.ndarray | None]:
         blk = arr[start:start + block]
