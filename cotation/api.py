@@ -361,7 +361,7 @@ class Scorer:
             batch = self._encode(admitted, shortlist=False)
         cg = self._compiled
         raw = cg.run(batch, today, explain=explain, progress=progress, workers=self._workers)
-        ranks = cg.rank(raw, batch)
+        ranks = cg.rank(raw, batch, workers=self._workers)
         return Result(grid=self._grid_ir, today=today, rows=raw.row,
                       score_hundredths=raw.score, score_valide_hundredths=raw.score_valide,
                       ranks=ranks, ordre_choix=raw.rang, met=raw.met, set_aside=raw.set_aside,
@@ -369,7 +369,8 @@ class Scorer:
                       points=raw.points, rejects=list(batch.rejects), report=batch.report,
                       _lines=batch.lines, _terr=raw.terr,
                       _territory=batch.territory, _nu=batch.numero_unique_strings,
-                      _table=lambda: cg.score_table(raw, batch, today, ranks=ranks))
+                      _table=lambda: cg.score_table(raw, batch, today, ranks=ranks,
+                                                     workers=self._workers))
 
     def _interprets(self, table: Any) -> bool:
         """Whether this table goes to the reference interpreter (see ``engine``)."""

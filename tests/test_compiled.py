@@ -265,6 +265,41 @@ def test_packed_rank_equals_reference(data):
     assert np.array_equal(rank_cells(wide, 1499 * n_cells + 8, fields), expected)
 
 
+@settings(SETTINGS, max_examples=100)
+@given(keys=st.lists(st.integers(0, 2 ** 64 - 1), unique=True, max_size=200),
+       workers=st.integers(1, 6))
+def test_sort_distinct_is_a_sort(keys, workers):
+    # slices sorted on threads, then merged: the sorted keys (above 2^63 too), on every count
+    # of threads (the threshold made small so that small inputs take the threads' path)
+    from cotation.engine.compiled import rank
+    arr = np.array(keys, dtype=np.uint64)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(rank, "SORT_PARALLEL_FROM", 4)
+        rank.sort_distinct(arr, workers)
+    assert arr.tolist() == sorted(keys)
+
+
+def test_ranks_on_threads_are_the_ranks_on_one():
+    # above the threshold the sorts of ranking run on threads: same ranks and dense ranks
+    from cotation.engine.compiled.rank import (SORT_PARALLEL_FROM, dense_rank, rank_cells,
+                                               score_field, value_field)
+    rng = np.random.default_rng(11)
+    n = 2 * SORT_PARALLEL_FROM + 1001
+    cells = rng.integers(0, 300, n)
+    fields = [score_field(rng.integers(0, 5000, n), "desc"),
+              value_field(rng.integers(0, 2000, n).astype(np.float64), rng.random(n) > 0.1,
+                          "asc")]
+    one = rank_cells(cells, 300, fields, 1)
+    expected = np.empty(n, dtype=np.int64)
+    order = np.lexsort((np.arange(n), fields[1].values, fields[0].values, cells))
+    starts = np.searchsorted(cells[order], np.arange(300))
+    expected[order] = np.arange(n) - np.repeat(starts, np.bincount(cells, minlength=300)) + 1
+    assert np.array_equal(one, expected)
+    for workers in (2, 3, 8):
+        assert np.array_equal(rank_cells(cells, 300, fields, workers), one)
+        assert np.array_equal(dense_rank(fields, workers).values, dense_rank(fields, 1).values)
+
+
 def test_rank_cells_refuses_ids_outside_the_cells():
     from cotation.engine.compiled.rank import rank_cells, score_field
     f = [score_field(np.array([3, 1, 2], dtype=np.int64), "desc")]

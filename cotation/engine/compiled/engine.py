@@ -263,10 +263,12 @@ class CompiledGrid:
         return out
 
     # -- ranking
-    def key_fields(self, raw: RawScores, batch: Batch) -> list[Field]:
+    def key_fields(self, raw: RawScores, batch: Batch, *, workers: int | None = None
+                   ) -> list[Field]:
         """One field per ordering key; a trailing run of keys that depend on the demande
         only (``date_depot asc, numero_unique asc``) collapses into one dense rank computed
-        over demandes, which keeps the packed key within 64 bits."""
+        over demandes, which keeps the packed key within 64 bits. ``workers``: threads for
+        its sort (default: :func:`~cotation.data.parallel.default_workers`)."""
         keys = self.plan.keys
         tail = len(keys)
         while tail > 0 and keys[tail - 1].kind is not None and keys[tail - 1].demande_only:
@@ -279,7 +281,8 @@ class CompiledGrid:
             has = raw.pair_counts > 0
             scored = np.flatnonzero(has)                # each scored demande once
             slot = (np.cumsum(has) - 1)[raw.row]        # each pair's demande among them
-            per_demande = dense_rank([self._field(k, raw, batch, scored) for k in keys[tail:]])
+            per_demande = dense_rank([self._field(k, raw, batch, scored) for k in keys[tail:]],
+                                     workers or default_workers())
             fields.append(Field(per_demande.values[slot], per_demande.bits))
         return fields
 
@@ -302,8 +305,11 @@ class CompiledGrid:
         vals, known = self.key_values(k, raw, rows)
         return value_field(vals, known, k.direction, order_lut=lut)
 
-    def rank(self, raw: RawScores, batch: Batch) -> np.ndarray:
-        return rank_cells(raw.terr, max(1, len(batch.territory)), self.key_fields(raw, batch))
+    def rank(self, raw: RawScores, batch: Batch, *, workers: int | None = None) -> np.ndarray:
+        """Each pair's rank in its commune (``workers``: threads for the sorts)."""
+        workers = workers or default_workers()
+        return rank_cells(raw.terr, max(1, len(batch.territory)),
+                          self.key_fields(raw, batch, workers=workers), workers)
 
     def decode_keys(self, raw: RawScores, batch: Batch) -> list[list[Any]]:
         """Ordering key values as the reference interpreter gives them (None = missing)."""
@@ -347,9 +353,11 @@ class CompiledGrid:
         return out
 
     def score_table(self, raw: RawScores, batch: Batch, today: dt.date, *,
-                    ranks: np.ndarray | None = None, order_rank: bool = False):
+                    ranks: np.ndarray | None = None, order_rank: bool = False,
+                    workers: int | None = None):
         """The engine-independent :class:`~cotation.engine.scoring.ScoreTable`;
-        ``order_rank``: with :attr:`ScoreTable.order_rank` from the same fields as the ranks."""
+        ``order_rank``: with :attr:`ScoreTable.order_rank` from the same fields as the ranks;
+        ``workers``: threads for the sorts of ranking."""
         from cotation.engine.scoring import DecodedOnDemand, OnDemand, ScoreTable
 
         territory = np.array(batch.territory, dtype=object)
@@ -365,11 +373,13 @@ class CompiledGrid:
                 self.decode_keys, raw, _KeyDictionaries(batch.domains, batch.texts,
                                                         batch.commune_dict))),
             rejects=list(batch.rejects), terr=raw.terr, territory=tuple(batch.territory))
-        fields = self.key_fields(raw, batch) if ranks is None or order_rank else None
-        st.rank = rank_cells(raw.terr, max(1, len(batch.territory)), fields) if ranks is None \
-            else ranks
+        workers = workers or default_workers()
+        fields = self.key_fields(raw, batch, workers=workers) if ranks is None or order_rank \
+            else None
+        st.rank = rank_cells(raw.terr, max(1, len(batch.territory)), fields, workers) \
+            if ranks is None else ranks
         if order_rank:
-            st.order_rank = dense_rank(fields).values.astype(np.int64) if fields else \
+            st.order_rank = dense_rank(fields, workers).values.astype(np.int64) if fields else \
                 np.zeros(len(raw), dtype=np.int64)
         return st
 
@@ -429,4 +439,4 @@ def score_compiled(grid: ir.GridIR, table: Any, today: dt.date, *, explain: bool
         return score_interpreted(grid, table, today, explain=explain, progress=progress)
     batch = cg.encode(table)
     raw = cg.run(batch, today, explain=explain, progress=progress, workers=workers)
-    return cg.score_table(raw, batch, today, order_rank=order_rank)
+    return cg.score_table(raw, batch, today, order_rank=order_rank, workers=workers)
