@@ -275,6 +275,7 @@ def test_sort_distinct_is_a_sort(keys, workers):
     arr = np.array(keys, dtype=np.uint64)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(rank, "SORT_PARALLEL_FROM", 4)
+        mp.setattr(rank, "SORT_RUNS_MAX", 6)
         rank.sort_distinct(arr, workers)
     assert arr.tolist() == sorted(keys)
 
