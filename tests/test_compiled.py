@@ -271,19 +271,19 @@ def test_packed_rank_equals_reference(data):
 def test_sort_distinct_is_a_sort(keys, workers):
     # slices sorted on threads, then merged: the sorted keys (above 2^63 too), on every count
     # of threads (the threshold made small so that small inputs take the threads' path)
-    from cotation.engine.compiled import rank
+    from cotation.data import parallel
     arr = np.array(keys, dtype=np.uint64)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(rank, "SORT_PARALLEL_FROM", 4)
-        mp.setattr(rank, "SORT_RUNS_MAX", 6)
-        rank.sort_distinct(arr, workers)
+        mp.setattr(parallel, "SORT_PARALLEL_FROM", 4)
+        mp.setattr(parallel, "SORT_RUNS_MAX", 6)
+        parallel.sort_distinct(arr, workers)
     assert arr.tolist() == sorted(keys)
 
 
 def test_ranks_on_threads_are_the_ranks_on_one():
     # above the threshold the sorts of ranking run on threads: same ranks and dense ranks
-    from cotation.engine.compiled.rank import (SORT_PARALLEL_FROM, dense_rank, rank_cells,
-                                               score_field, value_field)
+    from cotation.data.parallel import SORT_PARALLEL_FROM
+    from cotation.engine.compiled.rank import dense_rank, rank_cells, score_field, value_field
     rng = np.random.default_rng(11)
     n = 2 * SORT_PARALLEL_FROM + 1001
     cells = rng.integers(0, 300, n)

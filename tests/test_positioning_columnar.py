@@ -178,3 +178,75 @@ def test_sort_order_and_compact_match_numpy(data):
     uniq, index = compact(keys[0], spans[0])
     ref_uniq, ref_index = np.unique(keys[0], return_inverse=True)
     assert np.array_equal(uniq, ref_uniq) and np.array_equal(index, ref_index.reshape(-1))
+
+
+def test_positions_from_arrow_columns_are_those_from_python_values(tmp_path):
+    """Positioning reads typologies, est_mutation and date_depot from the table's Arrow arrays
+    when it holds them (a table through the boundary): the same positions as from the Python
+    values of the same demandes, with sets of typologies whose items come in another order,
+    empty and null."""
+    from pathlib import Path
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from cotation.data.boundary import admit
+    from cotation.data.canonical import write_demandes_parquet
+    from cotation.data.synth import generate_demandes
+    from cotation.engine import score
+    from cotation.grid import load_grid
+    from cotation.info.positioning import position
+
+    grid = load_grid(Path(__file__).resolve().parents[1] / "grids" / "lyon-metropole.yaml").ir
+    today = dt.date(2025, 6, 30)
+    write_demandes_parquet(generate_demandes(600, seed=5, today=today,
+                                             territories=[grid.communes]), tmp_path / "d.parquet")
+    arrow = pq.read_table(tmp_path / "d.parquet")
+    typos = arrow.column("typologies").to_pylist()
+    typos = [list(reversed(t)) if i % 3 == 0 and t else ([] if i % 7 == 0 else
+             (None if i % 11 == 0 else t)) for i, t in enumerate(typos)]
+    assert any(t and len(t) > 1 for t in typos[::3])
+    arrow = arrow.set_column(arrow.schema.get_field_index("typologies"), "typologies",
+                             pa.array(typos, pa.list_(pa.string())))
+    table = admit(arrow).table
+    python = admit(arrow).table
+    for name in ("typologies", "est_mutation", "date_depot"):
+        python.columns[name] = list(python.columns[name])      # Python values only
+    assert table.arrow_column("typologies") is not None
+    assert python.arrow_column("typologies") is None
+    st = score(grid, table, today, engine="compiled")
+    a = position(grid, st, table, None, today)
+    b = position(grid, st, python, None, today)
+    for f in ("level", "rank", "size", "n_above", "rep_row", "anciennete_mois"):
+        assert np.array_equal(getattr(a, f), getattr(b, f)), f
+    assert a.cell_values == b.cell_values and a.delai_threshold == b.delai_threshold
+    assert a.rows.typologie_vocab == b.rows.typologie_vocab
+    assert np.array_equal(a.rows.typologie_code, b.rows.typologie_code)
+    assert np.array_equal(a.rows.pair, b.rows.pair)
+    from cotation.info.positioning import _row_codes
+    for k in ("est_mutation", "typologie", "loc.commune"):
+        (ca, va), (cb, vb) = _row_codes(grid, st, table, a.rows)[k], \
+            _row_codes(grid, st, python, b.rows)[k]
+        assert [va[i] for i in ca] == [vb[i] for i in cb], k
+    assert len(set(python.columns["est_mutation"])) > 1
+
+
+def test_typology_sets_keep_the_python_values_for_items_they_cannot_join():
+    # an item holding the joining byte, or an empty item: the Python values are read
+    import pyarrow as pa
+
+    from cotation.info import positioning
+
+    for items, sets in (([["T1\x1fT2"], ["T1"]], [frozenset({"T1\x1fT2"}), frozenset({"T1"})]),
+                        ([[""], ["T1", "T2"]], [frozenset({""}), frozenset({"T1", "T2"})])):
+        table = SimpleNamespace(arrow_column=lambda name, a=pa.array(items): a,
+                                columns={"typologies": sets})
+        sid, distinct = positioning._typology_sets(table, np.arange(2))
+        assert [distinct[i] for i in sid] == sets
+    joined = SimpleNamespace(arrow_column=lambda name: pa.array([["T2", "T1"], None, ["T1", "T2"],
+                                                                 []]),
+                             columns={"typologies": None})        # not read: the Arrow way
+    sid, distinct = positioning._typology_sets(joined, np.arange(4))
+    assert [distinct[i] for i in sid] == [frozenset({"T1", "T2"}), frozenset(),
+                                          frozenset({"T1", "T2"}), frozenset()]
+    assert len(distinct) == 2

@@ -155,6 +155,7 @@ def position_columns(pos: Positioning) -> dict[str, Any]:
     import pyarrow as pa
 
     from cotation.engine.scoring import hundredths_text
+    from cotation.info.codes import compact
 
     st, rows = pos.st, pos.rows
     pair = rows.pair
@@ -168,8 +169,13 @@ def position_columns(pos: Positioning) -> dict[str, Any]:
                  for w in pos.waiting_stats]
     above, size = np.asarray(pos.n_above, dtype=np.int64), np.asarray(pos.size, dtype=np.int64)
     scaled = (2 * above * 10_000 + size) // (2 * size)     # floor(share * 10^4 + 1/2)
-    shares, share_id = np.unique(scaled, return_inverse=True)
-    scores, score_id = np.unique(np.asarray(st.score, dtype=np.int64), return_inverse=True)
+    # distinct values and each row's among them, by counting (no sort of the rows: 0.7 s of
+    # np.unique's argsorts at 1M demandes)
+    shares, share_id = compact(scaled, 10_001)
+    score = np.asarray(st.score, dtype=np.int64)
+    low = int(score.min()) if len(score) else 0
+    scores, score_id = compact(score - low, int(score.max()) - low + 1 if len(score) else 1)
+    scores = scores + low
     communes = pa.array(st.commune, type=pa.string()).dictionary_encode()
     thresholds = pos.grid.delai_anormalement_long or {}
     limit = [None if t is None else thresholds.get(t) for t in rows.typologie_vocab]

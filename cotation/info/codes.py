@@ -14,6 +14,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from cotation.data.parallel import default_workers, sort_distinct
+
 __all__ = ["value_codes", "day_numbers", "months_between_days", "order_ranks", "EPOCH", "present",
            "compact", "sort_order", "group_starts"]
 
@@ -171,7 +173,7 @@ def sort_order(*keys: tuple[np.ndarray, int]) -> np.ndarray:
         packed |= values
     packed <<= idx_bits
     packed |= np.arange(n, dtype=np.int64)
-    packed.sort()
+    sort_distinct(packed, default_workers())        # distinct: the index in the low bits
     return packed & ((1 << idx_bits) - 1)
 
 

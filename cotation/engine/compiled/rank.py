@@ -23,17 +23,7 @@ from typing import Sequence
 
 import numpy as np
 
-from cotation.data.parallel import map_columns
-
-# Under this many keys one sort on one thread is as quick (2 cores, uint64 keys, min of 9,
-# one thread against two, 2026-12-06: 50,000 keys 2.1 / 1.8 ms, 100,000 4.6 / 3.4 ms,
-# 200,000 8.3 / 6.0 ms, 1M 51-59 / 32-41 ms, 3M 170-176 / 107-109 ms).
-SORT_PARALLEL_FROM = 150_000
-# At most this many sorted runs to merge: each doubling of the runs adds a merge level, a
-# linear pass (3M keys: 2 runs 12 ms, 4 runs 23, 8 runs 33, 16 runs 43). Here numpy sorts 3M
-# keys in 170 ms, so 4 runs on 4 threads take ≈66 ms and 16 on 16 ≈54; where numpy's sort is
-# several times quicker (a vectorised sort, ≈30 ms for 3M), 16 runs would lose and 4 break even.
-SORT_RUNS_MAX = 4
+from cotation.data.parallel import sort_distinct
 
 
 @dataclass
@@ -99,23 +89,6 @@ def value_field(values: np.ndarray, known: np.ndarray, direction: str, *,
         out[~known] = np.uint64(1) << np.uint64(bits)
         bits += 1
     return Field(out, bits)
-
-
-def sort_distinct(keys: np.ndarray, workers: int = 1) -> None:
-    """Sort ``keys`` (uint64, all distinct) in place, on up to ``workers`` threads (at most
-    :data:`SORT_RUNS_MAX`): each sorts one slice (numpy releases the interpreter lock there), then numpy's stable sort, a
-    timsort, merges the sorted runs (linear per level: 3M keys in two runs, 11-12 ms). That
-    last sort is a whole sort: the result is the sorted keys whatever the threads did, and
-    with distinct keys the only order there is."""
-    n = len(keys)
-    workers = max(1, min(workers, SORT_RUNS_MAX, n // (SORT_PARALLEL_FROM // 2)))
-    if workers == 1:
-        keys.sort()
-        return
-    bounds = [n * k // workers for k in range(workers + 1)]
-    map_columns(lambda k: keys[bounds[k]:bounds[k + 1]].sort(), range(workers), n, workers,
-                parallel_from=SORT_PARALLEL_FROM)
-    keys.sort(kind="stable")
 
 
 def dense_rank(fields: Sequence[Field], workers: int = 1) -> Field:
