@@ -418,3 +418,29 @@ def test_civil_dates_from_ordinals_are_pythons():
     births = [dt.date(2000, 2, 29), dt.date(2000, 3, 1), dt.date(1999, 2, 28), dt.date(1, 1, 1)]
     got = _ages(np.array([b.toordinal() for b in births] + [0], dtype=np.int64), today)
     assert got.tolist() == [24, 23, 25, 2023, -1]
+
+
+@pytest.mark.parametrize("rows", [0, 1, 5, 7, 64, 65])
+def test_the_csv_body_in_slices_is_the_body_in_one_piece(monkeypatch, rows):
+    # slices written on threads, then in order: the bytes of one write (slices made tiny,
+    # two workers asked for, so that small tables take the threads' path)
+    import io
+
+    import pyarrow.csv as pcsv
+
+    from cotation.cli import core
+
+    rng = np.random.default_rng(rows)
+    words = pa.array(["69123", "a b", "é", ""])
+    body = pa.table({"d": pa.DictionaryArray.from_arrays(pa.array(rng.integers(0, 4, rows)),
+                                                         words),
+                     "s": pa.array([f"x{i}" for i in range(rows)], pa.string()),
+                     "i": pa.array(rng.integers(-10**12, 10**12, rows))})
+    one = io.BytesIO()
+    pcsv.write_csv(body, one, pcsv.WriteOptions(include_header=False, quoting_style="none"))
+    monkeypatch.setenv("COTATION_WORKERS", "2")
+    for size in (1, 2, 3, 1 << 17):
+        monkeypatch.setattr(core, "CSV_SLICE_ROWS", size)
+        out = io.BytesIO()
+        core._write_csv_body(body, out)
+        assert out.getvalue() == one.getvalue(), size
