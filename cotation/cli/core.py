@@ -545,10 +545,11 @@ def _write_csv_columns(columns: dict[str, Any], out) -> None:
 
 
 # Rows of the CSV body written by one task: slices written on the column threads, then to the
-# file in order. 2.2M rows of `position` (17 columns, 325 MB): 1.06-1.17 s in one piece,
-# 0.61-0.74 s in slices of 256k rows on two threads; 458k rows of `score` (5 columns, 19 MB):
-# 27 ms, 21-24 ms in slices of 128k (2026-12-06, the same bytes).
-CSV_SLICE_ROWS = 1 << 17
+# file in order. 2.2M rows of `position` (16 columns, 325 MB) into a file, 2 cores, 4 rounds
+# (2026-12-06, the same bytes): one piece 879-943 ms; slices of 32k rows 481-646 ms, of 64k
+# 473-698 ms, of 128k 555-820 ms (larger slices, larger fresh buffers: more page faults).
+# 458k rows of `score` (5 columns, 19 MB): 27 ms in one piece, 23-27 ms in slices of 64k.
+CSV_SLICE_ROWS = 1 << 15
 
 
 def _write_csv_body(body, out) -> None:
