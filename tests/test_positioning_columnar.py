@@ -235,18 +235,18 @@ def test_typology_sets_keep_the_python_values_for_items_they_cannot_join():
     # an item holding the joining byte, or an empty item: the Python values are read
     import pyarrow as pa
 
-    from cotation.info import positioning
+    from cotation.info.codes import typology_sets
 
     for items, sets in (([["T1\x1fT2"], ["T1"]], [frozenset({"T1\x1fT2"}), frozenset({"T1"})]),
                         ([[""], ["T1", "T2"]], [frozenset({""}), frozenset({"T1", "T2"})])):
         table = SimpleNamespace(arrow_column=lambda name, a=pa.array(items): a,
                                 columns={"typologies": sets})
-        sid, distinct = positioning._typology_sets(table, np.arange(2))
+        sid, distinct = typology_sets(table, np.arange(2))
         assert [distinct[i] for i in sid] == sets
     joined = SimpleNamespace(arrow_column=lambda name: pa.array([["T2", "T1"], None, ["T1", "T2"],
                                                                  []]),
                              columns={"typologies": None})        # not read: the Arrow way
-    sid, distinct = positioning._typology_sets(joined, np.arange(4))
+    sid, distinct = typology_sets(joined, np.arange(4))
     assert [distinct[i] for i in sid] == [frozenset({"T1", "T2"}), frozenset(),
                                           frozenset({"T1", "T2"}), frozenset()]
     assert len(distinct) == 2

@@ -428,7 +428,7 @@ def test_the_csv_body_in_slices_is_the_body_in_one_piece(monkeypatch, rows):
 
     import pyarrow.csv as pcsv
 
-    from cotation.cli import core
+    from cotation.cli import outputs
 
     rng = np.random.default_rng(rows)
     words = pa.array(["69123", "a b", "é", ""])
@@ -440,7 +440,7 @@ def test_the_csv_body_in_slices_is_the_body_in_one_piece(monkeypatch, rows):
     pcsv.write_csv(body, one, pcsv.WriteOptions(include_header=False, quoting_style="none"))
     monkeypatch.setenv("COTATION_WORKERS", "2")
     for size in (1, 2, 3, 1 << 17):
-        monkeypatch.setattr(core, "CSV_SLICE_ROWS", size)
+        monkeypatch.setattr(outputs, "CSV_SLICE_ROWS", size)
         out = io.BytesIO()
-        core._write_csv_body(body, out)
+        outputs.write_csv_body(body, out)
         assert out.getvalue() == one.getvalue(), size

@@ -534,7 +534,8 @@ def _write_csv_columns(columns: dict[str, Any], out) -> None:
         w.writerow(names)
         body = _arrow_csv_body(columns) if n and len(names) > 1 else None
         if body is not None:
-            _write_csv_body(body, out)
+            from cotation.cli.outputs import write_csv_body
+            write_csv_body(body, out)
         else:
             cols = [c.to_pylist() if hasattr(c, "to_pylist") else
                     (c.tolist() if isinstance(c, np.ndarray) else c) for c in columns.values()]
@@ -542,48 +543,6 @@ def _write_csv_columns(columns: dict[str, Any], out) -> None:
                 w.writerow([c[i] for c in cols])
     finally:
         text.detach()   # leave ``out`` open for its owner, even after a failed write
-
-
-# Rows of the CSV body written by one task: slices written on the column threads, then to the
-# file in order. 2.2M rows of `position` (16 columns, 325 MB) into a file, 2 cores, 4 rounds
-# (2026-12-06, the same bytes): one piece 879-943 ms; slices of 32k rows 481-646 ms, of 64k
-# 473-698 ms, of 128k 555-820 ms (larger slices, larger fresh buffers: more page faults).
-# 458k rows of `score` (5 columns, 19 MB): 27 ms in one piece, 23-27 ms in slices of 64k.
-CSV_SLICE_ROWS = 1 << 15
-
-
-def _write_csv_body(body, out) -> None:
-    """``body`` (an Arrow table) as unquoted CSV lines without a header into ``out``: slices
-    of :data:`CSV_SLICE_ROWS` rows written by pyarrow on threads (it releases the
-    interpreter lock), each written to ``out`` in turn, a few slices ahead at most. A CSV
-    line does not depend on the others: the bytes are those of one write."""
-    import pyarrow as pa
-    import pyarrow.csv as pcsv
-    from collections import deque
-
-    from cotation.data.parallel import default_workers
-
-    options = pcsv.WriteOptions(include_header=False, quoting_style="none")
-    n = body.num_rows
-    workers = min(default_workers(), -(-n // CSV_SLICE_ROWS))
-    if workers <= 1 or n <= 2 * CSV_SLICE_ROWS:
-        pcsv.write_csv(body, out, options)
-        return
-
-    def piece(lo: int):
-        sink = pa.BufferOutputStream()
-        pcsv.write_csv(body.slice(lo, CSV_SLICE_ROWS), sink, options)
-        return sink.getvalue()
-
-    from concurrent.futures import ThreadPoolExecutor
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cotation-csv") as pool:
-        ahead: deque = deque()
-        for lo in range(0, n, CSV_SLICE_ROWS):
-            ahead.append(pool.submit(piece, lo))
-            if len(ahead) > 2 * workers:
-                out.write(ahead.popleft().result())
-        while ahead:
-            out.write(ahead.popleft().result())
 
 
 def cmd_explain(args) -> int:

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from cotation.data.parallel import default_workers, sort_distinct
 
 __all__ = ["value_codes", "day_numbers", "months_between_days", "order_ranks", "EPOCH", "present",
-           "compact", "sort_order", "group_starts"]
+           "compact", "sort_order", "group_starts", "arrow_column", "typology_sets"]
 
 EPOCH = dt.date(1970, 1, 1)
 _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError,
@@ -183,3 +183,45 @@ def group_starts(sorted_keys: np.ndarray) -> np.ndarray:
     if len(sorted_keys):
         np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=new[1:])
     return new
+
+
+def arrow_column(table: Any, name: str, kind: Any) -> Any | None:
+    """The table's checked Arrow array of ``name`` when it holds one of type ``kind``
+    (``kind(t)`` true), else None (the table's Python values are read then)."""
+    arr = table.arrow_column(name)
+    if arr is None:
+        return None
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return arr if kind(arr.type) else None
+
+
+def typology_sets(table: Any, rows: np.ndarray) -> tuple[np.ndarray, list[frozenset]]:
+    """The distinct sets of typologies of the demandes ``rows`` (none: the empty set), and
+    the index of each row's among them. From the Arrow column, each distinct list of items
+    is made a set once (a million rows: no Python object per row); the Python values
+    otherwise."""
+    set_ids: dict[frozenset, int] = {}
+    arr = arrow_column(table, "typologies",
+                        lambda t: pa.types.is_list(t) and pa.types.is_string(t.value_type))
+    if arr is not None:
+        sub = arr.take(pa.array(rows, pa.int64()))
+        items = pc.list_flatten(sub)
+        # the items joined by a byte no item holds (and no empty item: "" is the empty list)
+        if not (pc.any(pc.equal(items, "")).as_py() or
+                pc.any(pc.match_substring(items, _JOIN)).as_py()):
+            joined = pc.binary_join(sub, _JOIN).dictionary_encode()
+            texts = joined.dictionary.to_pylist()
+            remap = [set_ids.setdefault(frozenset(t.split(_JOIN)) if t else frozenset(),
+                                        len(set_ids)) for t in texts]
+            if joined.indices.null_count:           # a null list: no typologie
+                remap.append(set_ids.setdefault(frozenset(), len(set_ids)))
+            idx = pc.fill_null(joined.indices, len(texts)).to_numpy(zero_copy_only=False)
+            return np.asarray(remap, dtype=np.int64)[idx], list(set_ids)
+    typos = table.columns["typologies"]
+    sid = np.fromiter((set_ids.setdefault(typos[d] or frozenset(), len(set_ids))
+                       for d in rows.tolist()), dtype=np.int64, count=len(rows))
+    return sid, list(set_ids)
+
+
+_JOIN = "\x1f"

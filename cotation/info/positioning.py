@@ -324,60 +324,13 @@ class PeerRows:
         return len(self.pair)
 
 
-def _arrow_column(table: DemandeTable, name: str, kind: Any) -> Any | None:
-    """The table's checked Arrow array of ``name`` when it holds one of type ``kind``
-    (``kind(t)`` true), else None (the table's Python values are read then)."""
-    import pyarrow as pa
-
-    arr = table.arrow_column(name)
-    if arr is None:
-        return None
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    return arr if kind(arr.type) else None
-
-
-def _typology_sets(table: DemandeTable, rows: np.ndarray) -> tuple[np.ndarray, list[frozenset]]:
-    """The distinct sets of typologies of the demandes ``rows`` (none: the empty set), and
-    the index of each row's among them. From the Arrow column, each distinct list of items
-    is made a set once (a million rows: no Python object per row); the Python values
-    otherwise."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    set_ids: dict[frozenset, int] = {}
-    arr = _arrow_column(table, "typologies",
-                        lambda t: pa.types.is_list(t) and pa.types.is_string(t.value_type))
-    if arr is not None:
-        sub = arr.take(pa.array(rows, pa.int64()))
-        items = pc.list_flatten(sub)
-        # the items joined by a byte no item holds (and no empty item: "" is the empty list)
-        if not (pc.any(pc.equal(items, "")).as_py() or
-                pc.any(pc.match_substring(items, _JOIN)).as_py()):
-            joined = pc.binary_join(sub, _JOIN).dictionary_encode()
-            texts = joined.dictionary.to_pylist()
-            remap = [set_ids.setdefault(frozenset(t.split(_JOIN)) if t else frozenset(),
-                                        len(set_ids)) for t in texts]
-            if joined.indices.null_count:           # a null list: no typologie
-                remap.append(set_ids.setdefault(frozenset(), len(set_ids)))
-            idx = pc.fill_null(joined.indices, len(texts)).to_numpy(zero_copy_only=False)
-            return np.asarray(remap, dtype=np.int64)[idx], list(set_ids)
-    typos = table.columns["typologies"]
-    sid = np.fromiter((set_ids.setdefault(typos[d] or frozenset(), len(set_ids))
-                       for d in rows.tolist()), dtype=np.int64, count=len(rows))
-    return sid, list(set_ids)
-
-
-_JOIN = "\x1f"
-
-
 def peer_rows(st: ScoreTable, table: DemandeTable) -> PeerRows:
-    from cotation.info.codes import present
+    from cotation.info.codes import present, typology_sets
 
     rows_used = present(st.row, len(table))
     # Each distinct set of typologies is listed once (TYPOLOGIES order, then others sorted).
     sid_of = np.zeros(len(table), dtype=np.int64)
-    sid_of[rows_used], sets = _typology_sets(table, rows_used)
+    sid_of[rows_used], sets = typology_sets(table, rows_used)
     others = sorted({t for s in sets for t in s if t not in TYPOLOGIES})
     vocab = (*TYPOLOGIES, *others, None)
     code_of = {t: i for i, t in enumerate(vocab)}
@@ -484,12 +437,12 @@ class Positioning:
 def _row_codes(grid: ir.GridIR, st: ScoreTable, table: DemandeTable, rows: PeerRows
                ) -> dict[str, tuple[np.ndarray, list]]:
     """Per peer key, ``(codes per row, vocabulary)``: ``vocabulary[codes[i]]`` is row i's value."""
-    from cotation.info.codes import value_codes
-
     import pyarrow as pa
 
+    from cotation.info.codes import arrow_column, value_codes
+
     commune, communes = value_codes(st.commune)
-    arrow = _arrow_column(table, "est_mutation", pa.types.is_boolean)
+    arrow = arrow_column(table, "est_mutation", pa.types.is_boolean)
     mutation, mutations = value_codes(arrow if arrow is not None else table.columns["est_mutation"])
     return {
         "loc.commune": (commune[rows.pair], communes),
@@ -528,8 +481,8 @@ def position(grid: ir.GridIR, st: ScoreTable, table: DemandeTable,
     """
     import pyarrow as pa
 
-    from cotation.info.codes import (compact, day_numbers, group_starts, months_between_days,
-                                     order_ranks, present, sort_order)
+    from cotation.info.codes import (arrow_column, compact, day_numbers, group_starts,
+                                     months_between_days, order_ranks, present, sort_order)
 
     rows = peer_rows(st, table)
     n = len(rows)
@@ -662,7 +615,7 @@ def position(grid: ir.GridIR, st: ScoreTable, table: DemandeTable,
     delai = delai_of[rows.typologie_code].tolist()
     used = present(demande, len(table))
     months = np.zeros(len(table), dtype=np.int64)
-    depot = _arrow_column(table, "date_depot", pa.types.is_date32)
+    depot = arrow_column(table, "date_depot", pa.types.is_date32)
     if depot is None:
         depot = pa.array(table.columns["date_depot"], pa.date32())
     months[used] = months_between_days(day_numbers(depot.take(pa.array(used))), today)
