@@ -173,7 +173,7 @@ def test_interrupted_run_leaves_no_half_file(ws, capsys, monkeypatch):
     """Ctrl-C while the output is being written: exit 130, no output, no temporary file."""
     import cotation.cli.core as core
 
-    def interrupted(columns, out):
+    def interrupted(columns, out, **_options):
         out.write(b"numero_unique,commune\n")
         raise KeyboardInterrupt
 

@@ -426,7 +426,7 @@ def _score_read(args, grid, engine: str, loading: "KernelLoad | None", show,
         for name, value in (("grid_id", grid.ir.id), ("grid_version", grid.ir.version),
                             ("grid_hash", grid.source_hash), ("today", args.today.isoformat())):
             columns[name] = _strings([str(value)]).take(np.zeros(n, dtype=np.int64))
-    write_columns(columns, args.output)
+    write_columns(columns, args.output, workers=args.workers)
     show.phase(_("written"))
     print(_("{path}: {n} cotations of {demandes} demandes ({scope} in scope), grid {id} v{version}, "
             "today {today}, engine {engine}").format(
@@ -458,19 +458,20 @@ def _text_column(arrow: Any, objects: np.ndarray, rows: np.ndarray,
     return arrow.take(index[rows])
 
 
-def write_columns(columns: dict[str, list], path: str) -> None:
+def write_columns(columns: dict[str, list], path: str, *, workers: int | None = None) -> None:
     """Write result columns as CSV (or Parquet through sne_adapters), deterministically and
-    atomically (``-`` writes CSV to stdout)."""
+    atomically (``-`` writes CSV to stdout); ``workers``: threads of the CSV writer (default
+    :func:`~cotation.data.parallel.default_workers`)."""
     from cotation.cli.outputs import atomic_file
     if path == "-":
         raw = getattr(sys.stdout, "buffer", None)
         if raw is None:          # a text-only stream (an embedding application's)
             buf = io.BytesIO()
-            _write_csv_columns(columns, buf)
+            _write_csv_columns(columns, buf, workers=workers)
             sys.stdout.write(buf.getvalue().decode("utf-8"))
             return
         sys.stdout.flush()
-        _write_csv_columns(columns, raw)
+        _write_csv_columns(columns, raw, workers=workers)
         raw.flush()
         return
     with atomic_file(path) as tmp:
@@ -479,7 +480,7 @@ def write_columns(columns: dict[str, list], path: str) -> None:
             write_results(columns, tmp)
             return
         with open(tmp, "wb") as out:
-            _write_csv_columns(columns, out)
+            _write_csv_columns(columns, out, workers=workers)
 
 
 def _arrow_csv_body(columns: dict[str, Any]):
@@ -523,7 +524,7 @@ def _needs_quotes(text) -> bool:
     return False
 
 
-def _write_csv_columns(columns: dict[str, Any], out) -> None:
+def _write_csv_columns(columns: dict[str, Any], out, *, workers: int | None = None) -> None:
     """The columns as UTF-8 CSV into the binary stream ``out``: the header by ``csv``, the
     body by pyarrow straight from the arrays when no cell needs quotes, else by ``csv``."""
     names = list(columns)
@@ -535,7 +536,7 @@ def _write_csv_columns(columns: dict[str, Any], out) -> None:
         body = _arrow_csv_body(columns) if n and len(names) > 1 else None
         if body is not None:
             from cotation.cli.outputs import write_csv_body
-            write_csv_body(body, out)
+            write_csv_body(body, out, workers=workers)
         else:
             cols = [c.to_pylist() if hasattr(c, "to_pylist") else
                     (c.tolist() if isinstance(c, np.ndarray) else c) for c in columns.values()]
