@@ -2,8 +2,8 @@
 
 Arrow compute functions and numpy release the GIL on large arrays, so independent columns
 checked or encoded on a few threads run in parallel on as many cores, and so do the slices of
-a large sort (:func:`sort_distinct`). ``COTATION_WORKERS``
-(or the ``workers`` arguments) caps them; the default is the CPUs this process may run on.
+a large sort (:func:`sort_distinct`). ``COTATION_WORKERS`` (or the ``workers`` arguments)
+caps them; the default is the CPUs this process may run on.
 """
 from __future__ import annotations
 
