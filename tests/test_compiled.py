@@ -280,6 +280,25 @@ def test_sort_distinct_is_a_sort(keys, workers):
     assert arr.tolist() == sorted(keys)
 
 
+def test_keys_nearly_in_order_are_told_and_sorted():
+    # locally shuffled keys and a few sorted runs go to the timsort alone; random ones not;
+    # every way gives the sorted keys
+    from cotation.data.parallel import nearly_sorted, sort_distinct
+    rng = np.random.default_rng(5)
+    n = 200_000
+    base = np.arange(n, dtype=np.int64) * 16
+    local = base + rng.integers(0, 40, n) * 16 + (np.arange(n) % 16)   # moved by < 3 places
+    runs = np.concatenate([base[n // 2:], base[:n // 2] + 1])          # two sorted runs
+    shuffled = rng.permutation(base)
+    for keys, near in ((base, True), (local, True), (runs, True), (shuffled, False),
+                       (base[:1000], False)):
+        assert nearly_sorted(keys) is near
+        for workers in (1, 2, 3):
+            got = keys.copy()
+            sort_distinct(got, workers)
+            assert np.array_equal(got, np.sort(keys))
+
+
 def test_ranks_on_threads_are_the_ranks_on_one():
     # above the threshold the sorts of ranking run on threads: same ranks and dense ranks
     from cotation.data.parallel import SORT_PARALLEL_FROM

@@ -73,8 +73,14 @@ def sort_distinct(keys: np.ndarray, workers: int = 1) -> None:
     one slice (numpy releases the interpreter lock there), then numpy's stable sort, a
     timsort, merges the sorted runs (linear per level: 3M keys in two runs, 11-12 ms). That
     last sort is a whole sort: the result is the sorted keys whatever the threads did, and
-    with distinct keys the only order there is."""
+    with distinct keys the only order there is. Keys already nearly in order
+    (:func:`nearly_sorted`) go to the timsort alone: 2.2M keys of ``position`` (rows by
+    demande, cells within each), 1-13 ms against 118 ms for numpy's default sort and 56 ms
+    on two threads (2026-12-06)."""
     n = len(keys)
+    if nearly_sorted(keys):
+        keys.sort(kind="stable")     # a timsort: near-linear on keys nearly in order
+        return
     workers = max(1, min(workers, SORT_RUNS_MAX, n // (SORT_PARALLEL_FROM // 2)))
     if workers == 1:
         keys.sort()
@@ -83,3 +89,28 @@ def sort_distinct(keys: np.ndarray, workers: int = 1) -> None:
     map_columns(lambda k: keys[bounds[k]:bounds[k + 1]].sort(), range(workers), n, workers,
                 parallel_from=SORT_PARALLEL_FROM)
     keys.sort(kind="stable")
+
+
+# Near order (:func:`nearly_sorted`): a key is late when it is below a key this many places
+# before it or more; looked at on every ``_STRIDE``-th key.
+_LAG = 64
+_STRIDE = 8
+
+
+def nearly_sorted(keys: np.ndarray) -> bool:
+    """Whether a timsort would sort ``keys`` in about linear time: they are nearly in
+    ascending order, either locally (among every :data:`_STRIDE`-th key, at most one in
+    eight below a key :data:`_LAG` places or more before it) or in long runs (at most one
+    key in eight below the one before it). Keys in random order fail both (2.2M keys of
+    `position`: the rows by demande, then by cell within a demande, pass the first; a few
+    sorted runs pass the second). One pass over an eighth of the keys, then one over all
+    (2.2M keys: ≈1.3 ms and ≈3 ms); False under 65,536 keys, where sorting costs little."""
+    n = len(keys)
+    if n < _LAG * 1024:
+        return False
+    sample = keys[::_STRIDE]
+    lag = _LAG // _STRIDE
+    if int(np.count_nonzero(sample[lag:] < np.maximum.accumulate(sample)[:-lag])) * 8 \
+            <= len(sample):
+        return True
+    return bool(np.count_nonzero(keys[1:] < keys[:-1]) * 8 <= n)
