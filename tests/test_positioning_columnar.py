@@ -250,3 +250,27 @@ def test_typology_sets_keep_the_python_values_for_items_they_cannot_join():
     assert [distinct[i] for i in sid] == [frozenset({"T1", "T2"}), frozenset(),
                                           frozenset({"T1", "T2"}), frozenset()]
     assert len(distinct) == 2
+
+
+def test_levels_on_threads_give_the_positions_of_one_thread(monkeypatch):
+    # above LEVELS_PARALLEL_FROM rows the peer levels are worked out on threads
+    from pathlib import Path
+
+    from cotation.data.synth import generate_demandes
+    from cotation.engine import score
+    from cotation.grid import load_grid
+    from cotation.info import positioning
+
+    grid = load_grid(Path(__file__).resolve().parents[1] / "grids" / "lyon-metropole.yaml").ir
+    today = dt.date(2025, 6, 30)
+    table = generate_demandes(500, seed=3, today=today, territories=[grid.communes])
+    st = score(grid, table, today, engine="compiled")
+    monkeypatch.setenv("COTATION_WORKERS", "1")
+    one = positioning.position(grid, st, table, None, today)
+    monkeypatch.setenv("COTATION_WORKERS", "3")
+    monkeypatch.setattr(positioning, "LEVELS_PARALLEL_FROM", 0)
+    many = positioning.position(grid, st, table, None, today)
+    assert len(positioning.peer_levels(grid)) > 1
+    for f in ("level", "rank", "size", "n_above", "rep_row", "cell_id"):
+        assert np.array_equal(getattr(one, f), getattr(many, f)), f
+    assert one.cell_values == many.cell_values and one.cells == many.cells
