@@ -125,15 +125,30 @@ def _python_values(kind: Kind | None, arr: Any) -> list:
         return [values[i] for i in idx.tolist()]
     if kind not in (Kind.CODESET, Kind.COMMUNES):
         return arr.to_pylist()
-    empty = empty_value(kind)
     if len(arr) == 0:
         return []
-    joined = pc.binary_join(arr, "\x1f").dictionary_encode()
+    distinct, idx = distinct_lists(kind, arr)
+    return [distinct[i] for i in idx.tolist()]
+
+
+# Joins the items of a list cell into one text (:func:`distinct_lists`).
+LIST_JOIN = "\x1f"
+
+
+def distinct_lists(kind: Kind, arr: Any) -> tuple[list, Any]:
+    """The distinct cells of a ``list<string>`` column of ``kind`` (sets of codes: frozensets;
+    localisations: tuples), each made once, then the empty value standing for null lists;
+    and the index of each row's cell among them (a numpy array). Cells are told apart by
+    their items joined with :data:`LIST_JOIN` (an item holding that byte, or an empty item,
+    is not told apart: the boundary lets neither through)."""
+    import pyarrow.compute as pc
+    empty = empty_value(kind)
+    joined = pc.binary_join(arr, LIST_JOIN).dictionary_encode()
     make = frozenset if kind is Kind.CODESET else tuple
-    distinct = [make(t.split("\x1f")) if t else empty for t in joined.dictionary.to_pylist()]
+    distinct = [make(t.split(LIST_JOIN)) if t else empty for t in joined.dictionary.to_pylist()]
     distinct.append(empty)                 # null lists
     idx = pc.fill_null(joined.indices, len(distinct) - 1).to_numpy(zero_copy_only=False)
-    return [distinct[i] for i in idx.tolist()]
+    return distinct, idx
 
 
 class LineNumbers(Sequence):

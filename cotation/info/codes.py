@@ -201,27 +201,23 @@ def typology_sets(table: Any, rows: np.ndarray) -> tuple[np.ndarray, list[frozen
     the index of each row's among them. From the Arrow column, each distinct list of items
     is made a set once (a million rows: no Python object per row); the Python values
     otherwise."""
+    from cotation.data.schema import Kind
+    from cotation.data.table import LIST_JOIN, distinct_lists
+
     set_ids: dict[frozenset, int] = {}
     arr = arrow_column(table, "typologies",
                         lambda t: pa.types.is_list(t) and pa.types.is_string(t.value_type))
     if arr is not None:
         sub = arr.take(pa.array(rows, pa.int64()))
         items = pc.list_flatten(sub)
-        # the items joined by a byte no item holds (and no empty item: "" is the empty list)
+        # the items told apart once joined: none holds the joining byte, none is empty
         if not (pc.any(pc.equal(items, "")).as_py() or
-                pc.any(pc.match_substring(items, _JOIN)).as_py()):
-            joined = pc.binary_join(sub, _JOIN).dictionary_encode()
-            texts = joined.dictionary.to_pylist()
-            remap = [set_ids.setdefault(frozenset(t.split(_JOIN)) if t else frozenset(),
-                                        len(set_ids)) for t in texts]
-            if joined.indices.null_count:           # a null list: no typologie
-                remap.append(set_ids.setdefault(frozenset(), len(set_ids)))
-            idx = pc.fill_null(joined.indices, len(texts)).to_numpy(zero_copy_only=False)
-            return np.asarray(remap, dtype=np.int64)[idx], list(set_ids)
+                pc.any(pc.match_substring(items, LIST_JOIN)).as_py()):
+            sets, idx = distinct_lists(Kind.CODESET, sub)
+            remap = np.asarray([set_ids.setdefault(s, len(set_ids)) for s in sets], np.int64)
+            return remap[idx], list(set_ids)
     typos = table.columns["typologies"]
     sid = np.fromiter((set_ids.setdefault(typos[d] or frozenset(), len(set_ids))
                        for d in rows.tolist()), dtype=np.int64, count=len(rows))
     return sid, list(set_ids)
 
-
-_JOIN = "\x1f"
