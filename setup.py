@@ -2,8 +2,8 @@
 
 Everything else is in ``pyproject.toml``. The examples stay at the top of the repository, where
 the README's quick start uses them from a clone; here they are mapped to the packages
-``cotation._examples.grids``, ``.data`` and ``.flux``, so that ``cotation examples DIR`` copies
-them out of an installed wheel with ``importlib.resources``.
+``cotation._examples.grids``, ``.data``, ``.flux`` and ``.offres``, so that ``cotation examples
+DIR`` copies them out of an installed wheel with ``importlib.resources``.
 """
 from setuptools import find_packages, setup
 
@@ -12,6 +12,7 @@ EXAMPLES = {
     "cotation._examples.grids.broken": "grids/broken",
     "cotation._examples.data": "examples/data",
     "cotation._examples.flux": "examples/flux",
+    "cotation._examples.offres": "examples/offres",
 }
 
 setup(

@@ -186,6 +186,17 @@ def test_cli_outputs_are_deterministic(files, tmp_path):
     html = (tmp_path / "a" / "rapport.html").read_text(encoding="utf-8")
     assert "size: A4" in html and "<svg" in html and "<script" not in html
     assert json.loads((tmp_path / "a" / "summary.json").read_text())["rang"]["deciles"][0] == 2
+    # Parquet keeps the types: dates as dates, counts as integers, shares as numbers
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    att = pq.read_table(tmp_path / "a" / "attributions.parquet")
+    assert att.schema.field("date_attribution").type == pa.date32()
+    assert att.column("date_attribution").to_pylist()[0] == dt.date(2024, 12, 1)
+    assert att.schema.field("anciennete_mois").type == pa.int64()
+    wait = pq.read_table(tmp_path / "a" / "bien_classees_en_attente.parquet")
+    assert wait.schema.field("date_depot").type == pa.date32()
+    assert wait.schema.field("score").type == pa.float64()
+    assert "2024-12-01" in (tmp_path / "a" / "attributions.csv").read_text(encoding="utf-8")
 
 
 def test_cli_errors(files, tmp_path, capsys):

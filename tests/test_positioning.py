@@ -303,6 +303,23 @@ def test_position_cli(grid, tmp_path):
     first = out.read_bytes()
     assert main(args) == 0
     assert out.read_bytes() == first
+    # Parquet: the same values, with numbers as numbers and the flag as a boolean
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    pq_out = tmp_path / "pos.parquet"
+    assert main(args[:-3] + [str(pq_out), "--engine", "interpreter"]) == 0
+    t = pq.read_table(pq_out)
+    types = {f.name: f.type for f in t.schema}
+    assert (types["score"], types["share_above"], types["waiting_mean_days"],
+            types["delai_anormalement_long"], types["rank"], types["commune"]) == \
+        (pa.float64(), pa.float64(), pa.float64(), pa.bool_(), pa.int64(), pa.string())
+    p = {(x["numero_unique"], x["commune"], x["typologie"]): x for x in t.to_pylist()}
+    p1 = p[("D1", A, "T2")]
+    assert (p1["score"], p1["rank"], p1["share_above"], p1["waiting_mean_days"],
+            p1["waiting_median_months"], p1["delai_anormalement_long"]) == \
+        (10.0, 3, 0.6667, 254.0, 12.0, True)
+    assert p[("D8", B, "T5")]["delai_anormalement_long"] is None
+    assert list(p) == list(r)
 
 
 # ----------------------------------------------------------------------------- properties

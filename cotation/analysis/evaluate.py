@@ -283,7 +283,7 @@ def evaluate(grid: ir.GridIR, stock: DemandeTable, attributed: DemandeTable,
 
 def _attr_row(rows: dict, a: dict, i: int, r: int, pool: DemandeTable, day: dt.date) -> None:
     rows["numero_unique"].append(a["numero_unique"][i])
-    rows["date_attribution"].append(day.isoformat())
+    rows["date_attribution"].append(day)
     for name in ("commune", "typologie", "financement", "reservataire", "qpv"):
         rows[name].append(a[name][i])
     rows["anciennete_mois"].append(months_between(pool.columns["date_depot"][r], day))
@@ -341,7 +341,7 @@ def _waiting(grid: ir.GridIR, scorer: DayScorer, pool: DemandeTable, depot: np.n
         out["candidats"].append(int(size[q]))
         out["part"].append(round((int(rank[q]) - 1) / int(size[q]), 4))
         out["decile"].append(int(dec[q]))
-        out["date_depot"].append(sub.columns["date_depot"][row].isoformat())
+        out["date_depot"].append(sub.columns["date_depot"][row])
         out["anciennete_mois"].append(months_between(sub.columns["date_depot"][row], end))
         out["delai_anormalement_long"].append(delai_for(grid, t, params.delai_mois))
         out["criteres"].append("|".join(grid.criteria[j].id for j in range(k)

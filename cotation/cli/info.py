@@ -136,9 +136,8 @@ def cmd_position(args) -> int:
     st = pos.st
     n = len(pos)
     columns = position_columns(pos)
-    if args.output.lower().endswith(".parquet"):     # typed from Python values there
-        columns = {k: v.to_pylist() if hasattr(v, "to_pylist") else v.tolist()
-                   for k, v in columns.items()}
+    if args.output.lower().endswith(".parquet"):
+        columns = typed_position_columns(columns)
     write_columns(columns, args.output)
     print(_("{path}: {n} rows ({cotations} cotations of {demandes} demandes), grid {id} v{version}, "
             "today {today}").format(path=args.output, n=n, cotations=len(st),
@@ -204,6 +203,37 @@ def position_columns(pos: Positioning) -> dict[str, Any]:
         "delai_anormalement_long": coded(["", "false", "true"], depasse),
         "waiting_cell_key": coded([w.key for w in pos.waiting_stats], wid),
     }
+
+
+# the columns of ``cotation position`` that are not text, by their Parquet type (CSV writes the
+# text forms of ``position_columns``; Parquet keeps numbers as numbers, booleans as booleans)
+_POSITION_TYPES = {"score": "float64", "share_above": "float64", "waiting_mean_days": "float64",
+                   "waiting_median_days": "float64", "waiting_mean_months": "float64",
+                   "waiting_median_months": "float64", "delai_anormalement_long": "bool"}
+
+
+def typed_position_columns(columns: dict[str, Any]) -> dict[str, Any]:
+    """The columns of :func:`position_columns` as typed Arrow arrays for Parquet: the text
+    columns decoded to plain strings, the numbers and the flag parsed from their text (each
+    distinct text once: the dictionary is parsed, then taken by the rows' indices; an empty
+    text is a null)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    out: dict[str, Any] = {}
+    for name, col in columns.items():
+        if isinstance(col, np.ndarray):
+            out[name] = pa.array(col)
+        elif not pa.types.is_dictionary(col.type):
+            out[name] = col
+        else:
+            values = col.dictionary
+            typ = _POSITION_TYPES.get(name)
+            if typ is not None:
+                values = pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()),
+                                    values).cast(typ)
+            out[name] = values.take(col.indices)
+    return out
 
 
 def read_commune_names(path: str) -> dict[str, str]:
