@@ -9,6 +9,7 @@ import datetime as dt
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.csv  # noqa: F401 - pa.csv in the Parquet tests
 import pytest
 from hypothesis import given, settings, strategies as st
 
@@ -299,3 +300,33 @@ def test_rows_repeating_a_code_are_found_by_the_running_sums():
     assert _repeated(np.array([0, 70]), np.full(70, 63), 1).tolist() == [True]     # wraps
     assert _repeated(np.array([0, 64]), np.arange(64), 1).tolist() == [False]
     assert _repeated(np.array([0, 2, 4]), np.array([1, 200, 200, 200]), 2).tolist() == [False, True]
+
+
+def test_a_parquet_column_of_an_unreadable_type_is_an_input_error(tmp_path, capsys):
+    """A struct where a date is expected: exit 1 with one located line (it was exit 3, an
+    internal error), for the demandes and for the attributions."""
+    import pyarrow.parquet as pq
+
+    from cotation.cli import main
+    from cotation.data.canonical import (UnreadableColumnError, read_attributions_parquet,
+                                         read_canonical_parquet)
+    from _support import ROOT
+    table = pa.csv.read_csv(ROOT / "examples/data/demandes.csv").slice(0, 5)
+    table = table.set_column(table.column_names.index("date_depot"), "date_depot",
+                             pa.array([{"a": 1}] * 5))
+    path = tmp_path / "struct.parquet"
+    pq.write_table(table, path)
+    with pytest.raises(UnreadableColumnError, match=r"struct\.parquet:1: .*date_depot"):
+        read_canonical_parquet(path)
+    for command in (["score", str(ROOT / "grids/lyon-metropole.yaml"), str(path), "--today",
+                     "2025-06-30", "-o", str(tmp_path / "s.csv")],
+                    ["convert", str(path), "-o", str(tmp_path / "c.csv")]):
+        assert main(command) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "struct.parquet:1:" in err[0] and "date_depot" in err[0], err
+    att = pa.csv.read_csv(ROOT / "examples/data/attributions.csv").slice(0, 5)
+    att = att.set_column(att.column_names.index("date_attribution"), "date_attribution",
+                         pa.array([{"a": 1}] * 5))
+    pq.write_table(att, tmp_path / "att.parquet")
+    with pytest.raises(UnreadableColumnError, match=r"att\.parquet:1: .*date_attribution"):
+        read_attributions_parquet(tmp_path / "att.parquet")

@@ -232,7 +232,8 @@ def column_cells(name: str, col: Column | None, arr: pa.Array) -> _Cells:
     try:
         return _Cells(arr.cast(pa.string()).fill_null(""))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        raise SourceTypeError(f"column {name}: values of type {t} cannot be read") from None
+        raise SourceTypeError(_("column {name}: values of type {type} cannot be read")
+                              .format(name=name, type=t)) from None
 
 
 def _what(col: Column) -> str:

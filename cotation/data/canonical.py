@@ -26,7 +26,7 @@ from cotation.data.table import (
 )
 from cotation.data.values import MULTI_SEPARATOR, ValueParseError, parse_cell
 
-from cotation.data.arrow import records_from_arrow
+from cotation.data.arrow import SourceTypeError, records_from_arrow
 from cotation.data.build import AdapterResult, build_table, check_records, of_type
 from cotation.data.split import Records, file_bytes, odd_reason, split_records
 from cotation.data.vector import FieldSpec, canonical_sets
@@ -139,11 +139,19 @@ def records_to_result(records: Records, *, source: str, strict: bool, fast: bool
 
 # ----------------------------------------------------------------------------- Parquet
 
+class UnreadableColumnError(ValueError):
+    """A column of a Parquet file whose type no canonical column can be read from (a struct,
+    a map, a binary…): the whole file is refused, located at its header (``path:1``)."""
+
+
 def read_canonical_parquet(path: str | Path, *, strict: bool = False,
                            fast: bool = True) -> AdapterResult:
     import pyarrow.parquet as pq        # here: reading CSV does not pay for its import
-    return read_arrow_table(pq.read_table(path), source=str(path), strict=strict, fast=fast,
-                            fmt="parquet")
+    try:
+        return read_arrow_table(pq.read_table(path), source=str(path), strict=strict,
+                                fast=fast, fmt="parquet")
+    except SourceTypeError as exc:
+        raise UnreadableColumnError(f"{path}:1: {exc}") from None
 
 
 def read_arrow_table(table: pa.Table, *, source: str, strict: bool = False, fast: bool = True,
@@ -249,8 +257,11 @@ def read_attributions_parquet(path: str | Path, *, strict: bool = False, fast: b
     table = pq.read_table(path)
     header = [str(h) for h in table.column_names]
     check_columns(header, _ATTRIBUTION_REQUIRED, source)
-    cells = records_from_arrow(table.select([h for h in header if h in ATTRIBUTION_FIELDS]),
-                               ATTRIBUTION_FIELDS)
+    try:
+        cells = records_from_arrow(table.select([h for h in header if h in ATTRIBUTION_FIELDS]),
+                                   ATTRIBUTION_FIELDS)
+    except SourceTypeError as exc:
+        raise UnreadableColumnError(f"{source}:1: {exc}") from None
     return _attributions(cells.records, source, strict=strict, fast=fast,
                          pre_rejects=cells.rejects)
 

@@ -9,6 +9,7 @@ import pytest
 from cotation.cli import main
 
 DATA = Path(__file__).parent / "data"
+EXAMPLES_FLUX = Path(__file__).resolve().parents[2] / "examples" / "flux"
 
 
 def _inputs(d: Path) -> list[str]:
@@ -98,7 +99,7 @@ def test_bad_input_exit_code_and_location(monkeypatch, gen, tmp_path, capsys):
 
 
 def test_stock_command_reports_paca_totals(capsys):
-    assert main(["flux", "stock", "--table", str(DATA / "paca_2023_etat_reservations.csv"), "--flux", "268"]) == 1
+    assert main(["flux", "stock", "--table", str(EXAMPLES_FLUX / "paca_2023_etat_reservations.csv"), "--flux", "268"]) == 1
     out = capsys.readouterr()
     doc = json.loads(out.out)
     assert doc["cibles"] == {"A": 100, "B": 138, "C": 30, "BAILLEUR": 0}

@@ -8,10 +8,12 @@ from pathlib import Path
 from cotation.cli import main
 
 DATA = Path(__file__).parent / "data"
+# the deadlines example is shipped with the flux examples (examples/flux/README.md runs it)
+DELAIS = Path(__file__).resolve().parents[2] / "examples" / "flux" / "delais"
 
 
 def _bilan(name: str, out: Path) -> Path:
-    d = DATA / name
+    d = DELAIS if name == "delais" else DATA / name
     assert main(["flux", "bilan", "--logements", str(d / "logements.csv"), "--conventions", str(d / "conventions.yaml"),
                  "--evenements", str(d / "evenements.csv"), "--year", "2025", "--today", "2025-06-20",
                  "-o", str(out)]) == 0

@@ -2,7 +2,7 @@
 
 Occitanie 2023: 5 jours ouvrés, 10 jours calendaires (one month's notice), 1 mois (three
 months' notice), 3 mois before a mise en service; PACA 2023: the DDETS 13 validates within
-5 days, one month to designate. Data: ``tests/flux/data/delais`` (figures copied from the seeds).
+5 days, one month to designate. Data: ``examples/flux/delais`` (figures copied from the seeds; shipped as an example).
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from cotation.flux.delays import add_months, deadline, derive_defaults, is_worki
 from cotation.flux.inputs import read_evenements, read_logements
 from cotation.flux.model import Delai
 
-D = Path(__file__).parent / "data" / "delais"
+D = Path(__file__).resolve().parents[2] / "examples" / "flux" / "delais"
 ARGS = ["--logements", str(D / "logements.csv"), "--conventions", str(D / "conventions.yaml"),
         "--evenements", str(D / "evenements.csv")]
 

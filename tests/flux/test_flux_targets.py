@@ -15,6 +15,7 @@ from cotation.flux.rounding import largest_remainder
 from cotation.flux.targets import Cell, Party, simple_targets, targets_from_cells
 
 DATA = Path(__file__).parent / "data"
+EXAMPLES_FLUX = Path(__file__).resolve().parents[2] / "examples" / "flux"
 TYPES_A = {"EP": "ETAT_PRIO", "EA": "ETAT_AGENTS", "AL": "ACTION_LOGEMENT", "C": "COLLECTIVITE",
            "D": "COLLECTIVITE"}
 PCT_A = {"EP": 25, "EA": 5, "AL": 35, "C": 12, "D": 3}
@@ -56,7 +57,7 @@ def test_ush_slide_examples():
 
 
 def test_seed_paca_2023_tables_and_targets():
-    tables = {t.reservataire: t for t in read_reservation_tables(DATA / "paca_2023_etat_reservations.csv")}
+    tables = {t.reservataire: t for t in read_reservation_tables(EXAMPLES_FLUX / "paca_2023_etat_reservations.csv")}
     totals = {k: t.total for k, t in tables.items()}
     assert totals == {"A": 2000, "B": 2760, "C": 607} and sum(totals.values()) == 5367
     shares = strict_share(totals)
@@ -64,7 +65,7 @@ def test_seed_paca_2023_tables_and_targets():
 
 
 def test_seed_paca_2023_inconsistent_totals_are_reported_not_fixed():
-    tables = {t.reservataire: t for t in read_reservation_tables(DATA / "paca_2023_etat_reservations.csv")}
+    tables = {t.reservataire: t for t in read_reservation_tables(EXAMPLES_FLUX / "paca_2023_etat_reservations.csv")}
     found = {k: [(i.context["kind"], i.context["label"], i.context["calcule"], i.context["indique"])
                  for i in check_totals(t)] for k, t in tables.items()}
     assert found["A"] == []
