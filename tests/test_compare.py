@@ -233,6 +233,31 @@ def test_overrides_are_validated_like_a_grid(data):
         parse_set("criteria.dalo.points")
 
 
+@pytest.mark.parametrize("value, refused", [
+    ("&a [ *a, *a ]", "aliases"),                       # a recursive value
+    ("[*x]", "aliases"),
+    ("[" * 5000, "nested"),                             # was a RecursionError
+    ("x" * 20_000, "longer"),
+])
+def test_a_set_value_is_one_small_yaml_value(value, refused):
+    with pytest.raises(VariantError, match=refused):
+        parse_set("B:criteria.dalo.label=" + value)
+
+
+def test_set_values_yaml_cannot_construct_are_checked_by_the_grid(data):
+    # 2024-02-30 looks like a date but is none, 5,000 digits are more than int() reads: both
+    # were internal errors; they reach the grid's checks as text, which locate them
+    assert parse_set("B:grid.effective_from=2024-02-30")[1].value == "2024-02-30"
+    with pytest.raises(GridError) as exc:
+        load_with_overrides(data["a"], [parse_set("B:grid.effective_from=2024-02-30")[1]])
+    assert "2024-02-30" in str(exc.value.diagnostics[0])
+    with pytest.raises(GridError) as exc:
+        load_with_overrides(data["a"], [parse_set("B:criteria.dalo.points=" + "9" * 5000)[1]])
+    assert exc.value.diagnostics[0].code == "number-out-of-range"
+    assert parse_set("B:criteria.dalo.points=300")[1].value == 300
+    assert parse_set("B:grid.territory.communes=[69123, '69266']")[1].value == [69123, "69266"]
+
+
 def test_cli_user_mistakes_exit_codes(data, tmp_path, capsys):
     base = [str(data["a"]), str(data["b"]), str(data["demandes"]), "--today", "2025-06-30",
             "-o", str(tmp_path / "o")]

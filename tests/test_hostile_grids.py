@@ -74,6 +74,13 @@ HOSTILE = {  # name: (text, diagnostic code, the text whose last line the diagno
     "parameter-400-digits": (MINIMAL + "parameters:\n  seuil: " + "9" * 400 + "\n",
                              "number-out-of-range", "seuil"),
     "parameter-today": (MINIMAL + "parameters:\n  today: 1\n", "duplicate-id", "today"),
+    # beyond Python's 4,300 digits of int(): refused as a number, not an internal error
+    "literal-5000-digits": (_with_criterion(points='"' + "9" * 5000 + '"'),
+                            "number-out-of-range", "points:"),
+    "yaml-int-5000-digits": (_with_criterion(points="9" * 5000), "number-out-of-range",
+                             "points:"),
+    "yaml-int-minus-5000-digits": (MINIMAL + "parameters:\n  seuil: -" + "9" * 5000 + "\n",
+                                   "number-out-of-range", "seuil"),
     # hostile structure
     "billion-laughs": (LAUGHS + MINIMAL, "yaml-alias", "l0:"),
     "recursive-alias": ("x: &r [*r]\n" + MINIMAL, "yaml-alias", "x:"),
@@ -113,6 +120,7 @@ def test_hostile_grid_is_refused_quickly_with_a_located_error(name):
     d = next(d for d in diags if d.code == code)
     assert d.span.file == f"{name}.yaml" and d.span.line == line, str(d)
     assert "\n" not in d.format()
+    assert len(d.format()) < 400, d.format()      # a long value is shortened in the message
 
 
 def test_grid_file_size_limit_is_configurable(tmp_path, monkeypatch):

@@ -69,14 +69,48 @@ def parse_set(spec: str) -> tuple[str, Override]:
     if not sep or not key:
         raise VariantError(_("--set '{spec}': expected [A:|B:]path=value, for example "
                              "B:criteria.dalo.points=100").format(spec=spec))
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
-        value = raw
+    value = _set_value(spec, raw)
     parts = tuple(key.split("."))
     if any(not p for p in parts):
         raise VariantError(_("--set '{spec}': malformed path '{key}' (empty part)").format(spec=spec, key=key))
     return target, Override(parts, value, f"--set {spec}")
+
+
+# a --set value is one small YAML value: no anchors or aliases, a bounded nesting and length
+MAX_SET_VALUE_CHARS = 10_000
+MAX_SET_VALUE_DEPTH = 20
+
+
+def _set_value(spec: str, raw: str) -> Any:
+    """The value of ``--set path=raw`` read as YAML (``300`` a number, ``true`` a boolean,
+    ``[a, b]`` a list), else the text itself (also for what YAML cannot construct, such as
+    ``2024-02-30``: the grid's own checks then say what is wrong with it). Anchors, aliases,
+    deep nesting and very long values are refused (VariantError), as in a grid file."""
+    if not raw.strip():
+        return ""
+    if len(raw) > MAX_SET_VALUE_CHARS:
+        raise VariantError(_("--set '{spec}': the value is longer than {n} characters").format(
+            spec=spec[:60] + "…", n=MAX_SET_VALUE_CHARS))
+    depth = 0
+    try:
+        for event in yaml.parse(raw, Loader=yaml.SafeLoader):   # events: no recursion
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                raise VariantError(_("--set '{spec}': anchors and aliases (& and *) are not "
+                                     "allowed in a value").format(spec=spec[:80]))
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_SET_VALUE_DEPTH:
+                    raise VariantError(_("--set '{spec}': the value is nested more than {n} "
+                                         "levels deep").format(spec=spec[:60] + "…",
+                                                               n=MAX_SET_VALUE_DEPTH))
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return raw
+    try:
+        return yaml.safe_load(raw)
+    except (yaml.YAMLError, ValueError, OverflowError):
+        return raw
 
 
 def _did_you_mean(hint: list[str]) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 from cotation.grid.diagnostics import Message, Span, msg
-from cotation.i18n import N_
+from cotation.i18n import N_, _
 from cotation.data.schema import Kind
 
 # ------------------------------------------------------------------------ numbers of a grid
@@ -33,7 +33,14 @@ MAX_CRITERIA_AND_GROUPS = 4000
 def number_problem(value: Any, limit: float) -> "Message | None":
     """Why ``value`` cannot be honoured as a grid number within ±``limit`` (None when it can)."""
     if isinstance(value, str) and value.isdigit():
+        if len(value.lstrip("0")) > 30:   # beyond any limit; int() refuses over 4,300 digits
+            return msg("the number {value} is beyond the limit of ±{limit}", value=_short(value),
+                       limit=_short(limit))
         value = int(value)  # a whole literal is compared exactly: 2^53 + 1 is beyond 2^53
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 100:
+        return msg("the number {value} is beyond the limit of ±{limit}",
+                   value=f"{'-' if value < 0 else ''}2^{value.bit_length() - 1}…",
+                   limit=_short(limit))
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > limit:
         return msg("the number {value} is beyond the limit of ±{limit}", value=_short(value), limit=_short(limit))
     try:
@@ -50,7 +57,13 @@ def number_problem(value: Any, limit: float) -> "Message | None":
 
 def _short(value: Any) -> str:
     text = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
-    return text if len(text) <= 24 else f"{text[:12]}…({len(text)} digits)"
+    return short_number(text)
+
+
+def short_number(text: str) -> str:
+    """A number as written, cut after 24 characters (with its length) for a message."""
+    return text if len(text) <= 24 else _("{start}… ({n} characters)").format(start=text[:12],
+                                                                             n=len(text))
 
 
 @dataclass(frozen=True, slots=True)

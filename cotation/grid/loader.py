@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from cotation.grid.diagnostics import Diagnostic, GridError, Message, Span, msg
+from cotation.grid.ir import short_number
 from cotation.grid.source import MAX_GRID_BYTES, check_size, max_grid_bytes  # noqa: F401 (re-exported)
 
 PathKey = tuple  # a document path: keys (str) and list indices (int)
@@ -196,6 +197,13 @@ class _Builder:
     def build_scalar(self, node: yaml.ScalarNode) -> Any:
         if node.tag == "tag:yaml.org,2002:str" or node.style in ("'", '"', "|", ">"):
             return node.value
+        if node.tag == "tag:yaml.org,2002:int" and len(node.value) > 30:
+            # beyond every limit of a grid number (and int() refuses over 4,300 digits)
+            self.errors.append(Diagnostic("number-out-of-range", msg(
+                "the number {value} is beyond the limit of ±{limit}",
+                value=short_number(node.value), limit=str(2 ** 53)), self._span(node),
+                criterion=self._criterion))
+            return 0
         try:
             return self._scalar.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
@@ -204,7 +212,8 @@ class _Builder:
                                           self._span(node)))
             return node.value
         except ValueError as exc:  # e.g. 2024-02-30 looks like a date but is none
-            self.errors.append(Diagnostic("schema", msg("'{value}' is not a valid value: {exc}", value=node.value, exc=exc),
+            self.errors.append(Diagnostic("schema", msg("'{value}' is not a valid value: {exc}",
+                                                        value=short_number(node.value), exc=exc),
                                           self._span(node), criterion=self._criterion))
             return node.value
 
