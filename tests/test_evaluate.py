@@ -12,7 +12,7 @@ import json
 import pytest
 
 from cotation.analysis.evaluate import EvaluationParams, evaluate
-from cotation.analysis.location_voulue import offre_from_mapping
+from cotation.analysis.location_voulue import offre_from_mapping, read_offre
 from cotation.api import Scorer
 from cotation.cli import main
 from cotation.data.attributed import read_attributed
@@ -244,7 +244,8 @@ def test_location_voulue_by_hand(files):
         ("S2", []), ("S1", ["taille"]), ("S3", ["typologie", "taille"])]
     # PLUS needs the revenu fiscal de référence, none here.
     fin = index.location_voulue({"commune": "69123", "typologie": "T2", "financement": "PLUS"})
-    assert all(a["motifs"][-1:] == ["ressources"] or "ressources" in a["motifs"] for a in fin)
+    assert [(a["numero_unique"], a["motifs"]) for a in fin] == [
+        ("S1", ["ressources"]), ("S2", ["ressources"]), ("S3", ["typologie", "ressources"])]
 
 
 def test_location_voulue_cli_and_privacy(files, tmp_path):
@@ -259,5 +260,37 @@ def test_location_voulue_cli_and_privacy(files, tmp_path):
     offre.write_text("commune: '69123'\ntypologie: T9\n", encoding="utf-8")
     assert main(["location-voulue", str(files / "grid.yaml"), str(files / "stock.csv"),
                  "--offre", str(offre), "--today", "2025-03-31", "-o", str(out)]) == 1
-    with pytest.raises(ValueError, match="champ obligatoire"):
+    with pytest.raises(ValueError, match="missing required field: commune"):
         offre_from_mapping({"typologie": "T2"})
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("personnes_max: .inf", "personnes_max must be a whole number from 0 to 100, not inf"),
+    ("annee: .inf", "annee must be a whole number from 1900 to 2200, not inf"),
+    ("surface: .nan", "surface must be a number from 0 to 1000000000, not nan"),
+    ("loyer: .inf", "loyer must be a number from 0 to 1000000000, not inf"),
+    ("loyer: -1", "loyer must be a number"),
+    ("x: [1,", r"offre\.yaml:4: the file cannot be read as YAML"),
+    ("reference: &a [x, *a]", r"offre\.yaml:3:\d+: YAML anchors and aliases"),
+    ("reference: &l0 [x, x]\nzone: [*l0, *l0]", r"offre\.yaml:3:\d+: YAML anchors and aliases"),
+])
+def test_an_offer_is_checked_before_it_is_used(tmp_path, text, expected):
+    # .inf, .nan and a billion laughs were an internal error, a raw message, or gigabytes
+    offre = tmp_path / "offre.yaml"
+    offre.write_text("commune: '69123'\ntypologie: T2\n" + text + "\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=expected):
+        read_offre(offre)
+
+
+def test_location_voulue_cli_reports_unreadable_files_in_one_line(files, tmp_path, capsys):
+    offre = tmp_path / "offre.yaml"
+    offre.write_text("commune: '69123'\ntypologie: T2\n", encoding="utf-8")
+    base = ["location-voulue", str(files / "grid.yaml"), str(files / "stock.csv"),
+            "--today", "2025-03-31", "-o", str(tmp_path / "lv")]
+    for extra, expected in ((["--offre", str(tmp_path / "none.yaml")], "no such file"),
+                            (["--offre", str(tmp_path)], "is a folder"),
+                            (["--offre", str(offre), "--candidats", str(tmp_path / "n.txt")],
+                             "no such file")):
+        assert main(base + extra) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and expected in err[0] and "Errno" not in err[0], err

@@ -17,6 +17,7 @@ eligible applicants, never another applicant's identity or score.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -24,6 +25,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from cotation.data.schema import FINANCEMENTS, TYPOLOGIES
+from cotation.i18n import _
 
 ROOMS = {"chambre": 1, "T1": 1, "T2": 2, "T3": 3, "T4": 4, "T5": 5, "T6P": 6}
 REASONS = {
@@ -73,53 +75,86 @@ class Offre:
         return lo, float(1 if self.surface < 16 else 2 + int((self.surface - 16) // 9))
 
 
+# bounds of the whole numbers of an offer (a household of 100, a year between 1900 and 2200)
+_INT_BOUNDS = {"personnes_min": (0, 100), "personnes_max": (0, 100), "annee": (1900, 2200)}
+
+
 def offre_from_mapping(data: Any, source: str = "<offre>") -> Offre:
-    """Validate an offer read from YAML or JSON; ValueError with a French message."""
+    """Validate an offer read from YAML or JSON; ValueError with one line in the user's
+    language."""
     if not isinstance(data, Mapping):
-        raise ValueError(f"{source} : l'offre doit être un objet (clé: valeur)")
+        raise ValueError(_("{source}: the offer must be a mapping (key: value)").format(
+            source=source))
     unknown = sorted(set(map(str, data)) - set(_FIELDS))
     if unknown:
-        raise ValueError(f"{source} : champ(s) inconnu(s) : {', '.join(unknown)} "
-                         f"(attendus : {', '.join(_FIELDS)})")
+        raise ValueError(_("{source}: unknown field(s): {names} (expected: {fields})").format(
+            source=source, names=", ".join(unknown), fields=", ".join(_FIELDS)))
     for key in ("commune", "typologie"):
         if not data.get(key):
-            raise ValueError(f"{source} : champ obligatoire manquant : {key}")
+            raise ValueError(_("{source}: missing required field: {key}").format(
+                source=source, key=key))
     typ = str(data["typologie"])
     if typ not in TYPOLOGIES:
-        raise ValueError(f"{source} : typologie {typ!r} inconnue (attendue : {', '.join(TYPOLOGIES)})")
+        raise ValueError(_("{source}: unknown typologie {value!r} (expected: {values})").format(
+            source=source, value=typ, values=", ".join(TYPOLOGIES)))
     fin = data.get("financement")
     if fin is not None and fin not in FINANCEMENTS[:3]:
-        raise ValueError(f"{source} : financement {fin!r} inconnu (attendu : PLAI, PLUS ou PLS)")
+        raise ValueError(_("{source}: unknown financement {value!r} (expected: PLAI, PLUS or "
+                           "PLS)").format(source=source, value=fin))
 
     def number(key: str, kind: type) -> Any:
         v = data.get(key)
         if v is None:
             return None
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or \
-                (kind is int and v != int(v)):
-            raise ValueError(f"{source} : {key} doit être un nombre positif, pas {v!r}")
+        lo, hi = _INT_BOUNDS.get(key, (0, 1e9))
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or \
+                not lo <= v <= hi or (kind is int and v != int(v)):
+            what = _("a whole number") if kind is int else _("a number")
+            raise ValueError(_("{source}: {key} must be {what} from {lo} to {hi}, not "
+                               "{value}").format(source=source, key=key, what=what, lo=lo,
+                                                 hi=f"{hi:.0f}", value=_shown(v)))
         return kind(v)
     acc = data.get("accessible")
     if acc is not None and not isinstance(acc, bool):
-        raise ValueError(f"{source} : accessible doit valoir true ou false, pas {acc!r}")
+        raise ValueError(_("{source}: accessible must be true or false, not {value}").format(
+            source=source, value=_shown(acc)))
     return Offre(commune=str(data["commune"]), typologie=typ, financement=fin,
                  loyer=number("loyer", float), surface=number("surface", float), accessible=acc,
-                 reference=str(data.get("reference") or ""),
+                 reference=str(data.get("reference") or "")[:200],
                  personnes_min=number("personnes_min", int),
                  personnes_max=number("personnes_max", int), annee=number("annee", int),
                  zone=str(data["zone"]) if data.get("zone") else None)
 
 
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "…"
+
+
 def read_offre(path: str | Path) -> Offre:
+    """The offer of file ``path`` (YAML, or JSON by its extension); ValueError with one
+    located line when it cannot be read or is not an offer (OSError when the file cannot be
+    opened)."""
+    from cotation.data.yaml_input import YamlInputError, check_yaml_input
+
     text = Path(path).read_text(encoding="utf-8")
     try:
         if str(path).lower().endswith(".json"):
             data = json.loads(text)
         else:
             import yaml
+            check_yaml_input(text)
             data = yaml.safe_load(text)
+    except YamlInputError as exc:
+        raise ValueError(f"{path}:{exc.line}:{exc.column}: {exc.message}") from None
     except Exception as exc:  # noqa: BLE001 - any syntax error of the file, reported located
-        raise ValueError(f"{path} : fichier illisible ({type(exc).__name__}: {exc})".splitlines()[0]) from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else \
+            f"{path}:{exc.lineno}" if isinstance(exc, json.JSONDecodeError) else str(path)
+        problem = getattr(exc, "problem", None) or getattr(exc, "msg", None) or str(exc)
+        raise ValueError(_("{where}: the file cannot be read as {kind} ({problem})").format(
+            where=where, kind="JSON" if str(path).lower().endswith(".json") else "YAML",
+            problem=str(problem).splitlines()[0][:200])) from None
     return offre_from_mapping(data, str(path))
 
 

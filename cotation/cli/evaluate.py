@@ -177,14 +177,26 @@ def cmd_location_voulue(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     output_dir(args.output, inputs=(args.grid, args.demandes, args.offre, args.candidats))
+    from cotation.cli.outputs import describe_os_error
     try:
         offre = read_offre(args.offre)
-        candidats = None
-        if args.candidats:
+    except OSError as exc:
+        return _fail("location-voulue", describe_os_error(exc))
+    except UnicodeDecodeError as exc:
+        return _fail("location-voulue", _("{path}: not UTF-8 text ({reason})").format(
+            path=args.offre, reason=exc.reason))
+    except ValueError as exc:
+        return _fail("location-voulue", str(exc))
+    candidats = None
+    if args.candidats:
+        try:
             with open(args.candidats, encoding="utf-8-sig") as fh:
                 candidats = [x.strip() for x in fh if x.strip() and x.strip() != "numero_unique"]
-    except (OSError, ValueError) as exc:
-        return _fail("location-voulue", str(exc))
+        except OSError as exc:
+            return _fail("location-voulue", describe_os_error(exc))
+        except UnicodeDecodeError as exc:
+            return _fail("location-voulue", _("{path}: not UTF-8 text ({reason})").format(
+                path=args.candidats, reason=exc.reason))
     loaded = _grid_and_demandes("location-voulue", args.grid, args.demandes)
     if loaded is None:
         return 1
