@@ -1,12 +1,12 @@
 """pytest plugin: every ``*.cases.yaml`` file becomes a test module, one test per case.
 
 Installed with the package (entry point ``pytest11``), so an EPCI keeping its grid and cases
-in a folder runs them with plain ``pytest that-folder``.
+in a folder runs them with plain ``pytest that-folder``. A file written wrong (unknown key, case
+without expectation…) is a collection error of one line, as ``cotation test`` reports it.
 """
 from __future__ import annotations
 
 import pytest
-import yaml
 
 
 def pytest_collect_file(parent, file_path):
@@ -17,8 +17,12 @@ def pytest_collect_file(parent, file_path):
 
 class CasesFile(pytest.File):
     def collect(self):
-        doc = yaml.safe_load(self.path.read_text(encoding="utf-8")) or {}
-        for i, case in enumerate(doc.get("cases") or []):
+        from cotation.testing.cases import CasesError, load_cases
+        try:
+            doc = load_cases(self.path)
+        except CasesError as exc:
+            raise self.CollectError(str(exc)) from None
+        for i, case in enumerate(doc["cases"]):
             name = str(case.get("name") or f"case {i + 1}")
             yield CaseItem.from_parent(self, name=f"{i + 1}: {name}", index=i)
 
@@ -33,8 +37,11 @@ class CaseItem(pytest.Item):
         self.index = index
 
     def runtest(self):
-        from cotation.testing.cases import run_cases
-        (result,) = run_cases(self.path, only=self.index)
+        from cotation.testing.cases import CasesError, run_cases
+        try:
+            (result,) = run_cases(self.path, only=self.index)
+        except CasesError as exc:
+            raise CaseFailure(str(exc)) from None
         if not result.ok:
             raise CaseFailure("\n".join(result.failures))
 
