@@ -34,6 +34,7 @@ import yaml
 
 from cotation.data.schema import COLUMNS, COLUMNS_BY_NAME, Kind
 from cotation.data.values import ValueParseError, check_range, is_number_text, parse_cell
+from cotation.data.yaml_input import YamlInputError, check_yaml_input
 
 from sne_adapters import codes as sne_codes
 from cotation.data.build import JOIN, AdapterResult, FieldSpec, build_table
@@ -111,7 +112,11 @@ def load_mapping(spec: "str | Path | TMapping[str, Any] | Mapping") -> Mapping:
     if isinstance(spec, (str, Path)):
         origin = str(spec)
         try:
-            data = yaml.load(Path(spec).read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+            text = Path(spec).read_text(encoding="utf-8")
+            check_yaml_input(text)
+            data = yaml.load(text, Loader=_UniqueKeyLoader)
+        except YamlInputError as exc:
+            raise MappingError(f"{origin}:{exc.line}:{exc.column}: {exc.message}") from None
         except MappingError as exc:
             raise MappingError(f"{origin}: {exc}") from None
         except yaml.YAMLError as exc:

@@ -131,6 +131,11 @@ _Loader.yaml_implicit_resolvers = {
 
 def load_yaml_with_lines(text: str, source: str) -> tuple[Any, dict[tuple, int]]:
     """Parse YAML into plain objects and a map from document path to 1-based line."""
+    from cotation.data.yaml_input import YamlInputError, check_yaml_input
+    try:
+        check_yaml_input(text)
+    except YamlInputError as exc:
+        raise FluxInputError([Problem(source, exc.line, exc.message)]) from None
     loader = _Loader(text)
     try:
         node = loader.get_single_node()

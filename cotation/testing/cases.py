@@ -58,7 +58,14 @@ class _Mapping(dict):
 
 
 class _Loader(yaml.SafeLoader):
-    pass
+    """SafeLoader that keeps dates as text: ``today: 2025-02-30`` is then located by the
+    checks ('today' must be a date…) instead of failing inside YAML's date constructor."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode):
@@ -112,9 +119,15 @@ def load_cases(path: Path) -> dict:
     """Read a cases file; raise CasesError when it is not one (a grid, a list, bad YAML) or
     when a case is written wrong (unknown key, no expectation, ambiguous expect entry…)."""
     from cotation.i18n import _
+    from cotation.data.yaml_input import YamlInputError, check_yaml_input
     path = Path(path)
+    text = path.read_text(encoding="utf-8")
     try:
-        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+        check_yaml_input(text)
+        doc = yaml.load(text, Loader=_Loader)
+    except YamlInputError as exc:
+        raise CasesError(_("{where}: {problem}").format(where=f"{path}:{exc.line}",
+                                                         problem=exc.message)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)

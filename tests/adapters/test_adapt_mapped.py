@@ -125,6 +125,14 @@ def test_duplicated_yaml_key(tmp_path):
         load_mapping(path)
 
 
+def test_yaml_aliases_are_refused_at_the_alias(tmp_path):
+    # description: a 7-level billion laughs took 690 MB and printed a 122 MB error line
+    path = tmp_path / "m.yaml"
+    path.write_text("description: &a [x, x]\nfields: {numero_unique: [*a, *a]}\n")
+    with pytest.raises(MappingError, match=r"m\.yaml:1:\d+: YAML anchors and aliases"):
+        load_mapping(path)
+
+
 def test_schema_lists_exactly_the_canonical_fields_and_preset_is_valid():
     names = mapping_schema()["properties"]["fields"]["propertyNames"]["enum"]
     assert names == [c.name for c in COLUMNS]
