@@ -86,6 +86,10 @@ MISTAKES = [
     ("convert missing mapping", ["convert", "demandes.csv", "-o", "x.csv", "--mapping", "nope.yaml"], EXIT_INPUT),
     ("position missing attributions", ["position", "grid.yaml", "demandes.csv", "nope.csv", "--today", "2025-06-30", "-o", "p.csv"], EXIT_INPUT),
     ("position bad extension", ["position"] + P + ["-o", "p.html"], EXIT_USAGE),
+    # year 1 left no room for the window counted back from it (an internal error before)
+    ("position today in year 1", ["position"] + P[:3] + ["--today", "0001-01-01", "-o", "p.csv"], EXIT_USAGE),
+    ("score today in year 9999", S[:3] + ["--today", "9999-12-31", "-o", "s.csv"], EXIT_USAGE),
+    ("generate today in year 1", ["generate", "-n", "5", "--seed", "1", "--today", "0001-01-01", "-o", "g.csv"], EXIT_USAGE),
     ("statements into an existing file", ["statements"] + P + ["-o", "existing.csv"], EXIT_USAGE),
     ("statements bad format", ["statements"] + P + ["-o", "st", "--format", "docx"], EXIT_USAGE),
     ("publish bad extension", ["publish", str(ROOT / "grids" / "lyon-metropole.yaml"), "-o", "g.docx"], EXIT_USAGE),

@@ -297,3 +297,15 @@ def test_bundled_variant_file_validates():
     assert {c.id for c in g.ir.criteria if c.legal_priority} == doubled
     for cid in doubled:
         assert g.ir.criterion(cid).points.value == 2 * base.ir.criterion(cid).points.value
+
+
+def test_every_profile_value_of_the_report_reads_as_french_words():
+    # situation de logement values showed as raw codes ("locataire prive", "hebergement")
+    from cotation.analysis.report import _profile_rows
+    from cotation.data.schema import COLUMNS_BY_NAME
+    from cotation.info.statements.wording import CODE_FR
+    codes = COLUMNS_BY_NAME["situation_logement"].enum
+    assert set(codes) <= set(CODE_FR), sorted(set(codes) - set(CODE_FR))
+    block = {"profiles": {"situation_logement": {c: {"a": 0.1, "b": 0.1} for c in codes}},
+             "top": {"1": {"profiles": {}}}}
+    assert [row["value"] for row in _profile_rows(block, "1")] == [CODE_FR[c] for c in codes]

@@ -89,3 +89,19 @@ def test_example_grids_name_their_schema():
         if not grid.name.endswith(".cases.yaml"):
             first = grid.read_text(encoding="utf-8").splitlines()[0]
             assert first == "# yaml-language-server: $schema=grid.schema.json", grid.name
+
+
+def test_every_repository_path_the_docs_cite_exists():
+    """Paths in backquotes in the README and docs/ name files of the repository (a stale
+    path, such as the grammar's old place, is a broken reference for the reader)."""
+    pattern = re.compile(r"`((?:cotation|grammar|grids|examples|docs|sne_adapters|benchmarks|tools|tests)"
+                         r"/[\w./-]+\.(?:py|md|lark|json|yaml|csv|j2|html|css))`")
+    user_made = {"grids/ma-grille.yaml"}          # the README's example of a user's own grid
+    missing = []
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")),
+                *sorted((ROOT / "examples").glob("*/README.md")), ROOT / "sne_adapters/README.md"]:
+        text = doc.read_text(encoding="utf-8")
+        assert "../research/" not in text, doc.name
+        missing += [f"{doc.relative_to(ROOT)}: {p}" for p in pattern.findall(text)
+                    if p not in user_made and not (ROOT / p).exists()]
+    assert not missing, missing

@@ -185,6 +185,9 @@ def test_cli_outputs_are_deterministic(files, tmp_path):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     html = (tmp_path / "a" / "rapport.html").read_text(encoding="utf-8")
     assert "size: A4" in html and "<svg" in html and "<script" not in html
+    # criteria and objectives by their labels, not their ids
+    assert "10 points par personne, 1 point par mois" in html
+    assert "1er quartile hors QPV" in html and "quartile1 hors qpv" not in html
     assert json.loads((tmp_path / "a" / "summary.json").read_text())["rang"]["deciles"][0] == 2
     # Parquet keeps the types: dates as dates, counts as integers, shares as numbers
     import pyarrow as pa

@@ -477,6 +477,9 @@ def test_file_stem_is_safe():
     assert file_stem("069112275353N00005") == "069112275353N00005"
     odd = file_stem("../x y")
     assert "/" not in odd and " " not in odd and odd != file_stem("_.x y")
+    # a 300-character numero unique made every statement fail ("File name too long")
+    long_a, long_b = file_stem("A" * 300), file_stem("A" * 299 + "B")
+    assert len(long_a) <= 91 and long_a != long_b and long_a.startswith("A" * 80)
 
 
 def test_statement_does_not_depend_on_the_engines_pair_order(grid_path, stmt):

@@ -12,6 +12,10 @@ OBJECTIVE_LABELS = {
     "quartile1_hors_qpv": "Hors QPV : ménages du premier quartile de ressources",
 }
 
+# the same, short enough for the left margin of a bar chart
+SHORT_OBJECTIVE_LABELS = {"prioritaires": "publics prioritaires", "dalo": "ménages DALO",
+                          "quartile1_hors_qpv": "1er quartile hors QPV"}
+
 
 def write_evaluation(ev: Evaluation, directory: str | Path) -> list[str]:
     """Every output file of ``cotation evaluate`` in ``directory``; the names written."""
@@ -34,7 +38,8 @@ def report_html(ev: Evaluation) -> str:
                              [100 * c / n_ranked if n_ranked else 0.0 for c in dist], unit=" %",
                              reference=10.0, reference_label="10 % : rang sans effet")
     objectives = [o for o in s["objectifs"] if o["atteint_pct"] is not None]
-    objective_chart = bar_chart([o["objectif"].replace("_", " ") for o in objectives],
+    objective_chart = bar_chart([SHORT_OBJECTIVE_LABELS.get(o["objectif"], o["objectif"])
+                                 for o in objectives],
                                 [o["atteint_pct"] for o in objectives], unit=" %",
                                 targets=[o["cible_pct"] for o in objectives])
     crit = ev.criteria
@@ -48,8 +53,11 @@ def report_html(ev: Evaluation) -> str:
                 "valeur": dec["valeur"][i], "n": dec["attributions"][i],
                 "premier": sum(dec[f"d{d}"][i] for d in range(1, 3)),
                 "part_moyenne": dec["part_moyenne"][i]})
+    label = dict(zip(crit["critere"], crit["libelle"]))
     waiting = [{k: v[i] for k, v in ev.waiting.items()}
                for i in range(len(ev.waiting["numero_unique"]))]
+    for w in waiting:      # the criteria met, by their labels (the CSV keeps the ids)
+        w["criteres"] = ", ".join(label.get(c, c) for c in w["criteres"].split("|") if c)
     return render("evaluation.html.j2", s=s, decile_chart=decile_chart,
                   objective_chart=objective_chart, objectives=s["objectifs"],
                   labels=OBJECTIVE_LABELS, by_dim=by_dim, waiting=waiting,

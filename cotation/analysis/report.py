@@ -11,6 +11,7 @@ from pathlib import Path
 import jinja2
 
 from cotation.analysis.profiles import DIMENSION_LABELS, VALUE_LABELS
+from cotation.info.statements.wording import CODE_FR
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -73,7 +74,8 @@ def _profile_rows(block: dict, n: str) -> list[dict]:
             t = top.get(dim, {}).get(value, {"a": 0.0, "b": 0.0})
             a, b = t["a"] or 0.0, t["b"] or 0.0
             rows.append({"dim": DIMENSION_LABELS.get(dim, dim),
-                         "value": VALUE_LABELS.get(value, value.replace("_", " ")),
+                         "value": VALUE_LABELS.get(value) or CODE_FR.get(value)
+                         or value.replace("_", " "),
                          "all_a": shares["a"], "top_a": t["a"], "top_b": t["b"], "diff": b - a})
     return rows
 

@@ -20,11 +20,21 @@ OUTPUT_SUFFIXES = (".csv", ".parquet")
 REJECTS_SUFFIXES = (".csv",)
 
 
+# the dates a command accepts: windows of months and years are counted back from them, and
+# the demandes' own dates are checked against the same span
+FIRST_DATE, LAST_DATE = dt.date(1900, 1, 1), dt.date(2199, 12, 31)
+
+
 def _date(text: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(_("'{text}' is not a date YYYY-MM-DD").format(text=text)) from None
+    if not FIRST_DATE <= day <= LAST_DATE:
+        raise argparse.ArgumentTypeError(_("'{text}' is outside the dates cotation handles "
+                                           "({first} to {last})").format(
+            text=text, first=FIRST_DATE.isoformat(), last=LAST_DATE.isoformat()))
+    return day
 
 
 def add_inputs(p: argparse.ArgumentParser, *names: str) -> None:

@@ -50,7 +50,8 @@ class StrictModeError(ValueError):
 
     def __init__(self, reject: Reject, source: str):
         self.reject = reject
-        super().__init__(f"{source}:{reject.line}: column {reject.column}: {reject.reason}")
+        super().__init__(_("{source}:{line}: column {column}: {reason}").format(
+            source=source, line=reject.line, column=reject.column, reason=reject.reason))
 
 
 class HeaderError(ValueError):

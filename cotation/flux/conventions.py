@@ -391,7 +391,11 @@ def parse_conventions(data: Any, lines: dict[tuple, int] | None = None,
 def load_conventions(path: str | Path) -> ConventionFile:
     """Read and validate a conventions YAML file; raise FluxInputError with file:line."""
     path = Path(path)
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise FluxInputError([Problem(str(path), 1, _("not UTF-8 text ({reason})").format(
+            reason=exc.reason))]) from None
     data, lines = load_yaml_with_lines(text, str(path))
     return parse_conventions(data, lines, str(path))
 

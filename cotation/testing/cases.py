@@ -121,7 +121,11 @@ def load_cases(path: Path) -> dict:
     from cotation.i18n import _
     from cotation.data.yaml_input import YamlInputError, check_yaml_input
     path = Path(path)
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise CasesError(_("{path}: not UTF-8 text ({reason})").format(
+            path=path, reason=exc.reason)) from None
     try:
         check_yaml_input(text)
         doc = yaml.load(text, Loader=_Loader)

@@ -21,11 +21,16 @@ from cotation.info.statements.render import check_statement_templates, render_ht
 _SAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
+# file names stay well under the 255 bytes most file systems allow (with .html, .json)
+MAX_STEM = 80
+
+
 def file_stem(numero_unique: str) -> str:
-    """A file name for a numero unique; unsafe characters get a hash suffix to stay unique."""
+    """A file name for a numero unique; unsafe characters, or a name over ``MAX_STEM``
+    characters (cut there), get a hash suffix to stay unique."""
     safe = _SAFE.sub("_", numero_unique)
-    if safe != numero_unique or not safe:
-        safe += "-" + hashlib.sha256(numero_unique.encode()).hexdigest()[:10]
+    if safe != numero_unique or not safe or len(safe) > MAX_STEM:
+        safe = safe[:MAX_STEM] + "-" + hashlib.sha256(numero_unique.encode()).hexdigest()[:10]
     return safe
 
 
