@@ -21,7 +21,7 @@ from jinja2 import (
 )
 from markupsafe import Markup
 
-from cotation.i18n import _
+from cotation.i18n import N_, _
 
 
 def _markup(text: str) -> Markup:
@@ -104,9 +104,11 @@ def check_templates(env: Environment, names: tuple[str, ...]) -> None:
                     if name.endswith((".html", ".css", ".svg")):
                         env.get_template(name)
     except TemplateSyntaxError as e:
-        raise TemplatesError(_("{file}, line {line}: {message}").format(file=e.filename or e.name, line=e.lineno, message=e.message)) from None
+        raise TemplatesError(_("{file}, line {line}: {message}").format(
+            file=e.filename or e.name, line=e.lineno, message=jinja_message(e.message))) from None
     except TemplateError as e:
-        raise TemplatesError(_("template: {message}").format(message=e.message or e)) from None
+        raise TemplatesError(_("template: {message}").format(
+            message=jinja_message(e.message or str(e)))) from None
 
 
 def render(env: Environment, name: str, **context: Any) -> str:
@@ -115,9 +117,43 @@ def render(env: Environment, name: str, **context: Any) -> str:
     try:
         return env.get_template(name).render(**context)
     except TemplateSyntaxError as e:
-        raise TemplatesError(_("{file}, line {line}: {message}").format(file=e.filename or e.name, line=e.lineno, message=e.message)) from None
+        raise TemplatesError(_("{file}, line {line}: {message}").format(
+            file=e.filename or e.name, line=e.lineno, message=jinja_message(e.message))) from None
     except TemplateError as e:
-        raise TemplatesError(f"{_where(e)}{e.message or e}") from None
+        raise TemplatesError(f"{_where(e)}{jinja_message(e.message or str(e))}") from None
+
+
+# Jinja2's messages for the mistakes a template author makes most, in the user's language
+# (pattern, message with the pattern's groups); anything else is shown as Jinja2 words it.
+_JINJA_MESSAGES = (
+    (r"Expected an expression, got '(.+)'",
+     N_("an expression is expected here, not '{0}'")),
+    (r"'(?:[\w.]*\.)?(.+?)(?: object)?' has no attribute '(.+)'",
+     N_("'{1}' does not exist in '{0}'")),
+    (r"'(.+)' is undefined", N_("'{0}' is not defined")),
+    (r"unexpected '(.+)'", N_("unexpected '{0}'")),
+    (r"Encountered unknown tag '(.+?)'\..*", N_("unknown tag '{0}'")),
+    (r"Unexpected end of template\. Jinja was looking for the following tags: (.+?)\..*",
+     N_("the template ends too early: {0} is missing")),
+    (r"No filter named '(.+)'\.?", N_("no filter named '{0}'")),
+    (r"no filter named '(.+)'", N_("no filter named '{0}'")),
+)
+
+
+def jinja_message(message: str | None) -> str:
+    """A Jinja2 error message in the user's language when it is one of the usual mistakes
+    (``_JINJA_MESSAGES``), else as Jinja2 wrote it."""
+    import re
+
+    text = str(message or "")
+    tokens = {"end of statement block": _("the end of the tag"),
+              "end of print statement": _("the end of the expression"),
+              "end of template": _("the end of the template")}
+    for pattern, words in _JINJA_MESSAGES:
+        m = re.fullmatch(pattern, text, flags=re.S)
+        if m:
+            return _(words).format(*(tokens.get(g, g) for g in m.groups()))
+    return text
 
 
 def _where(e: BaseException) -> str:

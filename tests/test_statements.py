@@ -572,3 +572,15 @@ def test_broken_template_folder_is_a_located_error(files, grid_path, tmp_path, c
     assert main(args + ["-o", str(tmp_path / "c"), "--templates", str(tpl)]) == 1
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("error: --templates: ") and "no_such_field" in err and "statement_footer.html, line 1" in err and "Traceback" not in err
+    assert "'no_such_field' does not exist in 'Statement'" in err        # not Jinja's words
+
+
+def test_jinja_messages_in_the_users_language(monkeypatch):
+    from cotation.templating import jinja_message
+    monkeypatch.setenv("COTATION_LANG", "fr")
+    assert jinja_message("Expected an expression, got 'end of statement block'") == \
+        "une expression est attendue ici, pas « la fin de la balise »"
+    assert jinja_message("'cotation.x.Statement object' has no attribute 'nom'") == \
+        "« nom » n'existe pas dans « Statement »"
+    assert jinja_message("'nope' is undefined") == "« nope » n'est pas défini"
+    assert jinja_message("something Jinja says rarely") == "something Jinja says rarely"
