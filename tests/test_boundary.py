@@ -179,6 +179,87 @@ def test_oversized_cell_next_to_a_multiline_cell_is_a_located_reject(tmp_path):
     assert [(r.line, r.column) for r in res.rejects] == [(2, "*")] and res.n_read == 3
 
 
+def _text_file(tmp_path, kind: str, long: str, end: str, *, closed: bool = True):
+    """A file for each reader sharing the splitter: a header, a record whose free-text cell
+    is ``long``, then two valid records (``closed=False``: one valid record, then the record
+    of ``long`` without its closing quote, to the end of the file). The path, the reader
+    (accepted numero_unique, rejects, records read), the numero_unique of each record."""
+    from cotation.data.canonical import read_attributions_csv
+    from sne_adapters.mapping import read_mapped_csv
+    if kind == "attributions":
+        header = ("numero_unique,date_depot,date_attribution,commune,typologie,est_mutation,"
+                  "financement,qpv,reservataire")
+        row, free, nus = "{nu},2020-01-15,2024-03-01,69123,T2,true,PLAI,false,{free}", \
+            "Préfecture", [f"069{i:09d}" for i in (1, 2, 3)]
+
+        def read(path, fast):
+            table, rejects, n = read_attributions_csv(path, fast=fast)
+            return list(table.columns["numero_unique"]), rejects, n
+        encoding = "utf-8"
+    elif kind == "mapped":
+        fixture = ROOT / "tests" / "adapters" / "fixtures" / "extraction_sne_cp1252.csv"
+        header, first = fixture.read_bytes().decode("cp1252").splitlines()[:2]
+        cells = first.split(";")
+        cells[0], cells[header.split(";").index("Observations")] = "{nu}", "{free}"
+        row, free = ";".join(cells), "RAS"
+        nus = [f"069123200001G{i:04d}" for i in (1, 2, 3)]
+        preset = ROOT / "sne_adapters" / "presets" / "extraction_sne_latin1.yaml"
+
+        def read(path, fast):
+            res = read_mapped_csv(path, preset, fast=fast)
+            return res.table.columns["numero_unique"], res.rejects, res.n_read
+        encoding = "cp1252"
+    else:
+        header, first = DATA.read_text(encoding="utf-8").splitlines()[:2]
+        cells = next(csv.reader([first]))
+        cells[0], cells[header.split(",").index("profession")] = "{nu}", "{free}"
+        row, free, nus = ",".join(cells), "cariste", ["N1", "N2", "N3"]
+
+        def read(path, fast):
+            res = read_canonical_csv(path, fast=fast)
+            return res.table.columns["numero_unique"], res.rejects, res.n_read
+        encoding = "utf-8"
+    rows = [row.format(nu=nus[0], free=long)] + [row.format(nu=nu, free=free) for nu in nus[1:]]
+    if not closed:
+        rows = [rows[1], row.format(nu=nus[0], free=long[:-1])]
+    path = tmp_path / f"{kind}.csv"
+    path.write_bytes((end.join([header, *rows]) + end).encode(encoding))
+    return path, read, nus
+
+
+@pytest.mark.parametrize("kind", ["canonical", "attributions", "mapped"])
+@pytest.mark.parametrize("end", ["\n", "\r\n"])
+@pytest.mark.parametrize("long, inner_lines", [('"a{end}' + "x" * 140_000 + '{end}b"', 2),
+                                               ('"' + "x{end}" * 70_000 + '"', 70_000)],
+                         ids=["long-line", "many-lines"])
+def test_a_cell_too_long_inside_a_multiline_cell_is_one_reject_on_every_reader(
+        tmp_path, kind, end, long, inner_lines):
+    # csv stops inside the cell; the reader went on inside it (one record, thousands of
+    # rejects, the records after it lost): the record is one reject at its last line
+    path, read, nus = _text_file(tmp_path, kind, long.replace("{end}", end), end)
+    for fast in (True, False):
+        accepted, rejects, n_read = read(path, fast)
+        assert n_read == 3 and list(accepted) == nus[1:]
+        assert [(r.line, r.column, r.numero_unique) for r in rejects] == \
+            [(2 + inner_lines, "*", nus[0])]
+        assert "longer than 131072 characters" in rejects[0].reason
+
+
+@pytest.mark.parametrize("kind", ["canonical", "attributions", "mapped"])
+def test_a_long_cell_never_closed_is_one_reject_on_every_reader(tmp_path, kind):
+    # the quote open to the end of the file: one record, one reject, read at once
+    import time
+    path, read, nus = _text_file(tmp_path, kind, '"' + "x\n" * 2_000_000 + '"', "\n",
+                                 closed=False)
+    t0 = time.perf_counter()
+    for fast in (True, False):
+        accepted, rejects, n_read = read(path, fast)
+        assert n_read == 2 and list(accepted) == nus[1:2]
+        assert [(r.line, r.column, r.numero_unique) for r in rejects] == \
+            [(2_000_003, "*", nus[0])]
+    assert time.perf_counter() - t0 < 20
+
+
 def test_integer_communes_are_padded_float_ones_rejected():
     base = {"numero_unique": ["A", "B", "C"], "date_depot": ["2024-01-01"] * 3,
             "nb_personnes": [1, 2, 3]}

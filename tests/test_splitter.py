@@ -270,3 +270,185 @@ def test_the_scan_on_threads_finds_what_the_three_did():
     assert np.array_equal(qpos, _positions(arr, ord('"')))
     arr[20_999_999] = 13
     assert _scan(arr, ord('"'), 1 << 20) is False
+
+
+# ----------------------------------------------------------------------------- the field limit
+
+LONG = split.MAX_CELL + 8_000     # over csv's field limit (and MAX_CELL)
+
+RECORD_CHARS = st.text(st.sampled_from(["a", " ", ",", ";", '"', "'", "\r", "\n"]), max_size=40)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(RECORD_CHARS, st.sampled_from([",", ";", "'", '"', "\r", "\n"]),
+       st.sampled_from(['"', "'", ",", "\r", "\n", None]))
+def test_the_record_reader_reads_what_csv_reads(text, delimiter, quote):
+    # what csv reads past a cell over its field limit: the same records (blank lines as no
+    # cell), each ending on the line csv ends it on, quoted cells spanning lines, a quote
+    # closed then followed by text, a quote never closed; also with a mapping's odd
+    # separator or quote (a line end, the same character)
+    import io
+    reader = split._reader(io.StringIO(text, newline=""), delimiter, quote)
+    want = [(cells, reader.line_num) for cells in reader]
+    got, pos, line = [], 0, 0
+    while pos < len(text):
+        cells, end = split._record_at(text, pos, delimiter, quote)
+        assert end > pos
+        line += split._line_count(text, pos, end)
+        got.append((cells, line))
+        pos = end
+    assert got == want, text
+
+
+def _long_cell(piece: str, end: str) -> str:
+    """A quoted cell over the limit, spanning lines ended by ``end``."""
+    return '"' + (piece.replace('"', '""') + end) * (LONG // (len(piece) + len(end)) + 1) + '"'
+
+
+def _file(records: list[str | list[str]], end: str) -> tuple[bytes, list, list]:
+    """``x,y,z`` then ``records`` (a valid record, or the cells of an over-long one); the
+    expected accepted (cells, line) and rejected lines, each numbered at its last line."""
+    text, line, accepted, rejected = "x,y,z" + end, 1, [], []
+    for record in records:
+        if isinstance(record, list):
+            body = ",".join(record)
+            line += 1 + body.count(end)
+            rejected.append(line)
+        else:
+            body = record
+            line += 1
+            accepted.append((record.split(","), line))
+        text += body + end
+    return text.encode("utf-8"), accepted, rejected
+
+
+def _check(data: bytes, accepted, rejected, *, delimiter=",", skip=0, width=3):
+    for fast in (True, False):
+        r = split_records(data, None, delimiter=delimiter, fast=fast, skip_lines=skip,
+                          source="t.csv")
+        rows = list(zip(*[c.to_pylist() for c in r.columns]))
+        assert [(list(cells), line) for cells, line in zip(rows, r.lines.tolist())] == \
+            [(cells, line + skip) for cells, line in accepted]
+        assert [(line, why) for line, _cells, why in r.odd] == \
+            [(line + skip, "oversized") for line in rejected]
+        assert all(len(cells) == width for _line, cells, _why in r.odd)
+        assert r.n_read == len(accepted) + len(rejected)
+
+
+@pytest.mark.parametrize("end", ["\n", "\r\n"])
+@pytest.mark.parametrize("records", [
+    # the reviewer's shapes: long text between two short lines, and many short lines
+    [["1", lambda end: f'"a{end}' + "x" * LONG + f'{end}b"', "3"], "4,5,6", "7,8,9"],
+    [["1", "x", "3"], "4,5,6", "7,8,9"],
+    # a long cell in the first or last column, holding delimiters and doubled quotes
+    [['a,"b', "2", "3"], "4,5,6"],
+    [["1", "2", ","], "4,5,6"],
+    # several: in one record, in records one after the other, between valid records
+    [["1", "x", "y"], "4,5,6"],
+    ["1,2,3", ["1", "x", "3"], ["1", "y,", "3"], "4,5,6", ["1", "", "3"], "7,8,9"],
+])
+def test_a_cell_over_the_limit_inside_a_cell_spanning_lines_is_one_reject(records, end):
+    # csv stops inside the cell: reading goes on after the record, not inside the cell.
+    # In a list (the cells of a record), a text other than a number is the piece of a long
+    # cell spanning lines (_long_cell)
+    def cell(c):
+        return c(end) if callable(c) else c if c.isdigit() else _long_cell(c, end)
+    _check(*_file([[cell(c) for c in r] if isinstance(r, list) else r for r in records], end))
+
+
+def _csv_without_limit(text: str) -> tuple[list, list]:
+    """What the splitter should give for ``text`` (header ``x,y,z``): the records csv reads
+    with no field limit, a record of a cell over MAX_CELL an "oversized" reject, one of
+    another width a "shape" reject, numbered at their last line."""
+    import csv
+    import io
+    old = csv.field_size_limit()
+    csv.field_size_limit(1 << 30)
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""))
+        next(reader)
+        records = [(cells, reader.line_num) for cells in reader]
+    finally:
+        csv.field_size_limit(old)
+    accepted, odd = [], []
+    for cells, line in records:
+        if split.is_blank(cells):
+            continue
+        if max(map(len, cells)) > split.MAX_CELL:
+            odd.append((line, "oversized"))
+        elif len(cells) != 3:
+            odd.append((line, "shape"))
+        else:
+            accepted.append((cells, line))
+    return accepted, odd
+
+
+LONG_CELL = st.builds(
+    lambda piece, end, tail: '"' + (piece.replace('"', '""') + end) * (LONG // (len(piece) + 2))
+    + '"' + tail,
+    st.text(st.sampled_from(["a", ",", '"', " ", "\r", "\n"]), max_size=3),
+    st.sampled_from(["\n", "\r\n", "\r"]),
+    st.sampled_from(["", "", "b", '"']))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.one_of(st.lists(st.one_of(CELL, QUOTED), min_size=1, max_size=4),
+                          st.lists(st.one_of(CELL, LONG_CELL), min_size=1, max_size=3)),
+                max_size=5),
+       st.sampled_from(["\n", "\r\n"]), st.booleans())
+def test_files_with_long_cells_split_as_csv_without_its_limit(rows, end, final):
+    # cells over the limit anywhere (spanning lines or not, several in a record, followed by
+    # other records or by the end of the file): the records csv reads without its limit,
+    # every record counted once
+    text = "x,y,z" + end + end.join(",".join(r) for r in rows) + (end if final else "")
+    accepted, odd = _csv_without_limit(text)
+    for fast in (True, False):
+        r = split_records(text.encode("utf-8"), None, fast=fast, source="t.csv")
+        rows_read = [list(cells) for cells in zip(*[c.to_pylist() for c in r.columns])]
+        assert list(zip(rows_read, r.lines.tolist())) == accepted
+        assert [(line, why) for line, _cells, why in r.odd] == odd
+
+
+@pytest.mark.parametrize("end", ["\n", "\r\n"])
+def test_the_long_record_keeps_its_lines_after_title_lines_and_with_semicolons(end):
+    data, accepted, rejected = _file(["1,2,3", ["1", _long_cell("x;", end), "3"], "4,5,6"], end)
+    data = f"titre{end}export{end}".encode() + data.replace(b",", b";")
+    _check(data, [([c.replace(",", ";") for c in cells], line) for cells, line in accepted],
+           rejected, delimiter=";", skip=2)
+
+
+@pytest.mark.parametrize("tail", ["", "a\nb", "a\r\nb\r\n", "a,b\n", "9,9,9\n"])
+def test_a_quote_never_closed_after_a_long_cell_is_one_reject(tail):
+    # the quote left open at the end of the file: one record to the end (csv's), no hang
+    long = _long_cell("x", "\n")
+    text = f"x,y,z\n1,2,3\n4,{long},6\n7,8,{long[:-1]}\n{tail}"
+    last = text.count("\n") + (not text.endswith("\n"))
+    _check(text.encode(), [(["1", "2", "3"], 2)], [3 + long.count("\n"), last])
+
+
+@pytest.mark.parametrize("end", ["\n", "\r\n"])
+def test_a_quote_never_closed_over_the_limit_at_the_start_is_one_reject(end):
+    text = f'x,y,z{end}"' + f"ab{end}" * (LONG // 3) + "c"
+    _check(text.encode(), [], [1 + LONG // 3 + 1], width=1)
+
+
+def test_a_cell_of_ten_mb_spanning_lines_takes_linear_time():
+    # 5,000,000 lines inside one quoted cell: one reject, the records after it read, in
+    # time linear in the size (it took about a minute, a record per line, before)
+    import time
+
+    def read(n_lines: int) -> float:
+        data, accepted, rejected = _file(
+            ["1,2,3", ["1", '"' + "x\n" * n_lines + '"', "3"], "4,5,6", "7,8,9"], "\n")
+        t0 = time.perf_counter()
+        r = split_records(data, None, source="t.csv")
+        took = time.perf_counter() - t0
+        assert r.lines.tolist() == [line for _cells, line in accepted] == \
+            [2, n_lines + 4, n_lines + 5]
+        assert [(line, why) for line, _c, why in r.odd] == [(rejected[0], "oversized")]
+        return took
+
+    small = min(read(500_000) for _ in range(3))         # 1 MB
+    big = min(read(5_000_000) for _ in range(2))         # 10 MB
+    # linear: 10 times the time; quadratic: 100 times (2-core machines under load: margins)
+    assert big < 20 and big < 35 * small + 0.5, (small, big)

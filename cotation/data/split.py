@@ -4,7 +4,10 @@ The fast path finds line boundaries with numpy and lets ``pyarrow.csv`` split th
 (no quote character, exactly one cell per header column). Every other line is split by Python's
 ``csv`` module, and the whole file falls back to ``csv`` when a quoted cell may span lines or a
 lone carriage return appears, so records, cells and line numbers always match what
-``csv.reader`` (the reference) yields: the line of a record is ``reader.line_num``.
+``csv.reader`` (the reference) yields: the line of a record is ``reader.line_num``, its last
+line. A cell over csv's field limit (``MAX_CELL``) stops csv inside the cell: its record is read
+to its end as csv would read it without the limit (:func:`_record_at`), one reject, and csv goes
+on after it.
 """
 from __future__ import annotations
 
@@ -292,15 +295,26 @@ def _split_python(text: str, delimiter: str, quote: str | None, skip_lines: int,
     lines: list[int] = []
     odd: list[tuple[int, list[str], str]] = []
     check_enc = "\udc80" <= max(text, default="\x00")  # surrogates sort above all BMP text
+    base = skip_lines              # lines read before ``reader``'s first one
+    line = reader.line_num + base  # the last line read
     while True:
+        start = fh.tell()          # records start on a line: here the next one's first line
         try:
             cells = next(reader)
         except StopIteration:
             break
-        except csv.Error as exc:   # e.g. a cell over the field limit: the reader goes on
-            odd.append((reader.line_num + skip_lines, [], f"malformed: {exc}"))
+        except csv.Error as exc:
+            # csv stops at the character that raised (a cell over its field limit) and would
+            # start its next record on the next line, inside a cell spanning lines: the
+            # record is read here to its end, and csv starts again after it
+            cells, end = _record_at(text, start, delimiter, quote)
+            line += _line_count(text, start, end)
+            fh.seek(end)
+            reader, base = _reader(fh, delimiter, quote), line
+            odd.append((line, cells, "oversized" if max(map(len, cells), default=0) > MAX_CELL
+                        else f"malformed: {exc}"))
             continue
-        line = reader.line_num + skip_lines
+        line = reader.line_num + base
         if is_blank(cells):
             continue
         if check_enc and _has_surrogate(cells):
@@ -313,6 +327,63 @@ def _split_python(text: str, delimiter: str, quote: str | None, skip_lines: int,
             lines.append(line)
     columns = [pa.chunked_array([pa.array(c, pa.string())]) for c in cols]
     return Records(header, columns, np.asarray(lines, dtype=np.int64), odd)
+
+
+def _field_pattern(delimiter: str, quote: str | None) -> re.Pattern:
+    """One cell as ``csv.reader`` reads it (:func:`_reader`'s dialects: quotes doubled inside
+    a quoted cell, no escape character, not strict), without a field limit: a quoted cell
+    (``q``), to its closing quote, then any text up to a delimiter or a line end (``t``), or
+    to the end of the text when the quote is never closed; else text up to a delimiter or a
+    line end (``u``). Possessive repeats: linear in the length of the cell."""
+    d = re.escape(delimiter)
+    plain = f"(?P<u>[^{d}\\r\\n]*+)"
+    if quote is None:
+        return re.compile(plain)
+    q = re.escape(quote)
+    return re.compile(f"{q}(?P<q>(?:[^{q}]++|{q}{q})*+)(?:{q}(?P<t>[^{d}\\r\\n]*+)|\\Z)|{plain}")
+
+
+def _record_at(text: str, start: int, delimiter: str, quote: str | None
+               ) -> tuple[list[str], int]:
+    """The cells ``csv.reader`` reads from the record at ``start`` (the start of a line)
+    whatever their length, and where the next record starts (after the record's line end, or
+    the end of the text). A line end there is a blank line: no cell."""
+    if text.startswith(("\r", "\n"), start):
+        return [], start + (2 if text.startswith("\r\n", start) else 1)
+    if quote is not None and quote in "\r\n":
+        quote = None        # csv looks for a line end first: this quote opens no cell
+    field = _field_pattern(delimiter, quote)
+    cells = []
+    pos = start
+    while True:
+        m = field.match(text, pos)
+        inner = None if quote is None else m["q"]
+        if inner is not None:
+            cells.append(inner.replace(quote + quote, quote) + (m["t"] or ""))
+        else:
+            cells.append(m["u"])
+        pos = m.end()
+        if not text.startswith(delimiter, pos):
+            break
+        if delimiter in "\r\n":
+            # a line end: the record's, except right after a closing quote, where csv looks
+            # for the delimiter first (then the line ends an empty cell)
+            if inner is not None and m["t"] == "":
+                cells.append("")
+            break
+        pos += 1
+    if text.startswith("\r\n", pos):
+        return cells, pos + 2
+    return cells, pos + (pos < len(text))       # after "\r" or "\n", or at the end
+
+
+def _line_count(text: str, start: int, end: int) -> int:
+    """The lines of ``text[start:end]`` (from a line's start to a line's end or the end of
+    the text) as ``io.StringIO(text, newline="")`` yields them: a line ends at "\r\n",
+    "\r" or "\n"."""
+    ends = text.count("\n", start, end) + text.count("\r", start, end) \
+        - text.count("\r\n", start, end)
+    return ends + (end > start and text[end - 1] not in "\r\n")
 
 
 def _split_fast(data: bytes, delimiter: str, quote: str | None, skip_lines: int,
