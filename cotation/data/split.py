@@ -24,7 +24,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from cotation.data.csv_record import line_count as _line_count, record_at as _record_at
 from cotation.data.parallel import map_columns
+from cotation.data.scan import (positions as _positions, quoted_cells as _quoted_cells,
+                                scan as _scan)
 from cotation.i18n import _
 
 _LF, _CR = 10, 13
@@ -329,63 +332,6 @@ def _split_python(text: str, delimiter: str, quote: str | None, skip_lines: int,
     return Records(header, columns, np.asarray(lines, dtype=np.int64), odd)
 
 
-def _field_pattern(delimiter: str, quote: str | None) -> re.Pattern:
-    """One cell as ``csv.reader`` reads it (:func:`_reader`'s dialects: quotes doubled inside
-    a quoted cell, no escape character, not strict), without a field limit: a quoted cell
-    (``q``), to its closing quote, then any text up to a delimiter or a line end (``t``), or
-    to the end of the text when the quote is never closed; else text up to a delimiter or a
-    line end (``u``). Possessive repeats: linear in the length of the cell."""
-    d = re.escape(delimiter)
-    plain = f"(?P<u>[^{d}\\r\\n]*+)"
-    if quote is None:
-        return re.compile(plain)
-    q = re.escape(quote)
-    return re.compile(f"{q}(?P<q>(?:[^{q}]++|{q}{q})*+)(?:{q}(?P<t>[^{d}\\r\\n]*+)|\\Z)|{plain}")
-
-
-def _record_at(text: str, start: int, delimiter: str, quote: str | None
-               ) -> tuple[list[str], int]:
-    """The cells ``csv.reader`` reads from the record at ``start`` (the start of a line)
-    whatever their length, and where the next record starts (after the record's line end, or
-    the end of the text). A line end there is a blank line: no cell."""
-    if text.startswith(("\r", "\n"), start):
-        return [], start + (2 if text.startswith("\r\n", start) else 1)
-    if quote is not None and quote in "\r\n":
-        quote = None        # csv looks for a line end first: this quote opens no cell
-    field = _field_pattern(delimiter, quote)
-    cells = []
-    pos = start
-    while True:
-        m = field.match(text, pos)
-        inner = None if quote is None else m["q"]
-        if inner is not None:
-            cells.append(inner.replace(quote + quote, quote) + (m["t"] or ""))
-        else:
-            cells.append(m["u"])
-        pos = m.end()
-        if not text.startswith(delimiter, pos):
-            break
-        if delimiter in "\r\n":
-            # a line end: the record's, except right after a closing quote, where csv looks
-            # for the delimiter first (then the line ends an empty cell)
-            if inner is not None and m["t"] == "":
-                cells.append("")
-            break
-        pos += 1
-    if text.startswith("\r\n", pos):
-        return cells, pos + 2
-    return cells, pos + (pos < len(text))       # after "\r" or "\n", or at the end
-
-
-def _line_count(text: str, start: int, end: int) -> int:
-    """The lines of ``text[start:end]`` (from a line's start to a line's end or the end of
-    the text) as ``io.StringIO(text, newline="")`` yields them: a line ends at "\r\n",
-    "\r" or "\n"."""
-    ends = text.count("\n", start, end) + text.count("\r", start, end) \
-        - text.count("\r\n", start, end)
-    return ends + (end > start and text[end - 1] not in "\r\n")
-
-
 def _split_fast(data: bytes, delimiter: str, quote: str | None, skip_lines: int,
                 source: str) -> Records | None:
     """None when the file needs the Python splitter (multi-line cells, lone CR)."""
@@ -486,12 +432,6 @@ def _split_fast(data: bytes, delimiter: str, quote: str | None, skip_lines: int,
     return Records(header, columns, lines, odd)
 
 
-def _positions(arr: np.ndarray, byte: int, block: int = 1 << 22) -> np.ndarray:
-    """Positions of ``byte`` in ``arr``, block by block (no temporary the size of the file)."""
-    parts = [np.flatnonzero(arr[s:s + block] == byte) + s for s in range(0, arr.size, block)]
-    return np.concatenate(parts) if parts else np.empty(0, np.int64)
-
-
 def _split_plain(data: bytes | mmap.mmap, delimiter: str, quote: str | None, skip_lines: int,
                  source: str, *, encoding: str = "utf-8", binary: bool = False
                  ) -> Records | None:
@@ -543,80 +483,6 @@ def _some_record_empty(columns: list[pa.ChunkedArray]) -> bool:
         cells = col.take(pa.array(rows))
         rows = rows[pc.equal(pc.binary_length(cells), 0).to_numpy(zero_copy_only=False)]
     return bool(rows.size)
-
-
-def _scan(arr: np.ndarray, quote: int | None, block: int = 1 << 22, *,
-          data: bytes | mmap.mmap | None = None) -> np.ndarray | bool | None:
-    """The bytes scanned once, block by block on the column threads (numpy releases the GIL
-    there; the scan would otherwise leave one core idle before pyarrow's split): False when
-    they hold a carriage return that does not end a line (``\\r\\n`` ends one: pyarrow and
-    csv both read it as a line end), else the positions of ``quote`` (None without one).
-
-    ``data``, the same bytes as ``bytes`` or ``mmap``: first asked (``find``, C's
-    ``memchr``) whether they hold a carriage return or a quote at all. Most files hold
-    neither: the answer is then known without the block scan (300,000 demandes, 64 MB: two
-    ``find`` 5-11 ms against 28-61 ms for the scan on two threads, 2026-12-06)."""
-    n = arr.size
-    if data is not None and data.find(b"\r") < 0:
-        if quote is None:
-            return None
-        if data.find(bytes((quote,))) < 0:
-            return np.empty(0, np.int64)
-
-    def one(start: int) -> tuple[bool, np.ndarray | None]:
-        blk = arr[start:start + block]
-        cr = np.flatnonzero(blk == _CR)
-        if cr.size:
-            after = cr + start + 1         # the byte after each carriage return
-            if after[-1] >= n or (arr[after] != _LF).any():
-                return True, None
-        return False, None if quote is None else np.flatnonzero(blk == quote) + start
-
-    parts = map_columns(one, range(0, arr.size, block), arr.size // 100)
-    if any(cr for cr, _q in parts):
-        return False
-    if quote is None:
-        return None
-    return np.concatenate([q for _cr, q in parts]) if parts else np.empty(0, np.int64)
-
-
-def _quoted_cells(data: bytes | mmap.mmap, delimiter: str, quote: str,
-                  qpos: np.ndarray | None = None) -> bool:
-    """Whether every quote of ``data`` (each carriage return in it followed by a line feed)
-    belongs to a quoted cell that follows RFC 4180 on one line: ``"..."`` starting a line or
-    after a delimiter, ending one (``\\n`` or ``\\r\\n``) or before a delimiter, no newline
-    inside, inner quotes doubled. Then pyarrow and csv split
-    every line alike and a line is a record (what :func:`_well_formed` checks line by line,
-    here on the quotes alone: no line positions needed).
-
-    Quotes pair up in order; in a well-formed file each pair either opens a cell (the byte
-    before is a delimiter or a newline, or it is the first byte) or follows the previous pair
-    at once (a doubled quote), and either closes a cell (the byte after is a delimiter, a
-    newline or the carriage return before one, or it is the last byte) or is followed at once
-    by the next pair. Conversely, pairs that satisfy this and hold no newline make cells of
-    that shape."""
-    arr = np.frombuffer(data, dtype=np.uint8)
-    if qpos is None:
-        qpos = _positions(arr, ord(quote))
-    if qpos.size & 1:
-        return False
-    first, second = qpos[0::2], qpos[1::2]
-    # no newline between the quotes of a pair (the gaps between pairs are not looked at)
-    offsets = np.empty(qpos.size + 1, dtype=np.int64)
-    offsets[:-1], offsets[-1] = qpos, qpos[-1]
-    spans = pa.Array.from_buffers(pa.large_binary(), qpos.size,
-                                  [None, pa.py_buffer(offsets), pa.py_buffer(data)])
-    pairs = spans.take(pa.array(np.arange(0, qpos.size, 2)))   # a copy of the pairs' bytes only
-    if pc.any(pc.greater(pc.count_substring(pairs, b"\n"), 0)).as_py():
-        return False
-    d, n = ord(delimiter), arr.size
-    before = arr[np.maximum(first - 1, 0)]
-    opens = (first == 0) | (before == d) | (before == _LF)
-    opens[1:] |= first[1:] - 1 == second[:-1]
-    after = arr[np.minimum(second + 1, n - 1)]
-    closes = (second == n - 1) | (after == d) | (after == _LF) | (after == _CR)
-    closes[:-1] |= second[:-1] + 1 == first[1:]
-    return bool(opens.all() and closes.all())
 
 
 def _split_quick(data: bytes, starts: np.ndarray, empty: np.ndarray, line_no: np.ndarray,
