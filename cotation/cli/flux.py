@@ -21,10 +21,11 @@ from cotation.cli.outputs import (EXIT_INPUT, EXIT_USAGE, CommandError, atomic_d
                                   input_file, output_dir, output_file, usage_error)
 from cotation.flux.errors import FluxInputError, Issue, Problem
 from cotation.templating import TemplatesError
-from cotation.i18n import _, print_error
+from cotation.i18n import _, print_error, warning_line
 
 _EXIT_ISSUES = 1
 _EXIT_INPUT = EXIT_INPUT
+_SHOWN_REJECTS = 20    # rejected lines of a --scores file listed on stderr (all are counted)
 
 
 def register(subparsers: Any) -> None:
@@ -370,6 +371,14 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
         rs = source.read_summary
         print(_("demandes: {read} read, {accepted} kept, {rejected} rejected").format(
             read=rs['read'], accepted=rs['accepted'], rejected=rs['rejected']), file=sys.stderr)
+        ss = source.score_summary
+        if ss:
+            print(_("scores: {read} read, {accepted} kept, {rejected} rejected").format(
+                read=ss['read'], accepted=ss['accepted'], rejected=ss['rejected']), file=sys.stderr)
+            for problem in source.score_rejects[:_SHOWN_REJECTS]:
+                print(warning_line(str(problem)), file=sys.stderr)
+            if ss['rejected'] > _SHOWN_REJECTS:
+                print(warning_line(_("… and {n} more").format(n=ss['rejected'] - _SHOWN_REJECTS)), file=sys.stderr)
     elif args.scores or args.grid:
         print_error(_("--scores and --grid also need --demandes"))
         return EXIT_USAGE
