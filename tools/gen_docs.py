@@ -264,7 +264,7 @@ def _example(path: Path, lang: str) -> list[str]:
 def render_formats() -> str:
     sys.path.insert(0, str(ROOT))
     from cotation.flux import inputs, model
-    from cotation.flux.shortlist import SCORE_COLUMNS as FLUX_SCORE_COLUMNS
+    from cotation.flux.shortlist import SCORE_COLUMNS as FLUX_SCORE_COLUMNS, SCORE_REQUIRED as FLUX_SCORE_REQUIRED
 
     lines = ["# Formats des fichiers d'entrée : mapping et gestion en flux", "",
              "<!-- Généré par `python tools/gen_docs.py` à partir des schémas JSON et du code ; ne "
@@ -301,8 +301,15 @@ def render_formats() -> str:
                          "motif": model.DEPART_MOTIFS, "origine": model.ORIGINES,
                          "soustraction": model.SOUSTRACTION_CODES, "preavis_mois": ("1", "2", "3")})
     lines += ["", "### Scores (`flux dispatch --scores`, CSV)", "",
-              "La sortie de `cotation score` ; les colonnes en plus sont ignorées.", ""]
-    lines += _csv_table(SCORES_DOC, FLUX_SCORE_COLUMNS, FLUX_SCORE_COLUMNS, {})
+              "La sortie de `cotation score` ; les colonnes en plus sont ignorées. Chaque cellule est "
+              "vérifiée : code INSEE, scores décimaux finis (point décimal), rang entier à partir de 1 ; "
+              "une cellule vide de score ou de rang est une valeur absente. Une cellule fausse, une "
+              "même demande et commune notée deux fois avec des valeurs différentes, ou un fichier "
+              "sans ligne de score sont des erreurs (code 1). Une ligne dont la demande n'est pas "
+              "parmi les demandes lues, dont la demande ne cherche pas la commune, ou qui répète "
+              "une ligne identique est écartée : le nombre de lignes lues, gardées et écartées est "
+              "affiché, avec les premières lignes écartées.", ""]
+    lines += _csv_table(SCORES_DOC, FLUX_SCORE_REQUIRED, FLUX_SCORE_COLUMNS, {})
     lines += ["", "Exemples complets : `examples/flux/` (copiés par `cotation examples DOSSIER`).", ""]
     return "\n".join(lines)
 

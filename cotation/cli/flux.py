@@ -16,15 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from cotation.cli.core import add_output
+from cotation.cli.core import _positive_int, add_output
 from cotation.cli.outputs import (EXIT_INPUT, EXIT_USAGE, CommandError, atomic_dir, atomic_file,
                                   input_file, output_dir, output_file, usage_error)
 from cotation.flux.errors import FluxInputError, Issue, Problem
 from cotation.templating import TemplatesError
-from cotation.i18n import _, print_error
+from cotation.i18n import _, print_error, warning_line
 
 _EXIT_ISSUES = 1
 _EXIT_INPUT = EXIT_INPUT
+_SHOWN_REJECTS = 20    # rejected lines of a --scores file listed on stderr (all are counted)
 
 
 def register(subparsers: Any) -> None:
@@ -58,7 +59,7 @@ def register(subparsers: Any) -> None:
                    help=_("how several grids are merged (default: settings.shortlist.fusion_grilles, else "
                           "entrelacement): entrelacement = first of each grid, then second…; priorite = the "
                           "whole first grid, then the next"))
-    p.add_argument("-k", type=int, help=_("size of the candidate shortlists (default: the conventions', else 3)"))
+    p.add_argument("-k", type=_positive_int, help=_("size of the candidate shortlists (default: the conventions', else 3)"))
     p.add_argument("--motifs", action="store_true",
                    help=_("for each shortlist, why each better-ranked demande was not retained (eligibility "
                           "filter failed, refusal of an earlier offer in the events, or already proposed in "
@@ -104,7 +105,7 @@ def register(subparsers: Any) -> None:
                    help=_("dwellings (RPLS-like CSV, optional columns reservataire_stock and collectif)"))
     p.add_argument("--evenements", type=Path, metavar=_("FILE"),
                    help=_("vacancy events, for the rotation of each réservataire's stock"))
-    p.add_argument("--year", type=int, metavar=_("YEAR"),
+    p.add_argument("--year", type=_year, metavar=_("YEAR"),
                    help=_("year of the rotation (departures of the year ÷ stock on 31 December)"))
     p.add_argument("--date", type=_date, metavar=_("DATE"),
                    help=_("dwellings in stock at this date (default: every row)"))
@@ -123,12 +124,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--rotation", action="append", default=[], metavar=_("ID=RATE"),
                    help=_("rotation rate in %% of the contingent (rotation method; droits_uniques with "
                           "--stock)"))
-    p.add_argument("--droits", type=int, metavar="N", help=_("droits uniques granted by the convention"))
-    p.add_argument("--annees", type=int, metavar="N",
+    p.add_argument("--droits", type=_count, metavar="N", help=_("droits uniques granted by the convention"))
+    p.add_argument("--annees", type=_positive_int, metavar="N",
                    help=_("length of the convention (droits uniques), in years"))
-    p.add_argument("--attributions", type=int, metavar="N",
+    p.add_argument("--attributions", type=_positive_int, metavar="N",
                    help=_("attributions of the year (droits uniques → percentage)"))
-    p.add_argument("--flux", type=int, metavar="N",
+    p.add_argument("--flux", type=_count, metavar="N",
                    help=_("annual flux to share out according to the shares obtained"))
     p.set_defaults(func=cmd_conversion)
 
@@ -144,15 +145,16 @@ def register(subparsers: Any) -> None:
     p = sub.add_parser("stock", help=_("état des réservations en stock → flux percentages "
                                        "(totals checked)"))
     p.add_argument("--table", type=Path, required=True, help=_("CSV reservataire,financement,<typologies…>,TOTAL"))
-    p.add_argument("--flux", type=int, help=_("annual flux to share out with these percentages"))
+    p.add_argument("--flux", type=_count, help=_("annual flux to share out with these percentages"))
     p.set_defaults(func=cmd_stock)
 
     p = sub.add_parser("generate", help=_("synthetic bailleur (dwellings, conventions, events)"))
-    p.add_argument("--seed", type=int, required=True, help=_("random seed (same seed, same files)"))
-    p.add_argument("--dwellings", type=int, required=True, help=_("number of dwellings"))
-    p.add_argument("--year", type=int, default=2025, help=_("year of the generated vacancies (default 2025)"))
+    p.add_argument("--seed", type=_count, required=True, help=_("random seed (same seed, same files)"))
+    p.add_argument("--dwellings", type=_positive_int, required=True, help=_("number of dwellings"))
+    p.add_argument("--year", type=_year_between(GENERATE_YEAR_MIN, YEAR_MAX), default=2025,
+                   help=_("year of the generated vacancies (default 2025)"))
     p.add_argument("--departement", default="83", help=_("département (default 83)"))
-    p.add_argument("--demandes", type=int, default=0, help=_("also generate N demandes and their scores file"))
+    p.add_argument("--demandes", type=_count, default=0, help=_("also generate N demandes and their scores file"))
     _output(p, _("output folder"))
     p.set_defaults(func=cmd_generate)
 
@@ -170,11 +172,39 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(_("'{text}' is not a date YYYY-MM-DD").format(text=text)) from None
 
 
+# --year: the flux reads the years before N (rotation window, soustractions, droits uniques) and
+# builds dates of N; years outside this range are typing mistakes, not reservations.
+YEAR_MIN, YEAR_MAX = 1900, 2200
+# `flux generate` builds a patrimoine commissioned from 1960 to three years before --year.
+GENERATE_YEAR_MIN = 1964
+
+
+def _year_between(first: int, last: int) -> Callable[[str], int]:
+    def year(text: str) -> int:
+        t = text.strip()
+        if not (t.isascii() and t.isdigit()) or not first <= int(t) <= last:
+            raise argparse.ArgumentTypeError(_("expected a year from {first} to {last}, not {text!r}").format(
+                first=first, last=last, text=text))
+        return int(t)
+    return year
+
+
+_year = _year_between(YEAR_MIN, YEAR_MAX)
+
+
+def _count(text: str) -> int:
+    """A whole number of 0 or more (a number of dwellings, of demandes, a flux, a seed)."""
+    t = text.strip()
+    if not (t.isascii() and t.isdigit()):
+        raise argparse.ArgumentTypeError(_("expected a whole number of 0 or more, not {text!r}").format(text=text))
+    return int(t)
+
+
 def _inputs(p: argparse.ArgumentParser, today: bool = False) -> None:
     p.add_argument("--logements", type=Path, required=True, help=_("dwellings (RPLS-like CSV)"))
     p.add_argument("--conventions", type=Path, required=True, help=_("conventions (YAML)"))
     p.add_argument("--evenements", type=Path, required=True, help=_("vacancy events (CSV)"))
-    p.add_argument("--year", type=int, required=True, help=_("year N of the flux"))
+    p.add_argument("--year", type=_year, required=True, help=_("year N of the flux"))
     p.add_argument("--departement", help=_("département of the flux (default: the bailleur's or the dwellings')"))
     p.add_argument("--epci", help=_("SIREN of an EPCI: keep only the dwellings of its communes (commune "
                                     "table), like the DDETS 06's assiette per EPCI"))
@@ -370,6 +400,14 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
         rs = source.read_summary
         print(_("demandes: {read} read, {accepted} kept, {rejected} rejected").format(
             read=rs['read'], accepted=rs['accepted'], rejected=rs['rejected']), file=sys.stderr)
+        ss = source.score_summary
+        if ss:
+            print(_("scores: {read} read, {accepted} kept, {rejected} rejected").format(
+                read=ss['read'], accepted=ss['accepted'], rejected=ss['rejected']), file=sys.stderr)
+            for problem in source.score_rejects[:_SHOWN_REJECTS]:
+                print(warning_line(str(problem)), file=sys.stderr)
+            if ss['rejected'] > _SHOWN_REJECTS:
+                print(warning_line(_("… and {n} more").format(n=ss['rejected'] - _SHOWN_REJECTS)), file=sys.stderr)
     elif args.scores or args.grid:
         print_error(_("--scores and --grid also need --demandes"))
         return EXIT_USAGE

@@ -127,8 +127,14 @@ def check_range(column: Column, value: float, text: str) -> None:
         raise ValueParseError(_("'{text}' is negative: {column} is a count").format(text=text, column=column.name))
 
 
+def is_insee_text(text: str) -> bool:
+    """Whether ``text`` is an INSEE commune code: five ASCII characters, digits, or 2A/2B then
+    three digits for Corsica."""
+    return _INSEE.fullmatch(text) is not None
+
+
 def check_insee(column: Column, text: str) -> None:
-    if not _INSEE.fullmatch(text):
+    if not is_insee_text(text):
         raise ValueParseError(_("'{text}' is not an INSEE commune code in {column}").format(text=text, column=column.name))
 
 

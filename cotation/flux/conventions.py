@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from importlib import resources
 import re
 from dataclasses import dataclass, field
@@ -158,7 +159,14 @@ def load_yaml_with_lines(text: str, source: str) -> tuple[Any, dict[tuple, int]]
             return out
         if isinstance(n, yaml.SequenceNode):
             return [build(v, path + (i,)) for i, v in enumerate(n.value)]
-        return loader.construct_object(n)
+        value = loader.construct_object(n)
+        if isinstance(value, float) and not math.isfinite(value):
+            # YAML reads .nan, .inf and 1.0e400 as floats: the schema's bounds let NaN through
+            # (every comparison with it is false), so a NaN max_taux_effort would drop the filter.
+            where = ".".join(str(p) for p in path) or _("(root)")
+            problems.append(Problem(source, lines[path], f"{where}: " + _("'{text}' is not a finite number").format(
+                text=n.value)))
+        return value
 
     try:
         data = build(node, ()) if node is not None else None

@@ -94,6 +94,21 @@ def check_totals(table: ReservationTable) -> list[Issue]:
     return issues
 
 
+def _count_text(cell: str) -> str:
+    """A count as written in an état des réservations: thousands may be grouped by spaces."""
+    return cell.strip().replace(" ", "").replace("\u202f", "").replace("\u00a0", "")
+
+
+def _count_problem(cell: str) -> str:
+    """Why a cell is not a count (ASCII digits, 0 or more), or ``""``."""
+    text = _count_text(cell)
+    if text.startswith("-") and text[1:].isascii() and text[1:].isdigit():
+        return _("'{text}' is negative: a count of 0 or more is expected").format(text=cell.strip())
+    if not (text.isascii() and text.isdigit()):
+        return _("'{text}' is not a whole number").format(text=cell.strip())
+    return ""
+
+
 def read_reservation_tables(path: str | Path | io.TextIOBase, source: str | None = None) -> list[ReservationTable]:
     """Read ``reservataire,financement,<typologies…>,TOTAL`` rows; a ``TOTAL`` financement row
     carries the column totals of its réservataire."""
@@ -115,15 +130,18 @@ def read_reservation_tables(path: str | Path | io.TextIOBase, source: str | None
         if len(rec) != len(header):
             problems.append(Problem(source, line, _("{n} cells, header has {m}").format(n=len(rec), m=len(header))))
             continue
-        try:
-            nums = [int(c.strip().replace(" ", "").replace("\u202f", "")) for c in rec[2:]]
-        except ValueError:
-            problems.append(Problem(source, line, "nombre entier attendu dans chaque cellule"))
+        bad = [Problem(source, line, msg, header[j]) for j in range(2, len(rec)) if (msg := _count_problem(rec[j]))]
+        if bad:
+            problems += bad
             continue
+        nums = [int(_count_text(c)) for c in rec[2:]]
         t = raw.setdefault(rec[0].strip(), {"rows": {}, "tot": {}, "lines": {}, "total_row": None})
         fin = rec[1].strip()
         if fin in t["lines"]:
-            problems.append(Problem(source, line, f"ligne {fin} en double pour {rec[0].strip()}"))
+            problems.append(Problem(source, line, _("row {financement} given twice for {reservataire} (first at "
+                                                    "line {line})").format(financement=fin,
+                                                                           reservataire=rec[0].strip(),
+                                                                           line=t["lines"][fin])))
             continue
         t["lines"][fin] = line
         if fin == "TOTAL":
@@ -133,7 +151,8 @@ def read_reservation_tables(path: str | Path | io.TextIOBase, source: str | None
             t["tot"][fin] = nums[-1]
     for rid, t in raw.items():
         if t["total_row"] is None:
-            problems.append(Problem(source, min(t["lines"].values()), f"ligne TOTAL manquante pour {rid}"))
+            problems.append(Problem(source, min(t["lines"].values()),
+                                    _("no TOTAL row for {reservataire}").format(reservataire=rid)))
     if problems:
         raise FluxInputError(problems)
     return [ReservationTable(rid, cols, t["rows"], t["tot"], tuple(t["total_row"][:-1]), t["total_row"][-1],

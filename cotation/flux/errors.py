@@ -24,10 +24,12 @@ class Problem:
 class FluxInputError(ValueError):
     """Raised with every problem of an input file found in one pass."""
 
-    def __init__(self, problems: list[Problem]):
+    def __init__(self, problems: list[Problem], total: int | None = None):
+        """``total``: how many problems there are when only the first ones were kept."""
         self.problems = problems
+        self.total = max(total or 0, len(problems))
         head = "\n".join(str(p) for p in problems[:50])
-        more = "\n" + _("… and {n} more").format(n=len(problems) - 50) if len(problems) > 50 else ""
+        more = "\n" + _("… and {n} more").format(n=self.total - 50) if self.total > 50 else ""
         super().__init__(head + more)
 
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import math
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
+from cotation.data.values import MAX_MAGNITUDE, is_insee_text, is_number_text
 from cotation.flux.errors import FluxInputError, Problem
 from cotation.i18n import N_, _
 from cotation.flux.model import (
@@ -71,9 +73,25 @@ def _code(text: str, allowed: Sequence[str], what: str, default: str | None = No
 
 def _commune(text: str) -> str:
     t = text.strip()
-    if len(t) != 5 or not (t[:2].isdigit() or t[:2] in ("2A", "2B")) or not t[2:].isdigit():
+    if not is_insee_text(t):     # the canonical readers' rule: ASCII digits, 2A/2B for Corsica
         raise _Cell(_("'{text}' is not an INSEE commune code").format(text=text))
     return t
+
+
+def _amount(text: str) -> float | None:
+    """A non-negative amount (a rent): a finite decimal with a dot, as in the canonical demandes
+    (no 'nan', 'inf', '1_000' or '1,5'); ``None`` when the cell is empty."""
+    t = text.strip()
+    if not t:
+        return None
+    if not is_number_text(t):
+        raise _Cell(_("'{text}' is not a decimal number (dot separator)").format(text=text))
+    value = float(t)
+    if not math.isfinite(value) or value > MAX_MAGNITUDE:
+        raise _Cell(_("'{text}' is not a finite number in range").format(text=text))
+    if value < 0:
+        raise _Cell(_("'{text}' is negative: an amount of 0 or more is expected").format(text=text))
+    return value + 0.0     # -0.0 reads as 0.0
 
 
 def _header(reader: Iterable[list[str]], source: str, required: Sequence[str],
@@ -176,12 +194,12 @@ def _read_logements(fh: io.TextIOBase, source: str) -> list[Logement]:
             col = "pmr"
             pmr = _bool(row["pmr"])
             col = "loyer"
-            loyer = float(row["loyer"]) if row["loyer"].strip() else None
+            loyer = _amount(row["loyer"])
             col = "reservataire_stock"
             stock = row["reservataire_stock"].strip() or None
             col = "collectif"
             coll = _bool(row["collectif"]) if row["collectif"].strip() else None
-        except (_Cell, ValueError) as exc:
+        except _Cell as exc:
             problems.append(Problem(source, line, str(exc), col))
             continue
         seen[lid] = line
