@@ -74,7 +74,7 @@ def run_files(bailleur, table, scores, year: int, sw: Stopwatch) -> None:
     import tempfile
 
     from cotation.cli import main as cli
-    from cotation.flux.shortlist import write_scores_csv
+    from cotation.flux.scores_file import write_scores_csv
     from cotation.data.table import write_demandes_csv
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)

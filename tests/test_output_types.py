@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 
 from cotation.cli import main
-from cotation.flux.shortlist import read_scores_csv
+from cotation.flux.scores_file import read_scores_csv
 
 
 def test_score_csv_read_back_by_the_flux_keeps_leading_zeros(tmp_path):

@@ -264,7 +264,7 @@ def _example(path: Path, lang: str) -> list[str]:
 def render_formats() -> str:
     sys.path.insert(0, str(ROOT))
     from cotation.flux import inputs, model
-    from cotation.flux.shortlist import SCORE_COLUMNS as FLUX_SCORE_COLUMNS, SCORE_REQUIRED as FLUX_SCORE_REQUIRED
+    from cotation.flux.scores_file import SCORE_COLUMNS as FLUX_SCORE_COLUMNS, SCORE_REQUIRED as FLUX_SCORE_REQUIRED
 
     lines = ["# Formats des fichiers d'entrée : mapping et gestion en flux", "",
              "<!-- Généré par `python tools/gen_docs.py` à partir des schémas JSON et du code ; ne "

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import datetime as dt
 import functools
 import io
 import os
@@ -12,29 +11,13 @@ from typing import Any
 
 import numpy as np
 
+from cotation.cli.arguments import date_arg as _date, positive_int as _positive_int
 from cotation.cli.outputs import (CommandError, input_file, output_file, usage_error)
 from cotation.grid.diagnostics import GridError
 from cotation.i18n import _, print_error, warning_line
 
 OUTPUT_SUFFIXES = (".csv", ".parquet")
 REJECTS_SUFFIXES = (".csv",)
-
-
-# the dates a command accepts: windows of months and years are counted back from them, and
-# the demandes' own dates are checked against the same span
-FIRST_DATE, LAST_DATE = dt.date(1900, 1, 1), dt.date(2199, 12, 31)
-
-
-def _date(text: str) -> dt.date:
-    try:
-        day = dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(_("'{text}' is not a date YYYY-MM-DD").format(text=text)) from None
-    if not FIRST_DATE <= day <= LAST_DATE:
-        raise argparse.ArgumentTypeError(_("'{text}' is outside the dates cotation handles "
-                                           "({first} to {last})").format(
-            text=text, first=FIRST_DATE.isoformat(), last=LAST_DATE.isoformat()))
-    return day
 
 
 def add_inputs(p: argparse.ArgumentParser, *names: str) -> None:
@@ -160,13 +143,6 @@ def _announce_compile(grid, cg) -> None:
         return
     print(_("kernels compiled in {s:.1f} s (cached for the next runs)").format(
         s=time.perf_counter() - start), file=sys.stderr, flush=True)
-
-
-def _positive_int(text: str) -> int:
-    if not text.strip().isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(_("expected a whole number of at least 1, not {text!r}")
-                                         .format(text=text))
-    return int(text)
 
 
 def _engine_option(p: argparse.ArgumentParser) -> None:

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from cotation.cli.core import _positive_int, add_output
+from cotation.cli.arguments import (YEAR_MAX, YEAR_MIN, count_arg as _count, date_arg as _date,
+                                    positive_int as _positive_int, year_between)
+from cotation.cli.core import add_output
 from cotation.cli.outputs import (EXIT_INPUT, EXIT_USAGE, CommandError, atomic_dir, atomic_file,
                                   input_file, output_dir, output_file, usage_error)
 from cotation.flux.errors import FluxInputError, Issue, Problem
@@ -151,7 +153,7 @@ def register(subparsers: Any) -> None:
     p = sub.add_parser("generate", help=_("synthetic bailleur (dwellings, conventions, events)"))
     p.add_argument("--seed", type=_count, required=True, help=_("random seed (same seed, same files)"))
     p.add_argument("--dwellings", type=_positive_int, required=True, help=_("number of dwellings"))
-    p.add_argument("--year", type=_year_between(GENERATE_YEAR_MIN, YEAR_MAX), default=2025,
+    p.add_argument("--year", type=year_between(GENERATE_YEAR_MIN, YEAR_MAX), default=2025,
                    help=_("year of the generated vacancies (default 2025)"))
     p.add_argument("--departement", default="83", help=_("département (default 83)"))
     p.add_argument("--demandes", type=_count, default=0, help=_("also generate N demandes and their scores file"))
@@ -165,39 +167,9 @@ def _output(p: argparse.ArgumentParser, help: str, required: bool = True, file: 
     p.set_defaults(out=None, output_is_file=file)
 
 
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(_("'{text}' is not a date YYYY-MM-DD").format(text=text)) from None
-
-
-# --year: the flux reads the years before N (rotation window, soustractions, droits uniques) and
-# builds dates of N; years outside this range are typing mistakes, not reservations.
-YEAR_MIN, YEAR_MAX = 1900, 2200
 # `flux generate` builds a patrimoine commissioned from 1960 to three years before --year.
 GENERATE_YEAR_MIN = 1964
-
-
-def _year_between(first: int, last: int) -> Callable[[str], int]:
-    def year(text: str) -> int:
-        t = text.strip()
-        if not (t.isascii() and t.isdigit()) or not first <= int(t) <= last:
-            raise argparse.ArgumentTypeError(_("expected a year from {first} to {last}, not {text!r}").format(
-                first=first, last=last, text=text))
-        return int(t)
-    return year
-
-
-_year = _year_between(YEAR_MIN, YEAR_MAX)
-
-
-def _count(text: str) -> int:
-    """A whole number of 0 or more (a number of dwellings, of demandes, a flux, a seed)."""
-    t = text.strip()
-    if not (t.isascii() and t.isdigit()):
-        raise argparse.ArgumentTypeError(_("expected a whole number of 0 or more, not {text!r}").format(text=text))
-    return int(t)
+_year = year_between(YEAR_MIN, YEAR_MAX)
 
 
 def _inputs(p: argparse.ArgumentParser, today: bool = False) -> None:
@@ -663,7 +635,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     """Write logements.csv, conventions.yaml, evenements.csv (and demandes/scores on request)."""
     from cotation.data.table import write_demandes_csv
     from cotation.flux.generate import generate, generate_demandes, synthetic_scores
-    from cotation.flux.shortlist import write_scores_csv
+    from cotation.flux.scores_file import write_scores_csv
     b = generate(args.seed, args.dwellings, args.year, departement=args.departement)
     paths = b.write(args.out)
     if args.demandes:

@@ -62,7 +62,7 @@ class Settings:
     refus_adapte: bool = False
     household_size: tuple[tuple[str, tuple[int, int]], ...] = ()
     max_taux_effort: float | None = None
-    # Several grids in one shortlist: "entrelacement" or "priorite" (shortlist.GRID_MERGES).
+    # Several grids in one shortlist: "entrelacement" or "priorite" (scores_file.GRID_MERGES).
     grid_merge: str = "entrelacement"
     # Step counted when a convention gives no ``decompte``, by management mode (seed Occitanie
     # 2023: mise à disposition in direct management; delegated contingents keep their count,

@@ -26,7 +26,7 @@ from cotation.flux.inputs import write_evenements, write_logements
 from cotation.flux.model import BAILLEUR, Evenement, Logement
 from cotation.flux.plafonds import ceiling
 from cotation.flux.rounding import largest_remainder
-from cotation.flux.shortlist import ScoreArrays
+from cotation.flux.scores_file import ScoreArrays
 from cotation.flux.targets import compute_targets
 
 def _cum(table: Sequence[tuple[str, int]]) -> tuple[tuple[str, ...], tuple[int, ...]]:

@@ -14,7 +14,8 @@ from cotation.cli import main
 from cotation.data.table import DemandeTable
 from cotation.flux.errors import FluxInputError
 from cotation.flux.model import Logement
-from cotation.flux.shortlist import ScoreFileSource, read_scores_csv
+from cotation.flux.scores_file import read_scores_csv
+from cotation.flux.shortlist import ScoreFileSource
 from cotation.flux.targets import Party
 
 ROOT = Path(__file__).resolve().parents[2]

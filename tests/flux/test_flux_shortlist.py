@@ -11,9 +11,8 @@ from cotation.flux.model import Logement
 from cotation.flux.plafonds import (
     PLS, PLUS, PlafondsIndisponibles, categorie_menage, ceiling, ceiling_row, zone_of
 )
-from cotation.flux.shortlist import (
-    CandidateSource, ScoreArrays, ScoreFileSource, read_scores_csv, write_scores_csv
-)
+from cotation.flux.scores_file import ScoreArrays, read_scores_csv, write_scores_csv
+from cotation.flux.shortlist import CandidateSource, ScoreFileSource
 from cotation.flux.targets import Party
 from cotation.data.table import DemandeTable
 

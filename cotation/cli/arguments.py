@@ -1,0 +1,61 @@
+"""Types of the command line's values, shared by every command: a date within the span
+cotation handles, a year, a whole number of at least 1 or of 0 or more. Each refuses what it
+cannot take with one line (argparse then exits 2, a usage mistake); digits are ASCII only."""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from typing import Callable
+
+from cotation.i18n import _
+
+# the dates a command accepts: windows of months and years are counted back from them, and
+# the demandes' own dates are checked against the same span
+FIRST_DATE, LAST_DATE = dt.date(1900, 1, 1), dt.date(2199, 12, 31)
+# --year of the flux: it reads the years before N (rotation window, soustractions, droits
+# uniques) and builds dates of N; years outside this range are typing mistakes
+YEAR_MIN, YEAR_MAX = 1900, 2200
+
+
+def date_arg(text: str) -> dt.date:
+    """``YYYY-MM-DD`` from ``FIRST_DATE`` to ``LAST_DATE``."""
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            _("'{text}' is not a date YYYY-MM-DD").format(text=text)) from None
+    if not FIRST_DATE <= day <= LAST_DATE:
+        raise argparse.ArgumentTypeError(_("'{text}' is outside the dates cotation handles "
+                                           "({first} to {last})").format(
+            text=text, first=FIRST_DATE.isoformat(), last=LAST_DATE.isoformat()))
+    return day
+
+
+def year_between(first: int, last: int) -> Callable[[str], int]:
+    """A year from ``first`` to ``last``."""
+    def year(text: str) -> int:
+        t = text.strip()
+        if not (t.isascii() and t.isdigit()) or not first <= int(t) <= last:
+            raise argparse.ArgumentTypeError(_("expected a year from {first} to {last}, not "
+                                               "{text!r}").format(first=first, last=last,
+                                                                  text=text))
+        return int(t)
+    return year
+
+
+def positive_int(text: str) -> int:
+    """A whole number of at least 1 (a number of workers, of jobs, of candidates)."""
+    t = text.strip()
+    if not (t.isascii() and t.isdigit()) or int(t) < 1:
+        raise argparse.ArgumentTypeError(_("expected a whole number of at least 1, not {text!r}")
+                                         .format(text=text))
+    return int(t)
+
+
+def count_arg(text: str) -> int:
+    """A whole number of 0 or more (a number of dwellings, of demandes, a flux, a seed)."""
+    t = text.strip()
+    if not (t.isascii() and t.isdigit()):
+        raise argparse.ArgumentTypeError(
+            _("expected a whole number of 0 or more, not {text!r}").format(text=text))
+    return int(t)
