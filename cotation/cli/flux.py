@@ -522,9 +522,13 @@ def _pairs(items: Sequence[str], what: str) -> dict[str, Any]:
         try:
             if not sep or not key.strip():
                 raise ValueError
-            out[key.strip()] = Fraction(value.strip().rstrip("%").strip())
+            number = Fraction(value.strip().rstrip("%").strip())
+            if number < 0:     # a stock or a rotation rate below 0 has no meaning
+                raise ValueError
+            out[key.strip()] = number
         except (ValueError, ZeroDivisionError):
-            raise usage_error(_("--{option} '{item}': expected ID=NUMBER").format(option=what, item=item)) from None
+            raise usage_error(_("--{option} '{item}': expected ID=NUMBER (0 or more)").format(
+                option=what, item=item)) from None
     return out
 
 

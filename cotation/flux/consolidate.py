@@ -42,7 +42,9 @@ def read_bilan(path: str | Path) -> BailleurBilan:
         label = doc.get("bailleur", {}).get("id") or p.parent.name
         return BailleurBilan(label, doc["periode"], doc["reservataires"], doc["ventilations"]["commune"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise FluxInputError([Problem(str(p), 1, f"bilan illisible ({exc.__class__.__name__}: {exc})")]) from None
+        raise FluxInputError([Problem(str(p), 1, _("not a bilan written by 'cotation flux bilan' "
+                                                    "({kind}: {reason})").format(
+            kind=exc.__class__.__name__, reason=str(exc).splitlines()[0][:200] if str(exc) else ""))]) from None
 
 
 def _num(v: object) -> int:

@@ -220,7 +220,31 @@ def _schema_message(err: jsonschema.ValidationError) -> str:
     if err.validator == "oneOf":
         return _("{where}: invalid value {value!r} (a number, 'p/q' or a boolean, depending on the "
                  "key)").format(where=where, value=err.instance)
+    if err.validator == "type":
+        expected = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
+        return _("{where}: {value!r} is not {expected}").format(
+            where=where, value=err.instance,
+            expected=_(" or ").join(_type_name(t) for t in expected))
+    if err.validator in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
+        words = {"minimum": _("at least {bound}"), "exclusiveMinimum": _("more than {bound}"),
+                 "maximum": _("at most {bound}"), "exclusiveMaximum": _("less than {bound}")}
+        return _("{where}: {value!r} must be {bound}").format(
+            where=where, value=err.instance,
+            bound=words[err.validator].format(bound=err.validator_value))
+    if err.validator == "pattern":
+        return _("{where}: {value!r} is not written as expected ({pattern})").format(
+            where=where, value=err.instance, pattern=err.validator_value)
+    if err.validator in ("minItems", "minLength", "minProperties"):
+        return _("{where} must not be empty").format(where=where)
+    if err.validator == "uniqueItems":
+        return _("{where} lists the same value twice").format(where=where)
     return f"{where}: {err.message}"
+
+
+def _type_name(t: str) -> str:
+    return {"string": _("text"), "integer": _("a whole number"), "number": _("a number"),
+            "boolean": _("true or false"), "array": _("a list"), "object": _("a mapping"),
+            "null": _("empty")}.get(t, t)
 
 
 # ----------------------------------------------------------------------------- typed records

@@ -135,8 +135,12 @@ def _rows(fh: io.TextIOBase, source: str, required: Sequence[str], known: Sequen
 def _read(path: str | Path | io.TextIOBase, source: str | None,
           fn: Callable[[io.TextIOBase, str], list]) -> list:
     if isinstance(path, (str, Path)):
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            return fn(fh, source or str(path))
+        try:
+            with open(path, newline="", encoding="utf-8-sig") as fh:
+                return fn(fh, source or str(path))
+        except UnicodeDecodeError as exc:
+            raise FluxInputError([Problem(source or str(path), 1, _(
+                "not UTF-8 text ({reason})").format(reason=exc.reason))]) from None
     return fn(path, source or "<flux>")
 
 

@@ -35,3 +35,34 @@ def test_the_cli_says_it_in_one_line(tmp_path, capsys):
                  "--year", "2025", "-o", str(tmp_path / "a")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "c.yaml:1" in err[0] and "aliases" in err[0], err
+
+
+@pytest.mark.parametrize("old, new, line, words", [
+    ("    k: 3", "    k: -1", 25, "settings.dispatch.k: -1 must be at least 1"),
+    ("    k: 3", "    k: trois", 25, "settings.dispatch.k: 'trois' is not a whole number"),
+    ("  departement: '83'", "  departement: 'x83x'", 6,
+     "bailleur.departement: 'x83x' is not written as expected"),
+])
+def test_schema_problems_are_worded_not_jsonschemas_english(old, new, line, words):
+    text = (EXAMPLES / "conventions.yaml").read_text(encoding="utf-8")
+    assert old in text
+    with pytest.raises(FluxInputError) as exc:
+        loads_conventions(text.replace(old, new, 1), "c.yaml")
+    problem = exc.value.problems[0]
+    assert problem.line == line and words in problem.message, problem
+
+
+def test_negative_stock_or_rotation_is_a_usage_error(capsys):
+    assert main(["flux", "conversion", "--methode", "rotation", "--stock", "ETAT=250",
+                 "--rotation", "ETAT=-6", "--annees", "10"]) == 2
+    assert "expected ID=NUMBER (0 or more)" in capsys.readouterr().err
+
+
+def test_a_file_that_is_no_bilan_is_named(tmp_path, capsys):
+    bad = tmp_path / "b"
+    bad.mkdir()
+    (bad / "bilan.json").write_text("{not json", encoding="utf-8")
+    assert main(["flux", "consolider", "--bilan", str(bad), "--bilan", str(bad),
+                 "-o", str(tmp_path / "c")]) == 1
+    err = capsys.readouterr().err
+    assert "not a bilan written by 'cotation flux bilan'" in err and "bilan.json" in err, err
