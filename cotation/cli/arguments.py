@@ -1,11 +1,12 @@
 """Types of the command line's values, shared by every command: a date within the span
-cotation handles, a year, a whole number of at least 1 or of 0 or more. Each refuses what it
-cannot take with one line (argparse then exits 2, a usage mistake); digits are ASCII only."""
+cotation handles, a year, a whole number of at least 1 or of 0 or more, ``ID=NUMBER`` items.
+Each refuses what it cannot take with one line (exit 2, a usage mistake); digits are ASCII
+only."""
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-from typing import Callable
+from typing import Any, Callable, Sequence
 
 from cotation.i18n import _
 
@@ -59,3 +60,25 @@ def count_arg(text: str) -> int:
         raise argparse.ArgumentTypeError(
             _("expected a whole number of 0 or more, not {text!r}").format(text=text))
     return int(t)
+
+
+def id_numbers(items: Sequence[str], what: str) -> dict[str, Any]:
+    """``ID=NUMBER`` items of the option ``--what`` (a trailing ``%`` is allowed) as exact
+    fractions of 0 or more, by ID; a usage error for any other item."""
+    from fractions import Fraction
+
+    from cotation.cli.outputs import usage_error
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        try:
+            if not sep or not key.strip():
+                raise ValueError
+            number = Fraction(value.strip().rstrip("%").strip())
+            if number < 0:     # a stock or a rotation rate below 0 has no meaning
+                raise ValueError
+            out[key.strip()] = number
+        except (ValueError, ZeroDivisionError):
+            raise usage_error(_("--{option} '{item}': expected ID=NUMBER (0 or more)").format(
+                option=what, item=item)) from None
+    return out

@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from cotation.cli.arguments import (YEAR_MAX, YEAR_MIN, count_arg as _count, date_arg as _date,
-                                    positive_int as _positive_int, year_between)
+                                    id_numbers as _pairs, positive_int as _positive_int,
+                                    year_between)
 from cotation.cli.core import add_output
 from cotation.cli.outputs import (EXIT_INPUT, EXIT_USAGE, CommandError, atomic_dir, atomic_file,
-                                  input_file, output_dir, output_file, usage_error)
+                                  input_file, output_dir, output_file)
 from cotation.flux.errors import FluxInputError, Issue, Problem
 from cotation.templating import TemplatesError
 from cotation.i18n import _, print_error, warning_line
@@ -512,24 +513,6 @@ def cmd_etat_des_lieux(args: argparse.Namespace) -> int:
                ("reservataire", "dimension", "valeur", "logements", "part", "part_affichee", "part_2d"))
     print(_("{n} dwellings, {r} réservataire(s) → {path}").format(n=e.totals['TOUS'], r=len(e.reservataires), path=args.output))
     return 0
-
-
-def _pairs(items: Sequence[str], what: str) -> dict[str, Any]:
-    from fractions import Fraction
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        try:
-            if not sep or not key.strip():
-                raise ValueError
-            number = Fraction(value.strip().rstrip("%").strip())
-            if number < 0:     # a stock or a rotation rate below 0 has no meaning
-                raise ValueError
-            out[key.strip()] = number
-        except (ValueError, ZeroDivisionError):
-            raise usage_error(_("--{option} '{item}': expected ID=NUMBER (0 or more)").format(
-                option=what, item=item)) from None
-    return out
 
 
 @_guard
