@@ -661,7 +661,23 @@ def assert_same(a, b):
 
 
 def compiled_table(grid, table, today, explain):
-    from cotation.engine.compiled import score_compiled
-    return score_compiled(grid, table, today, explain=explain)
+    """The compiled engine's ScoreTable, from its kernels and nothing else.
+
+    ``score_compiled`` scores a grid it cannot lower with the reference interpreter (a
+    RuntimeWarning, "compiled engine unavailable"): a differential test through it would
+    then compare the interpreter with itself and pass. Here the grid is lowered first (a
+    :class:`LoweringError` fails the test), ``score_compiled`` is given that lowering, its
+    fallback warning is an error, and the kernels of that very lowering must have run."""
+    import warnings
+
+    from cotation.engine.compiled import compile_grid, score_compiled
+    cg = compile_grid(grid)                    # LoweringError: not lowerable, the test fails
+    assert cg._mod is None                     # a fresh lowering: no kernels bound yet
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="compiled engine unavailable",
+                                category=RuntimeWarning)
+        out = score_compiled(grid, table, today, explain=explain, compiled=cg)
+    assert cg._mod is not None, "score_compiled did not run the kernels of this lowering"
+    return out
 
 

@@ -45,13 +45,16 @@ REAL_GRIDS = ["tests/grids/spec_example.yaml", "benchmarks/grids/bench30.yaml"] 
     str(p.relative_to(REPO)) for p in (REPO / "grids").glob("*.yaml") if not p.name.endswith(".cases.yaml"))
 
 
+def test_real_grids_are_found():
+    """The glob above finds the shipped grids (an empty or short list would test nothing)."""
+    assert {"grids/lyon-metropole.yaml", "grids/besancon-mutations.yaml",
+            "grids/besancon-primo.yaml"} <= set(REAL_GRIDS)
+
+
 @pytest.mark.parametrize("path", REAL_GRIDS)
 def test_real_grids_on_synthetic_demandes(path):
     from cotation.data.synth import generate_demandes
-    full = REPO / path
-    if not full.exists():
-        pytest.skip(f"{path} not present")
-    grid = load_grid(full).ir
+    grid = load_grid(REPO / path).ir
     today = dt.date(2025, 6, 30)
     table = generate_demandes(1000, seed=7, today=today, territories=[list(grid.communes)])
     for explain in (True, False):

@@ -9,6 +9,10 @@ testing")::
         tests/test_differential.py -k equals
 
 ``COTATION_DIFF_SEED`` (unset: derandomised) draws a fresh random sequence from that seed.
+
+The compiled side is ``_diffgen.compiled_table``: a grid the code generator cannot lower, or a
+run where ``score_compiled`` falls back to the interpreter, fails the example instead of
+comparing the interpreter with itself.
 """
 from __future__ import annotations
 

@@ -452,6 +452,37 @@ def test_bulk_is_deterministic_and_independent_of_jobs(files, grid_path):
         assert (out / n).read_bytes() == (again / n).read_bytes(), n
 
 
+def test_bulk_in_many_chunks_is_independent_of_jobs(files, grid_path, tmp_path, monkeypatch):
+    """Chunks of 3 demandes (11 of them, at most 4 in flight on 2 workers) give the files of a
+    single process, byte for byte, and the same index.csv, rows in the same order. (The runs
+    above have fewer demandes than the default chunk: one chunk, one worker busy.)"""
+    from cotation.cli import info, main
+    base, _ = files
+    real = info.write_statements
+    calls = []
+
+    def small_chunks(*args, **kw):
+        calls.append(kw["jobs"])
+        return real(*args, **dict(kw, chunk_size=3))
+
+    monkeypatch.setattr(info, "write_statements", small_chunks)
+    assert len(ALL_IDS) > 2 * 2 * 3                   # more chunks than 2 workers hold at once
+    outs = {}
+    for jobs in (1, 2):
+        outs[jobs] = tmp_path / f"jobs{jobs}"
+        assert main(["statements", str(grid_path), str(base / "demandes.csv"), str(base / "attributions.csv"),
+                     "--today", TODAY.isoformat(), "-o", str(outs[jobs]), "--jobs", str(jobs),
+                     "--engine", "interpreter"]) == 0
+    assert calls == [1, 2]
+    names = sorted(p.name for p in outs[1].iterdir())
+    assert names == sorted(p.name for p in outs[2].iterdir())
+    assert len(names) == 2 * len(ALL_IDS) + 1        # + index.csv
+    for n in names:
+        assert (outs[1] / n).read_bytes() == (outs[2] / n).read_bytes(), n
+    rows = (outs[2] / "index.csv").read_text(encoding="utf-8").splitlines()[1:]
+    assert sorted(r.split(",")[0] for r in rows) == sorted(ALL_IDS)
+
+
 def test_ids_and_format(files, grid_path, tmp_path, capsys):
     from cotation.cli import main
     base, _ = files

@@ -109,16 +109,12 @@ def test_stock_command_reports_paca_totals(capsys):
 GRID = Path(__file__).resolve().parents[2] / "grids" / "besancon-primo.yaml"
 
 
-@pytest.mark.skipif(not GRID.exists(), reason="example grid not present")
 def test_shortlists_from_a_real_cotation_score_file(tmp_path):
     """`cotation score` output (hundredths, rank per commune) plugs into the dispatch as is."""
     import datetime as dt
 
     from cotation.flux.generate import generate
-    try:
-        from cotation.data.synth import generate_demandes
-    except ImportError:
-        pytest.skip("cotation.data.synth not present")
+    from cotation.data.synth import generate_demandes
     from cotation.data.table import write_demandes_csv
     communes = ["25056", "25047", "25212", "25287", "25462"]
     write_demandes_csv(generate_demandes(300, seed=4, today=dt.date(2025, 1, 1), territories=[communes]),

@@ -1,6 +1,7 @@
 """Dispatch (§8, §11): Test D, filters, quotas, returns, audit replay and properties."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import random
 from fractions import Fraction
@@ -8,11 +9,12 @@ from fractions import Fraction
 from hypothesis import given, settings, strategies as st
 
 from cotation.flux.assiette import compute_assiette
+from cotation.flux.conventions import Bailleur, ConventionFile, Settings
 from cotation.flux.decompte import charges, charges_by_year
 from cotation.flux.inputs import by_vacancy
 from cotation.flux.dispatch import Dispatcher, run_dispatch, verify_audit
 from cotation.flux.model import BAILLEUR, Convention, Evenement, Logement, Programme, Selector
-from cotation.flux.targets import Party, compute_targets
+from cotation.flux.targets import Party, Targets, compute_targets
 
 DAY = dt.date(2025, 1, 1)
 LG = Logement("X", "83001", False, "T3", "PLUS")
@@ -160,24 +162,43 @@ def test_counts_reach_targets_and_stay_within_one(targets, bailleur, data):
     assert verify_audit(d.records) == []
 
 
+def _replay(targets: dict[str, int], lgs: dict[str, Logement], events: list[Evenement]) -> list[dict]:
+    """run_dispatch over ``events`` as rows of an events file in this order (line numbers
+    follow the list), with plain targets; parties other than AL and EP exclude T5, so which
+    vacancy comes first in a day changes the choices, not only the order of the records."""
+    parties = tuple(
+        Party(r, "BAILLEUR", r) if r == BAILLEUR else _party(
+            r, "AUTRE", **({} if r in ("AL", "EP") else {"exclusions": Selector(typologie=frozenset({"T5"}))}))
+        for r in targets)
+    tg = Targets(year=2025, flux_net=sum(targets.values()), segment_by=(), parties=parties, cell_flux={},
+                 cells={}, exact={}, totals=dict(targets))
+    cf = ConventionFile(bailleur=Bailleur("B", "bailleur"), settings=Settings(), reservataires=(),
+                        conventions=())
+    rows = [dataclasses.replace(e, line=i + 2) for i, e in enumerate(events)]
+    return run_dispatch(lgs, rows, cf, tg, {}, 2025).records
+
+
 @settings(max_examples=40, deadline=None)
-@given(target_maps, st.permutations(list(range(12))))
+@given(target_maps, st.permutations(list(range(13))))
 def test_same_inputs_same_decisions(targets, perm):
-    """Decisions depend on the vacancies, not on the order rows come in the events file."""
+    """Decisions depend on the vacancies, not on the order rows come in the events file:
+    run_dispatch orders them itself (by date; on one day returns first, then vacancies by id),
+    whatever the file order and line numbers. Vacancies come three a day, and a return to the
+    bailleur falls on a day with vacancies."""
     targets = dict(targets, **{BAILLEUR: 3})
-    types = {r: "AUTRE" for r in targets if r != BAILLEUR}
-    cf_parties = [Party(r, types.get(r, "BAILLEUR"), r) for r in targets]
-    lgs = {f"L{i}": Logement(f"L{i}", "83001", i % 2 == 0, "T3", "PLUS") for i in range(12)}
-    events = [Evenement(f"V{i}", f"L{i}", dt.date(2025, 1 + i % 3, 1 + i), "LIBERATION", origine="ROTATION",
-                        line=i + 2) for i in range(12)]
-
-    def decide(evs):
-        d = Dispatcher(cf_parties, targets)
-        for e in sorted(evs, key=lambda e: (e.date, e.vacance_id)):
-            d.decide(e.vacance_id, lgs[e.logement_id], e.date)
-        return [(r["vacance_id"], r["choice"]) for r in d.records]
-
-    assert decide(events) == decide([events[i] for i in perm])
+    lgs = {f"L{i}": Logement(f"L{i}", "83001", i % 2 == 0, ("T2", "T3", "T5")[i % 3], "PLUS") for i in range(12)}
+    libs = [Evenement(f"V{i:02d}", f"L{i}", dt.date(2025, 2, 1 + i // 3), "LIBERATION", origine="ROTATION")
+            for i in range(12)]
+    first = _replay(targets, lgs, libs[:1])[0]["choice"]      # V00 is the year's first vacancy
+    back = Evenement("V00", "L0", dt.date(2025, 2, 2), "RETOUR_BAILLEUR", reservataire=first)
+    events = libs + [back]
+    records = _replay(targets, lgs, events)
+    assert [r["vacance_id"] for r in records] == [f"V{i:02d}" for i in range(3)] + ["V00"] + [
+        f"V{i:02d}" for i in range(3, 12)]
+    assert records[3]["type"] == "retour" and records[3]["effet"] == "D-1"
+    assert records == _replay(targets, lgs, [events[i] for i in perm])
+    assert records == _replay(targets, lgs, events[::-1])
+    assert verify_audit(records) == []
 
 
 def test_within_one_on_test_d():

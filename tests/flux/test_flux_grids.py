@@ -16,9 +16,6 @@ MUT, PRIMO = GRIDS / "besancon-mutations.yaml", GRIDS / "besancon-primo.yaml"
 GBM = ["25056", "25047", "25212", "25287", "25462"]
 PMA = ["25388", "25031", "25057", "25580"]      # Pays de Montbéliard Agglomération
 
-pytestmark = pytest.mark.skipif(not (MUT.exists() and PRIMO.exists()), reason="Besançon grids not present")
-
-
 def _inputs(d: Path) -> list[str]:
     return ["--logements", str(d / "logements.csv"), "--conventions", str(d / "conventions.yaml"),
             "--evenements", str(d / "evenements.csv"), "--year", "2025", "--today", "2025-01-01"]
