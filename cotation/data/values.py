@@ -49,6 +49,20 @@ def parse_date(text: str) -> dt.date:
         raise ValueParseError(_("'{text}' is not a date YYYY-MM-DD").format(text=text)) from None
 
 
+def whole_number(text: str) -> int:
+    """A whole number written in ASCII digits (``3.0`` too: how many tools write whole numbers
+    in a column with gaps); ValueParseError otherwise."""
+    if not _NUMBER.fullmatch(text):
+        raise ValueParseError(_("'{text}' is not a whole number").format(text=text))
+    try:
+        return int(text)
+    except ValueError:
+        f = float(text)
+        if not (math.isfinite(f) and f.is_integer()):
+            raise ValueParseError(_("'{text}' is not a whole number").format(text=text)) from None
+        return int(f)
+
+
 def parse_cell(column: Column, text: str | None) -> Any:
     """Parse one canonical CSV cell; raise ValueParseError with a reason an agent can read."""
     if text is None:
@@ -83,16 +97,7 @@ def parse_cell(column: Column, text: str | None) -> Any:
             return False
         raise ValueParseError(_("'{text}' is not a boolean (true/false)").format(text=text))
     if kind is Kind.INT:
-        if not _NUMBER.fullmatch(text):
-            raise ValueParseError(_("'{text}' is not a whole number").format(text=text))
-        try:
-            value = int(text)
-        except ValueError:
-            # "3.0" is how many tools write whole numbers in a column with gaps
-            f = float(text)
-            if not (math.isfinite(f) and f.is_integer()):
-                raise ValueParseError(_("'{text}' is not a whole number").format(text=text)) from None
-            value = int(f)
+        value = whole_number(text)
         check_range(column, value, text)
         return value
     if kind is Kind.DECIMAL:

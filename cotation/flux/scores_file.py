@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
-from cotation.data.values import MAX_MAGNITUDE, is_insee_text, is_number_text
+from cotation.data.values import (MAX_MAGNITUDE, ValueParseError, is_insee_text, is_number_text,
+                                  whole_number)
 from cotation.flux.errors import FluxInputError, Problem
 from cotation.i18n import _
 
@@ -87,15 +88,10 @@ def _rank_value(text: str) -> int:
     t = text.strip()
     if not t:
         return -1
-    if not is_number_text(t):
-        raise _Cell(_("'{text}' is not a whole number").format(text=text))
     try:
-        value = int(t)
-    except ValueError:
-        f = float(t)
-        if not (math.isfinite(f) and f.is_integer()):
-            raise _Cell(_("'{text}' is not a whole number").format(text=text)) from None
-        value = int(f)
+        value = whole_number(t)
+    except ValueParseError as exc:
+        raise _Cell(str(exc)) from None
     if value < 1:
         raise _Cell(_("'{text}' is not a rank: ranks start at 1").format(text=text))
     if value > MAX_MAGNITUDE:

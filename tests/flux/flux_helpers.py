@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import replace
+from pathlib import Path
 import textwrap
 
 from cotation.flux.conventions import loads_conventions
@@ -155,3 +156,30 @@ def logements_e() -> dict[str, Logement]:
             "L7": ("T5", "PLUS", True)}
     return {f"LG-{k}": Logement(f"LG-{k}", "83001" if i % 2 else "83008", q, t, f, line=i + 2)
             for i, (k, (t, f, q)) in enumerate(spec.items())}
+
+
+# ----------------------------------------------------------------------------- the CLI on files
+
+EXAMPLES_FLUX = Path(__file__).resolve().parents[2] / "examples" / "flux"
+# words of a raw Python message that must never reach a user
+RAW_PYTHON = ("could not convert", "invalid literal", "Invalid literal", "OverflowError", "ligne illisible")
+
+
+def run_cli(argv: list[str]) -> int:
+    """``cotation`` with ``argv``: its exit code, usage errors (argparse's SystemExit) included."""
+    from cotation.cli import main
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return exc.code
+
+
+def problems(exc) -> list[str]:
+    """The located problems of a ``pytest.raises(FluxInputError)`` as text."""
+    return [str(p) for p in exc.value.problems]
+
+
+def flux_args(d: Path, year: str = "2025") -> list[str]:
+    """The three inputs of the flux commands in folder ``d``, and ``--year``."""
+    return ["--logements", str(d / "logements.csv"), "--conventions", str(d / "conventions.yaml"),
+            "--evenements", str(d / "evenements.csv"), "--year", year]

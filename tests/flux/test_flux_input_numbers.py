@@ -3,43 +3,13 @@ French messages; never a raw Python message or a silently dropped filter."""
 from __future__ import annotations
 
 import io
-import shutil
-from pathlib import Path
 
 import pytest
 
-from cotation.cli import main
 from cotation.flux.conventions import loads_conventions
 from cotation.flux.errors import FluxInputError
 from cotation.flux.inputs import read_logements
-from flux_helpers import TEST_A_CONVENTIONS
-
-ROOT = Path(__file__).resolve().parents[2]
-FLUX = ROOT / "examples" / "flux"
-RAW_PYTHON = ("could not convert", "invalid literal", "Invalid literal", "OverflowError", "ligne illisible")
-
-
-def _run(argv: list[str]) -> int:
-    try:
-        return main(argv)
-    except SystemExit as exc:      # argparse reports usage errors this way
-        return exc.code
-
-
-def _problems(exc: pytest.ExceptionInfo) -> list[str]:
-    return [str(p) for p in exc.value.problems]
-
-
-@pytest.fixture
-def flux_dir(tmp_path):
-    for name in ("logements.csv", "conventions.yaml", "evenements.csv", "demandes.csv", "scores.csv"):
-        shutil.copy(FLUX / name, tmp_path / name)
-    return tmp_path
-
-
-def _flux_args(d: Path, year: str = "2025") -> list[str]:
-    return ["--logements", str(d / "logements.csv"), "--conventions", str(d / "conventions.yaml"),
-            "--evenements", str(d / "evenements.csv"), "--year", year]
+from flux_helpers import RAW_PYTHON, flux_args, problems, run_cli, TEST_A_CONVENTIONS
 
 
 # ----------------------------------------------------------------------------- logements: loyer
@@ -52,7 +22,7 @@ LOG = "id,commune,qpv,typologie,financement,loyer\n"
 def test_loyer_must_be_a_finite_non_negative_decimal(text):
     with pytest.raises(FluxInputError) as exc:
         read_logements(io.StringIO(LOG + f'L1,83001,false,T3,PLUS,"{text}"\n'), "f.csv")
-    (p,) = _problems(exc)
+    (p,) = problems(exc)
     assert p.startswith("f.csv:2: column loyer: ")
     assert not any(raw in p for raw in RAW_PYTHON), p
 
@@ -67,7 +37,7 @@ def test_loyer_messages_say_what_is_wrong():
     text = LOG + "L1,83001,false,T3,PLUS,abc\nL2,83001,false,T3,PLUS,nan\nL3,83001,false,T3,PLUS,-5\n"
     with pytest.raises(FluxInputError) as exc:
         read_logements(io.StringIO(text), "f.csv")
-    p = _problems(exc)
+    p = problems(exc)
     assert "'abc' is not a decimal number" in p[0]
     assert "'nan' is not a decimal number" in p[1]
     assert "'-5' is negative" in p[2]
@@ -76,7 +46,7 @@ def test_loyer_messages_say_what_is_wrong():
 def test_commune_digits_are_ascii():
     with pytest.raises(FluxInputError) as exc:
         read_logements(io.StringIO(LOG + "L1,８３００１,false,T3,PLUS,\n"), "f.csv")
-    assert "column commune" in _problems(exc)[0]
+    assert "column commune" in problems(exc)[0]
 
 
 def test_dispatch_refuses_a_nan_rent_instead_of_dropping_the_taux_effort_filter(flux_dir, capsys):
@@ -87,7 +57,7 @@ def test_dispatch_refuses_a_nan_rent_instead_of_dropping_the_taux_effort_filter(
     assert lines[0].endswith(",loyer")
     lines[1] = lines[1].rsplit(",", 1)[0] + ",nan"
     (flux_dir / "logements.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    code = _run(["flux", "dispatch", *_flux_args(flux_dir), "--demandes", str(flux_dir / "demandes.csv"),
+    code = run_cli(["flux", "dispatch", *flux_args(flux_dir), "--demandes", str(flux_dir / "demandes.csv"),
                  "--scores", str(flux_dir / "scores.csv"), "-o", str(flux_dir / "out")])
     err = capsys.readouterr().err
     assert code == 1, err
@@ -102,16 +72,14 @@ def test_conventions_non_finite_numbers_are_located_errors(value):
     text = TEST_A_CONVENTIONS.replace("settings:\n", f"settings:\n  shortlist: {{max_taux_effort: {value}}}\n", 1)
     with pytest.raises(FluxInputError) as exc:
         loads_conventions(text, "c.yaml")
-    (p,) = _problems(exc)
+    (p,) = problems(exc)
     assert p.startswith("c.yaml:5: settings.shortlist.max_taux_effort: ") and "not a finite number" in p, p
     text = TEST_A_CONVENTIONS.replace("percentage: 25,", f"percentage: {value},", 1)
     with pytest.raises(FluxInputError) as exc:
         loads_conventions(text, "c.yaml")
-    (p,) = _problems(exc)
+    (p,) = problems(exc)
     assert p.startswith("c.yaml:14: conventions.0.percentage: ") and "not a finite number" in p, p
     assert not any(raw in p for raw in RAW_PYTHON), p
-
-
 
 
 # ----------------------------------------------------------------------------- état des réservations
@@ -123,7 +91,7 @@ def test_reservation_table_counts_are_whole_non_negative_numbers():
             "B,PLUS,1_0,١,11\nB,TOTAL,abc,1,11\nB,PLUS,1,1,2\nB,PLUS,1,1,2\n")
     with pytest.raises(FluxInputError) as exc:
         read_reservation_tables(io.StringIO(text), "e.csv")
-    assert _problems(exc) == [
+    assert problems(exc) == [
         "e.csv:2: column T1: '-5' is negative: a count of 0 or more is expected",
         "e.csv:2: column TOTAL: '-2' is negative: a count of 0 or more is expected",
         "e.csv:4: column T1: '1_0' is not a whole number",

@@ -4,46 +4,18 @@ file an error (never a dispatch silently run without cotation)."""
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from cotation.cli import main
 from cotation.data.table import DemandeTable
 from cotation.flux.errors import FluxInputError
 from cotation.flux.model import Logement
 from cotation.flux.scores_file import read_scores_csv
 from cotation.flux.shortlist import ScoreFileSource
 from cotation.flux.targets import Party
-
-ROOT = Path(__file__).resolve().parents[2]
-FLUX = ROOT / "examples" / "flux"
-RAW_PYTHON = ("could not convert", "invalid literal", "Invalid literal", "OverflowError", "ligne illisible")
-
-
-def _run(argv: list[str]) -> int:
-    try:
-        return main(argv)
-    except SystemExit as exc:      # argparse reports usage errors this way
-        return exc.code
-
-
-def _problems(exc: pytest.ExceptionInfo) -> list[str]:
-    return [str(p) for p in exc.value.problems]
-
-
-@pytest.fixture
-def flux_dir(tmp_path):
-    for name in ("logements.csv", "conventions.yaml", "evenements.csv", "demandes.csv", "scores.csv"):
-        shutil.copy(FLUX / name, tmp_path / name)
-    return tmp_path
-
-
-def _flux_args(d: Path, year: str = "2025") -> list[str]:
-    return ["--logements", str(d / "logements.csv"), "--conventions", str(d / "conventions.yaml"),
-            "--evenements", str(d / "evenements.csv"), "--year", year]
+from flux_helpers import RAW_PYTHON, flux_args, problems, run_cli
 
 
 # ----------------------------------------------------------------------------- scores file
@@ -85,7 +57,7 @@ def test_bad_score_cells_are_located_errors(tmp_path, column, body):
     p = _scores_file(tmp_path, "D0,83001,2.5,2.5,1\n" + body)
     with pytest.raises(FluxInputError) as exc:
         read_scores_csv(p)
-    (msg,) = _problems(exc)
+    (msg,) = problems(exc)
     assert msg.startswith(f"{p}:3: column {column}: "), msg
     assert not any(raw in msg for raw in RAW_PYTHON), msg
 
@@ -94,7 +66,7 @@ def test_score_file_structure_errors(tmp_path):
     p = _scores_file(tmp_path, "D1,83001,1.5,1.5,1,extra\nD2,83001\n")
     with pytest.raises(FluxInputError) as exc:
         read_scores_csv(p)
-    assert [m.split(": ", 1)[1] for m in _problems(exc)] == ["6 cells, header has 5", "2 cells, header has 5"]
+    assert [m.split(": ", 1)[1] for m in problems(exc)] == ["6 cells, header has 5", "2 cells, header has 5"]
     p = _scores_file(tmp_path, "D1,1.5\n", header="numero_unique,score\n")
     with pytest.raises(FluxInputError, match=r"scores.csv:1: missing required column\(s\): commune"):
         read_scores_csv(p)
@@ -161,7 +133,7 @@ def test_both_readers_agree_and_locate_lines(tmp_path):
     odd.write_text(header + 'D1,83001,1,1,1,"two\nlines"\n\nD2,8301,1,1,2,x\nD3,83001,1,1,x,y\n', encoding="utf-8")
     with pytest.raises(FluxInputError) as exc:
         read_scores_csv(odd)
-    assert _problems(exc) == [f"{odd}:5: column commune: '8301' is not an INSEE commune code",
+    assert problems(exc) == [f"{odd}:5: column commune: '8301' is not an INSEE commune code",
                               f"{odd}:6: column rank: 'x' is not a whole number"]
 
 
@@ -201,7 +173,7 @@ def test_conflicting_duplicate_score_lines_are_an_error(tmp_path):
     p = _scores_file(tmp_path, GOOD + "D2,83001,21,20,1\n")
     with pytest.raises(FluxInputError) as exc:
         _source(p)
-    assert _problems(exc) == [f"{p}:5: the demande 'D2' is scored twice for the commune 83001 with different "
+    assert problems(exc) == [f"{p}:5: the demande 'D2' is scored twice for the commune 83001 with different "
                               "values (line 3)"]
 
 
@@ -209,7 +181,7 @@ def test_a_score_file_of_other_demandes_is_an_error(tmp_path):
     p = _scores_file(tmp_path, "X1,83001,10,10,1\nX2,83001,5,5,2\n")
     with pytest.raises(FluxInputError) as exc:
         _source(p)
-    (msg,) = _problems(exc)
+    (msg,) = problems(exc)
     assert msg.startswith(f"{p}:1: no score line matches a demande"), msg
 
 
@@ -217,7 +189,7 @@ def test_dispatch_reports_rejected_score_lines(flux_dir, capsys):
     scores = flux_dir / "scores.csv"
     with open(scores, "a", encoding="utf-8") as fh:
         fh.write("83259999999999999G,83001,500.0,500.0,1\n")
-    code = _run(["flux", "dispatch", *_flux_args(flux_dir), "--demandes", str(flux_dir / "demandes.csv"),
+    code = run_cli(["flux", "dispatch", *flux_args(flux_dir), "--demandes", str(flux_dir / "demandes.csv"),
                  "--scores", str(scores), "-o", str(flux_dir / "out")])
     err = capsys.readouterr().err
     assert code == 0, err
@@ -228,7 +200,7 @@ def test_dispatch_reports_rejected_score_lines(flux_dir, capsys):
 @pytest.mark.parametrize("body", ["", "D1,83001,nan,1,1\n", "D1,83001,1,1,99999999999999999999999\n"])
 def test_dispatch_exit_code_on_a_bad_score_file(flux_dir, capsys, body):
     scores = _scores_file(flux_dir, body)
-    code = _run(["flux", "dispatch", *_flux_args(flux_dir), "--demandes", str(flux_dir / "demandes.csv"),
+    code = run_cli(["flux", "dispatch", *flux_args(flux_dir), "--demandes", str(flux_dir / "demandes.csv"),
                  "--scores", str(scores), "-o", str(flux_dir / "out")])
     err = capsys.readouterr().err
     assert code == 1, err
