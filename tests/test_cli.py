@@ -123,3 +123,17 @@ def test_score_to_parquet_carries_audit_columns(tmp_path, demandes):
     rows = pq.read_table(out).to_pylist()
     assert rows[0]["score"] == 626.0 and rows[0]["rank"] == 1
     assert {r["grid_version"] for r in rows} == {"2024.1"} and {r["today"] for r in rows} == {"2025-06-30"}
+
+
+def test_the_rejects_hint_is_given_only_by_commands_that_have_the_option(tmp_path, capsys):
+    lines = (ROOT / "examples" / "data" / "demandes.csv").read_text(encoding="utf-8").splitlines()
+    dup = tmp_path / "dup.csv"
+    dup.write_text("\n".join(lines[:4] + [lines[1]]) + "\n", encoding="utf-8")
+    nu = lines[2].split(",")[0]
+    grid = str(ROOT / "grids" / "lyon-metropole.yaml")
+    main(["explain", grid, str(dup), "--today", "2025-06-30", "--id", nu])
+    err = capsys.readouterr().err
+    assert "1 rejected" in err and "--rejects" not in err      # explain has no --rejects
+    assert main(["score", grid, str(dup), "--today", "2025-06-30", "-o", str(tmp_path / "s.csv"),
+                 "--engine", "interpreter"]) == 0
+    assert "--rejects" in capsys.readouterr().err

@@ -183,10 +183,52 @@ def test_save_atomic_with_backup(client, session):
     assert backup.read_text(encoding="utf-8") == session.opened_text
     assert sorted(p.name for p in session.grid_path.parent.iterdir()) == ["grille.yaml", "grille.yaml.bak"]
     # bad bodies: refused, nothing written
-    for body in (b"not json", b"[1]", b'{"text": 3}'):
+    for body in (b"not json", b"[1]", b'{"text": 3}',
+                 b'{"text": ' + b"[" * 3000 + b"]" * 3000 + b"}"):   # was a RecursionError (500)
         r = client.post("/api/save", content=body, headers={**ORIGIN, "Content-Type": "application/json"})
         assert r.status_code == 400
     assert session.grid_path.read_text(encoding="utf-8") == new
+
+
+def test_save_keeps_the_grids_permissions_and_refuses_a_read_only_grid(client, session):
+    import stat
+    path = session.grid_path
+    path.chmod(0o644)
+    r = client.post("/api/save", json={"text": session.opened_text + "\n# a\n"}, headers=ORIGIN)
+    assert r.status_code == 200
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644            # was 0o600 (mkstemp's)
+    assert stat.S_IMODE(path.with_name("grille.yaml.bak").stat().st_mode) == 0o644
+    path.chmod(0o444)
+    before = path.read_bytes()
+    r = client.post("/api/save", json={"text": session.opened_text + "\n# b\n"}, headers=ORIGIN)
+    assert r.status_code == 403 and "read-only" in r.json()["error"]
+    assert path.read_bytes() == before and stat.S_IMODE(path.stat().st_mode) == 0o444
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read(client):
+    """300 MB posted made the studio hold 300 MB before refusing it: the declared length is
+    refused at once, and an undeclared stream is not read beyond the limit."""
+    import asyncio
+
+    from starlette.requests import Request
+
+    from cotation.studio.app import MAX_BODY, _body
+    from cotation.studio.session import StudioError
+    r = client.post("/api/validate", content=b"x" * (MAX_BODY + 1),
+                    headers={**ORIGIN, "Content-Type": "application/json"})
+    assert r.status_code == 413
+
+    pulled = []
+
+    async def receive():
+        pulled.append(1)
+        return {"type": "http.request", "body": b"x" * 65536, "more_body": len(pulled) < 1000}
+
+    request = Request({"type": "http", "method": "POST", "headers": [], "path": "/api/validate"},
+                      receive)
+    with pytest.raises(StudioError) as exc:
+        asyncio.run(_body(request))
+    assert exc.value.status == 413 and len(pulled) == MAX_BODY // 65536 + 1
 
 
 def _addresses() -> list[str]:

@@ -279,7 +279,9 @@ def _read(args, grid=None):
         print(_("{path}: {read} rows read, {accepted} accepted, {rejected} rejected").format(
             path=args.demandes, read=result.n_read, accepted=result.n_accepted,
             rejected=len(result.rejects))
-              + ("" if getattr(args, "rejects", None) else _(" (write them with --rejects FILE)")),
+              # the hint only where the command has the option (explain, position… do not)
+              + (_(" (write them with --rejects FILE)")
+                 if "rejects" in vars(args) and not args.rejects else ""),
               file=sys.stderr)
     for warning in report.warnings:
         print(warning_line(f"{args.demandes}: {warning}"), file=sys.stderr)

@@ -16,7 +16,7 @@ from typing import Any
 
 from cotation.cli.core import add_output
 from cotation.cli.outputs import atomic_dir, input_file, output_dir
-from cotation.i18n import _, print_error
+from cotation.i18n import _, print_error, warning_line
 
 _COLUMNS = ("territoire", "nom", "demandes", "mutations", "part_mutations", "part_externes", "moins_12_mois",
             "part_moins_12_mois", "attributions", "delai_moyen_mois", "delai_moyen_mois_exact")
@@ -59,7 +59,8 @@ def _rejects_line(path, n_read: int, rejects) -> str:
 def cmd_stats(args: argparse.Namespace) -> int:
     from cotation.data.sources import read_attributions
     from cotation.data.table import StrictModeError
-    from cotation.info.indicators import demand_indicators, report_text
+    from cotation.info.indicators import (attributed_before_deposit, demand_indicators,
+                                          report_text)
     from sne_adapters import read_demandes
     input_file(args.demandes, _("demandes"))
     if args.attributions is not None:
@@ -78,6 +79,14 @@ def cmd_stats(args: argparse.Namespace) -> int:
         return 1
     if res.rejects:
         print(_rejects_line(args.demandes, res.n_read, res.rejects), file=sys.stderr)
+    if not len(res.table):
+        print_error(_("{path}: no row accepted ({n} read)").format(path=args.demandes,
+                                                                   n=res.n_read))
+        return 1
+    before = attributed_before_deposit(attributions)
+    if before:
+        print(warning_line(_("{path}: {n} ignored (attribution before deposit)").format(
+            path=args.attributions, n=before)), file=sys.stderr)
     stats = demand_indicators(res.table, attributions, args.today, args.par)
     rows = [s.row() for s in stats]
     if args.output is None:
@@ -85,7 +94,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
         w.writeheader()
         w.writerows(rows)
         return 0
-    doc = {"date": args.today.isoformat(), "par": args.par, "territoires": rows}
+    doc = {"date": args.today.isoformat(), "par": args.par,
+           "territoires": [s.json_row() for s in stats]}
     with atomic_dir(args.output) as tmp:
         with open(tmp / "stats.csv", "w", newline="", encoding="utf-8") as fh:
             w = csv.DictWriter(fh, fieldnames=_COLUMNS, lineterminator="\n")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -32,9 +32,25 @@ UNKNOWN = "inconnu"
 
 
 def _round(x: Fraction, digits: int) -> str:
+    """``x`` with ``digits`` decimals, halves away from zero (-6400/487 → -13.1 with 1 digit).
+
+    >>> _round(Fraction(-6400, 487), 1), _round(Fraction(1, 20), 1), _round(Fraction(-1, 20), 1)
+    ('-13.1', '0.1', '-0.1')
+    """
+    sign, x = ("-" if x < 0 else ""), abs(x)
     scaled = x * 10 ** digits
     n = (scaled.numerator * 2 + scaled.denominator) // (2 * scaled.denominator)
-    return f"{n // 10 ** digits}.{n % 10 ** digits:0{digits}d}" if digits else str(n)
+    return sign + (f"{n // 10 ** digits}.{n % 10 ** digits:0{digits}d}" if digits else str(n))
+
+
+def attributed_before_deposit(attributions: Any) -> int:
+    """How many leases of ``attributions`` are dated before their demande's deposit: a data
+    error, left out of the delays (as the waiting times of ``position`` and ``statements``)."""
+    if attributions is None or not len(attributions):
+        return 0
+    ac = attributions.columns
+    a_depot, a_date = _dates(ac["date_depot"]), _dates(ac["date_attribution"])
+    return int(np.count_nonzero(~np.isnat(a_depot) & ~np.isnat(a_date) & (a_date < a_depot)))
 
 
 def territory_of(codes: np.ndarray, level: str) -> tuple[np.ndarray, dict[str, str]]:
@@ -102,6 +118,20 @@ class TerritoryStats:
                 "delai_moyen_mois_exact": "" if mean is None else str(mean)}
 
 
+    def json_row(self) -> dict[str, Any]:
+        """The row with JSON types: counts and percentages as integers, the mean delay as a
+        number (1 decimal), codes, names and the exact fraction as text, null when unknown."""
+        out: dict[str, Any] = {}
+        for k, v in self.row().items():
+            if v == "" and k not in ("territoire", "nom"):
+                out[k] = None
+            elif k in ("territoire", "nom", "delai_moyen_mois_exact"):
+                out[k] = v
+            else:
+                out[k] = float(v) if k == "delai_moyen_mois" else int(v)
+        return out
+
+
 def demand_indicators(demandes: DemandeTable, attributions: AttributionTable | None, today: dt.date,
                       level: str = "epci") -> list[TerritoryStats]:
     """Indicators per territory, sorted by territory code."""
@@ -119,7 +149,8 @@ def demand_indicators(demandes: DemandeTable, attributions: AttributionTable | N
     if attributions is not None and len(attributions):
         ac = attributions.columns
         a_depot, a_date = _dates(ac["date_depot"]), _dates(ac["date_attribution"])
-        ok = ~np.isnat(a_depot) & ~np.isnat(a_date) & (a_date <= np.datetime64(today, "D"))
+        ok = ~np.isnat(a_depot) & ~np.isnat(a_date) & (a_date <= np.datetime64(today, "D")) \
+            & (a_date >= a_depot)          # a lease before its deposit is a data error
         communes_ = pc.fill_null(pa.array(ac["commune"], type=pa.string()), "").to_numpy(zero_copy_only=False)
         t, n2 = territory_of(np.asarray(communes_, dtype=object), level)
         names.update(n2)

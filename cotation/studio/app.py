@@ -66,12 +66,21 @@ def _asset(name: str) -> Response:
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
+    """The request's JSON object, read at most ``MAX_BODY`` bytes far (a declared or an actual
+    length beyond is refused before the rest is read)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
         raise StudioError(_("the grid text is too large"), 413)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise StudioError(_("the grid text is too large"), 413)
+        chunks.append(chunk)
+    raw = b"".join(chunks)
     try:
         data = json.loads(raw or b"{}")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):   # RecursionError: deep nesting
         raise StudioError(_("the request is not valid JSON")) from None
     if not isinstance(data, dict):
         raise StudioError(_("the request is not valid JSON"))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import stat
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -116,9 +117,14 @@ class Session:
         backup = path.with_name(path.name + ".bak")
         with self._save_lock:
             previous = path.read_bytes() if path.exists() else None
+            mode = None
             if previous is not None:
-                _atomic_write(backup, previous)
-            _atomic_write(path, text.encode("utf-8"))
+                mode = stat.S_IMODE(path.stat().st_mode)
+                if not mode & 0o222:        # read-only: replacing it would bypass that
+                    raise StudioError(_("{name} is read-only: it was not saved").format(
+                        name=path.name), 403)
+                _atomic_write(backup, previous, mode)
+            _atomic_write(path, text.encode("utf-8"), mode)
         return {"saved": str(path), "backup": str(backup) if previous is not None else None}
 
     # -- panes -------------------------------------------------------------------------------
@@ -189,9 +195,15 @@ def _check_text(text: Any) -> None:
         raise StudioError(_("the grid text is too large"), 413)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def _atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:
+    """``data`` written to a temporary file beside ``path``, then renamed over it; the file
+    gets ``mode`` (the grid's own permissions: mkstemp creates files readable by their owner
+    only), else those a new file gets from the process's umask (owner only when unknown)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        mode = _new_file_mode() if mode is None else mode
+        if mode is not None:
+            os.chmod(tmp, mode)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -202,3 +214,15 @@ def _atomic_write(path: Path, data: bytes) -> None:
             os.unlink(tmp)
         raise
 
+
+def _new_file_mode() -> int | None:
+    """``0o666`` less the process's umask, read without changing it (``os.umask`` sets it for
+    every thread); None where the system does not say (Linux's /proc does)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return None

@@ -89,3 +89,39 @@ def test_stats_bad_input_is_a_located_error(tmp_path, capsys):
     demandes, _, _ = _build(tmp_path)
     assert main(["stats", str(demandes), str(bad), "--today", "2020-01-01"]) == 1   # invalid input (docs/reference.md: exit codes)
     assert "missing required column" in capsys.readouterr().err
+
+
+def test_leases_before_their_deposit_are_left_out_and_said(tmp_path, capsys):
+    # they were counted, with a negative delay, and -6400/487 months printed as -14.9
+    demandes, attributions, _ = _build(tmp_path)
+    rows = list(csv.reader(open(attributions, encoding="utf-8")))
+    k = rows[0].index("date_depot")
+    rows[1][k] = "2030-01-01"                    # after its attribution
+    bad = tmp_path / "before.csv"
+    with open(bad, "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh, lineterminator="\n").writerows(rows)
+    assert main(["stats", str(demandes), str(attributions), "--today", "2020-01-01",
+                 "--par", "departement", "-o", str(tmp_path / "a")]) == 0
+    assert main(["stats", str(demandes), str(bad), "--today", "2020-01-01",
+                 "--par", "departement", "-o", str(tmp_path / "b")]) == 0
+    assert "1 ignored (attribution before deposit)" in capsys.readouterr().err
+    a = json.loads((tmp_path / "a" / "stats.json").read_text(encoding="utf-8"))["territoires"]
+    b = json.loads((tmp_path / "b" / "stats.json").read_text(encoding="utf-8"))["territoires"]
+    assert sum(r["attributions"] for r in a) == sum(r["attributions"] for r in b) + 1
+    # stats.json carries numbers as numbers (they were strings)
+    assert all(isinstance(r["demandes"], int) and isinstance(r["part_mutations"], int)
+               and isinstance(r["delai_moyen_mois"], float) for r in a), a[0]
+
+
+def test_negative_values_round_half_away_from_zero():
+    from cotation.info.indicators import _round
+    assert (_round(Fraction(-6400, 487), 1), _round(Fraction(-1, 20), 1), _round(Fraction(0), 2)) \
+        == ("-13.1", "-0.1", "0.00")
+
+
+def test_no_demande_accepted_is_an_input_error(tmp_path, capsys):
+    empty = tmp_path / "d.csv"
+    empty.write_text("numero_unique,date_depot,nb_personnes,localisations\n"
+                     "A,2025-02-30,2,25056\n", encoding="utf-8")
+    assert main(["stats", str(empty), "--today", "2025-06-01"]) == 1
+    assert "no row accepted (1 read)" in capsys.readouterr().err
