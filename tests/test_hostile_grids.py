@@ -169,3 +169,44 @@ def test_parenthesised_depth_is_not_nesting():
     table = DemandeTable.from_records([{"numero_unique": "069000000000001A1", "prioritaire": True,
                                         "localisations": ("69123",)}])
     assert score_interpreted(g.ir, table, TODAY).score.tolist() == [1000]
+
+
+# ----------------------------------------------------------------------------- positions
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab\n'\" xy", max_size=40), st.integers(0, 40), st.integers(0, 40),
+       st.sampled_from([None, "'", '"', "|", ">"]), st.text(alphabet="abxy ", max_size=12))
+def test_one_walk_aligns_every_offset_as_the_walk_per_offset(text, start, length, style, value):
+    from cotation.grid.loader import NodePos, _align, _alignment
+    start = min(start, len(text))
+    node = NodePos(1, 1, start, min(len(text), start + length), style)
+    table = _alignment(text, node, value)
+    assert table == [_align(text, node, value, k) for k in range(len(value) + 1)]
+
+
+def test_an_expression_is_aligned_once_and_lines_are_found_by_bisection(monkeypatch):
+    """2,300 criteria of 120-argument expressions (a 4 MB grid, within the size limit) took
+    5 minutes and 1.7 GB: every sub-expression walked its whole expression again and counted
+    the lines of the file from its start. Now each expression is walked once, and the lines
+    are counted once per file."""
+    import cotation.grid.loader as loader
+    args = ", ".join(["nb_personnes"] * 120)
+    text = grid_text("".join(f"- id: c{i}\n  label: \"C{i}\"\n  when: \"max({args}) >= 1\"\n"
+                             f"  points: 1\n" for i in range(40)))
+    walks, reference = [], loader._alignment
+    monkeypatch.setattr(loader, "_alignment", lambda *a: walks.append(1) or reference(*a))
+    counts = []
+    real_finditer = loader.re.finditer
+    monkeypatch.setattr(loader.re, "finditer", lambda *a: counts.append(1) or real_finditer(*a))
+    grid = load_grid("many.yaml", text, cache=False)
+    assert len(grid.ir.criteria) == 41          # and the minimal grid's own
+    assert len(walks) <= 2 * 40 + 10 and len(counts) <= 1, (len(walks), len(counts))
+    # and a position is the one a walk per offset gives (the line of criterion c3's 'when')
+    at = text.index('"max(', text.index("id: c3\n"))
+    smap = loader.SourceMap("many.yaml", text,
+                            {("criteria", 3, "when"): loader.NodePos(1, 1, at, at + 10, '"')}, {})
+    span = smap.expr_span(("criteria", 3, "when"), "max(", 2)
+    assert (span.line, span.column) == (text[:at].count("\n") + 1, at + 3 - text.rfind("\n", 0, at))

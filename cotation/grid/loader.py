@@ -6,6 +6,8 @@ each value's document path maps to its source position, and so duplicate keys ar
 """
 from __future__ import annotations
 
+import bisect
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,8 @@ class SourceMap:
         self.text = text
         self._pos = positions
         self._keys = key_positions
+        self._line_starts: list[int] | None = None        # made on first use
+        self._aligned: dict[tuple[PathKey, str], list[int]] = {}
 
     def span(self, path: PathKey, *, key: bool = False) -> Span:
         """Position of the value at ``path`` (or of its key), falling back to the nearest parent."""
@@ -64,10 +68,17 @@ class SourceMap:
         node = self._pos.get(tuple(path))
         if node is None:
             return self.span(path)
-        src_index = _align(self.text, node, value, offset)
-        line = self.text.count("\n", 0, src_index) + 1
-        col = src_index - (self.text.rfind("\n", 0, src_index) + 1) + 1
-        return Span(self.file, line, col)
+        # each expression is aligned with its source once, and lines are found by bisection:
+        # a grid of thousands of long expressions otherwise took minutes (quadratic)
+        key = (tuple(path), value)
+        table = self._aligned.get(key)
+        if table is None:
+            table = self._aligned[key] = _alignment(self.text, node, value)
+        src_index = table[max(0, min(offset, len(value)))]
+        if self._line_starts is None:
+            self._line_starts = [0, *(m.end() for m in re.finditer("\n", self.text))]
+        line = bisect.bisect_right(self._line_starts, src_index)
+        return Span(self.file, line, src_index - self._line_starts[line - 1] + 1)
 
 
 def _align(text: str, node: NodePos, value: str, offset: int) -> int:
@@ -93,6 +104,28 @@ def _align(text: str, node: NodePos, value: str, offset: int) -> int:
             return i
         i += 1
     return min(i, max(0, len(text) - 1))
+
+
+def _alignment(text: str, node: NodePos, value: str) -> list[int]:
+    """``_align(text, node, value, k)`` for every ``k`` from 0 to ``len(value)``, in one walk."""
+    i = node.start
+    if node.style in ("'", '"'):
+        i += 1
+    elif node.style in ("|", ">"):
+        nl = text.find("\n", i)
+        i = nl + 1 if nl >= 0 else i
+    end = max(node.end, i)
+    out: list[int] = []
+    for ch in value:
+        while i < end and text[i] != ch:
+            i += 1
+        if i >= end:        # the walk failed: this offset and every later one get the same
+            failed = min(end, len(text) - 1) if text else 0
+            return out + [failed] * (len(value) + 1 - len(out))
+        out.append(i)
+        i += 1
+    out.append(min(i, max(0, len(text) - 1)))
+    return out
 
 
 # Scalars read as text whatever they look like.
