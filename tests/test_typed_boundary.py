@@ -330,3 +330,18 @@ def test_a_parquet_column_of_an_unreadable_type_is_an_input_error(tmp_path, caps
     pq.write_table(att, tmp_path / "att.parquet")
     with pytest.raises(UnreadableColumnError, match=r"att\.parquet:1: .*date_attribution"):
         read_attributions_parquet(tmp_path / "att.parquet")
+
+
+def test_a_file_named_parquet_that_is_not_is_one_line_in_the_users_words(tmp_path, capsys):
+    from cotation.cli import main
+    from cotation.data.canonical import UnreadableColumnError, read_attributions_parquet
+    from _support import ROOT
+    fake = tmp_path / "x.parquet"
+    fake.write_text("numero_unique\nA\n", encoding="utf-8")
+    assert main(["score", str(ROOT / "grids/lyon-metropole.yaml"), str(fake), "--today",
+                 "2025-06-30", "-o", str(tmp_path / "s.csv")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: {fake}: not a readable Parquet file (it does not end with the "
+                   "Parquet signature)"], err
+    with pytest.raises(UnreadableColumnError, match="not a readable Parquet file"):
+        read_attributions_parquet(fake)

@@ -140,18 +140,32 @@ def records_to_result(records: Records, *, source: str, strict: bool, fast: bool
 # ----------------------------------------------------------------------------- Parquet
 
 class UnreadableColumnError(ValueError):
-    """A column of a Parquet file whose type no canonical column can be read from (a struct,
-    a map, a binary…): the whole file is refused, located at its header (``path:1``)."""
+    """A Parquet file that is no Parquet, or a column of it whose type no canonical column can
+    be read from (a struct, a map, a binary…): the whole file is refused, located at its
+    header (``path:1``)."""
 
 
 def read_canonical_parquet(path: str | Path, *, strict: bool = False,
                            fast: bool = True) -> AdapterResult:
     import pyarrow.parquet as pq        # here: reading CSV does not pay for its import
+    table = _parquet_table(pq, path)
     try:
-        return read_arrow_table(pq.read_table(path), source=str(path), strict=strict,
-                                fast=fast, fmt="parquet")
+        return read_arrow_table(table, source=str(path), strict=strict, fast=fast,
+                                fmt="parquet")
     except SourceTypeError as exc:
         raise UnreadableColumnError(f"{path}:1: {exc}") from None
+
+
+def _parquet_table(pq: Any, path: str | Path) -> pa.Table:
+    """The Parquet file ``path`` read whole; a file that is not Parquet (or is damaged) is a
+    ValueError in the user's language, not pyarrow's English."""
+    try:
+        return pq.read_table(path)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+        reason = _("it does not end with the Parquet signature") if "magic bytes" in str(exc) \
+            else str(exc).split(". ")[0][:160]
+        raise UnreadableColumnError(_("{path}: not a readable Parquet file ({reason})").format(
+            path=path, reason=reason)) from None
 
 
 def read_arrow_table(table: pa.Table, *, source: str, strict: bool = False, fast: bool = True,
@@ -254,7 +268,7 @@ def read_attributions_parquet(path: str | Path, *, strict: bool = False, fast: b
     lines are row numbers (1-based)."""
     import pyarrow.parquet as pq
     source = str(path)
-    table = pq.read_table(path)
+    table = _parquet_table(pq, path)
     header = [str(h) for h in table.column_names]
     check_columns(header, _ATTRIBUTION_REQUIRED, source)
     try:
