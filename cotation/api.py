@@ -24,7 +24,9 @@ readers return), a list of dicts, a dict of columns (numpy arrays or lists, cano
 names; dates as ``datetime.date``, ``datetime64`` or ISO strings, sets as Python sets/lists or
 ``'a|b'`` strings), a pandas or polars DataFrame, a pyarrow Table or RecordBatchReader, or
 anything exposing ``__arrow_c_stream__``. None of those libraries is needed unless the data
-already is one of their objects. Missing values: ``None``, NaN, NaT, null or an empty string.
+already is one of their objects. Missing values: ``None``, NaN, NaT, null or an empty string
+(an infinite float is a reject). The same value gives the same result whatever holds it
+(:mod:`cotation.data.arrow`).
 
 Every source but a DemandeTable goes through the same boundary as the CLI
 (:func:`cotation.data.boundary.admit`), with the same rules: a row that cannot be read is a
@@ -32,10 +34,15 @@ reject in ``result.rejects`` (line = row number from 1, column, value, reason), 
 exception, and ``result.report`` counts rows read, accepted and rejected, commune codes that
 arrived as integers and were left-padded (``6088`` -> ``06088``), unknown columns with a
 did-you-mean. A commune column of floats (what ``pandas.read_csv`` gives a column with gaps)
-is rejected cell by cell: read such columns as text (``dtype=str``). Only what cannot be scored
+is rejected cell by cell: read such columns as text (``dtype=str``); so is a float among text
+in a code or text column. A grid's local fields (``fields:``) are read by their declared type
+(a ``commune`` field given as integers is left-padded too). Only what cannot be scored
 at all raises: a column the grid reads is missing
 (:class:`~cotation.data.boundary.MissingColumnsError`, naming the column and the criteria that
-read it), or a required column (``numero_unique``, ``date_depot``, ``nb_personnes``) is.
+read it), or a required column (``numero_unique``, ``date_depot``, ``nb_personnes``) is; a
+source that is not a table of demandes (one dict, a Series) is a
+:class:`~cotation.data.arrow.SourceTypeError`, a column named twice a
+:class:`~cotation.data.table.HeaderError`.
 ``result.rows`` index the accepted demandes; ``result.lines`` give each pair's source row.
 
 Shortlisting the best eligible demandes for a vacant dwelling::
@@ -63,7 +70,7 @@ import numpy as np
 
 from cotation.grid import ir
 from cotation.data.schema import TYPOLOGIES
-from cotation.engine.reads import columns_read, local_field_names
+from cotation.engine.reads import columns_read, local_field_columns
 
 __all__ = ["Scorer", "Result", "ShortlistIndex"]
 
@@ -282,7 +289,7 @@ class Scorer:
             raise ValueError(f"unknown engine {engine!r}; expected one of {', '.join(_ENGINES)}")
         self._grid_ir = gir
         self._needs = columns_read(gir)
-        self._known = local_field_names(gir)
+        self._known = local_field_columns(gir)
         self._source = grid if gir is not grid else None
         self._compiled = CompiledGrid(gir)
         self._workers = workers

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from cotation.i18n import _
-from cotation.data.schema import COLUMNS, COLUMNS_BY_NAME
+from cotation.data.schema import COLUMNS, COLUMNS_BY_NAME, Column
 from cotation.data.table import DemandeTable, ReadResult, Reject
 
 
@@ -97,12 +97,15 @@ def did_you_mean(name: str, known: Sequence[str]) -> str | None:
 
 
 def admit(data: Any, *, needs: Mapping[str, Sequence[str]] | None = None,
-          known_extras: Sequence[str] = (), strict: bool = False,
+          known_extras: Sequence[str] | Mapping[str, Column] = (), strict: bool = False,
           reader: Callable[..., ReadResult] | None = None, source: str | None = None) -> Admitted:
     """Read ``data`` into the canonical table, rejects and report (see the module docstring).
 
     ``needs``: columns a grid reads, each with what reads it; ``known_extras``: extra columns
-    that are expected (a grid's local fields), never reported unknown; ``strict`` raises
+    that are expected (a grid's local fields), never reported unknown: their names, or each
+    name's :class:`~cotation.data.schema.Column` (:func:`cotation.engine.reads.local_field_columns`),
+    whose kind an in-memory source's column is then read by (an integer ``commune`` field is
+    left-padded, a float in a text one is a reject, as for a canonical column); ``strict`` raises
     :class:`~cotation.data.table.StrictModeError` on the first reject; ``reader(path,
     strict=...)`` reads files (default :func:`cotation.data.read_demandes`)."""
     if isinstance(data, (str, Path)):
@@ -117,7 +120,10 @@ def admit(data: Any, *, needs: Mapping[str, Sequence[str]] | None = None,
         from cotation.data.arrow import to_arrow
         from cotation.data.canonical import read_arrow_table
         name = source or f"<{type(data).__name__}>"
-        result = read_arrow_table(to_arrow(data), source=name, strict=strict)
+        local = {k: c for k, c in known_extras.items() if k not in COLUMNS_BY_NAME} \
+            if isinstance(known_extras, Mapping) else None
+        result = read_arrow_table(to_arrow(data, local), source=name, strict=strict,
+                                  local=local)
     present = getattr(result, "source_columns", None)
     fmt = getattr(result, "source_format", "") or ("table" if isinstance(data, DemandeTable)
                                                    else "")

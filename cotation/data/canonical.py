@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import pyarrow as pa
 
@@ -169,11 +169,13 @@ def _parquet_table(pq: Any, path: str | Path) -> pa.Table:
 
 
 def read_arrow_table(table: pa.Table, *, source: str, strict: bool = False, fast: bool = True,
-                     fmt: str = "arrow") -> AdapterResult:
+                     fmt: str = "arrow", local: Mapping[str, Column] | None = None
+                     ) -> AdapterResult:
     """Canonical demandes from an Arrow table with canonical column names (native types or
-    canonical text; see :mod:`cotation.data.arrow` for the rules); lines are row numbers."""
+    canonical text; see :mod:`cotation.data.arrow` for the rules); lines are row numbers.
+    ``local``: a grid's local fields by name, read by the rules of their kind."""
     check_header([str(h) for h in table.column_names], source)
-    cells = records_from_arrow(table)
+    cells = records_from_arrow(table, local=local)
     return records_to_result(cells.records, source=source, strict=strict, fast=fast, fmt=fmt,
                              pre_rejects=cells.rejects, padded=cells.padded)
 

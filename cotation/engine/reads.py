@@ -9,7 +9,7 @@ in. A local field with a default may be absent: the spec gives every row its def
 """
 from __future__ import annotations
 
-from cotation.data.schema import COLUMNS_BY_NAME
+from cotation.data.schema import COLUMNS_BY_NAME, Column
 from cotation.grid import ir
 
 _PEER_COLUMNS = {"typologie": "typologies", "est_mutation": "est_mutation"}
@@ -56,3 +56,10 @@ def columns_read(grid: ir.GridIR) -> dict[str, list[str]]:
 def local_field_names(grid: ir.GridIR) -> list[str]:
     """The grid's local fields: extra columns it expects (never reported as unknown)."""
     return [f.name for f in grid.local_fields]
+
+
+def local_field_columns(grid: ir.GridIR) -> dict[str, Column]:
+    """The grid's local fields as columns of their declared kind, by name: what the boundary
+    reads an in-memory source's column of one of them by (``known_extras`` of
+    :func:`cotation.data.boundary.admit`)."""
+    return {f.name: Column(f.name, f.type.kind, False, f.type.enum) for f in grid.local_fields}
