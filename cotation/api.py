@@ -470,6 +470,22 @@ _SHORTLIST_COLUMNS = ("typologies", "revenu_fiscal_reference", "nb_personnes", "
                       "date_naissance_conjoint")
 
 
+def _distinct_categories(cats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the distinct household categories, 0 first even when absent, ascending; the index of
+    each of ``cats`` among them): a table by value when the categories are small (linear,
+    no sort: the usual case), else a sort (memory bound by their number, not their size)."""
+    cats = np.asarray(cats, dtype=np.int64)
+    top = int(cats.max()) if len(cats) else 0
+    if top < max(1 << 16, 4 * len(cats)):
+        present = np.zeros(top + 1, dtype=bool)
+        present[0] = True
+        present[cats] = True
+        return np.flatnonzero(present), (np.cumsum(present) - 1)[cats]
+    values, inverse = np.unique(np.concatenate([np.zeros(1, np.int64), cats]),
+                                return_inverse=True)
+    return values, inverse[1:]
+
+
 class ShortlistIndex:
     """Scored, ranked demandes laid out per commune in rank order, with the attributes
     eligibility needs. Immutable; queries are thread-safe."""
@@ -504,9 +520,14 @@ class ShortlistIndex:
         cats = household_categories(ex["nb_personnes"], ex["nb_enfants"], ex["nb_adultes"],
                                     ex["nb_personnes_handicap"], ex["date_naissance"],
                                     ex["date_naissance_conjoint"], today)
-        self._cat = cats.astype(np.int8 if len(cats) and cats.max() < 128 else np.int64)[rows]
+        # Each pair holds the index of its household category among the distinct ones
+        # (``_cat_values``, ascending, 0 = category unknown first): a query computes the
+        # ceilings of those only, whatever the households' size.
+        values, index = _distinct_categories(cats)
+        self._cat_values = values
+        self._cat = index.astype(np.int8 if len(values) <= 127 else np.int64)[rows]
+        self._ceilings: dict[tuple[int, str, str], np.ndarray] = {}
         self._nb_personnes = ex["nb_personnes"]          # per demande: read through _rows
-        self._max_cat = int(cats.max()) if len(cats) else 6
         self._rows = rows
         batch.numero_unique_strings()          # materialise now: queries stay sub-millisecond
         self._nu = batch.numero_unique_strings
@@ -516,7 +537,7 @@ class ShortlistIndex:
         return len(self._order)
 
     def _criteria(self, dwelling: Mapping[str, Any]) -> tuple[np.uint8, np.ndarray | None]:
-        from cotation.data.ceilings import ceilings_by_category, zone_of_commune
+        from cotation.data.ceilings import ceilings_of, zone_of_commune
 
         typ = dwelling.get("typologie")
         if typ not in TYPOLOGIES:
@@ -527,7 +548,15 @@ class ShortlistIndex:
             return bit, None
         zone = dwelling.get("zone") or zone_of_commune(str(dwelling["commune"]))
         year = int(dwelling.get("year") or self.today.year)
-        return bit, ceilings_by_category(year, str(fin), zone, self._max_cat)
+        key = (year, str(fin), zone)
+        ceil = self._ceilings.get(key)
+        if ceil is None:
+            # by category index (see _build); index 0, category unknown, is never eligible
+            ceil = np.zeros(len(self._cat_values), dtype=np.float64)
+            ceil[1:] = ceilings_of(year, str(fin), zone, self._cat_values[1:])
+            ceil.setflags(write=False)
+            self._ceilings[key] = ceil
+        return bit, ceil
 
     def _eligible(self, bit: np.uint8, ceil: np.ndarray | None, lo: int, hi: int) -> np.ndarray:
         mask = (self._typo[lo:hi] & bit) != 0
