@@ -29,7 +29,9 @@ already is one of their objects. Missing values: ``None``, NaN, NaT, null or an 
 Every source but a DemandeTable goes through the same boundary as the CLI
 (:func:`cotation.data.boundary.admit`), with the same rules: a row that cannot be read is a
 reject in ``result.rejects`` (line = row number from 1, column, value, reason), never an
-exception, and ``result.report`` counts rows read, accepted and rejected, commune codes that
+exception (so is a row with a value of one of the grid's local fields that cannot be read:
+the demande is not scored), and ``result.report`` counts rows read, accepted and rejected
+(``accepted + rejected == read``, a row once however many rejects), commune codes that
 arrived as integers and were left-padded (``6088`` -> ``06088``), unknown columns with a
 did-you-mean. A commune column of floats (what ``pandas.read_csv`` gives a column with gaps)
 is rejected cell by cell: read such columns as text (``dtype=str``). Only what cannot be scored
@@ -330,8 +332,9 @@ class Scorer:
     def _encode(self, admitted: Any, shortlist: bool):
         batch = self._compiled.encode(admitted.table,
                                       extra_columns=_SHORTLIST_COLUMNS if shortlist else ())
+        # the rows with unreadable local field values are rejects too, in the report as well
+        batch.report = admitted.report.with_rejects(batch.rejects)
         batch.rejects = sorted([*admitted.rejects, *batch.rejects], key=lambda r: r.line)
-        batch.report = admitted.report
         batch.lines = _line_array(admitted.table)
         return batch
 
@@ -393,14 +396,16 @@ class Scorer:
         where = {c: i for i, c in enumerate(territory)}
         terr = np.fromiter((where[c] for c in st.commune), dtype=np.int32, count=len(st))
         nu_strings = np.array(list(table.columns["numero_unique"]), dtype=object)
-        # as the kernels' score table: the boundary's rejects with the local fields' ones
+        # as the kernels' score table: the boundary's rejects with the local fields' ones,
+        # counted in the report
+        report = admitted.report.with_rejects(st.rejects)
         st.rejects = sorted([*admitted.rejects, *st.rejects], key=lambda r: r.line)
         return Result(grid=self._grid_ir, today=today, rows=np.asarray(st.row, dtype=np.int64),
                       score_hundredths=st.score, score_valide_hundredths=st.score_valide,
                       ranks=np.asarray(st.rank, dtype=np.int64), ordre_choix=st.rang,
                       met=st.met, set_aside=st.set_aside, met_valide=st.met_valide,
                       set_aside_valide=st.set_aside_valide, points=st.points,
-                      rejects=list(st.rejects), report=admitted.report,
+                      rejects=list(st.rejects), report=report,
                       _lines=_line_array(table),
                       _terr=terr, _territory=territory, _nu=lambda: nu_strings,
                       _table=lambda: st)

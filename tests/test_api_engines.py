@@ -153,3 +153,83 @@ def test_small_table_fresh_process_skips_numba(tmp_path):
     auto = run("auto")
     assert compiled["numba"] and not auto["numba"]
     assert auto["records"] == compiled["records"] and len(auto["records"]) > 50
+
+
+LOCAL_FIELDS_GRID = """
+- id: note
+  label: "Note locale"
+  points: "note"
+- id: lieu
+  label: "Lieu local"
+  when: "lieu == '69123'"
+  points: 5
+"""
+
+
+def _local_fields_rows() -> list[dict]:
+    base = {"date_depot": "2024-01-01", "nb_personnes": 1, "typologies": "T2",
+            "localisations": "69123", "dalo_statut": "non"}
+    return [dict(base, numero_unique="A", note="abc", lieu="69123"),     # note unreadable
+            dict(base, numero_unique="B", note="1.5", lieu="69123"),
+            dict(base, numero_unique="C", note="2", lieu="lyon"),       # not a commune code
+            dict(base, numero_unique="D", note="x", lieu="69-1"),       # both: one row
+            dict(base, numero_unique="E", note="1", lieu="69123", date_depot="2024-02-30")]
+
+
+@pytest.fixture(scope="module")
+def local_fields_grid(tmp_path_factory):
+    from _support import grid_text
+
+    path = tmp_path_factory.mktemp("local") / "grid.yaml"
+    path.write_text(grid_text(LOCAL_FIELDS_GRID.lstrip("\n")) + "fields:\n"
+                    "  note: {type: decimal}\n  lieu: {type: commune}\n", encoding="utf-8")
+    return path
+
+
+def test_report_counts_local_field_rejects(local_fields_grid):
+    """Rows whose local field values cannot be read are in ``result.rejects`` and were left
+    out of ``result.report`` (read 5, accepted 4, rejected 1): the report counts each such
+    row once as rejected, by both engines."""
+    interp, comp = _pair(load_grid(local_fields_grid))
+    rows = _local_fields_rows()
+    for result in (interp.score(rows, TODAY), comp.score(rows, TODAY)):
+        assert [(r.line, r.column) for r in result.rejects] == [
+            (1, "note"), (3, "lieu"), (4, "note"), (4, "lieu"), (5, "date_depot")]
+        report = result.report
+        assert (report.read, report.accepted, report.rejected) == (5, 1, 4)
+        assert report.accepted + report.rejected == report.read
+        assert result.numero_unique.tolist() == ["B"]
+    assert_same_result(interp.score(rows, TODAY), comp.score(rows, TODAY))
+    # the boundary's own report is not changed by scoring
+    admitted = comp.admit(rows)
+    assert (admitted.report.accepted, admitted.report.rejected) == (4, 1)
+    batch = comp.prepare(rows)
+    assert (batch.report.accepted, batch.report.rejected) == (1, 4)
+
+
+@pytest.mark.parametrize("engine", ["interpreter", "compiled"])
+def test_cli_score_counts_local_field_rejects(local_fields_grid, tmp_path, capsys, engine):
+    """``cotation score``: the totals line counts the rows refused for their local fields
+    (it said 5 read, 4 accepted, 1 rejected), the not-scored line counts rows, not values,
+    and the rejects file is in line order."""
+    import csv
+
+    from cotation.cli import main
+
+    demandes = tmp_path / "demandes.csv"
+    rows = _local_fields_rows()
+    with open(demandes, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    rejects = tmp_path / "rejects.csv"
+    assert main(["score", str(local_fields_grid), str(demandes), "--today", "2025-06-30",
+                 "-o", str(tmp_path / "out.csv"), "--rejects", str(rejects),
+                 "--engine", engine]) == 0
+    err = capsys.readouterr().err
+    assert "5 rows read, 1 accepted, 4 rejected" in err
+    assert "3 demande(s) not scored: unreadable local field values" in err
+    assert "1 cotations of 1 demandes" in err
+    with open(rejects, newline="", encoding="utf-8") as fh:
+        assert [(r["line"], r["column"]) for r in csv.DictReader(fh)] == [
+            ("2", "note"), ("4", "lieu"), ("5", "note"), ("5", "lieu"), ("6", "date_depot")]
