@@ -321,8 +321,11 @@ class Scorer:
     def prepare(self, data: Any, *, shortlist: bool = True):
         """Encode ``data`` once for this grid; pass the result to :meth:`score` or
         :meth:`index` several times (other dates) without re-encoding. ``shortlist=False``
-        leaves out the columns only shortlists need. (A prepared batch is always scored by
-        the compiled kernels.)"""
+        leaves out the columns only shortlists need. Encoding uses no kernel. A prepared batch
+        is scored by the compiled kernels (with ``engine="auto"`` too, whatever its size),
+        except with ``engine="interpreter"``: the batch then also keeps the table read, which
+        the reference interpreter scores (and such a scorer refuses a batch prepared by
+        another one, which has no table: ``ValueError``)."""
         from cotation.engine.compiled import Batch
 
         if isinstance(data, Batch):
@@ -330,13 +333,25 @@ class Scorer:
         return self._encode(self.admit(data), shortlist)
 
     def _encode(self, admitted: Any, shortlist: bool):
+        """``admitted`` encoded for the kernels (no kernel runs): the batch's columns, the
+        shortlist's attributes, rejects and report; with ``engine="interpreter"``, the
+        ``admitted`` table that the interpreter scores."""
         batch = self._compiled.encode(admitted.table,
                                       extra_columns=_SHORTLIST_COLUMNS if shortlist else ())
         # the rows with unreadable local field values are rejects too, in the report as well
         batch.report = admitted.report.with_rejects(batch.rejects)
         batch.rejects = sorted([*admitted.rejects, *batch.rejects], key=lambda r: r.line)
         batch.lines = _line_array(admitted.table)
+        if self._engine == "interpreter":
+            batch.admitted = admitted
         return batch
+
+    def _admitted_of(self, batch: Any):
+        """The table read of a batch this interpreter scorer prepared."""
+        if batch.admitted is None:
+            raise ValueError("a Scorer with engine='interpreter' scores the batches it "
+                             "prepared itself (Scorer.prepare): this one holds no table")
+        return batch.admitted
 
     def admit(self, data: Any):
         """``data`` through the boundary, checked against the columns this grid reads: an
@@ -357,11 +372,19 @@ class Scorer:
         today = _date(today)
         if isinstance(data, Batch):
             batch = data
+            if self._engine == "interpreter":
+                return self._interpreted(self._admitted_of(batch), today, explain=explain,
+                                         progress=progress)
         else:
             admitted = self.admit(data)
             if self._interprets(admitted.table):
                 return self._interpreted(admitted, today, explain=explain, progress=progress)
             batch = self._encode(admitted, shortlist=False)
+        return self._run(batch, today, explain=explain, progress=progress)
+
+    def _run(self, batch: Any, today: dt.date, *, explain: bool = False,
+             progress: Progress | None = None) -> Result:
+        """:meth:`score` of an encoded batch by the compiled kernels."""
         cg = self._compiled
         raw = cg.run(batch, today, explain=explain, progress=progress, workers=self._workers)
         ranks = cg.rank(raw, batch, workers=self._workers)
@@ -455,12 +478,27 @@ class Scorer:
 
     # -- shortlists
     def index(self, data: Any, today: dt.date | str) -> "ShortlistIndex":
-        """Score and rank ``data`` once and index it for :meth:`ShortlistIndex.shortlist`."""
+        """Score and rank ``data`` once and index it for :meth:`ShortlistIndex.shortlist`.
+
+        Scored as :meth:`score` scores: ``engine="interpreter"`` never uses the kernels (nor
+        imports Numba), ``"auto"`` gives the interpreter a small table while this process has
+        not loaded them; a batch from :meth:`prepare` as :meth:`score` takes it. The index
+        reads the shortlist's attributes from the encoded batch (numpy, no kernel)."""
+        from cotation.engine.compiled import Batch
+
         today = _date(today)
-        batch = self.prepare(data)
+        if isinstance(data, Batch):
+            batch = data
+            result = None
+        else:
+            admitted = self.admit(data)
+            batch = self._encode(admitted, shortlist=True)
+            result = self._interpreted(admitted, today, explain=False, progress=None) \
+                if self._interprets(admitted.table) else None
         if any(c not in batch.extra for c in _SHORTLIST_COLUMNS):
             raise ValueError("this batch was prepared with shortlist=False")
-        result = self.score(batch, today)
+        if result is None:
+            result = self.score(batch, today)
         return ShortlistIndex._build(self, batch, result, today)
 
     def shortlist(self, dwelling: Mapping[str, Any], k: int, today: dt.date | str,
@@ -506,14 +544,15 @@ class ShortlistIndex:
         self.scorer = scorer
         self.today = today
         self.result = result
-        n_cells = max(1, len(batch.territory))
+        territory = result._territory       # the batch's, whichever engine scored
+        n_cells = max(1, len(territory))
         order = result.order()                      # by commune then rank
         counts = np.bincount(result._terr, minlength=n_cells) if len(order) else np.zeros(n_cells, np.int64)
         bounds = np.zeros(n_cells + 1, dtype=np.int64)
         np.cumsum(counts, out=bounds[1:])
         self._bounds = bounds
         self._order = order
-        self._commune_pos = {c: i for i, c in enumerate(batch.territory)}
+        self._commune_pos = {c: i for i, c in enumerate(territory)}
         rows = result.rows[order]
         ex = batch.extra
         typo = ex["typologies"]

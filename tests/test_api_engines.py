@@ -233,3 +233,73 @@ def test_cli_score_counts_local_field_rejects(local_fields_grid, tmp_path, capsy
     with open(rejects, newline="", encoding="utf-8") as fh:
         assert [(r["line"], r["column"]) for r in csv.DictReader(fh)] == [
             ("2", "note"), ("4", "lieu"), ("5", "note"), ("5", "lieu"), ("6", "date_depot")]
+
+
+_FRESH_INDEX = r"""
+import csv, json, sys
+from cotation.api import Scorer
+from cotation.grid import load_grid
+scorer = Scorer(load_grid(sys.argv[1]), engine=sys.argv[3])
+with open(sys.argv[2], newline="", encoding="utf-8") as fh:
+    rows = [r for _, r in zip(range(300), csv.DictReader(fh))]
+index = scorer.index(rows, "2025-06-30")
+batch = scorer.prepare(rows)                      # a prepared batch, scored and indexed
+again = scorer.index(batch, "2025-06-30")
+records = scorer.score(batch, "2025-06-30").to_records()
+lists = []
+for commune in scorer.communes[:6]:
+    for typ in ("T1", "T2", "T3", "T4"):
+        for fin in (None, "PLAI", "PLUS", "PLS"):
+            dw = {"commune": commune, "typologie": typ}
+            if fin:
+                dw["financement"] = fin
+            got = index.shortlist(dw, k=5)
+            assert got == again.shortlist(dw, k=5)
+            lists.append(got)
+            lists.append(index.eligible(dw).tolist())
+lv = index.location_voulue({"commune": scorer.communes[0], "typologie": "T3",
+                            "financement": "PLUS", "surface": 60})
+print(json.dumps({"numba": "numba" in sys.modules, "lists": lists, "records": records,
+                  "location_voulue": lv, "report": index.result.report.as_dict()}, default=str))
+"""
+
+
+def test_interpreter_index_does_not_use_kernels(tmp_path):
+    """``engine="interpreter"`` never uses the kernels: ``index`` (and ``score`` or ``index``
+    of a prepared batch) imported Numba and compiled them (3.6 s). The shortlists, eligible
+    pairs, location voulue and scores are the compiled engine's."""
+    grid = REPO / "grids" / "lyon-metropole.yaml"
+    demandes = REPO / "examples" / "data" / "demandes.csv"
+    env = dict(os.environ, COTATION_CACHE_DIR=str(tmp_path / "cache"),
+               PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+
+    def run(engine: str) -> dict:
+        out = subprocess.run([sys.executable, "-c", _FRESH_INDEX, str(grid), str(demandes),
+                              engine], env=env, capture_output=True, text=True, check=True,
+                             cwd=tmp_path)
+        return json.loads(out.stdout)
+
+    interp = run("interpreter")
+    assert not interp["numba"]
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.nbi"))
+    compiled = run("compiled")
+    assert compiled["numba"]
+    for key in ("lists", "records", "location_voulue", "report"):
+        assert interp[key] == compiled[key], key
+    assert sum(len(x) for x in interp["lists"]) > 100
+
+
+def test_interpreter_refuses_a_batch_without_its_table():
+    """A batch prepared by a scorer of another engine holds no table to interpret: an
+    interpreter scorer says so rather than quietly running the kernels."""
+    from cotation.data.synth import generate_demandes
+
+    grid = load_grid(REPO / "grids" / "lyon-metropole.yaml")
+    interp, comp = _pair(grid)
+    table = generate_demandes(30, seed=2, today=TODAY, territories=[list(comp.communes)])
+    batch = comp.prepare(table)
+    with pytest.raises(ValueError, match="engine='interpreter'"):
+        interp.score(batch, TODAY)
+    with pytest.raises(ValueError, match="engine='interpreter'"):
+        interp.index(batch, TODAY)
+    assert_same_result(interp.score(interp.prepare(table), TODAY), comp.score(batch, TODAY))
