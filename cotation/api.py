@@ -49,8 +49,9 @@ Shortlisting the best eligible demandes for a vacant dwelling::
 A demande is eligible when the dwelling's commune is one of its localisations (in the grid's
 territory), the dwelling's typologie is among the typologies it asks for, and, when a
 financement (PLAI, PLUS, PLS) is given, its revenu fiscal de référence is at or below that
-financement's ceiling for its household category (:mod:`cotation.ceilings`; year of
-``today`` unless ``dwelling["year"]``, zone from the commune (:func:`~cotation.ceilings.zone_of_commune`) unless
+financement's ceiling for its household category (:mod:`cotation.data.ceilings`; year of
+``today`` unless ``dwelling["year"]``, zone from the commune
+(:func:`~cotation.data.ceilings.zone_of_commune`) unless
 ``dwelling["zone"]``). A demande with no typologies, or with no income when a financement is
 given, is not eligible.
 """
@@ -218,8 +219,9 @@ class Result:
         return pa.table(cols)
 
     def __arrow_c_stream__(self, requested_schema: Any = None):
-        """Arrow PyCapsule stream interface: ``polars.from_arrow``, DuckDB,
-        ``pyarrow.table(result)`` read the result without a copy through Python."""
+        """Arrow PyCapsule stream interface: ``polars.DataFrame(result)``, DuckDB,
+        ``pyarrow.table(result)`` read the result without a copy through Python
+        (``polars.from_arrow(result)`` gives one struct Series, not a DataFrame)."""
         return self.to_arrow().__arrow_c_stream__(requested_schema)
 
     def to_pandas(self, *, sort: bool = False):
@@ -655,7 +657,14 @@ class ShortlistIndex:
         :class:`~cotation.analysis.location_voulue.Offre` or a mapping with ``commune``,
         ``typologie``, ``financement``, ``loyer``, ``surface``, ``accessible``…), eligible or not
         with the reasons, ranked among the eligible ones, with the French notice they are owed.
-        ``candidats``: numéros uniques (default: every scored demande that asked the commune)."""
+        ``candidats``: numéros uniques (default: every scored demande that asked the commune).
+
+        One dict per applicant, eligible ones first: ``numero_unique``, ``recevable``,
+        ``motifs`` (why not eligible), ``score`` (points), ``rang`` (the rank among the
+        eligible applicants of this offer, 1 = first, None when not eligible: the rank the
+        notice states, written ``rang`` in ``cotation location-voulue``'s files; not the
+        demande's order of choice, :attr:`Result.ordre_choix`, nor its rank in the commune),
+        ``candidats_recevables`` (how many are eligible), ``avis`` (the notice's sentence)."""
         from cotation.analysis.location_voulue import Offre, offre_from_mapping, rank_applicants
 
         if not isinstance(offre, Offre):
