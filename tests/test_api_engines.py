@@ -303,3 +303,37 @@ def test_interpreter_refuses_a_batch_without_its_table():
     with pytest.raises(ValueError, match="engine='interpreter'"):
         interp.index(batch, TODAY)
     assert_same_result(interp.score(interp.prepare(table), TODAY), comp.score(batch, TODAY))
+
+
+ORDER_KEYS = ("revenu_fiscal_reference * 2", "nb_personnes * 2 - 1",
+              "floor(ressources_mensuelles)", "revenu_fiscal_reference * 1000000000000",
+              "ressources_mensuelles * 2", "nb_personnes > 2")
+
+
+def test_order_keys_have_the_same_types_on_both_engines(tmp_path):
+    """An int ordering key is reported as a whole number up to 2^53, a double beyond
+    (docs/grid-language.md, "Ordering keys"): the interpreter gave 30000.0 where the kernels
+    gave 30000 for ``revenu_fiscal_reference * 2``."""
+    from _support import grid_text
+
+    path = tmp_path / "grid.yaml"
+    path.write_text(grid_text() + "ordering:\n  - {key: score, direction: desc}\n" + "".join(
+        f'  - {{key: "{k}", direction: asc}}\n' for k in ORDER_KEYS)
+        + "  - {key: numero_unique, direction: asc}\n", encoding="utf-8")
+    base = {"date_depot": "2024-01-01", "typologies": "T2", "localisations": "69123|69266",
+            "dalo_statut": "non"}
+    rows = [dict(base, numero_unique="A", nb_personnes=2, revenu_fiscal_reference=15000,
+                 ressources_mensuelles=1200.5),
+            dict(base, numero_unique="B", nb_personnes=3, revenu_fiscal_reference=None,
+                 ressources_mensuelles=1000)]
+    interp, comp = _pair(load_grid(path))
+    a = interp.score(rows, TODAY).to_score_table()
+    b = comp.score(rows, TODAY).to_score_table()
+    want = [[v, v, w, w] for v, w in ((30000, None), (3, 5), (1200, 1000), (1.5e16, None),
+                                      (2401.0, 2000.0), (False, True))]   # A's 2 pairs, B's
+    for keys in (a, b):
+        got = [list(col) for col in keys.order_keys][1:-1]
+        assert got == want
+        assert [[type(v) for v in col] for col in got] == \
+            [[type(v) for v in col] for col in want]
+    assert_same(a, b)
