@@ -31,7 +31,9 @@ already is one of their objects. Missing values: ``None``, NaN, NaT, null or an 
 Every source but a DemandeTable goes through the same boundary as the CLI
 (:func:`cotation.data.boundary.admit`), with the same rules: a row that cannot be read is a
 reject in ``result.rejects`` (line = row number from 1, column, value, reason), never an
-exception, and ``result.report`` counts rows read, accepted and rejected, commune codes that
+exception (so is a row with a value of one of the grid's local fields that cannot be read:
+the demande is not scored), and ``result.report`` counts rows read, accepted and rejected
+(``accepted + rejected == read``, a row once however many rejects), commune codes that
 arrived as integers and were left-padded (``6088`` -> ``06088``), unknown columns with a
 did-you-mean. A commune column of floats (what ``pandas.read_csv`` gives a column with gaps)
 is rejected cell by cell: read such columns as text (``dtype=str``); so is a float among text
@@ -54,8 +56,9 @@ Shortlisting the best eligible demandes for a vacant dwelling::
 A demande is eligible when the dwelling's commune is one of its localisations (in the grid's
 territory), the dwelling's typologie is among the typologies it asks for, and, when a
 financement (PLAI, PLUS, PLS) is given, its revenu fiscal de référence is at or below that
-financement's ceiling for its household category (:mod:`cotation.ceilings`; year of
-``today`` unless ``dwelling["year"]``, zone from the commune (:func:`~cotation.ceilings.zone_of_commune`) unless
+financement's ceiling for its household category (:mod:`cotation.data.ceilings`; year of
+``today`` unless ``dwelling["year"]``, zone from the commune
+(:func:`~cotation.data.ceilings.zone_of_commune`) unless
 ``dwelling["zone"]``). A demande with no typologies, or with no income when a financement is
 given, is not eligible.
 """
@@ -223,8 +226,9 @@ class Result:
         return pa.table(cols)
 
     def __arrow_c_stream__(self, requested_schema: Any = None):
-        """Arrow PyCapsule stream interface: ``polars.from_arrow``, DuckDB,
-        ``pyarrow.table(result)`` read the result without a copy through Python."""
+        """Arrow PyCapsule stream interface: ``polars.DataFrame(result)``, DuckDB,
+        ``pyarrow.table(result)`` read the result without a copy through Python
+        (``polars.from_arrow(result)`` gives one struct Series, not a DataFrame)."""
         return self.to_arrow().__arrow_c_stream__(requested_schema)
 
     def to_pandas(self, *, sort: bool = False):
@@ -326,8 +330,11 @@ class Scorer:
     def prepare(self, data: Any, *, shortlist: bool = True):
         """Encode ``data`` once for this grid; pass the result to :meth:`score` or
         :meth:`index` several times (other dates) without re-encoding. ``shortlist=False``
-        leaves out the columns only shortlists need. (A prepared batch is always scored by
-        the compiled kernels.)"""
+        leaves out the columns only shortlists need. Encoding uses no kernel. A prepared batch
+        is scored by the compiled kernels (with ``engine="auto"`` too, whatever its size),
+        except with ``engine="interpreter"``: the batch then also keeps the table read, which
+        the reference interpreter scores (and such a scorer refuses a batch prepared by
+        another one, which has no table: ``ValueError``)."""
         from cotation.engine.compiled import Batch
 
         if isinstance(data, Batch):
@@ -335,12 +342,25 @@ class Scorer:
         return self._encode(self.admit(data), shortlist)
 
     def _encode(self, admitted: Any, shortlist: bool):
+        """``admitted`` encoded for the kernels (no kernel runs): the batch's columns, the
+        shortlist's attributes, rejects and report; with ``engine="interpreter"``, the
+        ``admitted`` table that the interpreter scores."""
         batch = self._compiled.encode(admitted.table,
                                       extra_columns=_SHORTLIST_COLUMNS if shortlist else ())
+        # the rows with unreadable local field values are rejects too, in the report as well
+        batch.report = admitted.report.with_rejects(batch.rejects)
         batch.rejects = sorted([*admitted.rejects, *batch.rejects], key=lambda r: r.line)
-        batch.report = admitted.report
         batch.lines = _line_array(admitted.table)
+        if self._engine == "interpreter":
+            batch.admitted = admitted
         return batch
+
+    def _admitted_of(self, batch: Any):
+        """The table read of a batch this interpreter scorer prepared."""
+        if batch.admitted is None:
+            raise ValueError("a Scorer with engine='interpreter' scores the batches it "
+                             "prepared itself (Scorer.prepare): this one holds no table")
+        return batch.admitted
 
     def admit(self, data: Any):
         """``data`` through the boundary, checked against the columns this grid reads: an
@@ -361,11 +381,19 @@ class Scorer:
         today = _date(today)
         if isinstance(data, Batch):
             batch = data
+            if self._engine == "interpreter":
+                return self._interpreted(self._admitted_of(batch), today, explain=explain,
+                                         progress=progress)
         else:
             admitted = self.admit(data)
             if self._interprets(admitted.table):
                 return self._interpreted(admitted, today, explain=explain, progress=progress)
             batch = self._encode(admitted, shortlist=False)
+        return self._run(batch, today, explain=explain, progress=progress)
+
+    def _run(self, batch: Any, today: dt.date, *, explain: bool = False,
+             progress: Progress | None = None) -> Result:
+        """:meth:`score` of an encoded batch by the compiled kernels."""
         cg = self._compiled
         raw = cg.run(batch, today, explain=explain, progress=progress, workers=self._workers)
         ranks = cg.rank(raw, batch, workers=self._workers)
@@ -400,14 +428,16 @@ class Scorer:
         where = {c: i for i, c in enumerate(territory)}
         terr = np.fromiter((where[c] for c in st.commune), dtype=np.int32, count=len(st))
         nu_strings = np.array(list(table.columns["numero_unique"]), dtype=object)
-        # as the kernels' score table: the boundary's rejects with the local fields' ones
+        # as the kernels' score table: the boundary's rejects with the local fields' ones,
+        # counted in the report
+        report = admitted.report.with_rejects(st.rejects)
         st.rejects = sorted([*admitted.rejects, *st.rejects], key=lambda r: r.line)
         return Result(grid=self._grid_ir, today=today, rows=np.asarray(st.row, dtype=np.int64),
                       score_hundredths=st.score, score_valide_hundredths=st.score_valide,
                       ranks=np.asarray(st.rank, dtype=np.int64), ordre_choix=st.rang,
                       met=st.met, set_aside=st.set_aside, met_valide=st.met_valide,
                       set_aside_valide=st.set_aside_valide, points=st.points,
-                      rejects=list(st.rejects), report=admitted.report,
+                      rejects=list(st.rejects), report=report,
                       _lines=_line_array(table),
                       _terr=terr, _territory=territory, _nu=lambda: nu_strings,
                       _table=lambda: st)
@@ -457,12 +487,27 @@ class Scorer:
 
     # -- shortlists
     def index(self, data: Any, today: dt.date | str) -> "ShortlistIndex":
-        """Score and rank ``data`` once and index it for :meth:`ShortlistIndex.shortlist`."""
+        """Score and rank ``data`` once and index it for :meth:`ShortlistIndex.shortlist`.
+
+        Scored as :meth:`score` scores: ``engine="interpreter"`` never uses the kernels (nor
+        imports Numba), ``"auto"`` gives the interpreter a small table while this process has
+        not loaded them; a batch from :meth:`prepare` as :meth:`score` takes it. The index
+        reads the shortlist's attributes from the encoded batch (numpy, no kernel)."""
+        from cotation.engine.compiled import Batch
+
         today = _date(today)
-        batch = self.prepare(data)
+        if isinstance(data, Batch):
+            batch = data
+            result = None
+        else:
+            admitted = self.admit(data)
+            batch = self._encode(admitted, shortlist=True)
+            result = self._interpreted(admitted, today, explain=False, progress=None) \
+                if self._interprets(admitted.table) else None
         if any(c not in batch.extra for c in _SHORTLIST_COLUMNS):
             raise ValueError("this batch was prepared with shortlist=False")
-        result = self.score(batch, today)
+        if result is None:
+            result = self.score(batch, today)
         return ShortlistIndex._build(self, batch, result, today)
 
     def shortlist(self, dwelling: Mapping[str, Any], k: int, today: dt.date | str,
@@ -475,6 +520,22 @@ class Scorer:
 _SHORTLIST_COLUMNS = ("typologies", "revenu_fiscal_reference", "nb_personnes", "nb_adultes",
                       "nb_enfants", "nb_personnes_handicap", "date_naissance",
                       "date_naissance_conjoint")
+
+
+def _distinct_categories(cats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the distinct household categories, 0 first even when absent, ascending; the index of
+    each of ``cats`` among them): a table by value when the categories are small (linear,
+    no sort: the usual case), else a sort (memory bound by their number, not their size)."""
+    cats = np.asarray(cats, dtype=np.int64)
+    top = int(cats.max()) if len(cats) else 0
+    if top < max(1 << 16, 4 * len(cats)):
+        present = np.zeros(top + 1, dtype=bool)
+        present[0] = True
+        present[cats] = True
+        return np.flatnonzero(present), (np.cumsum(present) - 1)[cats]
+    values, inverse = np.unique(np.concatenate([np.zeros(1, np.int64), cats]),
+                                return_inverse=True)
+    return values, inverse[1:]
 
 
 class ShortlistIndex:
@@ -492,14 +553,15 @@ class ShortlistIndex:
         self.scorer = scorer
         self.today = today
         self.result = result
-        n_cells = max(1, len(batch.territory))
+        territory = result._territory       # the batch's, whichever engine scored
+        n_cells = max(1, len(territory))
         order = result.order()                      # by commune then rank
         counts = np.bincount(result._terr, minlength=n_cells) if len(order) else np.zeros(n_cells, np.int64)
         bounds = np.zeros(n_cells + 1, dtype=np.int64)
         np.cumsum(counts, out=bounds[1:])
         self._bounds = bounds
         self._order = order
-        self._commune_pos = {c: i for i, c in enumerate(batch.territory)}
+        self._commune_pos = {c: i for i, c in enumerate(territory)}
         rows = result.rows[order]
         ex = batch.extra
         typo = ex["typologies"]
@@ -511,9 +573,14 @@ class ShortlistIndex:
         cats = household_categories(ex["nb_personnes"], ex["nb_enfants"], ex["nb_adultes"],
                                     ex["nb_personnes_handicap"], ex["date_naissance"],
                                     ex["date_naissance_conjoint"], today)
-        self._cat = cats.astype(np.int8 if len(cats) and cats.max() < 128 else np.int64)[rows]
+        # Each pair holds the index of its household category among the distinct ones
+        # (``_cat_values``, ascending, 0 = category unknown first): a query computes the
+        # ceilings of those only, whatever the households' size.
+        values, index = _distinct_categories(cats)
+        self._cat_values = values
+        self._cat = index.astype(np.int8 if len(values) <= 127 else np.int64)[rows]
+        self._ceilings: dict[tuple[int, str, str], np.ndarray] = {}
         self._nb_personnes = ex["nb_personnes"]          # per demande: read through _rows
-        self._max_cat = int(cats.max()) if len(cats) else 6
         self._rows = rows
         batch.numero_unique_strings()          # materialise now: queries stay sub-millisecond
         self._nu = batch.numero_unique_strings
@@ -523,7 +590,7 @@ class ShortlistIndex:
         return len(self._order)
 
     def _criteria(self, dwelling: Mapping[str, Any]) -> tuple[np.uint8, np.ndarray | None]:
-        from cotation.data.ceilings import ceilings_by_category, zone_of_commune
+        from cotation.data.ceilings import ceilings_of, zone_of_commune
 
         typ = dwelling.get("typologie")
         if typ not in TYPOLOGIES:
@@ -534,7 +601,15 @@ class ShortlistIndex:
             return bit, None
         zone = dwelling.get("zone") or zone_of_commune(str(dwelling["commune"]))
         year = int(dwelling.get("year") or self.today.year)
-        return bit, ceilings_by_category(year, str(fin), zone, self._max_cat)
+        key = (year, str(fin), zone)
+        ceil = self._ceilings.get(key)
+        if ceil is None:
+            # by category index (see _build); index 0, category unknown, is never eligible
+            ceil = np.zeros(len(self._cat_values), dtype=np.float64)
+            ceil[1:] = ceilings_of(year, str(fin), zone, self._cat_values[1:])
+            ceil.setflags(write=False)
+            self._ceilings[key] = ceil
+        return bit, ceil
 
     def _eligible(self, bit: np.uint8, ceil: np.ndarray | None, lo: int, hi: int) -> np.ndarray:
         mask = (self._typo[lo:hi] & bit) != 0
@@ -589,7 +664,14 @@ class ShortlistIndex:
         :class:`~cotation.analysis.location_voulue.Offre` or a mapping with ``commune``,
         ``typologie``, ``financement``, ``loyer``, ``surface``, ``accessible``…), eligible or not
         with the reasons, ranked among the eligible ones, with the French notice they are owed.
-        ``candidats``: numéros uniques (default: every scored demande that asked the commune)."""
+        ``candidats``: numéros uniques (default: every scored demande that asked the commune).
+
+        One dict per applicant, eligible ones first: ``numero_unique``, ``recevable``,
+        ``motifs`` (why not eligible), ``score`` (points), ``rang`` (the rank among the
+        eligible applicants of this offer, 1 = first, None when not eligible: the rank the
+        notice states, written ``rang`` in ``cotation location-voulue``'s files; not the
+        demande's order of choice, :attr:`Result.ordre_choix`, nor its rank in the commune),
+        ``candidats_recevables`` (how many are eligible), ``avis`` (the notice's sentence)."""
         from cotation.analysis.location_voulue import Offre, offre_from_mapping, rank_applicants
 
         if not isinstance(offre, Offre):

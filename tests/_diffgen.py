@@ -657,6 +657,9 @@ def assert_same(a, b):
     assert list(a.numero_unique) == list(b.numero_unique)
     assert list(a.commune) == list(b.commune)
     assert a.order_keys == b.order_keys
+    # and of the same types: an int key is an int on both sides (30000, not 30000.0)
+    assert [[type(v) for v in col] for col in a.order_keys] == \
+        [[type(v) for v in col] for col in b.order_keys]
     assert a.rejects == b.rejects
 
 

@@ -267,6 +267,36 @@ def test_location_voulue_cli_and_privacy(files, tmp_path):
         offre_from_mapping({"typologie": "T2"})
 
 
+def test_location_voulue_outputs_are_documented(files, tmp_path):
+    """Every column of candidatures.csv (and key of a notice's ``candidature``) is listed in
+    docs/evaluation.md, and ``rang`` (kept: a documented output) is said to be the rank among
+    the eligible applicants, not the demande's order of choice (``ordre_choix``)."""
+    import csv
+    import re
+    from pathlib import Path
+
+    offre = tmp_path / "offre.yaml"
+    offre.write_text("commune: '69123'\ntypologie: T2\n", encoding="utf-8")
+    out = tmp_path / "lv"
+    assert main(["location-voulue", str(files / "grid.yaml"), str(files / "stock.csv"),
+                 "--offre", str(offre), "--today", "2025-03-31", "-o", str(out)]) == 0
+    with open(out / "candidatures.csv", newline="", encoding="utf-8") as fh:
+        header = next(csv.reader(fh))
+    notice = json.loads((out / "avis" / "S1.json").read_text(encoding="utf-8"))["candidature"]
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "evaluation.md").read_text(
+        encoding="utf-8")
+    listed = doc[doc.index("Columns (and keys of each notice's `candidature`)"):]
+    listed = " ".join(listed[:listed.index("\n\n")].split())
+    for column in (*header, *notice):
+        assert f"`{column}`" in listed, column
+    assert re.search(r"`rang` is the applicant's rank among the eligible applicants", listed)
+    assert "not the demande's order of choice" in listed and "`ordre_choix`" in listed
+    index = Scorer(load_grid(files / "grid.yaml")).index(
+        read_demandes_csv(files / "stock.csv").table, today=END)
+    assert "rank among the eligible applicants" in " ".join(
+        (type(index).location_voulue.__doc__ or "").split())
+
+
 @pytest.mark.parametrize("text, expected", [
     ("personnes_max: .inf", "personnes_max must be a whole number from 0 to 100, not inf"),
     ("annee: .inf", "annee must be a whole number from 1900 to 2200, not inf"),

@@ -246,9 +246,11 @@ def load_and_read(args):
     return None if result is None else (grid, result)
 
 
-def _read(args, grid=None):
+def _read(args, grid=None, *, summary: bool = True):
     """The demandes through the boundary (checked against ``grid``'s columns when given);
-    None after printing why, when the run must stop (exit 1: invalid input)."""
+    None after printing why, when the run must stop (exit 1: invalid input). ``summary=False``
+    leaves the rows read / accepted / rejected line to the caller (``cotation score`` prints
+    it once scoring has refused the rows with unreadable local field values too)."""
     from functools import partial
 
     from cotation.data.boundary import MissingColumnsError, admit
@@ -275,14 +277,8 @@ def _read(args, grid=None):
         from cotation.cli.outputs import atomic_file
         with atomic_file(args.rejects) as tmp:
             write_rejects_csv(result.rejects, tmp)
-    if result.rejects:
-        print(_("{path}: {read} rows read, {accepted} accepted, {rejected} rejected").format(
-            path=args.demandes, read=result.n_read, accepted=result.n_accepted,
-            rejected=len(result.rejects))
-              # the hint only where the command has the option (explain, position… do not)
-              + (_(" (write them with --rejects FILE)")
-                 if "rejects" in vars(args) and not args.rejects else ""),
-              file=sys.stderr)
+    if summary:
+        _rejects_summary(args, result.n_read, result.n_accepted, len(result.rejects))
     for warning in report.warnings:
         print(warning_line(f"{args.demandes}: {warning}"), file=sys.stderr)
     if result.n_accepted == 0:
@@ -293,6 +289,17 @@ def _read(args, grid=None):
         print_error(_("--strict: the source has warnings"))
         return None
     return result
+
+
+def _rejects_summary(args, read: int, accepted: int, rejected: int) -> None:
+    """The rows read / accepted / rejected line on stderr, when a row was rejected."""
+    if rejected:
+        print(_("{path}: {read} rows read, {accepted} accepted, {rejected} rejected").format(
+            path=args.demandes, read=read, accepted=accepted, rejected=rejected)
+              # the hint only where the command has the option (explain, position… do not)
+              + (_(" (write them with --rejects FILE)")
+                 if "rejects" in vars(args) and not args.rejects else ""),
+              file=sys.stderr)
 
 
 def default_engine() -> str:
@@ -329,7 +336,7 @@ def _score_read(args, grid, engine: str, loading: "KernelLoad | None", show,
     from cotation.engine import score
     from cotation.engine.scoring import output_order
 
-    result = _read(args, grid)
+    result = _read(args, grid, summary=False)
     if result is None:
         return 1
     show.phase(_("read {n} demandes").format(n=len(result.table)))
@@ -375,15 +382,22 @@ def _score_read(args, grid, engine: str, loading: "KernelLoad | None", show,
     st = score(grid.ir, result.table, args.today, engine=engine, explain=args.explain,
                progress=show, workers=args.workers, compiled=cg)
     show.phase(_("scored and ranked"))
+    # A row with an unreadable local field value is a reject too (counted once however many
+    # of its values are): in the totals, in the rejects file, as the API's report counts it.
+    from cotation.data.boundary import rejected_rows
+    unscored = len(rejected_rows(st.rejects))
+    _rejects_summary(args, result.n_read, result.n_accepted - unscored,
+                     len(result.rejects) + unscored)
     if st.rejects:
-        print(_("{n} demande(s) not scored: unreadable local field values").format(n=len(st.rejects))
+        print(_("{n} demande(s) not scored: unreadable local field values").format(n=unscored)
               + (_(" (added to {path})").format(path=args.rejects) if args.rejects else ""),
               file=sys.stderr)
         if args.rejects:
             from cotation.cli.outputs import atomic_file
             from cotation.data.table import write_rejects_csv
             with atomic_file(args.rejects) as tmp:
-                write_rejects_csv(list(result.rejects) + st.rejects, tmp)
+                write_rejects_csv(sorted([*result.rejects, *st.rejects], key=lambda r: r.line),
+                                  tmp)
     order = output_order(st)
     # CSV gets exact two-decimal text; Parquet gets numbers (hundredths / 100) for other tools.
     parquet = args.output.lower().endswith(".parquet")
@@ -418,7 +432,8 @@ def _score_read(args, grid, engine: str, loading: "KernelLoad | None", show,
     show.phase(_("written"))
     print(_("{path}: {n} cotations of {demandes} demandes ({scope} in scope), grid {id} v{version}, "
             "today {today}, engine {engine}").format(
-        path=args.output, n=len(order), demandes=len(result.table), scope=_count_distinct(st.row),
+        path=args.output, n=len(order), demandes=len(result.table) - unscored,
+        scope=_count_distinct(st.row),
         id=grid.ir.id, version=grid.ir.version, today=args.today.isoformat(), engine=engine),
           file=sys.stderr)
     return 0

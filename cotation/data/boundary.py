@@ -21,7 +21,7 @@ its readers: such a source cannot be scored without silently changing scores.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -43,6 +43,12 @@ class MissingColumnsError(ValueError):
                  for name, readers in self.missing.items()]
         super().__init__(_("{source}: missing column(s) the grid reads: {parts}").format(
             source=source, parts="; ".join(parts)))
+
+
+def rejected_rows(rejects: Sequence[Reject]) -> set[int]:
+    """The source rows (``line``) that ``rejects`` refuse, each once: a row can have several
+    rejects (one per unreadable local field)."""
+    return {r.line for r in rejects}
 
 
 @dataclass
@@ -67,6 +73,17 @@ class Report:
         out += [_("unknown column {name!r}: did you mean {hint!r}?").format(name=name, hint=hint)
                 for name, hint in self.unknown_columns.items() if hint]
         return out
+
+    def with_rejects(self, rejects: Sequence[Reject]) -> "Report":
+        """This report once ``rejects`` found after the boundary (a grid's local field values
+        that scoring cannot read) are counted: the rows they name move from accepted to
+        rejected, each row once however many of its cells were refused, so
+        ``accepted + rejected == read`` still holds. ``self`` is left as it is."""
+        rows = rejected_rows(rejects)
+        if not rows:
+            return self
+        return replace(self, accepted=self.accepted - len(rows),
+                       rejected=self.rejected + len(rows))
 
     def as_dict(self) -> dict[str, Any]:
         return {"source": self.source, "format": self.format, "read": self.read,

@@ -10,6 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import NamedTuple, Sequence
 
+from cotation.data.schema import Kind
 from cotation.grid import ir
 from cotation.grid.evaluate import MAX_POINTS, Env, compile_expr, round_hundredths
 
@@ -72,6 +73,30 @@ def set_aside_mask(outcomes: Sequence[Outcome]) -> int:
     return _bits([o.set_aside for o in outcomes])
 
 
+_EXACT = 2.0 ** 53
+
+
+def whole_key(v):
+    """An ordering key value of kind int as reported (docs/grid-language.md, "Ordering keys"):
+    a Python int while it is a whole number within ±2^53, else the double (the arithmetic
+    gives doubles: ``revenu_fiscal_reference * 2`` is 30000.0, reported 30000, as the
+    compiled engine reports it). None (missing) stays None."""
+    if v is None or isinstance(v, bool):
+        return v
+    if isinstance(v, int):
+        return v if abs(v) <= _EXACT else float(v)
+    f = float(v)
+    return int(f) if f.is_integer() and abs(f) <= _EXACT else f
+
+
+def _key_reader(expr: ir.Expr):
+    """The compiled expression of an ordering key, its value reported by its kind."""
+    f = compile_expr(expr)
+    if expr.type.kind is not Kind.INT:
+        return f
+    return lambda env: whole_key(f(env))
+
+
 class Interpreter:
     """Scores demandes with a grid IR, one (demande, commune) pair at a time."""
 
@@ -80,7 +105,7 @@ class Interpreter:
         self._applies = compile_expr(grid.applies_to) if grid.applies_to is not None else None
         self._derived = [(n, compile_expr(e)) for n, e in grid.derived]
         self._crit = [self._compile_criterion(c) for c in grid.criteria]
-        self._keys = [None if k.expr is None else compile_expr(k.expr) for k in grid.ordering]
+        self._keys = [None if k.expr is None else _key_reader(k.expr) for k in grid.ordering]
         self._territory = set(grid.communes)
         self._floor_h = _hundredths_or_none(grid.total_floor)
         self._cap_h = _hundredths_or_none(grid.total_cap)

@@ -16,7 +16,7 @@ from cotation.i18n import _
 
 Row = tuple[int, int, int, int, int, int, int]
 
-# The tables themselves live in cotation.ceilings (one source for the scorer's shortlist and
+# The tables themselves live in cotation.data.ceilings (one source for the scorer's shortlist and
 # the flux); here they are viewed with the flux's zone names.
 _ZONES = {"paris_limitrophes": "paris", "idf": "idf", "autres": "other"}
 

@@ -55,6 +55,9 @@ class Batch:
     extra: dict[str, np.ndarray] = field(default_factory=dict)
     report: Any = None            # the boundary's report when the data went through it
     lines: np.ndarray | None = None   # source line (row number from 1) of each demande
+    # the boundary's Admitted it was encoded from, kept by a Scorer(engine="interpreter")
+    # only: the reference interpreter scores that table
+    admitted: Any = None
     _domain_index: dict[tuple[str, ...], dict[str, int]] = field(default_factory=dict)
     _nu_obj: np.ndarray | None = None
 
