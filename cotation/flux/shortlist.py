@@ -197,7 +197,7 @@ class ScoreFileSource:
                      if pmr is not None else np.zeros(n, dtype=bool))
         self._sizes = dict(HOUSEHOLD_SIZE) | dict(household_size or {})
         self._max_te = max_taux_effort
-        self._ceil_cache: dict[tuple[str, str], np.ndarray | None] = {}
+        self._ceil_cache: dict[tuple[str, str], tuple[int, ...] | None] = {}
         self._income_cache: dict[tuple[int, str, str], np.ndarray | None] = {}
         self._build(table, scores, tuple(communes))
 
@@ -386,29 +386,30 @@ class ScoreFileSource:
                         nu=scores.numero_unique[i], commune=scores.commune[i]), "commune"))
         self.score_rejects = rejects
 
-    def _ceilings(self, financement: str, zone: str) -> np.ndarray | None:
+    def _ceiling_row(self, financement: str, zone: str) -> tuple[int, ...] | None:
         key = (financement, zone)
         if key not in self._ceil_cache:
-            row = ceiling_row(self.year, financement, zone)
-            if row is None:
-                self._ceil_cache[key] = None
-            else:
-                # Indexed by household category; 7 and more add the per-person increment.
-                top = max(int(self._cat.max()) if self.n else 6, 6)
-                cats = np.arange(top + 1)
-                base = np.array((row[0],) + tuple(row[:6]), dtype=np.int64)
-                self._ceil_cache[key] = np.where(cats <= 6, base[np.minimum(cats, 6)],
-                                                 row[5] + (cats - 6) * row[6]).astype(np.int64)
+            self._ceil_cache[key] = ceiling_row(self.year, financement, zone)
         return self._ceil_cache[key]
 
     def _income_ok(self, t: int, financement: str, zone: str) -> np.ndarray | None:
-        """Income test of slab ``t`` for one ceiling table, computed once and cached."""
+        """Income test of slab ``t`` for one ceiling table, computed once and cached. The
+        ceiling of each demande's household category in closed form (categories 7 and more
+        add the per-person increment): no table indexed by category, whose size would be the
+        largest household's (a household of 10^12 persons asked for terabytes)."""
         key = (t, financement, zone)
         if key not in self._income_cache:
-            ceil = self._ceilings(financement, zone)
+            row = self._ceiling_row(financement, zone)
             slab = self._slabs[t]
-            # Unknown income is not proof of ineligibility: the bailleur checks the file.
-            self._income_cache[key] = None if ceil is None else (slab.rfr < 0) | (slab.rfr <= ceil[slab.cat])
+            if row is None:
+                self._income_cache[key] = None
+            else:
+                base = np.array((row[0],) + tuple(row[:6]), dtype=np.int64)
+                cat = slab.cat.astype(np.int64)
+                ceil = np.where(cat <= 6, base[np.minimum(cat, 6)],
+                                row[5] + (np.maximum(cat, 6) - 6) * row[6])
+                # Unknown income is not proof of ineligibility: the bailleur checks the file.
+                self._income_cache[key] = (slab.rfr < 0) | (slab.rfr <= ceil)
         return self._income_cache[key]
 
     def shortlist(self, logement: Logement, reservataire: HasType, k: int = 3,

@@ -138,3 +138,18 @@ def test_zones():
     assert zone_of("92012") == "paris_limitrophes"
     assert zone_of("91228") == "idf"
     assert zone_of("83137") == "autres"
+
+
+def test_a_huge_household_does_not_size_the_ceilings(source):
+    """A demande of 10^12 persons (accepted: counts go up to 10^12) made the ceilings a table
+    indexed by category up to the largest household: terabytes, a MemoryError for every
+    shortlist. The ceiling is computed per demande in closed form now."""
+    big = RECORDS + [_dem("DX", ["83001"], ["T3", "T6P"], 10 ** 12, 2, 30_000)]
+    src = ScoreFileSource(DemandeTable.from_records(big), _scores(), year=2025)
+    sl = src.shortlist(DW, BAILLEUR, 3)
+    assert [c.numero_unique for c in sl] == [c.numero_unique for c in source.shortlist(DW, BAILLEUR, 3)]
+    # a household of 8 in cat. 8: the ceiling of cat. 6 plus two increments (PLUS 2025)
+    eight = RECORDS + [_dem("D8P", ["83001"], ["T3"], 8, 2, 10 ** 9)]
+    assert "D8P" not in [c.numero_unique for c in
+                         ScoreFileSource(DemandeTable.from_records(eight), None, year=2025,
+                                         communes=["83001"]).shortlist(DW, BAILLEUR, 20)]
