@@ -176,11 +176,26 @@ def test_parenthesised_depth_is_not_nesting():
 from hypothesis import given, settings, strategies as st  # noqa: E402
 
 
+def _align(text: str, node, value: str, offset: int) -> int:
+    """The reference: the loader's former walk, once per offset, to where value[offset] is."""
+    from cotation.grid.loader import _value_bounds
+    i, end = _value_bounds(text, node)
+    offset = max(0, min(offset, len(value)))
+    for k, ch in enumerate(value):
+        i = next((j for j in range(i, end) if text[j] == ch), end)
+        if i >= end:
+            return min(end, len(text) - 1) if text else 0
+        if k == offset:
+            return i
+        i += 1
+    return min(i, max(0, len(text) - 1))
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet="ab\n'\" xy", max_size=40), st.integers(0, 40), st.integers(0, 40),
        st.sampled_from([None, "'", '"', "|", ">"]), st.text(alphabet="abxy ", max_size=12))
 def test_one_walk_aligns_every_offset_as_the_walk_per_offset(text, start, length, style, value):
-    from cotation.grid.loader import NodePos, _align, _alignment
+    from cotation.grid.loader import NodePos, _alignment
     start = min(start, len(text))
     node = NodePos(1, 1, start, min(len(text), start + length), style)
     table = _alignment(text, node, value)

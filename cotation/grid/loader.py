@@ -81,40 +81,27 @@ class SourceMap:
         return Span(self.file, line, src_index - self._line_starts[line - 1] + 1)
 
 
-def _align(text: str, node: NodePos, value: str, offset: int) -> int:
-    """Walk the scalar's source and its value together to find where value[offset] is written.
-
-    Folding, quotes and indentation differ between source and value, so we match characters
-    greedily, skipping source whitespace and quote characters the value does not contain.
-    """
+def _value_bounds(text: str, node: NodePos) -> tuple[int, int]:
+    """Where the scalar's value starts in the source (after an opening quote, or the line of a
+    block's indicator) and where the node ends."""
     i = node.start
     if node.style in ("'", '"'):
         i += 1
     elif node.style in ("|", ">"):
         nl = text.find("\n", i)
         i = nl + 1 if nl >= 0 else i
-    end = max(node.end, i)
-    offset = max(0, min(offset, len(value)))
-    for k, ch in enumerate(value):
-        while i < end and text[i] != ch:
-            i += 1
-        if i >= end:
-            return min(end, len(text) - 1) if text else 0
-        if k == offset:
-            return i
-        i += 1
-    return min(i, max(0, len(text) - 1))
+    return i, max(node.end, i)
 
 
 def _alignment(text: str, node: NodePos, value: str) -> list[int]:
-    """``_align(text, node, value, k)`` for every ``k`` from 0 to ``len(value)``, in one walk."""
-    i = node.start
-    if node.style in ("'", '"'):
-        i += 1
-    elif node.style in ("|", ">"):
-        nl = text.find("\n", i)
-        i = nl + 1 if nl >= 0 else i
-    end = max(node.end, i)
+    """Where each character of the scalar's value is written in the source (then where the
+    value ends), walking source and value together once: index ``k`` for ``value[k]``, from 0
+    to ``len(value)``.
+
+    Folding, quotes and indentation differ between source and value, so characters are matched
+    greedily, skipping source whitespace and quote characters the value does not contain; from
+    the first character that cannot be matched on, every offset gets the node's end."""
+    i, end = _value_bounds(text, node)
     out: list[int] = []
     for ch in value:
         while i < end and text[i] != ch:
