@@ -7,7 +7,7 @@ import mmap
 import numpy as np
 import pyarrow as pa
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from cotation.data import split
 from cotation.data.split import split_records
@@ -392,6 +392,8 @@ LONG_CELL = st.builds(
 
 
 @settings(max_examples=30, deadline=None)
+# found by CI: a record of one quoted cell of line ends only, over the limit, is a blank line
+@example(rows=[['"' + "\r\n" * (LONG // 2) + '"']], end="\n", final=False)
 @given(st.lists(st.one_of(st.lists(st.one_of(CELL, QUOTED), min_size=1, max_size=4),
                           st.lists(st.one_of(CELL, LONG_CELL), min_size=1, max_size=3)),
                 max_size=5),

@@ -314,6 +314,8 @@ def _split_python(text: str, delimiter: str, quote: str | None, skip_lines: int,
             line += _line_count(text, start, end)
             fh.seek(end)
             reader, base = _reader(fh, delimiter, quote), line
+            if is_blank(cells):    # a single cell of white space, however long, is no record
+                continue
             odd.append((line, cells, "oversized" if max(map(len, cells), default=0) > MAX_CELL
                         else f"malformed: {exc}"))
             continue
