@@ -96,6 +96,7 @@ def render() -> str:
     sys.path.insert(0, str(ROOT))
     from cotation.data.schema import (ATTRIBUTION_COLUMNS, ATTRIBUTION_OPTIONAL_COLUMNS, COLUMNS,
                                       DERIVED, FINANCEMENTS, LOC_FIELDS)
+    from cotation.data.table import ATTRIBUTION_FIELDS
     from cotation.grid.ir import FUNCTIONS as LANGUAGE_FUNCTIONS
 
     missing = set(LANGUAGE_FUNCTIONS) ^ set(FUNCTIONS)
@@ -138,7 +139,12 @@ def render() -> str:
               "", "### Champs dérivés", "", "| champ | type | formule | libellé |", "|---|---|---|---|"]
     lines += [f"| `{d.name}` | {d.kind.value} | `{d.formula}` | {d.label} |" for d in DERIVED]
     lines += ["", "## Colonnes d'une attribution", "",
-              "Obligatoires : " + ", ".join(f"`{c}`" for c in ATTRIBUTION_COLUMNS) + ".",
+              "Obligatoires : " + ", ".join(f"`{c}`" for c in ATTRIBUTION_COLUMNS
+                                             if ATTRIBUTION_FIELDS[c].required) + ".",
+              "Attendues : " + ", ".join(f"`{c}`" for c in ATTRIBUTION_COLUMNS
+                                         if not ATTRIBUTION_FIELDS[c].required)
+              + " ; absente ou vide, la valeur est inconnue : l'attribution ne compte alors que "
+              "dans les cellules de référence qui ne distinguent pas les mutations.",
               "Facultatives : " + ", ".join(f"`{c}`" for c in ATTRIBUTION_OPTIONAL_COLUMNS) + ".",
               "Financements permis : " + ", ".join(f"`{f}`" for f in FINANCEMENTS) + ".",
               "", "## Sortie de `cotation score`", "",
