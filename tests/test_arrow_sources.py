@@ -174,6 +174,27 @@ def test_a_local_commune_field_given_as_integers_is_padded_like_a_canonical_one(
     assert outcomes == {(("A", "06088", 10.0), ("B", "06029", 10.0), ("C", "06088", 0.0))}
 
 
+def test_a_parquet_file_reads_a_local_commune_field_as_memory_does(local_scorer, tmp_path, capsys):
+    """The CLI read a Parquet file's local fields as text: 6088 stayed '6088', a reject."""
+    import pyarrow.parquet as pq
+
+    from cotation.cli import main
+    cols = {"numero_unique": ["A", "B", "C"], "date_depot": ["2024-01-01"] * 3,
+            "nb_personnes": [1, 2, 3], "typologies": ["T2"] * 3, "dalo_statut": ["", "", ""],
+            "localisations": ["06088", "06029", "06088"], "lieu": [6088, 6029, 6029]}
+    path = tmp_path / "d.parquet"
+    pq.write_table(pa.table(cols), path)
+    grid = write_grid(tmp_path, LOCAL_GRID)
+    out = tmp_path / "s.csv"
+    assert main(["score", str(grid), str(path), "--today", TODAY.isoformat(), "-o", str(out),
+                 "--engine", "interpreter"]) == 0
+    assert "rejected" not in capsys.readouterr().err
+    rows = out.read_text(encoding="utf-8").splitlines()[1:]
+    assert sorted(tuple(r.split(",")[:3]) for r in rows) == [("A", "06088", "10.00"),
+                                                             ("B", "06029", "10.00"),
+                                                             ("C", "06088", "0.00")]
+
+
 def test_a_float_in_a_local_text_or_commune_field_is_a_reject(local_scorer):
     cols = {"numero_unique": ["A", "B"], "date_depot": ["2024-01-01"] * 2,
             "nb_personnes": [1, 2], "typologies": ["T2"] * 2, "dalo_statut": ["", ""],

@@ -51,12 +51,12 @@ def run_convert(args: argparse.Namespace) -> int:
     needs = known = None
     if args.grid:
         from cotation.cli.core import _load
-        from cotation.engine.reads import columns_read, local_field_names
+        from cotation.engine.reads import columns_read, local_field_columns
         input_file(args.grid, "--grid")
         grid = _load(args.grid)
         if grid is None:
             return EXIT_INPUT
-        needs, known = columns_read(grid.ir), local_field_names(grid.ir)
+        needs, known = columns_read(grid.ir), local_field_columns(grid.ir)
     try:
         admitted = admit(args.source, needs=needs, known_extras=known or (),
                          strict=args.strict, reader=partial(read_demandes, mapping=args.mapping))

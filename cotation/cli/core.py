@@ -259,8 +259,8 @@ def _read(args, grid=None, *, summary: bool = True):
     strict = getattr(args, "strict", False)
     needs = known = None
     if grid is not None:
-        from cotation.engine.reads import columns_read, local_field_names
-        needs, known = columns_read(grid.ir), local_field_names(grid.ir)
+        from cotation.engine.reads import columns_read, local_field_columns
+        needs, known = columns_read(grid.ir), local_field_columns(grid.ir)
     reader = partial(read_demandes, mapping=getattr(args, "mapping", None))
     try:
         admitted = admit(args.demandes, needs=needs, known_extras=known or (), strict=strict,

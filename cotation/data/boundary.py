@@ -108,6 +108,13 @@ class Admitted:
         return self.result.rejects
 
 
+def _locals(known_extras: Sequence[str] | Mapping[str, Column]) -> dict[str, Column] | None:
+    """The local fields of ``known_extras`` by name when it gives their columns, else None."""
+    if not isinstance(known_extras, Mapping):
+        return None
+    return {k: c for k, c in known_extras.items() if k not in COLUMNS_BY_NAME} or None
+
+
 def did_you_mean(name: str, known: Sequence[str]) -> str | None:
     hits = difflib.get_close_matches(name, list(known), n=1, cutoff=0.8)
     return hits[0] if hits else None
@@ -124,12 +131,16 @@ def admit(data: Any, *, needs: Mapping[str, Sequence[str]] | None = None,
     whose kind an in-memory source's column is then read by (an integer ``commune`` field is
     left-padded, a float in a text one is a reject, as for a canonical column); ``strict`` raises
     :class:`~cotation.data.table.StrictModeError` on the first reject; ``reader(path,
-    strict=...)`` reads files (default :func:`cotation.data.read_demandes`)."""
+    strict=..., local=...)`` reads files (default :func:`cotation.data.read_demandes`;
+    ``local`` is given only when ``known_extras`` gives columns)."""
     if isinstance(data, (str, Path)):
         name = source or str(data)
+        local = _locals(known_extras)
         if reader is None:
             from cotation.data.sources import read_demandes as reader
-        result = reader(data, strict=strict)
+        # a typed file (Parquet) reads a grid's local fields by their kind, as in memory (an
+        # integer commune field is left-padded); a text format holds text, read as such
+        result = reader(data, strict=strict, local=local) if local else reader(data, strict=strict)
     elif isinstance(data, DemandeTable):
         name = source or "<table>"
         result = ReadResult(data, [], len(data))
@@ -137,8 +148,7 @@ def admit(data: Any, *, needs: Mapping[str, Sequence[str]] | None = None,
         from cotation.data.arrow import to_arrow
         from cotation.data.canonical import read_arrow_table
         name = source or f"<{type(data).__name__}>"
-        local = {k: c for k, c in known_extras.items() if k not in COLUMNS_BY_NAME} \
-            if isinstance(known_extras, Mapping) else None
+        local = _locals(known_extras)
         result = read_arrow_table(to_arrow(data, local), source=name, strict=strict,
                                   local=local)
     present = getattr(result, "source_columns", None)

@@ -145,13 +145,13 @@ class UnreadableColumnError(ValueError):
     header (``path:1``)."""
 
 
-def read_canonical_parquet(path: str | Path, *, strict: bool = False,
-                           fast: bool = True) -> AdapterResult:
+def read_canonical_parquet(path: str | Path, *, strict: bool = False, fast: bool = True,
+                           local: Mapping[str, Column] | None = None) -> AdapterResult:
     import pyarrow.parquet as pq        # here: reading CSV does not pay for its import
     table = _parquet_table(pq, path)
     try:
         return read_arrow_table(table, source=str(path), strict=strict, fast=fast,
-                                fmt="parquet")
+                                fmt="parquet", local=local)
     except SourceTypeError as exc:
         raise UnreadableColumnError(f"{path}:1: {exc}") from None
 

@@ -7,7 +7,9 @@ uses that one. Nothing in ``cotation`` imports ``sne_adapters``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Mapping
 
+from cotation.data.schema import Column
 from cotation.data.table import AttributionTable, DemandeTable, HeaderError, ReadResult, Reject
 from cotation.i18n import _
 
@@ -31,11 +33,14 @@ def detect_format(path: str | Path) -> str:
     return "csv"
 
 
-def read_canonical(path: str | Path, fmt: str, *, strict: bool = False) -> ReadResult:
-    """A canonical CSV or Parquet file of demandes (``fmt`` from :func:`detect_format`)."""
+def read_canonical(path: str | Path, fmt: str, *, strict: bool = False,
+                   local: Mapping[str, Column] | None = None) -> ReadResult:
+    """A canonical CSV or Parquet file of demandes (``fmt`` from :func:`detect_format`);
+    ``local``: a grid's local fields by name, which a Parquet file's typed columns are read by
+    (CSV cells are text either way)."""
     if fmt == "parquet":
         from cotation.data.canonical import read_canonical_parquet
-        return read_canonical_parquet(path, strict=strict)
+        return read_canonical_parquet(path, strict=strict, local=local)
     if fmt != "csv":
         raise ValueError(f"{path}: {fmt} is not a canonical format; read it with "
                          "sne_adapters.read_demandes")
@@ -49,11 +54,12 @@ def read_canonical(path: str | Path, fmt: str, *, strict: bool = False) -> ReadR
         raise
 
 
-def read_demandes(path: str | Path, *, strict: bool = False) -> ReadResult:
+def read_demandes(path: str | Path, *, strict: bool = False,
+                  local: Mapping[str, Column] | None = None) -> ReadResult:
     """Canonical demandes from CSV or Parquet (detected from the first bytes, then the
     extension). ``strict`` raises :class:`~cotation.data.table.StrictModeError` on the first
-    reject."""
-    return read_canonical(path, detect_format(path), strict=strict)
+    reject; ``local`` as in :func:`read_canonical`."""
+    return read_canonical(path, detect_format(path), strict=strict, local=local)
 
 
 def write_demandes(table: DemandeTable, path: str | Path) -> None:
