@@ -137,3 +137,19 @@ def test_the_rejects_hint_is_given_only_by_commands_that_have_the_option(tmp_pat
     assert main(["score", grid, str(dup), "--today", "2025-06-30", "-o", str(tmp_path / "s.csv"),
                  "--engine", "interpreter"]) == 0
     assert "--rejects" in capsys.readouterr().err
+
+
+def test_demandes_deposited_after_today_are_said(tmp_path, capsys):
+    # they are scored with a negative ancienneté: the run says how many
+    lines = (ROOT / "examples" / "data" / "demandes.csv").read_text(encoding="utf-8").splitlines()
+    data = tmp_path / "d.csv"
+    data.write_text("\n".join(lines[:11]) + "\n", encoding="utf-8")
+    depots = sorted(line.split(",")[1] for line in lines[1:11])
+    args = ["score", str(ROOT / "grids" / "lyon-metropole.yaml"), str(data), "-o",
+            str(tmp_path / "s.csv"), "--engine", "interpreter", "--today"]
+    assert main(args + [depots[4]]) == 0
+    later = sum(d > depots[4] for d in depots)
+    assert f"{later} demande(s) deposited after the reference date {depots[4]}" in \
+        capsys.readouterr().err
+    assert main(args + ["2025-06-30"]) == 0
+    assert "deposited after" not in capsys.readouterr().err

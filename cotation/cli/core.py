@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import csv
 import functools
 import io
@@ -331,6 +332,21 @@ def cmd_score(args) -> int:
             loading.join()
 
 
+def _deposited_after(table: Any, today: dt.date) -> int:
+    """How many demandes of ``table`` were deposited after ``today`` (a date of the future
+    for the run: scored with a negative ancienneté). One comparison over the checked column."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = table.arrow_column("date_depot")
+    if arr is None:
+        values = table.columns["date_depot"]
+        return sum(1 for d in values if d is not None and d > today)
+    if not pa.types.is_date32(arr.type):
+        arr = arr.cast(pa.date32())
+    return int(pc.sum(pc.greater(arr, pa.scalar(today, pa.date32()))).as_py() or 0)
+
+
 def _score_read(args, grid, engine: str, loading: "KernelLoad | None", show,
                 numba_started: bool) -> int:
     from cotation.engine import score
@@ -340,6 +356,13 @@ def _score_read(args, grid, engine: str, loading: "KernelLoad | None", show,
     if result is None:
         return 1
     show.phase(_("read {n} demandes").format(n=len(result.table)))
+    later = _deposited_after(result.table, args.today)
+    if later:
+        print(warning_line(_("{path}: {n} demande(s) deposited after the reference date {today} "
+                             "(a negative ancienneté): are --today and the extraction of the "
+                             "same day?").format(path=args.demandes, n=later,
+                                                 today=args.today.isoformat())),
+              file=sys.stderr)
     if args.today < grid.ir.effective_from:
         print(warning_line(_("grid {id} v{version} takes effect on {start}, after the reference "
                              "date {today}").format(id=grid.ir.id, version=grid.ir.version,
