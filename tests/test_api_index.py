@@ -11,7 +11,7 @@ import pytest
 
 from cotation.api import Scorer
 from cotation.data.ceilings import (
-    YEARS, ZONES, PRODUCTS, all_tables, ceiling, ceilings_by_category, ceilings_of,
+    YEARS, ZONES, PRODUCTS, all_tables, ceiling, ceilings_of,
     household_category,
 )
 from cotation.grid import load_grid
@@ -93,8 +93,6 @@ def test_ceilings_of_is_ceiling():
         got = ceilings_of(year, product, zone, cats)
         assert got.dtype == np.float64
         assert got.tolist() == [float(ceiling(year, product, zone, int(c))) for c in cats]
-        old = [0.0] + [float(ceiling(year, product, zone, k)) for k in range(1, 31)]
-        assert ceilings_by_category(year, product, zone, 30).tolist() == old
     assert ceilings_of(2025, "PLUS", "other", np.zeros(0, np.int64)).tolist() == []
     with pytest.raises(ValueError, match="start at 1"):
         ceilings_of(2025, "PLUS", "other", np.array([0, 3]))

@@ -281,3 +281,12 @@ def test_a_column_named_twice_is_the_header_error_of_a_csv():
     for data in (twice, table, _Stream(table), clash):
         with pytest.raises(HeaderError, match="duplicated column"):
             admit(data)
+
+
+def test_integers_of_thousands_of_digits_are_rejects_not_exceptions(local_scorer):
+    # str() refuses ints over 4,300 digits: Scorer.score raised ValueError
+    cols = {"numero_unique": ["A", "B"], "date_depot": ["2024-01-01"] * 2,
+            "nb_personnes": [10 ** 5000, 2], "typologies": ["T2"] * 2, "dalo_statut": ["", ""],
+            "localisations": ["06088", "06029"], "lieu": ["06088", 10 ** 5000]}
+    res = local_scorer.score([dict(zip(cols, r)) for r in zip(*cols.values())], TODAY)
+    assert [(r.line, r.column) for r in res.rejects] == [(1, "nb_personnes"), (2, "lieu")]

@@ -89,6 +89,8 @@ MISTAKES = [
     # year 1 left no room for the window counted back from it (an internal error before)
     ("position today in year 1", ["position"] + P[:3] + ["--today", "0001-01-01", "-o", "p.csv"], EXIT_USAGE),
     ("score today in year 9999", S[:3] + ["--today", "9999-12-31", "-o", "s.csv"], EXIT_USAGE),
+    ("score today without dashes", S[:3] + ["--today", "20250630", "-o", "s.csv"], EXIT_USAGE),
+    ("score today as an ISO week", S[:3] + ["--today", "2025-W27-1", "-o", "s.csv"], EXIT_USAGE),
     ("generate today in year 1", ["generate", "-n", "5", "--seed", "1", "--today", "0001-01-01", "-o", "g.csv"], EXIT_USAGE),
     ("statements into an existing file", ["statements"] + P + ["-o", "existing.csv"], EXIT_USAGE),
     ("statements bad format", ["statements"] + P + ["-o", "st", "--format", "docx"], EXIT_USAGE),

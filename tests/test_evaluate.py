@@ -303,6 +303,7 @@ def test_location_voulue_outputs_are_documented(files, tmp_path):
     ("surface: .nan", "surface must be a number from 0 to 1000000000, not nan"),
     ("loyer: .inf", "loyer must be a number from 0 to 1000000000, not inf"),
     ("loyer: -1", "loyer must be a number"),
+    ("loyer: " + "9" * 400, r"offre\.yaml:3:\d+: a number of 400 digits: out of range"),
     ("x: [1,", r"offre\.yaml:4: the file cannot be read as YAML"),
     ("reference: &a [x, *a]", r"offre\.yaml:3:\d+: YAML anchors and aliases"),
     ("reference: &l0 [x, x]\nzone: [*l0, *l0]", r"offre\.yaml:3:\d+: YAML anchors and aliases"),
@@ -312,6 +313,15 @@ def test_an_offer_is_checked_before_it_is_used(tmp_path, text, expected):
     offre = tmp_path / "offre.yaml"
     offre.write_text("commune: '69123'\ntypologie: T2\n" + text + "\n", encoding="utf-8")
     with pytest.raises(ValueError, match=expected):
+        read_offre(offre)
+
+
+def test_an_offer_in_json_with_an_integer_of_400_digits_is_out_of_range(tmp_path):
+    # math.isfinite() overflowed on it before the bounds were checked (OverflowError, exit 3)
+    offre = tmp_path / "offre.json"
+    offre.write_text('{"commune": "69123", "typologie": "T2", "loyer": ' + "9" * 400 + "}",
+                     encoding="utf-8")
+    with pytest.raises(ValueError, match="loyer must be a number from 0 to 1000000000"):
         read_offre(offre)
 
 

@@ -107,8 +107,10 @@ def offre_from_mapping(data: Any, source: str = "<offre>") -> Offre:
         if v is None:
             return None
         lo, hi = _INT_BOUNDS.get(key, (0, 1e9))
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or \
-                not lo <= v <= hi or (kind is int and v != int(v)):
+        # the bounds first: an int and a float compare exactly, while isfinite() would
+        # overflow on an int of 400 digits
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi or \
+                (isinstance(v, float) and not math.isfinite(v)) or (kind is int and v != int(v)):
             what = _("a whole number") if kind is int else _("a number")
             raise ValueError(_("{source}: {key} must be {what} from {lo} to {hi}, not "
                                "{value}").format(source=source, key=key, what=what, lo=lo,

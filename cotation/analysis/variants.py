@@ -85,28 +85,16 @@ def _set_value(spec: str, raw: str) -> Any:
     """The value of ``--set path=raw`` read as YAML (``300`` a number, ``true`` a boolean,
     ``[a, b]`` a list), else the text itself (also for what YAML cannot construct, such as
     ``2024-02-30``: the grid's own checks then say what is wrong with it). Anchors, aliases,
-    deep nesting and very long values are refused (VariantError), as in a grid file."""
+    deep nesting, very long values and numbers of too many digits are refused (VariantError),
+    by the checks of every YAML input (:func:`cotation.data.yaml_input.check_yaml_input`)."""
+    from cotation.data.yaml_input import YamlInputError, check_yaml_input
     if not raw.strip():
         return ""
-    if len(raw) > MAX_SET_VALUE_CHARS:
-        raise VariantError(_("--set '{spec}': the value is longer than {n} characters").format(
-            spec=spec[:60] + "…", n=MAX_SET_VALUE_CHARS))
-    depth = 0
     try:
-        for event in yaml.parse(raw, Loader=yaml.SafeLoader):   # events: no recursion
-            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-                raise VariantError(_("--set '{spec}': anchors and aliases (& and *) are not "
-                                     "allowed in a value").format(spec=spec[:80]))
-            if isinstance(event, yaml.CollectionStartEvent):
-                depth += 1
-                if depth > MAX_SET_VALUE_DEPTH:
-                    raise VariantError(_("--set '{spec}': the value is nested more than {n} "
-                                         "levels deep").format(spec=spec[:60] + "…",
-                                                               n=MAX_SET_VALUE_DEPTH))
-            elif isinstance(event, yaml.CollectionEndEvent):
-                depth -= 1
-    except yaml.YAMLError:
-        return raw
+        check_yaml_input(raw, max_depth=MAX_SET_VALUE_DEPTH, max_chars=MAX_SET_VALUE_CHARS)
+    except YamlInputError as exc:
+        raise VariantError(_("--set '{spec}': {problem}").format(
+            spec=spec if len(spec) <= 80 else spec[:60] + "…", problem=exc.message)) from None
     try:
         return yaml.safe_load(raw)
     except (yaml.YAMLError, ValueError, OverflowError):

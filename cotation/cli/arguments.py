@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import re
 from typing import Any, Callable, Sequence
 
 from cotation.i18n import _
@@ -20,7 +21,9 @@ YEAR_MIN, YEAR_MAX = 1900, 2200
 
 def date_arg(text: str) -> dt.date:
     """``YYYY-MM-DD`` from ``FIRST_DATE`` to ``LAST_DATE``."""
-    try:
+    try:        # YYYY-MM-DD only: fromisoformat also takes 20250630 and 2025-W27-1
+        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+            raise ValueError(text)
         day = dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(

@@ -205,6 +205,11 @@ def _python_cell(col: Column | None, v: Any) -> Any:
     if isinstance(v, (int, np.integer)):
         if col is not None and col.kind in (Kind.COMMUNE, Kind.COMMUNES) and 0 <= v < 10000:
             return f"{int(v):05d}"
+        if int(v).bit_length() > 10_000:
+            # str() refuses over 4,300 digits; decimal writes every digit (a number column
+            # then rejects it as out of range, a text column keeps the digits)
+            import decimal
+            return format(decimal.Decimal(int(v)), "f")
         return str(int(v))
     if isinstance(v, (float, np.floating)):
         return None if math.isnan(v) else repr(float(v))

@@ -154,15 +154,6 @@ def ceilings_of(year: int, product: str, zone: str, categories: np.ndarray) -> n
     return (base.astype(object) + extra.astype(object) * inc).astype(np.float64)
 
 
-def ceilings_by_category(year: int, product: str, zone: str, max_category: int) -> np.ndarray:
-    """Array ``c`` with ``c[k]`` the ceiling of category ``k`` (index 0 unused, 0): an array of
-    ``max_category + 1`` floats, for small categories; :func:`ceilings_of` takes only the
-    categories wanted."""
-    out = np.zeros(max(max_category, 6) + 1, dtype=np.float64)
-    out[1:] = ceilings_of(year, product, zone, np.arange(1, len(out)))
-    return out
-
-
 def zone_of_commune(insee: str, overrides: Mapping[str, str] | None = None) -> str:
     """Ceiling zone of a commune by its département (see the module notes)."""
     if overrides and insee in overrides:

@@ -17,6 +17,7 @@ from cotation.i18n import _
 
 MAX_INPUT_CHARS = 16 * 2 ** 20     # 16 Mi characters: far beyond any hand-written file
 MAX_INPUT_DEPTH = 50
+MAX_PLAIN_DIGITS = 100             # a whole number written in more digits is refused
 
 
 class YamlInputError(ValueError):
@@ -32,7 +33,8 @@ def check_yaml_input(text: str, *, max_depth: int = MAX_INPUT_DEPTH,
                      max_chars: int = MAX_INPUT_CHARS) -> None:
     """Raise :class:`YamlInputError` when ``text`` uses an anchor (``&name``) or an alias
     (``*name``), nests mappings and lists more than ``max_depth`` deep or is longer than
-    ``max_chars`` characters. YAML syntax errors are not raised here."""
+    ``max_chars`` characters, or writes a whole number in more than ``MAX_PLAIN_DIGITS``
+    digits. YAML syntax errors are not raised here."""
     if len(text) > max_chars:
         raise YamlInputError(1, 1, _("the file is longer than {n} characters").format(n=max_chars))
     depth = 0
@@ -43,6 +45,12 @@ def check_yaml_input(text: str, *, max_depth: int = MAX_INPUT_DEPTH,
                 raise YamlInputError(mark.line + 1, mark.column + 1, _(
                     "YAML anchors and aliases (&name, *name) are not accepted in this file: "
                     "write each value out in full"))
+            if isinstance(event, yaml.ScalarEvent) and event.style is None \
+                    and len(event.value) > MAX_PLAIN_DIGITS \
+                    and event.value.lstrip("+-").replace("_", "").isdigit():
+                # PyYAML's int() refuses over 4,300 digits; no input of these needs 100
+                raise YamlInputError(mark.line + 1, mark.column + 1, _(
+                    "a number of {n} digits: out of range").format(n=len(event.value)))
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
                 if depth > max_depth:

@@ -53,11 +53,6 @@ def columns_read(grid: ir.GridIR) -> dict[str, list[str]]:
     return out
 
 
-def local_field_names(grid: ir.GridIR) -> list[str]:
-    """The grid's local fields: extra columns it expects (never reported as unknown)."""
-    return [f.name for f in grid.local_fields]
-
-
 def local_field_columns(grid: ir.GridIR) -> dict[str, Column]:
     """The grid's local fields as columns of their declared kind, by name: what the boundary
     reads an in-memory source's column of one of them by (``known_extras`` of

@@ -106,6 +106,8 @@ def _count_problem(cell: str) -> str:
         return _("'{text}' is negative: a count of 0 or more is expected").format(text=cell.strip())
     if not (text.isascii() and text.isdigit()):
         return _("'{text}' is not a whole number").format(text=cell.strip())
+    if len(text.lstrip("0")) > 15:         # beyond any stock (and int() refuses 4,300 digits)
+        return _("'{text}' is out of range").format(text=cell.strip()[:24])
     return ""
 
 

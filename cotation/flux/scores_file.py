@@ -188,9 +188,16 @@ def read_scores_csv(path: str | Path) -> ScoreArrays:
     Columnar: Arrow reads the file when its rows are its lines, else a line-by-line reader
     collects the cells; both give each column to the same checks.
     """
-    import pyarrow as pa
     path = Path(path)
-    source = str(path)
+    try:
+        return _read_scores_csv(path, str(path))
+    except UnicodeDecodeError as exc:
+        raise FluxInputError([Problem(str(path), 1, _("not UTF-8 text ({reason})").format(
+            reason=exc.reason))]) from None
+
+
+def _read_scores_csv(path: Path, source: str) -> ScoreArrays:
+    import pyarrow as pa
     with open(path, newline="", encoding="utf-8-sig") as fh:
         reader = csv.reader(fh)
         try:

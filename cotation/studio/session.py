@@ -120,7 +120,9 @@ class Session:
             mode = None
             if previous is not None:
                 mode = stat.S_IMODE(path.stat().st_mode)
-                if not mode & 0o222:        # read-only: replacing it would bypass that
+                # read-only for this user (or for everyone, as root): replacing it by a rename
+                # would bypass that
+                if not os.access(path, os.W_OK) or not mode & 0o222:
                     raise StudioError(_("{name} is read-only: it was not saved").format(
                         name=path.name), 403)
                 _atomic_write(backup, previous, mode)

@@ -14,6 +14,7 @@ for several, no ``commune``) it checks are refused with one line ``file:line: pr
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -205,8 +206,10 @@ def _check_today(path: Path, node: dict) -> None:
     today = node.get("today")
     if today is None or isinstance(today, dt.date):
         return
-    try:
-        dt.date.fromisoformat(str(today))
+    try:        # YYYY-MM-DD only: fromisoformat also takes 20250630 and 2025-W27-1
+        if not (isinstance(today, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", today)):
+            raise ValueError(today)
+        dt.date.fromisoformat(today)
     except ValueError:
         raise _fail(path, node, "today", _("'today' must be a date written YYYY-MM-DD, not '{value}'").format(
             value=today)) from None

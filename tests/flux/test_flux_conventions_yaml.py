@@ -66,3 +66,22 @@ def test_a_file_that_is_no_bilan_is_named(tmp_path, capsys):
                  "-o", str(tmp_path / "c")]) == 1
     err = capsys.readouterr().err
     assert "not a bilan written by 'cotation flux bilan'" in err and "bilan.json" in err, err
+
+
+def test_a_count_of_5000_digits_in_a_reservations_table_is_located(tmp_path, capsys):
+    table = (EXAMPLES / "paca_2023_etat_reservations.csv").read_text(encoding="utf-8").splitlines()
+    cells = table[1].split(",")
+    cells[2] = "9" * 5000                 # int() refuses it: it was an internal error
+    bad = tmp_path / "t.csv"
+    bad.write_text("\n".join([table[0], ",".join(cells), *table[2:]]) + "\n", encoding="utf-8")
+    assert main(["flux", "stock", "--table", str(bad), "--flux", "268"]) == 1
+    assert "t.csv:2:" in capsys.readouterr().err
+
+
+def test_a_number_of_5000_digits_in_conventions_is_located():
+    text = (EXAMPLES / "conventions.yaml").read_text(encoding="utf-8")
+    with pytest.raises(FluxInputError) as exc:
+        loads_conventions(text.replace("    window_years: 1", "    window_years: " + "9" * 5000),
+                          "c.yaml")
+    problem = exc.value.problems[0]
+    assert problem.line == 16 and "5000 digits" in problem.message, problem
