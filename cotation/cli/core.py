@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import csv
+import datetime as dt
 import functools
 import io
 import os

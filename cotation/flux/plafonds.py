@@ -11,6 +11,8 @@ from fractions import Fraction
 from types import MappingProxyType
 from typing import Mapping
 
+import numpy as np
+
 from cotation.data import ceilings as _ceilings
 from cotation.i18n import _
 
@@ -79,9 +81,17 @@ def ceiling(year: int, financement: str, zone: str, categorie: int) -> int | Non
     row = ceiling_row(year, financement, zone)
     if row is None:
         return None
-    if categorie <= 6:
-        return row[categorie - 1]
-    return row[5] + (categorie - 6) * row[6]
+    return int(row_ceilings(row, np.array([categorie], dtype=np.int64))[0])
+
+
+def row_ceilings(row: Row, categories: np.ndarray) -> np.ndarray:
+    """The ceiling of each household category of ``categories`` (int64, 1 and more) in the
+    row ``row`` of :func:`ceiling_row`: categories 1 to 6 as tabulated, 7 and more the
+    category 6 ceiling plus the increment per extra person (closed form: no table as large as
+    the largest household)."""
+    cat = np.asarray(categories, dtype=np.int64)
+    base = np.array((row[0],) + tuple(row[:6]), dtype=np.int64)
+    return np.where(cat <= 6, base[np.clip(cat, 0, 6)], row[5] + (np.maximum(cat, 6) - 6) * row[6])
 
 
 def categorie_menage(nb_personnes: int, nb_adultes: int | None = None, nb_enfants: int | None = None,

@@ -23,7 +23,7 @@ from cotation.flux.errors import FluxInputError, Problem
 from cotation.flux.scores_file import (_KEPT_PROBLEMS, GRID_MERGES, ScoreArrays, concat_scores,
                                        read_scores_csv)
 from cotation.flux.model import FINANCEMENTS_HORS_SOCIAL, RESERVATAIRE_TYPES, Logement
-from cotation.flux.plafonds import HOUSEHOLD_SIZE, ceiling_row, zone_of
+from cotation.flux.plafonds import HOUSEHOLD_SIZE, ceiling_row, row_ceilings, zone_of
 from cotation.i18n import _
 
 _TYPO_INDEX = {t: i for i, t in enumerate(TYPOLOGIES)}
@@ -393,23 +393,16 @@ class ScoreFileSource:
         return self._ceil_cache[key]
 
     def _income_ok(self, t: int, financement: str, zone: str) -> np.ndarray | None:
-        """Income test of slab ``t`` for one ceiling table, computed once and cached. The
-        ceiling of each demande's household category in closed form (categories 7 and more
-        add the per-person increment): no table indexed by category, whose size would be the
-        largest household's (a household of 10^12 persons asked for terabytes)."""
+        """Income test of slab ``t`` for one ceiling table, computed once and cached: the
+        ceiling of each demande's household category (:func:`plafonds.row_ceilings`, closed
+        form: a household of 10^12 persons asked a table of terabytes before)."""
         key = (t, financement, zone)
         if key not in self._income_cache:
             row = self._ceiling_row(financement, zone)
             slab = self._slabs[t]
-            if row is None:
-                self._income_cache[key] = None
-            else:
-                base = np.array((row[0],) + tuple(row[:6]), dtype=np.int64)
-                cat = slab.cat.astype(np.int64)
-                ceil = np.where(cat <= 6, base[np.minimum(cat, 6)],
-                                row[5] + (np.maximum(cat, 6) - 6) * row[6])
-                # Unknown income is not proof of ineligibility: the bailleur checks the file.
-                self._income_cache[key] = (slab.rfr < 0) | (slab.rfr <= ceil)
+            # Unknown income is not proof of ineligibility: the bailleur checks the file.
+            self._income_cache[key] = None if row is None else \
+                (slab.rfr < 0) | (slab.rfr <= row_ceilings(row, slab.cat))
         return self._income_cache[key]
 
     def shortlist(self, logement: Logement, reservataire: HasType, k: int = 3,
