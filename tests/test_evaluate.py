@@ -337,3 +337,19 @@ def test_location_voulue_cli_reports_unreadable_files_in_one_line(files, tmp_pat
         assert main(base + extra) == 1
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and expected in err[0] and "Errno" not in err[0], err
+
+
+@pytest.fixture(scope="module")
+def ev_two(files):
+    """The same history up to 2025-02-28: X1 (part 1/3) and X2 (part 0) are ranked, X4 is not."""
+    grid = load_grid(files / "grid.yaml")
+    stock = read_demandes_csv(files / "stock.csv").table
+    ar = read_attributed(files / "attr.csv")
+    params = EvaluationParams(START, dt.date(2025, 2, 28), engine="interpreter")
+    return evaluate(grid.ir, stock, ar.demandes, ar.attributions, params)
+
+
+def test_median_share_of_an_even_count_is_the_mean_of_the_two_middle_values(ev_two):
+    assert ev_two.summary["attributions"]["classees"] == 2
+    # parts 0 and 1/3: the median is 1/6, not the upper middle value 1/3
+    assert ev_two.summary["rang"]["part_mediane"] == 0.1667

@@ -384,7 +384,9 @@ def _summary(grid: ir.GridIR, params: EvaluationParams, rows: dict, deciles: dic
              n_wait: int) -> dict[str, Any]:
     n = len(rows["numero_unique"])
     ranked = [i for i, s in enumerate(rows["statut"]) if s == "classee"]
-    parts = sorted(rows["part"][i] for i in ranked)
+    # exact shares (the column is rounded): the median of an even count is the mean of the
+    # two middle values
+    parts = np.array([(rows["rang"][i] - 1) / rows["candidats"][i] for i in ranked], float)
     dist = [deciles[f"d{d}"][0] for d in range(1, 11)]
     prio = [i for i in range(n) if rows["dalo"][i] or rows["prioritaire"][i]
             or rows["priorite_legale"][i]]
@@ -418,7 +420,7 @@ def _summary(grid: ir.GridIR, params: EvaluationParams, rows: dict, deciles: dic
             "deciles": dist,
             "part_premier_decile_pct": _share(dist[0], len(ranked)),
             "part_premiere_moitie_pct": _share(sum(dist[:5]), len(ranked)),
-            "part_mediane": parts[len(parts) // 2] if parts else None,
+            "part_mediane": round(float(np.median(parts)), 4) if len(parts) else None,
             "premier_de_la_file": sum(1 for i in ranked if rows["rang"][i] == 1),
         },
         "publics": {"hors_qpv": len(hors_qpv), "revenu_inconnu_hors_qpv": len(hors_qpv) - len(q_known)},
