@@ -353,3 +353,10 @@ def test_median_share_of_an_even_count_is_the_mean_of_the_two_middle_values(ev_t
     assert ev_two.summary["attributions"]["classees"] == 2
     # parts 0 and 1/3: the median is 1/6, not the upper middle value 1/3
     assert ev_two.summary["rang"]["part_mediane"] == 0.1667
+
+
+def test_mean_share_is_rounded_once_from_the_exact_shares(ev_two):
+    d = ev_two.deciles
+    i = d["dimension"].index("ensemble")
+    # (1/3 + 0) / 2 = 1/6 = 0.16667; the mean of the rounded column (0.3333 + 0) / 2 gives 0.1666
+    assert d["part_moyenne"][i] == 0.1667

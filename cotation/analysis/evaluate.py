@@ -370,7 +370,9 @@ def _decile_table(rows: dict) -> dict[str, list]:
         counts = np.bincount([rows["decile"][i] for i in members], minlength=11)
         for d in range(1, 11):
             out[f"d{d}"].append(int(counts[d]))
-        out["part_moyenne"].append(round(sum(rows["part"][i] for i in members) / len(members), 4)
+        # from the exact shares: the column is rounded to 4 decimals
+        out["part_moyenne"].append(round(sum((rows["rang"][i] - 1) / rows["candidats"][i]
+                                             for i in members) / len(members), 4)
                                    if members else None)
     return out
 
