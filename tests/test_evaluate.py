@@ -360,3 +360,35 @@ def test_mean_share_is_rounded_once_from_the_exact_shares(ev_two):
     i = d["dimension"].index("ensemble")
     # (1/3 + 0) / 2 = 1/6 = 0.16667; the mean of the rounded column (0.3333 + 0) / 2 gives 0.1666
     assert d["part_moyenne"][i] == 0.1667
+
+
+def test_parquet_types_do_not_depend_on_the_values(files, tmp_path):
+    # No --seuil-quartile (quartile1 unknown everywhere) and a délai no demande reaches (no
+    # demande left to review): the columns keep their types, they do not become strings.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    args = [str(files / "grid.yaml"), str(files / "stock.csv"), str(files / "attr.csv"),
+            "--from", "2024-12-01", "--to", "2025-03-31", "--delai-anormalement-long", "600"]
+    assert main(["evaluate", *args, "-o", str(tmp_path)]) == 0
+    att = pq.read_table(tmp_path / "attributions.parquet").schema
+    assert att.field("quartile1").type == pa.bool_()
+    wait = pq.read_table(tmp_path / "bien_classees_en_attente.parquet")
+    assert wait.num_rows == 0
+    expected = {"numero_unique": pa.string(), "score": pa.float64(), "rang": pa.int64(),
+                "part": pa.float64(), "date_depot": pa.date32(), "anciennete_mois": pa.int64(),
+                "delai_anormalement_long": pa.int64(), "criteres": pa.string()}
+    assert {k: wait.schema.field(k).type for k in expected} == expected
+
+
+def test_candidatures_parquet_types_with_no_eligible_applicant(files, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    offre = tmp_path / "offre.yaml"     # a T5: nobody of the commune asked it
+    offre.write_text("commune: '69123'\ntypologie: T5\n", encoding="utf-8")
+    assert main(["location-voulue", str(files / "grid.yaml"), str(files / "stock.csv"),
+                 "--offre", str(offre), "--today", "2025-03-31", "-o", str(tmp_path / "lv")]) == 0
+    t = pq.read_table(tmp_path / "lv" / "candidatures.parquet")
+    assert t.num_rows and not any(t.column("recevable").to_pylist())
+    assert {k: t.schema.field(k).type for k in ("recevable", "rang", "candidats_recevables", "score")} \
+        == {"recevable": pa.bool_(), "rang": pa.int64(), "candidats_recevables": pa.int64(),
+            "score": pa.float64()}

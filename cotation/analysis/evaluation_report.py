@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
+
 from cotation.analysis.evaluate import Evaluation
 from cotation.analysis.output import bar_chart, render, write_json, write_table
 
@@ -17,6 +19,26 @@ SHORT_OBJECTIVE_LABELS = {"prioritaires": "publics prioritaires", "dalo": "ména
                           "quartile1_hors_qpv": "1er quartile hors QPV"}
 
 
+_S, _F, _I, _B, _D = pa.string(), pa.float64(), pa.int64(), pa.bool_(), pa.date32()
+# Parquet types of the tables, whatever their values (a column may be missing everywhere:
+# quartile1 without a threshold, an empty table of demandes to review).
+TYPES = {
+    "attributions": {"numero_unique": _S, "date_attribution": _D, "commune": _S, "typologie": _S,
+                     "financement": _S, "reservataire": _S, "qpv": _B, "statut": _S, "score": _F,
+                     "rang": _I, "candidats": _I, "part": _F, "decile": _I, "rang_commune": _I,
+                     "candidats_commune": _I, "anciennete_mois": _I, "dalo": _B,
+                     "prioritaire": _B, "priorite_legale": _B, "quartile1": _B},
+    "deciles": {"dimension": _S, "valeur": _S, "attributions": _I,
+                **{f"d{d}": _I for d in range(1, 11)}, "part_moyenne": _F},
+    "bien_classees_en_attente": {"numero_unique": _S, "commune": _S, "typologie": _S,
+                                 "score": _F, "rang": _I, "candidats": _I, "part": _F,
+                                 "decile": _I, "date_depot": _D, "anciennete_mois": _I,
+                                 "delai_anormalement_long": _I, "criteres": _S},
+    "criteres": {"critere": _S, "libelle": _S, "priorite_legale": _B, "attribuees": _I,
+                 "part_attribuees": _F, "en_attente": _I, "part_en_attente": _F},
+}
+
+
 def write_evaluation(ev: Evaluation, directory: str | Path) -> list[str]:
     """Every output file of ``cotation evaluate`` in ``directory``; the names written."""
     d = Path(directory)
@@ -24,7 +46,7 @@ def write_evaluation(ev: Evaluation, directory: str | Path) -> list[str]:
     files = []
     for name, cols in (("attributions", ev.attributions), ("deciles", ev.deciles),
                        ("bien_classees_en_attente", ev.waiting), ("criteres", ev.criteria)):
-        files += write_table(cols, d, name)
+        files += write_table(cols, d, name, TYPES[name])
     write_json(ev.summary, d / "summary.json")
     (d / "rapport.html").write_text(report_html(ev), encoding="utf-8")
     return files + ["summary.json", "rapport.html"]

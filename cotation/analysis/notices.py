@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from cotation.analysis.location_voulue import Offre
 from cotation.analysis.output import render, write_json, write_table
 
@@ -20,7 +22,10 @@ def write_location_voulue(offre: Offre, applicants: list[dict[str, Any]], direct
     cols = {k: [a[k] if k != "motifs" else "|".join(a[k]) for a in applicants]
             for k in ("numero_unique", "recevable", "rang", "candidats_recevables", "score",
                       "motifs", "avis")}
-    files = write_table(cols, d, "candidatures")
+    files = write_table(cols, d, "candidatures", {
+        "numero_unique": pa.string(), "recevable": pa.bool_(), "rang": pa.int64(),
+        "candidats_recevables": pa.int64(), "score": pa.float64(), "motifs": pa.string(),
+        "avis": pa.string()})
     write_json({"offre": dataclasses.asdict(offre), "grille": grille,
                 "candidats": len(applicants),
                 "recevables": sum(1 for a in applicants if a["recevable"]),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -15,8 +15,11 @@ from cotation.info.positioning import value_text
 _TEMPLATES = Path(__file__).parent / "templates"
 
 
-def write_table(cols: dict[str, list], directory: Path, name: str) -> list[str]:
-    """``name.csv`` and ``name.parquet``; returns the file names written."""
+def write_table(cols: dict[str, list], directory: Path, name: str,
+                types: Mapping[str, pa.DataType] | None = None) -> list[str]:
+    """``name.csv`` and ``name.parquet``; returns the file names written. ``types``: the
+    Parquet type of columns whose values may all be missing (else inferred from the values,
+    and a column with no value would be written as text)."""
     names = list(cols)
     n = len(cols[names[0]]) if names else 0
     with open(directory / f"{name}.csv", "w", newline="", encoding="utf-8") as fh:
@@ -28,7 +31,10 @@ def write_table(cols: dict[str, list], directory: Path, name: str) -> list[str]:
     for k in names:
         values = cols[k]
         kinds = {type(v) for v in values if v is not None}
-        typ = pa.float64() if kinds == {int, float} else None
+        typ = (types or {}).get(k) or (pa.float64() if kinds == {int, float} else None)
+        if typ is not None:
+            arrays[k] = pa.array(values, type=typ)
+            continue
         arrays[k] = pa.array(values, type=typ) if kinds else pa.array(values, type=pa.string())
     pq.write_table(pa.table(arrays), directory / f"{name}.parquet")
     return [f"{name}.csv", f"{name}.parquet"]
