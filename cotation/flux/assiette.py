@@ -82,6 +82,12 @@ def flux_from_counts(base: int, rotation: Fraction | None, mises_en_service: int
     return FluxFigures(base, rotation, libs, mises_en_service, brut, sous, net, round_flux(net, rounding))
 
 
+# The table's formulas are French: setting values named in words.
+_NUMERATOR_FR = {"departures": "départs", "entries": "entrées (baux signés)",
+                 "mean": "moyenne des départs et des entrées"}
+_ROUNDING_FR = {"floor": "à l'entier inférieur", "nearest": "à l'entier le plus proche"}
+
+
 @dataclass(frozen=True)
 class TraceItem:
     """One input item behind a figure: which poste, which logement / vacancy, which source line."""
@@ -132,7 +138,8 @@ class Assiette:
         for y in self.rotation_years:
             motifs = ",".join(sorted(rot.exclude_departures)) or "-"
             rows.append((f"rotation.numerateur.{y['year']}", y["numerator"],
-                         f"{rot.numerator} {y['year']} hors motifs {motifs}, hors logements exclus"))
+                         f"{_NUMERATOR_FR.get(rot.numerator, rot.numerator)} {y['year']} hors motifs "
+                         f"{motifs}, hors logements exclus"))
             rows.append((f"rotation.denominateur.{y['year']}", Fraction(y["denominator"]),
                          f"base au {y['base_date']}"))
         if self.rotation is not None:
@@ -146,7 +153,8 @@ class Assiette:
         rows.append(("flux_brut", f.flux_brut, "libérations estimées + mises en service"))
         rows += [(f"soustraction.{cat}", v, "volume annuel soustrait") for cat, v in self.soustractions.items()]
         rows.append(("flux_net_exact", f.flux_net_exact, "flux brut − Σ soustractions"))
-        rows.append(("flux_net", Fraction(f.flux_net), f"arrondi {self.settings.flux_rounding}"))
+        rows.append(("flux_net", Fraction(f.flux_net),
+                     f"arrondi {_ROUNDING_FR.get(self.settings.flux_rounding, self.settings.flux_rounding)}"))
         out = []
         for key, value, formula in rows:
             shown = pct_display(value) + " %" if key == "rotation" else (

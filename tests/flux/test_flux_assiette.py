@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from fractions import Fraction
 
 from flux_helpers import conventions_a, patrimoine_a
@@ -159,3 +160,21 @@ def test_soustraction_mean_years():
     s = Settings(soustractions=(("MUTATION", ("mean", 3)), ("LHI", 2)))
     a = compute_assiette(lgs, ev, 2025, s)
     assert a.soustractions == {"MUTATION": Fraction(7, 3), "LHI": 2}
+
+
+def test_formulas_of_the_assiette_table_are_in_french():
+    """The ``formule`` column is French: the rotation's numerator and the rounding are named in
+    French, not by their setting values (departures, entries, mean, floor, nearest)."""
+    lgs, events = patrimoine_a()
+    settings = conventions_a().settings
+    a = compute_assiette(lgs, events, 2025, settings, "83")
+    rows = {r["poste"]: r["formule"] for r in a.rows()}
+    assert rows["rotation.numerateur.2024"].startswith("départs 2024 hors motifs ")
+    assert rows["flux_net"] == "arrondi à l'entier inférieur"
+    for numerator, word in (("entries", "entrées (baux signés) 2024"),
+                            ("mean", "moyenne des départs et des entrées 2024")):
+        s = replace(settings, rotation=replace(settings.rotation, numerator=numerator),
+                    flux_rounding="nearest")
+        rows = {r["poste"]: r["formule"] for r in compute_assiette(lgs, events, 2025, s, "83").rows()}
+        assert rows["rotation.numerateur.2024"].startswith(word)
+        assert rows["flux_net"] == "arrondi à l'entier le plus proche"
