@@ -392,3 +392,15 @@ def test_candidatures_parquet_types_with_no_eligible_applicant(files, tmp_path):
     assert {k: t.schema.field(k).type for k in ("recevable", "rang", "candidats_recevables", "score")} \
         == {"recevable": pa.bool_(), "rang": pa.int64(), "candidats_recevables": pa.int64(),
             "score": pa.float64()}
+
+
+def test_report_says_no_median_when_no_attribution_is_ranked(ev):
+    # no ranked attribution: no median share, and the report must not print "0 %" for it
+    import copy
+
+    from cotation.analysis.evaluation_report import report_html
+    assert "En médiane" in report_html(ev)
+    none = copy.deepcopy(ev)
+    none.summary["rang"]["part_mediane"] = None
+    html = report_html(none)
+    assert "En médiane" not in html and "mieux classée que la demande attribuée" not in html
