@@ -215,6 +215,23 @@ def test_ranks_at_attribution_dates(data, tmp_path):
     assert a["top"] == {"1": {"share_a": 0.0, "share_b": 0.0}, "2": {"share_a": 0.5, "share_b": 0.5}}
 
 
+def test_cli_warns_when_attributions_of_the_window_are_not_in_the_demandes(data, tmp_path, capsys):
+    att = tmp_path / "att.csv"
+    att.write_text("numero_unique,date_depot,date_attribution,commune,typologie,est_mutation\n"
+                   "D1,2020-01-01,2025-03-01,01001,T1,false\n"
+                   "X9,2018-01-01,2025-01-01,01001,T2,false\n"
+                   "X8,2018-01-01,2023-01-01,01001,T2,false\n", encoding="utf-8")
+    base = [str(data["a"]), str(data["b"]), str(data["demandes"]), "--today", "2025-06-30",
+            "--attributions", str(att)]
+    assert main(["compare", *base, "-o", str(tmp_path / "o")]) == 0
+    # X9 is in the window and absent; X8 (before the window) is not counted
+    assert "1 of the 2 attributions of the window concern a demande absent" in capsys.readouterr().err
+    att.write_text("numero_unique,date_depot,date_attribution,commune,typologie,est_mutation\n"
+                   "D1,2020-01-01,2025-03-01,01001,T1,false\n", encoding="utf-8")
+    assert main(["compare", *base, "-o", str(tmp_path / "p")]) == 0
+    assert "absent" not in capsys.readouterr().err
+
+
 def test_overrides_are_validated_like_a_grid(data):
     _, ov = parse_set("B:criteria.dalo.points=10")
     g = load_with_overrides(data["a"], [ov])

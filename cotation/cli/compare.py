@@ -143,6 +143,7 @@ def cmd_compare(args) -> int:
         except OSError as exc:
             _err(_("cannot write in {path}: {reason}").format(path=out, reason=exc.strerror or exc))
             return 1
+        _unranked_attributions(result.summary.get("attributions"), args)
         t = result.summary["territory"]
         files = "pairs.csv, pairs.parquet, summary.json, report.html" + (
             ", attributions.csv" if attributions is not None else "")
@@ -151,6 +152,18 @@ def cmd_compare(args) -> int:
                     out=out, both=t["pairs_both"], a=t["pairs_a"], b=t["pairs_b"],
                     up=t["moved_up"], down=t["moved_down"], files=files), file=sys.stderr)
     return 0
+
+
+def _unranked_attributions(att: dict | None, args) -> None:
+    """Say so when attributions of the window could not be ranked: their demande is not in the
+    demandes file (an extraction of pending demandes leaves out those already housed)."""
+    if not att or not att["in_window_not_in_demandes"]:
+        return
+    print(warning_line(_("{path}: {n} of the {m} attributions of the window concern a demande "
+                         "absent from {demandes}: they are not ranked (the demandes file must "
+                         "also hold the attributed demandes)").format(
+        path=args.attributions, n=att["in_window_not_in_demandes"], m=att["in_window"],
+        demandes=args.demandes)), file=sys.stderr)
 
 
 def _read_demandes(args):
