@@ -33,7 +33,9 @@ from typing import Any, Iterator
 
 from cotation.data.schema import COLUMNS, COLUMNS_BY_NAME
 from cotation.data.table import DemandeTable, Reject, StrictModeError, empty_value
-from cotation.data.values import ValueParseError, parse_cell
+from cotation.data.values import (
+    MAX_MAGNITUDE, ValueParseError, check_range, is_number_text, parse_cell, parse_date, whole_number,
+)
 
 from sne_adapters import codes
 from cotation.data.build import AdapterResult
@@ -154,27 +156,42 @@ def _date(path: str, el: ET.Element) -> dt.date:
     text = _value(el)
     core = text[:10] if len(text) > 10 and text[10] in "+-Z" else text  # xs:date may carry a zone
     try:
-        return dt.date.fromisoformat(core) if len(core) == 10 else dt.date.fromisoformat("x")
-    except ValueError:
+        return parse_date(core)             # the canonical rule: YYYY-MM-DD, nothing else
+    except ValueParseError:
         raise _RowError(path, text, _("'{text}' is not a date YYYY-MM-DD").format(text=text), el) from None
 
 
-def _number(path: str, el: ET.Element) -> float:
+def _checked(path: str, el: ET.Element, value: float, column: str | None) -> None:
+    """The canonical range rules: no magnitude beyond MAX_MAGNITUDE, no negative count."""
     text = _value(el)
+    col = COLUMNS_BY_NAME.get(column or "")
     try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
+        if col is not None:
+            check_range(col, value, text)
+        elif abs(value) > MAX_MAGNITUDE:
+            raise ValueParseError(_("'{text}' is out of range").format(text=text))
+    except ValueParseError as exc:
+        raise _RowError(path, text, str(exc), el) from None
+
+
+def _number(path: str, el: ET.Element, column: str | None = None) -> float:
+    """A number written as in a canonical file (ASCII digits: ``float()`` alone would also
+    take '1_000', '١٠٠' or 'nan'), within the canonical range of ``column``."""
+    text = _value(el)
+    value = float(text) if is_number_text(text) else float("nan")
     if value != value or value in (float("inf"), float("-inf")):
         raise _RowError(path, text, _("'{text}' is not a number").format(text=text), el)
+    _checked(path, el, value, column)
     return value
 
 
-def _integer(path: str, el: ET.Element) -> int:
-    value = _number(path, el)
-    if value != int(value):
-        raise _RowError(path, _value(el), _("'{text}' is not a whole number").format(text=_value(el)), el)
-    return int(value)
+def _integer(path: str, el: ET.Element, column: str | None = None) -> int:
+    try:
+        value = whole_number(_value(el))
+    except ValueParseError as exc:
+        raise _RowError(path, _value(el), str(exc), el) from None
+    _checked(path, el, value, column)
+    return value
 
 
 def _code(path: str, el: ET.Element, table, list_name: str) -> Any:
@@ -239,9 +256,10 @@ def map_demande(el: ET.Element, ignored: Counter, unknown: Counter) -> dict[str,
     row["profession"] = (_value(hit[1]) or None) if hit else None
     for key in ("loyer_actuel", "aide_logement", "surface_actuelle"):
         hit = one(key)
-        row[key] = _number(*hit) if hit else None
+        row[key] = _number(*hit, key) if hit else None
     hit = one("nb_personnes_logement_actuel")
-    row["nb_personnes_logement_actuel"] = _integer(*hit) if hit else None
+    row["nb_personnes_logement_actuel"] = (_integer(*hit, "nb_personnes_logement_actuel")
+                                           if hit else None)
 
     modeles = [(p, e, _code(p, e, codes.MODELE_LOGEMENT, "modeleLogement"))
                for p, e in got.get("modele_logement", [])]
@@ -278,7 +296,7 @@ def map_demande(el: ET.Element, ignored: Counter, unknown: Counter) -> dict[str,
         else:
             children += 1
     for path, e in got.get("a_naitre", []):
-        children += _integer(path, e)
+        children += _integer(path, e, "nb_enfants")     # a count: never negative
     for path, person in got.get("personne_en_garde", []):
         co = _child(person, "coParentalite")
         if co is not None:

@@ -104,3 +104,44 @@ def test_streaming_many_demandes(tmp_path):
     res = read_demandes(path)
     assert (res.n_read, res.n_accepted, res.rejects) == (300, 300, [])
     assert res.details["elements_unknown"]["demandeLogement/personnePhysique/demandeur/handicap"] == 300
+
+
+def _one_demande_xml(path: Path, logement: str = "", persons: str = "",
+                     depot: str = "2020-01-01") -> Path:
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<ns1:interfaceNuu versionInterface="02.00" xmlns:ns1="http://nuu.application.i2/">\n'
+        "<ns1:demande><ns1:demandeLogement>\n"
+        "<ns1:numUnique>069123200001G0001</ns1:numUnique>\n"
+        f"<ns1:dateCreationDemande>{depot}</ns1:dateCreationDemande>\n"
+        "<ns1:personnePhysique><ns1:demandeur/>\n"
+        f"{persons}<ns1:logementActuel>{logement}</ns1:logementActuel>\n"
+        "</ns1:personnePhysique>\n"
+        "</ns1:demandeLogement></ns1:demande>\n</ns1:interfaceNuu>\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("logement, persons, depot, reason", [
+    ("<ns1:nombreHabitant>-3</ns1:nombreHabitant>", "", "2020-01-01",
+     "'-3' is negative: nb_personnes_logement_actuel is a count"),
+    ("", "<ns1:personneANaitre><ns1:nombre>-1</ns1:nombre></ns1:personneANaitre>", "2020-01-01",
+     "'-1' is negative: nb_enfants is a count"),
+    ("<ns1:montantMensuelLoyer>1e15</ns1:montantMensuelLoyer>", "", "2020-01-01",
+     "'1e15' is out of range"),
+    ("<ns1:montantMensuelLoyer>1_000</ns1:montantMensuelLoyer>", "", "2020-01-01",
+     "'1_000' is not a number"),
+    ("<ns1:surface>\u0661\u0660\u0660</ns1:surface>", "", "2020-01-01",
+     "'\u0661\u0660\u0660' is not a number"),
+    ("", "", "2024-W01-1", "'2024-W01-1' is not a date YYYY-MM-DD"),
+])
+def test_xml_values_follow_the_canonical_rules(tmp_path, logement, persons, depot, reason):
+    """A value the canonical CSV rejects (negative count, amount out of range, digits that
+    are not ASCII, a week date) is rejected from the XML too, not passed on to the scores."""
+    res = read_demandes(_one_demande_xml(tmp_path / "d.xml", logement, persons, depot))
+    assert_accounted(res)
+    assert (res.n_read, res.n_accepted) == (1, 0)
+    assert [r.reason for r in res.rejects] == [reason]
+    path = tmp_path / "d.xml"
+    value = res.rejects[0].value
+    at = next(i for i, line in enumerate(path.read_text("utf-8").splitlines(), 1) if f">{value}<" in line)
+    assert res.rejects[0].line == at
