@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -33,7 +34,9 @@ import jsonschema
 import yaml
 
 from cotation.data.schema import COLUMNS, COLUMNS_BY_NAME, Kind
-from cotation.data.values import ValueParseError, check_range, is_number_text, parse_cell
+from cotation.data.values import (
+    ValueParseError, check_range, grouped_number_pattern, is_number_text, parse_cell,
+)
 from cotation.data.yaml_input import YamlInputError, check_yaml_input
 
 from sne_adapters import codes as sne_codes
@@ -193,6 +196,7 @@ def make_parser(fm: FieldMap, source: dict[str, Any]) -> Callable[[str], Any]:
     truthy = {v.lower() for v in source["true_values"]}
     falsy = {v.lower() for v in source["false_values"]}
     zero_pad = source["insee_zero_pad"]
+    grouped = re.compile(grouped_number_pattern(fm.thousands, fm.decimal)) if fm.thousands else None
 
     def translate(text: str) -> str | None:
         if table is None:
@@ -213,7 +217,11 @@ def make_parser(fm: FieldMap, source: dict[str, Any]) -> Callable[[str], Any]:
 
     def number(text: str, integer: bool) -> Any:
         raw = text
-        if fm.thousands:
+        if fm.thousands and fm.thousands in text:
+            if not grouped.fullmatch(text):
+                raise ValueParseError(_("'{text}' is not a number: the thousands separator "
+                                        "'{sep}' must separate groups of three digits")
+                                      .format(text=raw, sep=fm.thousands))
             text = text.replace(fm.thousands, "")
         if fm.decimal != ".":
             if "." in text:

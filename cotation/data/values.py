@@ -124,6 +124,13 @@ def is_number_text(text: str) -> bool:
     return _NUMBER.fullmatch(text) is not None
 
 
+def grouped_number_pattern(thousands: str, decimal: str) -> str:
+    """Anchored pattern (Python and RE2 alike) of a number whose ``thousands`` separator
+    groups its digits by three (``1 234 567,5``): a separator anywhere else (``1.5`` where
+    '.' separates thousands) is not one, and the cell is not read as a number."""
+    return f"^[+-]?[0-9]{{1,3}}(?:[{thousands}][0-9]{{3}})+(?:[{decimal}][0-9]*)?$"
+
+
 def check_range(column: Column, value: float, text: str) -> None:
     """Magnitudes beyond :data:`MAX_MAGNITUDE`, and negative counts, are data errors."""
     if abs(value) > MAX_MAGNITUDE:

@@ -26,7 +26,9 @@ import pyarrow.compute as pc
 from cotation.data.schema import COLUMNS_BY_NAME, Column, Kind
 from cotation.data.table import arrow_values
 from cotation.data.split import cell_bytes, cell_offsets as _offsets, is_text
-from cotation.data.values import COUNT_COLUMNS, MAX_MAGNITUDE, MULTI_SEPARATOR, ValueParseError
+from cotation.data.values import (
+    COUNT_COLUMNS, MAX_MAGNITUDE, MULTI_SEPARATOR, ValueParseError, grouped_number_pattern,
+)
 
 # Characters str.strip() removes (for pc.utf8_trim, and as a regex class): a cell starting
 # or ending with one goes the scalar way.
@@ -591,8 +593,11 @@ def _vector_parse(spec: FieldSpec, arr: pa.Array) -> Parsed | tuple[pa.Array, np
             out = _via_dictionary(_number, spec, digits)
         if out is not None and spec.thousands:
             # a cell of separators alone is empty once they are removed, and the parser
-            # refuses it (unless strip() removes them too: it reads it then, slowly)
+            # refuses it (unless strip() removes them too: it reads it then, slowly); so it
+            # does a separator that does not group digits by three ('1.5' is not 15)
             lost = _np(pc.equal(digits, "")) & ~_np(pc.equal(arr, ""))
+            lost |= _np(pc.match_substring(arr, spec.thousands)) & ~_np(pc.match_substring_regex(
+                arr, grouped_number_pattern(spec.thousands, spec.decimal_sep)))
             if lost.any():
                 out = Parsed(out[0], out[1] & ~lost, *out[2:])
         out = _mostly_vouched(out)

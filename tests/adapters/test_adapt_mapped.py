@@ -171,3 +171,24 @@ def test_generated_extraction_fast_equals_row_by_row(tmp_path):
     fast = read_mapped_csv(path, mapping)
     assert_same(fast, read_mapped_csv(path, mapping, fast=False))
     assert fast.n_accepted > 0 and len(fast.rejects) > 0
+
+
+@pytest.mark.parametrize("rows", [300, 3000])       # scalar and vectorised paths
+def test_a_misplaced_thousands_separator_is_a_reject_not_a_digit_lost(tmp_path, rows):
+    """With thousands '.' and decimal ',', '1.5' (a dot-decimal amount) was read as 15 and
+    '1234.56' as 123456: the separator was removed wherever it stood. It only separates
+    groups of three digits; anywhere else the cell is a reject."""
+    cells = ["1.234,5", "12.345.678", "-1.234", "780,5", "1.5", "1234.56", "12.34,5", "1.2345"]
+    path = write_csv(tmp_path / "x.csv", ["nu", "depot", "n", "loyer"],
+                     [[f"N{i:05d}", "2023-01-15", "1", cells[i] if i < len(cells) else "10"]
+                      for i in range(rows)], delimiter=";")
+    mapping = {"source": {"separator": ";", "decimal": ",", "thousands": "."},
+               "fields": {"numero_unique": "nu", "date_depot": "depot", "nb_personnes": "n",
+                          "loyer_actuel": "loyer"}}
+    for fast in (True, False):
+        res = read_mapped_csv(path, mapping, fast=fast)
+        assert_accounted(res)
+        assert res.table.columns["loyer_actuel"][:4] == [1234.5, 12345678.0, -1234.0, 780.5]
+        assert [(r.line, r.value, r.reason) for r in res.rejects] == [
+            (i + 2, cells[i], f"'{cells[i]}' is not a number: the thousands separator '.' "
+                              "must separate groups of three digits") for i in range(4, 8)]
