@@ -146,6 +146,13 @@ def load_mapping(spec: "str | Path | TMapping[str, Any] | Mapping") -> Mapping:
             spec_f.get("thousands", source["thousands"]),
             spec_f.get("multi_separator", source["multi_separator"]),
             bool(spec_f.get("optional", False))))
+    for fm in fields:
+        if fm.thousands and fm.thousands == fm.decimal \
+                and COLUMNS_BY_NAME[fm.name].kind in (Kind.INT, Kind.DECIMAL):
+            # '1.500' could be 1500 or 1.5: the mapping cannot say which
+            raise MappingError(_("{origin}: field {name}: the thousands separator '{sep}' is "
+                                 "also the decimal separator").format(origin=origin, name=fm.name,
+                                                                      sep=fm.thousands))
     names = {f.name for f in fields}
     missing = [c.name for c in COLUMNS if c.required and c.name not in names]
     if missing:

@@ -112,6 +112,13 @@ def test_code_tables_default_and_null(tmp_path):
                  "situation_logement": {"column": "D", "codes": "nowhere"}}}, "nowhere"),
     ({"fields": {"numero_unique": "A", "date_depot": "B", "nb_personnes": "C",
                  "situation_logement": {"column": "D", "codes": "sne.nowhere"}}}, "sne.nowhere"),
+    # '1.500' would be 1500 and '1.5' 15: the decimal separator cannot separate thousands
+    ({"source": {"thousands": "."}, "fields": {"numero_unique": "A", "date_depot": "B",
+                                               "nb_personnes": "C", "loyer_actuel": "D"}},
+     "field nb_personnes: the thousands separator '.' is also the decimal separator"),
+    ({"fields": {"numero_unique": "A", "date_depot": "B", "nb_personnes": "C",
+                 "loyer_actuel": {"column": "D", "thousands": "."}}},
+     "field loyer_actuel: the thousands separator '.' is also the decimal separator"),
 ])
 def test_invalid_mappings(bad, message):
     with pytest.raises(MappingError, match=message):
