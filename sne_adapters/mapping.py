@@ -260,9 +260,17 @@ def make_parser(fm: FieldMap, source: dict[str, Any]) -> Callable[[str], Any]:
         if kind is Kind.DATE:
             for fmt in fm.date_formats:
                 try:
-                    return dt.datetime.strptime(text, fmt).date()
+                    day = dt.datetime.strptime(text, fmt).date()
                 except ValueError:
                     continue
+                if "%y" in fmt and day > dt.date.today():
+                    # strptime puts 00-68 in 2000-2068: a birth in 1955 written 55 would
+                    # be one in 2055; every canonical date is a past event, and no century
+                    # is guessed
+                    raise ValueParseError(_("'{text}' is a date in the future once its two-"
+                                            "digit year is read as {year}: write the year with "
+                                            "four digits").format(text=text, year=day.year))
+                return day
             expected = _(" or ").join(_format_label(f) for f in fm.date_formats)
             raise ValueParseError(_("'{text}' is not a date {expected}").format(text=text,
                                                                               expected=expected))
