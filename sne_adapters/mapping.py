@@ -72,10 +72,11 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False):
     seen = set()
-    for key_node, _ in node.value:
+    for key_node, _value_node in node.value:
         key = loader.construct_object(key_node, deep=deep)
         if key in seen:
-            raise MappingError(f"line {key_node.start_mark.line + 1}: duplicated key '{key}'")
+            raise MappingError(_("line {line}: duplicated key '{key}'").format(
+                line=key_node.start_mark.line + 1, key=key))
         seen.add(key)
     return loader.construct_mapping(node, deep)
 
@@ -123,14 +124,18 @@ def load_mapping(spec: "str | Path | TMapping[str, Any] | Mapping") -> Mapping:
         except MappingError as exc:
             raise MappingError(f"{origin}: {exc}") from None
         except yaml.YAMLError as exc:
-            raise MappingError(f"{origin}: not valid YAML: {exc}") from None
+            raise MappingError(_("{where}: not valid YAML ({problem})").format(
+                where=origin, problem=exc)) from None
     else:
         data = dict(spec)
     errors = sorted(jsonschema.Draft202012Validator(mapping_schema()).iter_errors(data),
                     key=lambda e: list(e.absolute_path))
     if errors:
-        lines = [f"  at {'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in errors[:10]]
-        raise MappingError(f"{origin}: mapping does not match mapping.schema.json:\n" + "\n".join(lines))
+        lines = ["  " + _("at {path}: {problem}").format(
+            path="/".join(map(str, e.absolute_path)) or _("(top)"), problem=e.message)
+            for e in errors[:10]]
+        raise MappingError(_("{origin}: mapping does not match mapping.schema.json:").format(
+            origin=origin) + "\n" + "\n".join(lines))
     source = {**_DEFAULT_SOURCE, **data.get("source", {})}
     tables = data.get("codes", {})
     fields = []
@@ -156,7 +161,8 @@ def load_mapping(spec: "str | Path | TMapping[str, Any] | Mapping") -> Mapping:
     names = {f.name for f in fields}
     missing = [c.name for c in COLUMNS if c.required and c.name not in names]
     if missing:
-        raise MappingError(f"{origin}: required canonical field(s) not mapped: {', '.join(missing)}")
+        raise MappingError(_("{origin}: required canonical field(s) not mapped: {names}").format(
+            origin=origin, names=", ".join(missing)))
     order = {c.name: i for i, c in enumerate(COLUMNS)}
     fields.sort(key=lambda f: order[f.name])
     return Mapping(str(data.get("name", origin)), source, tuple(fields), origin, data)
@@ -171,12 +177,14 @@ def _code_table(ref: Any, tables: dict, origin: str, field_name: str
     if ref.startswith("sne."):
         table = sne_codes.TABLES.get(ref[4:])
         if table is None:
-            raise MappingError(f"{origin}: field {field_name}: unknown built-in code table "
-                               f"'{ref}' (known: {', '.join('sne.' + k for k in sne_codes.TABLES)})")
+            raise MappingError(_("{origin}: field {name}: unknown built-in code table '{ref}' "
+                                 "(known: {known})").format(
+                origin=origin, name=field_name, ref=ref,
+                known=", ".join("sne." + k for k in sne_codes.TABLES)))
         return table, ref
     if ref not in tables:
-        raise MappingError(f"{origin}: field {field_name}: code table '{ref}' is not defined "
-                           "under 'codes'")
+        raise MappingError(_("{origin}: field {name}: code table '{ref}' is not defined "
+                             "under 'codes'").format(origin=origin, name=field_name, ref=ref))
     return {str(k): v for k, v in tables[ref].items()}, ref
 
 
@@ -375,13 +383,16 @@ def read_mapped_csv(path: str | Path, mapping: "str | Path | TMapping[str, Any] 
                 continue
             hint = ""
             if any("Ã" in h or "â€" in h for h in header):
-                hint = f"; the header looks like UTF-8 read as {encoding}: set encoding: utf-8"
-            raise ValueError(f"{source}:{head_line}: column(s) {', '.join(repr(c) for c in absent)} "
-                             f"mapped to {fm.name} not in the header (mapping {m.origin}); "
-                             f"header: {', '.join(header)}{hint}")
+                hint = _("; the header looks like UTF-8 read as {encoding}: set encoding: "
+                         "utf-8").format(encoding=encoding)
+            raise ValueError(_("{source}:{line}: column(s) {columns} mapped to {name} not in the "
+                               "header (mapping {mapping}); header: {header}").format(
+                source=source, line=head_line, columns=", ".join(repr(c) for c in absent),
+                name=fm.name, mapping=m.origin, header=", ".join(header)) + hint)
         dups = [c for c in fm.columns if header.count(c) > 1]
         if dups:
-            raise ValueError(f"{source}:{head_line}: column {dups[0]!r} appears twice in the header")
+            raise ValueError(_("{source}:{line}: column {column!r} appears twice in the "
+                               "header").format(source=source, line=head_line, column=dups[0]))
         idx = tuple(index[c] for c in fm.columns)
         used.update(idx)
         col = COLUMNS_BY_NAME[fm.name]

@@ -283,13 +283,13 @@ def map_demande(el: ET.Element, ignored: Counter, unknown: Counter) -> dict[str,
     adults = (1 if _child(el, "personnePhysique") is not None and
               _child(_child(el, "personnePhysique"), "demandeur") is not None else 0)
     if not adults:
-        raise _RowError(_P + "demandeur", "", "no demandeur: cannot count the persons to house")
+        raise _RowError(_P + "demandeur", "", _("no demandeur: cannot count the persons to house"))
     adults += len(cotitulaires)
     children = 0
     for path, person in got.get("personne_a_charge", []):
         lien = _child(person, "lienParente")
         if lien is None:
-            raise _RowError(path + "/lienParente", "", "personne à charge without lienParente",
+            raise _RowError(path + "/lienParente", "", _("personne à charge without lienParente"),
                             person)
         if _code(path + "/lienParente", lien, codes.LIEN_PARENTE_ADULTE, "lienParente"):
             adults += 1
@@ -364,12 +364,14 @@ def read_sne_xml(path: str | Path, *, strict: bool = False) -> AdapterResult:
             if root is None:
                 root = el
                 if name != "interfaceNuu":
-                    raise ValueError(f"{source}:{line}: root element is <{name}>, expected "
-                                     "<interfaceNuu> (SNE web-service XML)")
+                    raise ValueError(_("{source}:{line}: root element is <{name}>, expected "
+                                       "<interfaceNuu> (SNE web-service XML)").format(
+                        source=source, line=line, name=name))
                 version = el.get("versionInterface", "")
                 if version not in VERSIONS:
-                    raise ValueError(f"{source}:{line}: interfaceNuu version '{version}' is not "
-                                     f"supported (supported: {', '.join(VERSIONS)})")
+                    raise ValueError(_("{source}:{line}: interfaceNuu version '{version}' is not "
+                                       "supported (supported: {supported})").format(
+                        source=source, line=line, version=version, supported=", ".join(VERSIONS)))
                 details["interface_version"] = version
             elif open_row is not None:
                 lines[id(el)] = line
@@ -409,7 +411,7 @@ def read_sne_xml(path: str | Path, *, strict: bool = False) -> AdapterResult:
             for event, el in parser.read_events():
                 handle(event, el)
     except ET.ParseError as exc:
-        msg = f"XML malformed or truncated: {exc}"
+        msg = _("XML malformed or truncated: {problem}").format(problem=exc)
         details["source_error"] = msg
         if root is None:
             raise ValueError(f"{source}: {msg}") from None
