@@ -47,6 +47,8 @@ from cotation.data.canonical import BOM, odd_rejecter
 from cotation.i18n import _
 
 _UTF8 = {"utf-8", "utf8", "utf-8-sig"}
+# Dates of persons' births: a two-digit year is refused there (see ``make_parser``)
+_BIRTH_DATES = frozenset({"date_naissance", "date_naissance_conjoint"})
 _DEFAULT_SOURCE = {
     "encoding": "utf-8", "separator": ",", "quote": '"', "skip_lines": 0, "decimal": ".",
     "thousands": "", "date_formats": ["%Y-%m-%d"], "multi_separator": "|",
@@ -271,13 +273,14 @@ def make_parser(fm: FieldMap, source: dict[str, Any]) -> Callable[[str], Any]:
                     day = dt.datetime.strptime(text, fmt).date()
                 except ValueError:
                     continue
-                if "%y" in fmt and day > dt.date.today():
-                    # strptime puts 00-68 in 2000-2068: a birth in 1955 written 55 would
-                    # be one in 2055; every canonical date is a past event, and no century
-                    # is guessed
-                    raise ValueParseError(_("'{text}' is a date in the future once its two-"
-                                            "digit year is read as {year}: write the year with "
-                                            "four digits").format(text=text, year=day.year))
+                if "%y" in fmt and fm.name in _BIRTH_DATES:
+                    # strptime puts 00-68 in 2000-2068: a birth in 1955 written 55 would be
+                    # one in 2055, and a birth year of two digits may be of two centuries.
+                    # No century is guessed, and not from the clock: the same file reads the
+                    # same whatever the day (event dates, all after 2000, keep the pivot)
+                    raise ValueParseError(_("'{text}': a birth date needs a year of four digits "
+                                            "(a year of two may be of two centuries)").format(
+                                                text=text))
                 return day
             expected = _(" or ").join(_format_label(f) for f in fm.date_formats)
             raise ValueParseError(_("'{text}' is not a date {expected}").format(text=text,
