@@ -216,6 +216,21 @@ def _child(el: ET.Element, name: str) -> ET.Element | None:
     return None
 
 
+# The canonical columns a demande of the XML can give (each may be missing in one demande:
+# every element is optional). The others (nb_personnes_handicap, prioritaire, the refusals,
+# criteres_valides) have no element here: a grid that reads one cannot be scored from this
+# source without silently changing scores, as for a CSV without the column (the boundary
+# says so). ``map_demande`` sets exactly these keys (tests/adapters/test_adapt_xml.py).
+XML_COLUMNS = (
+    "numero_unique", "date_depot", "date_renouvellement", "est_mutation", "situation_logement",
+    "motifs", "nb_personnes", "nb_adultes", "nb_enfants", "nb_personnes_logement_actuel",
+    "date_naissance", "date_naissance_conjoint", "situation_familiale", "situation_pro",
+    "profession", "commune_residence", "commune_travail", "revenu_fiscal_reference",
+    "ressources_mensuelles", "loyer_actuel", "aide_logement", "surface_actuelle",
+    "typologie_actuelle", "typologies", "localisations", "dalo_statut",
+)
+
+
 def map_demande(el: ET.Element, ignored: Counter, unknown: Counter) -> dict[str, Any]:
     """Canonical values of one ``demandeLogement``; raises _RowError on the first bad element."""
     got: dict[str, list[tuple[str, ET.Element]]] = {}
@@ -429,4 +444,5 @@ def read_sne_xml(path: str | Path, *, strict: bool = False) -> AdapterResult:
         columns[col.name] = [r.get(col.name, empty_value(col.kind)) for r in rows]
     table = DemandeTable(columns, {}, row_lines)
     unmapped = sorted(set(ignored) | set(unknown))
-    return AdapterResult(table, rejects, n_read, unmapped, "sne-xml", details)
+    return AdapterResult(table, rejects, n_read, unmapped, "sne-xml", details,
+                         source_columns=list(XML_COLUMNS))

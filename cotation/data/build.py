@@ -40,8 +40,9 @@ class AdapterResult(ReadResult):
 
     source_format: str = ""
     details: dict[str, Any] = field(default_factory=dict)
-    # Canonical columns the source provides (None: not known, e.g. SNE XML, where every
-    # field is optional per demande) and code cells left-padded to 5 digits, per column.
+    # Canonical columns the source provides (None: not known; in SNE XML, those its
+    # elements can give, each optional per demande) and code cells left-padded to 5 digits,
+    # per column.
     source_columns: list[str] | None = None
     padded: dict[str, int] = field(default_factory=dict)
 

@@ -145,3 +145,26 @@ def test_xml_values_follow_the_canonical_rules(tmp_path, logement, persons, depo
     value = res.rejects[0].value
     at = next(i for i, line in enumerate(path.read_text("utf-8").splitlines(), 1) if f">{value}<" in line)
     assert res.rejects[0].line == at
+
+
+def test_the_columns_the_xml_gives_and_a_grid_reading_another_is_refused(tmp_path):
+    """``XML_COLUMNS`` is what a demande of the XML can give (every key ``map_demande`` sets),
+    declared to the boundary: a grid reading a column no element gives (here
+    nb_personnes_handicap) is refused, as for a CSV without that column, instead of scoring
+    every demande as if the column were missing."""
+    import xml.etree.ElementTree as ET
+    from collections import Counter
+
+    from cotation.data.boundary import MissingColumnsError, admit
+    from sne_adapters.sne_xml import XML_COLUMNS, map_demande
+
+    root = ET.parse(FIXTURES / "sne_v0201.xml").getroot()
+    first = next(el for el in root.iter() if el.tag.endswith("demandeLogement"))
+    assert set(map_demande(first, Counter(), Counter())) == set(XML_COLUMNS)
+    res = read_demandes(FIXTURES / "sne_v0201.xml")
+    assert res.source_columns == list(XML_COLUMNS)
+    admit(FIXTURES / "sne_v0201.xml", needs={"nb_personnes": ("taille",)}, reader=read_demandes)
+    with pytest.raises(MissingColumnsError) as exc:
+        admit(FIXTURES / "sne_v0201.xml", needs={"nb_personnes_handicap": ("handicap",)},
+              reader=read_demandes)
+    assert exc.value.missing == {"nb_personnes_handicap": ("handicap",)}
