@@ -124,8 +124,11 @@ def _print_summary(summary: dict, result, args: argparse.Namespace) -> None:
         unmapped = summary.get("unmapped_columns") or []
         if unmapped:
             shown = ", ".join(unmapped[:8]) + (" ..." if len(unmapped) > 8 else "")
-            print("  " + _("columns not mapped ({n}, kept as extra columns): {shown}").format(
-                n=len(unmapped), shown=shown), file=err)
+            extras = result.table.extras
+            kept = any(c in extras or f"source_{c}" in extras for c in unmapped)
+            print("  " + (_("columns not mapped ({n}, kept as extra columns): {shown}") if kept
+                          else _("columns not mapped ({n}, left out: keep_unmapped is false): "
+                                 "{shown}")).format(n=len(unmapped), shown=shown), file=err)
     if summary.get("source_error"):
         print("  " + warning_line(summary['source_error']), file=err)
     for r in result.rejects[:_SHOWN_REJECTS]:

@@ -48,6 +48,21 @@ def test_convert_mapped_extraction_to_parquet(tmp_path, capsys):
     assert len(back.table) == 2 and back.rejects == []
 
 
+def test_convert_says_whether_unmapped_columns_are_kept(tmp_path, capsys):
+    out = tmp_path / "o.csv"
+    assert main(["convert", str(FIXTURES / "extraction_sne_cp1252.csv"), "-o", str(out),
+                 "--mapping", str(PRESET)]) == 0
+    assert "columns not mapped (1, kept as extra columns): Observations" in capsys.readouterr().err
+    dropping = tmp_path / "m.yaml"
+    dropping.write_text(PRESET.read_text(encoding="utf-8").replace(
+        "keep_unmapped: true", "keep_unmapped: false"), encoding="utf-8")
+    assert main(["convert", str(FIXTURES / "extraction_sne_cp1252.csv"), "-o", str(out),
+                 "--mapping", str(dropping)]) == 0
+    err = capsys.readouterr().err
+    assert "columns not mapped (1, left out: keep_unmapped is false): Observations" in err
+    assert "Observations" not in out.read_text(encoding="utf-8").splitlines()[0]
+
+
 def test_convert_strict_exits_1(tmp_path, capsys):
     code = main(["convert", str(FIXTURES / "canonical_small.csv"), "-o", str(tmp_path / "o.csv"),
                  "--strict"])
