@@ -5,7 +5,8 @@ Input: the ``bilan.json`` written by ``cotation flux bilan`` for each bailleur (
 Réservataires are matched by id across bailleurs, so the conventions files should use the same
 ids for the same réservataire. Output: per bailleur and in total, each réservataire's target
 and counts; per EPCI (from the commune breakdown and the commune table), each réservataire's
-counts summed over the bailleurs. Every total is a plain sum of the inputs, checkable by hand.
+counts summed over the bailleurs. Every total is a plain sum of the inputs, checkable by hand; a
+total target is left empty ("") when one bailleur set none for that réservataire.
 """
 from __future__ import annotations
 
@@ -40,15 +41,35 @@ def read_bilan(path: str | Path) -> BailleurBilan:
     try:
         doc = json.loads(p.read_text(encoding="utf-8"))
         label = doc.get("bailleur", {}).get("id") or p.parent.name
-        return BailleurBilan(label, doc["periode"], doc["reservataires"], doc["ventilations"]["commune"])
+        rows, by_commune = doc["reservataires"], doc["ventilations"]["commune"]
+        for r in (*rows, *by_commune):
+            _check_counts(r)
+        return BailleurBilan(label, doc["periode"], rows, by_commune)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise FluxInputError([Problem(str(p), 1, _("not a bilan written by 'cotation flux bilan' "
                                                     "({kind}: {reason})").format(
             kind=exc.__class__.__name__, reason=str(exc).splitlines()[0][:200] if str(exc) else ""))]) from None
 
 
+def _count(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _check_counts(row: dict) -> None:
+    """A row of a bilan: its counts are whole numbers, its target one or "" (none set). Anything
+    else is not what ``cotation flux bilan`` writes, and summing it as 0 would lower the totals
+    silently."""
+    for k in BILAN_COUNTS:
+        if k in row and not _count(row[k]):
+            raise ValueError(_("{field} of {who} is {value!r}, not a count").format(
+                field=k, who=row.get("reservataire", "?"), value=row[k]))
+    if "cible" in row and row["cible"] != "" and not _count(row["cible"]):
+        raise ValueError(_("{field} of {who} is {value!r}, not a count").format(
+            field="cible", who=row.get("reservataire", "?"), value=row["cible"]))
+
+
 def _num(v: object) -> int:
-    return v if isinstance(v, int) and not isinstance(v, bool) else 0
+    return v if _count(v) else 0
 
 
 @dataclass(frozen=True)
@@ -90,8 +111,11 @@ def consolidate(bilans: Sequence[BailleurBilan], epci: str | None = None) -> Con
                                                      "nom": "Bailleurs (part propre)" if own else row["nom"],
                                                      "type": row["type"],
                                                      **{k: 0 for k in SUMMED}})
+            # a bailleur with no target set for this réservataire ("" in its bilan): the total
+            # target is unknown, not the sum of the others
+            row["cible"] = r.get("cible", "") if r.get("cible", "") == "" else row["cible"]
             for k in SUMMED:
-                t[k] += row[k]
+                t[k] = "" if "" in (t[k], row[k]) else t[k] + row[k]
     rows += [total[k] for k in sorted(total, key=lambda r: (r == "BAILLEUR", r))]
     table = communes()
     terr: dict[tuple[str, str], dict] = {}
@@ -120,7 +144,8 @@ def report_text(c: Consolidation) -> str:
              "Défauts de désignation |", "|---|---:|---:|---:|---:|---:|---:|"]
     for r in c.reservataires:
         if r["bailleur"] == TOTAL:
-            lines.append(f"| {r['nom'] or r['reservataire']} | {r['cible']} | {r['mises_a_disposition']} | "
+            cible = r["cible"] if r["cible"] != "" else "non fixé par tous les bailleurs"
+            lines.append(f"| {r['nom'] or r['reservataire']} | {cible} | {r['mises_a_disposition']} | "
                          f"{r['attributions']} | {r['baux_signes']} | {r['decomptes']} | {r['defauts_designation']} |")
     lines += ["", "## Par EPCI", "", "| EPCI | Réservataire | Mises à disposition | Attributions | Décomptes |",
               "|---|---|---:|---:|---:|"]

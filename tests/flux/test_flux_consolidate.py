@@ -71,3 +71,29 @@ def test_epci_filter_restricts_the_assiette(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["patrimoine"] == 2
     assert main(["flux", "assiette", *args, "--epci", "000000000"]) == 1
     assert "EPCI" in capsys.readouterr().err
+
+
+def test_a_bailleur_without_a_target_leaves_the_total_target_unknown(tmp_path, capsys):
+    a = _bilan("delais", tmp_path / "a")
+    b = _bilan("bailleur_b", tmp_path / "b")
+    doc = json.loads((b / "bilan.json").read_text(encoding="utf-8"))
+    cd31 = next(r for r in doc["reservataires"] if r["reservataire"] == "CD31")
+    etat = next(r for r in doc["reservataires"] if r["reservataire"] == "ETAT")
+    assert isinstance(cd31["cible"], int) and isinstance(etat["cible"], int)
+    cd31["cible"] = ""                       # what `flux bilan` writes when no target is set
+    (b / "bilan.json").write_text(json.dumps(doc), encoding="utf-8")
+    out = tmp_path / "c"
+    assert main(["flux", "consolider", "--bilan", str(a), "--bilan", str(b), "-o", str(out)]) == 0
+    rows = list(csv.DictReader(open(out / "consolidation_reservataires.csv", encoding="utf-8")))
+    total = {r["reservataire"]: r for r in rows if r["bailleur"] == "TOTAL"}
+    per = {(r["bailleur"], r["reservataire"]): r["cible"] for r in rows}
+    # CD31: B set no target, so the total is unknown (it was A's target alone, as if B's were 0)
+    assert per["OLS31B", "CD31"] == "" and total["CD31"]["cible"] == ""
+    assert total["ETAT"]["cible"] == str(int(per["OLS31", "ETAT"]) + etat["cible"])
+    assert "non fixé par tous les bailleurs" in (out / "rapport.md").read_text(encoding="utf-8")
+    # a count that is not one is refused in one line, not summed as 0
+    etat["attributions"] = "3"
+    (b / "bilan.json").write_text(json.dumps(doc), encoding="utf-8")
+    assert main(["flux", "consolider", "--bilan", str(a), "--bilan", str(b), "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "attributions of ETAT is '3', not a count" in err and "Traceback" not in err
