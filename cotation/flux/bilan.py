@@ -60,9 +60,11 @@ class Bilan:
     droits_uniques: dict | None = None  # rights used and left per droits-uniques convention
 
     def as_dict(self) -> dict:
+        """The bilan as ``bilan.json`` holds it: the rows' figures as JSON numbers (the CSV and
+        the page show the same values as text), null where there is none."""
         return {"periode": {"debut": self.start.isoformat(), "fin": self.end.isoformat(),
                             "annuel": self.annual, "edite_le": self.generated_on.isoformat()},
-                "reservataires": self.rows, "ventilations": self.breakdowns, "vacances": self.vacances,
+                "reservataires": [_json_row(r) for r in self.rows], "ventilations": self.breakdowns, "vacances": self.vacances,
                 "annexe_bailleur": self.annexe, "issues": [i.as_dict() for i in self.issues],
                 **({} if self.delais is None else {"delais": self.delais}),
                 **({} if self.bailleur is None else {"bailleur": self.bailleur}),
@@ -99,6 +101,23 @@ class Bilan:
         paths["ventilation"].write_text(self.breakdown_csv_text(), encoding="utf-8")
         paths["html"].write_text(page, encoding="utf-8")
         return paths
+
+
+# Figures of a réservataire's row that may be missing ("" in the CSV) or a decimal written for
+# display ("7.00", "42.9"): numbers or null in bilan.json.
+_FIGURES = ("cible", "cible_flux_realise", "attendu_a_date", "realisation_pct", "deficit",
+            "retard_a_date")
+
+
+def _json_row(row: dict) -> dict:
+    out = dict(row)
+    for k in _FIGURES:
+        v = out.get(k)
+        if v == "":
+            out[k] = None
+        elif isinstance(v, str):
+            out[k] = float(v)          # a decimal of 1 or 2 digits, rounded for display
+    return out
 
 
 def compute_bilan(logements: Mapping[str, Logement], events: Sequence[Evenement], cf: ConventionFile,

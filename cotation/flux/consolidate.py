@@ -6,7 +6,7 @@ Réservataires are matched by id across bailleurs, so the conventions files shou
 ids for the same réservataire. Output: per bailleur and in total, each réservataire's target
 and counts; per EPCI (from the commune breakdown and the commune table), each réservataire's
 counts summed over the bailleurs. Every total is a plain sum of the inputs, checkable by hand; a
-total target is left empty ("") when one bailleur set none for that réservataire.
+total target is left empty (null in JSON) when one bailleur set none for that réservataire.
 """
 from __future__ import annotations
 
@@ -63,7 +63,9 @@ def _check_counts(row: dict) -> None:
         if k in row and not _count(row[k]):
             raise ValueError(_("{field} of {who} is {value!r}, not a count").format(
                 field=k, who=row.get("reservataire", "?"), value=row[k]))
-    if "cible" in row and row["cible"] != "" and not _count(row["cible"]):
+    if row.get("cible") == "":          # bilans written before numbers were typed
+        row["cible"] = None
+    if row.get("cible") is not None and not _count(row["cible"]):
         raise ValueError(_("{field} of {who} is {value!r}, not a count").format(
             field="cible", who=row.get("reservataire", "?"), value=row["cible"]))
 
@@ -113,9 +115,10 @@ def consolidate(bilans: Sequence[BailleurBilan], epci: str | None = None) -> Con
                                                      **{k: 0 for k in SUMMED}})
             # a bailleur with no target set for this réservataire ("" in its bilan): the total
             # target is unknown, not the sum of the others
-            row["cible"] = r.get("cible", "") if r.get("cible", "") == "" else row["cible"]
+            if r.get("cible") is None:
+                row["cible"] = None
             for k in SUMMED:
-                t[k] = "" if "" in (t[k], row[k]) else t[k] + row[k]
+                t[k] = None if t[k] is None or row[k] is None else t[k] + row[k]
     rows += [total[k] for k in sorted(total, key=lambda r: (r == "BAILLEUR", r))]
     table = communes()
     terr: dict[tuple[str, str], dict] = {}
@@ -144,7 +147,7 @@ def report_text(c: Consolidation) -> str:
              "Défauts de désignation |", "|---|---:|---:|---:|---:|---:|---:|"]
     for r in c.reservataires:
         if r["bailleur"] == TOTAL:
-            cible = r["cible"] if r["cible"] != "" else "non fixé par tous les bailleurs"
+            cible = r["cible"] if r["cible"] is not None else "non fixé par tous les bailleurs"
             lines.append(f"| {r['nom'] or r['reservataire']} | {cible} | {r['mises_a_disposition']} | "
                          f"{r['attributions']} | {r['baux_signes']} | {r['decomptes']} | {r['defauts_designation']} |")
     lines += ["", "## Par EPCI", "", "| EPCI | Réservataire | Mises à disposition | Attributions | Décomptes |",

@@ -144,3 +144,34 @@ def test_html_report_is_autoescaped():
     bl.rows[0]["nom"] = "<script>x</script>"
     html = render_html(bl)
     assert "<script" not in html and "&lt;script&gt;x&lt;/script&gt;" in html
+
+
+def test_bilan_json_holds_numbers_and_nulls_not_display_text(tmp_path):
+    import json
+    bl = _bilan_e("attribution")
+    bl.write(tmp_path)
+    rows = json.loads((tmp_path / "bilan.json").read_text(encoding="utf-8"))["reservataires"]
+    figures = ("cible", "cible_flux_realise", "attendu_a_date", "realisation_pct", "deficit",
+               "retard_a_date")
+    for row in rows:
+        for k in figures:
+            assert row[k] is None or type(row[k]) in (int, float), (k, row[k])
+    # the same values as the CSV's text, one by one
+    import csv
+    with open(tmp_path / "bilan.csv", encoding="utf-8") as fh:
+        text = {r["reservataire"]: r for r in csv.DictReader(fh)}
+    for row in rows:
+        for k in figures:
+            cell = text[row["reservataire"]][k]
+            assert (row[k] is None) == (cell == "") and (cell == "" or float(cell) == row[k])
+    # with targets on a realised flux (the deadlines example): figures are numbers
+    from pathlib import Path
+
+    from cotation.cli import main
+    d = Path(__file__).resolve().parents[2] / "examples" / "flux" / "delais"
+    assert main(["flux", "bilan", "--logements", str(d / "logements.csv"), "--conventions",
+                 str(d / "conventions.yaml"), "--evenements", str(d / "evenements.csv"),
+                 "--year", "2025", "--today", "2025-06-20", "-o", str(tmp_path / "d")]) == 0
+    rows = json.loads((tmp_path / "d" / "bilan.json").read_text(encoding="utf-8"))["reservataires"]
+    assert {r["reservataire"]: r["attendu_a_date"] for r in rows} == {"ETAT": 0.0, "CD31": 0.0, "BAILLEUR": 7.0}
+    assert all(r["realisation_pct"] is None or isinstance(r["realisation_pct"], float) for r in rows)

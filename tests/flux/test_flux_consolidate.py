@@ -80,7 +80,7 @@ def test_a_bailleur_without_a_target_leaves_the_total_target_unknown(tmp_path, c
     cd31 = next(r for r in doc["reservataires"] if r["reservataire"] == "CD31")
     etat = next(r for r in doc["reservataires"] if r["reservataire"] == "ETAT")
     assert isinstance(cd31["cible"], int) and isinstance(etat["cible"], int)
-    cd31["cible"] = ""                       # what `flux bilan` writes when no target is set
+    cd31["cible"] = None                     # what `flux bilan` writes when no target is set
     (b / "bilan.json").write_text(json.dumps(doc), encoding="utf-8")
     out = tmp_path / "c"
     assert main(["flux", "consolider", "--bilan", str(a), "--bilan", str(b), "-o", str(out)]) == 0
