@@ -136,6 +136,16 @@ def test_priority_publics_against_objectives(ev):
     q = obj["quartile1_hors_qpv"]
     assert (q["attributions"], q["sur"], q["atteint_pct"], q["respecte"]) == (1, 2, 50.0, False)
     assert ev.summary["publics"]["revenu_inconnu_hors_qpv"] == 1
+    # Per réservataire (L441-1 owes the share of priority publics per réservataire):
+    # COLACT X1, X3; PPRIOR X2 (DALO); AUCUN X4.
+    per = {r["reservataire"]: (r["attributions"], r["sur"], r["atteint_pct"], r["respecte"])
+           for r in obj["prioritaires"]["par_reservataire"]}
+    assert per == {"AUCUN": (0, 1, 0.0, False), "COLACT": (0, 2, 0.0, False),
+                   "PPRIOR": (1, 1, 100.0, True)}
+    # quartile 1 outside QPV: X1 (COLACT) yes, X2 (PPRIOR) no, X4 (AUCUN) unknown resources
+    per = {r["reservataire"]: (r["attributions"], r["sur"], r["atteint_pct"])
+           for r in q["par_reservataire"]}
+    assert per == {"AUCUN": (None, None, None), "COLACT": (1, 1, 100.0), "PPRIOR": (0, 1, 0.0)}
 
 
 def test_well_ranked_waiting(ev, files):

@@ -377,6 +377,14 @@ def _decile_table(rows: dict) -> dict[str, list]:
     return out
 
 
+def _objective(key: str, num: int, den: int, target: float | None, computed: bool) -> dict:
+    pct = _share(num, den) if computed else None
+    return {"objectif": key, "cible_pct": target, "atteint_pct": pct,
+            "attributions": num if pct is not None else None,
+            "sur": den if pct is not None else None,
+            "respecte": None if pct is None or target is None else pct >= target}
+
+
 def _share(num: int, den: int) -> float | None:
     return round(100 * num / den, 2) if den else None
 
@@ -398,16 +406,26 @@ def _summary(grid: ir.GridIR, params: EvaluationParams, rows: dict, deciles: dic
     achieved = {"prioritaires": (len(prio), n),
                 "dalo": (sum(1 for i in range(n) if rows["dalo"][i]), n),
                 "quartile1_hors_qpv": (len(q_yes), len(q_known))}
+    members = {"prioritaires": (set(prio), range(n)),
+               "dalo": ({i for i in range(n) if rows["dalo"][i]}, range(n)),
+               "quartile1_hors_qpv": (set(q_yes), q_known)}
+    # L441-1: the share of priority publics is owed by each réservataire (and by the bailleur
+    # for the dwellings it keeps): each objective per réservataire, where the file names them
+    who = sorted({r for r in rows["reservataire"] if r})
     objectives = []
     for key in OBJECTIVES:
         num, den = achieved[key]
         target = params.objectives.get(key)
-        pct = _share(num, den) if key != "quartile1_hors_qpv" or \
-            params.quartile_threshold is not None else None
-        objectives.append({"objectif": key, "cible_pct": target, "atteint_pct": pct,
-                           "attributions": num if pct is not None else None,
-                           "sur": den if pct is not None else None,
-                           "respecte": None if pct is None or target is None else pct >= target})
+        computed = key != "quartile1_hors_qpv" or params.quartile_threshold is not None
+        objectives.append(_objective(key, num, den, target, computed))
+        met, among = members[key]
+        per = []
+        for r in who if computed else ():
+            theirs = [i for i in among if rows["reservataire"][i] == r]
+            one = _objective(key, sum(1 for i in theirs if i in met), len(theirs), target, True)
+            del one["objectif"]
+            per.append({"reservataire": r, **one})
+        objectives[-1]["par_reservataire"] = per
     return {
         "grille": {"id": grid.id, "version": grid.version, "territoire": grid.territory_name},
         "periode": {"du": params.start.isoformat(), "au": params.end.isoformat()},
