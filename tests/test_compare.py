@@ -2,6 +2,7 @@
 hand from the eight demandes of DEMANDES (see the comments), not by the code under test."""
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
 from pathlib import Path
@@ -230,6 +231,34 @@ def test_cli_warns_when_attributions_of_the_window_are_not_in_the_demandes(data,
                    "D1,2020-01-01,2025-03-01,01001,T1,false\n", encoding="utf-8")
     assert main(["compare", *base, "-o", str(tmp_path / "p")]) == 0
     assert "absent" not in capsys.readouterr().err
+
+
+def test_attributed_demandes_carried_by_the_attributions_file_are_ranked(data, tmp_path, capsys):
+    """A file that carries the attributed demandes (as ``evaluate`` reads it): they are ranked
+    at their dates though the demandes file (pending demandes) lacks them."""
+    att = tmp_path / "att.csv"
+    att.write_text(
+        "numero_unique,date_depot,date_attribution,commune,typologie,est_mutation,nb_personnes,"
+        "nb_adultes,nb_enfants,dalo_statut,localisations,typologies\n"
+        # X9: DALO, no child: A 3, B 10 -> on 2025-01-01 in 01001 with D1..D5 pending
+        "X9,2018-01-01,2025-01-01,01001,T2,false,1,1,0,actif,01001,T2\n"
+        # D1 is in the demandes file too: its row here (as attributed) replaces it
+        "D1,2020-01-01,2025-03-01,01001,T1,false,1,1,0,actif,01001,T1\n", encoding="utf-8")
+    out = tmp_path / "o"
+    assert main(["compare", str(data["a"]), str(data["b"]), str(data["demandes"]), "--today",
+                 "2025-06-30", "--top", "1,2", "--attributions", str(att), "-o", str(out)]) == 0
+    assert "absent" not in capsys.readouterr().err
+    a = json.loads((out / "summary.json").read_text(encoding="utf-8"))["attributions"]
+    assert (a["in_window"], a["in_window_not_in_demandes"], a["scored"]) == (2, 0, 2)
+    assert a["demandes_from_attributions"] is True
+    rows = {r["numero_unique"]: r for r in csv.DictReader(open(out / "attributions.csv",
+                                                                 encoding="utf-8"))}
+    # 2025-01-01, 01001: D4 (A 8, B 15), D2 5/5, D5 5/5, X9 3/10, D1 3/10, D3 0/0 (filed order
+    # breaks ties: D5 2018 before D2 2021; X9 2018 before D1 2020).
+    # A: D4 D5 D2 X9 D1 D3 -> X9 4th of 6; B: D4 X9 D1 D5 D2 D3 -> X9 2nd.
+    assert (rows["X9"]["rank_a"], rows["X9"]["of_a"], rows["X9"]["rank_b"]) == ("4", "6", "2")
+    # 2025-03-01: X9 housed; A: D4 D5 D2 D1 D3 -> D1 4th of 5; B: D4 D1 D5 D2 D3 -> 2nd
+    assert (rows["D1"]["rank_a"], rows["D1"]["of_a"], rows["D1"]["rank_b"]) == ("4", "5", "2")
 
 
 def test_overrides_are_validated_like_a_grid(data):

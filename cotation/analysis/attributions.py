@@ -4,7 +4,8 @@ attributed in the window, in the commune of its lease, on the day of the attribu
 The demandes pending on a date ``d`` are those of the demande table filed on or before ``d`` and
 not attributed before ``d`` (per the attributions file). Both grids score them as of ``d`` (one
 scoring per distinct attribution date, reusing the encoded batches). Attributions whose demande
-is not in the table cannot be scored and are only counted. The window is the one of reference
+is not in the table cannot be scored and are only counted; when the attributions file carries
+the attributed demandes (:func:`with_attributed`), they are added to the table first. The window is the one of reference
 waiting times: ``start <= date_attribution < today``, ``start = today - window_months``.
 """
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pyarrow as pa
 
 from cotation.analysis.scoring import TwoGridScorer
 from cotation.analysis.summary import _share, rnd
-from cotation.data.table import AttributionTable, DemandeTable
+from cotation.data.table import AttributionTable, DemandeTable, concat
 from cotation.engine import ScoreTable
 from cotation.info.positioning import waiting_window
 
@@ -39,6 +40,24 @@ def _rank_of(st: ScoreTable, universe: np.ndarray, rows: np.ndarray, communes: n
     rank = np.where(found, st.rank[order][pos] if len(st) else 0, 0).astype(np.int64)
     sizes = np.bincount(st_cid, minlength=c)[np.searchsorted(universe, communes)]
     return rank, sizes.astype(np.int64)
+
+
+def with_attributed(table: DemandeTable, att: AttributionTable,
+                    attributed: DemandeTable) -> DemandeTable:
+    """The demandes to rank at attribution dates when the attributions file carries the
+    attributed demandes (``attributed``, row for row with ``att``: each as it stood on its
+    attribution date, as ``cotation evaluate`` reads them): the demandes of ``table`` never
+    attributed, then each attributed demande once (its earliest attribution's row). An
+    extraction of pending demandes lacks those already housed; this is where they are."""
+    nus = att.columns["numero_unique"]
+    housed = set(nus)
+    keep = [i for i, nu in enumerate(table.columns["numero_unique"]) if nu not in housed]
+    first: dict[str, int] = {}
+    for j in sorted(range(len(nus)), key=lambda j: (att.columns["date_attribution"][j], j)):
+        first.setdefault(nus[j], j)
+    once = sorted(first.values())
+    return concat(table.take(keep) if len(keep) < len(table) else table,
+                  attributed.take(once) if len(once) < len(attributed) else attributed)
 
 
 def ranks_at_attribution(scorer: TwoGridScorer, table: DemandeTable, att: AttributionTable,

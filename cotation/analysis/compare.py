@@ -18,7 +18,7 @@ from typing import Callable
 
 import pyarrow as pa
 
-from cotation.analysis.attributions import ranks_at_attribution
+from cotation.analysis.attributions import ranks_at_attribution, with_attributed
 from cotation.analysis.pairs import AlignedPairs, align, pairs_table
 from cotation.analysis.profiles import demande_profiles
 from cotation.analysis.scoring import TwoGridScorer
@@ -95,13 +95,16 @@ def compare(grid_a: Grid | ir.GridIR, grid_b: Grid | ir.GridIR, table: DemandeTa
             today: dt.date, *, top: tuple[int, ...] = DEFAULT_TOP,
             attributions: AttributionTable | None = None, window_months: int | None = None,
             engine: str = "auto", labels: tuple[str, str] | None = None,
-            progress: Progress | None = None, attribution_progress: Progress | None = None
-            ) -> Comparison:
+            progress: Progress | None = None, attribution_progress: Progress | None = None,
+            attributed: DemandeTable | None = None) -> Comparison:
     """Score ``table`` under both grids as of ``today`` and compare the ranks.
 
     ``top``: the N of the top-N figures (positive, distinct). ``attributions``: leases; the
     demandes of ``table`` attributed in the window (``window_months``, default grid A's
     waiting-time window) get their rank on the attribution date under each grid.
+    ``attributed``: the attributed demandes, row for row with ``attributions`` (a file read by
+    :func:`cotation.data.attributed.read_attributed`): ranked at their dates with the demandes
+    of ``table`` not attributed, so that they need not be in ``table``.
     """
     top = tuple(sorted(set(int(n) for n in top)))
     if not top or top[0] < 1:
@@ -135,8 +138,13 @@ def compare(grid_a: Grid | ir.GridIR, grid_b: Grid | ir.GridIR, table: DemandeTa
     att_table = None
     if attributions is not None:
         months = window_months if window_months is not None else ga.waiting_window_months
+        at_scorer, at_table = scorer, table
+        if attributed is not None:
+            at_table = with_attributed(table, attributions, attributed)
+            at_scorer = TwoGridScorer(ga, gb, at_table, engine)
         att_table, summary["attributions"] = ranks_at_attribution(
-            scorer, table, attributions, today, months, top, attribution_progress)
+            at_scorer, at_table, attributions, today, months, top, attribution_progress)
+        summary["attributions"]["demandes_from_attributions"] = attributed is not None
     if progress is not None:
         progress(3, 3)
     return Comparison(ga, gb, today, top, pairs, summary, att_table, scorer.engine_used,

@@ -32,7 +32,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from cotation.data.schema import TYPOLOGIES
-from cotation.data.table import AttributionTable, DemandeTable
+from cotation.data.table import AttributionTable, DemandeTable, concat
 from cotation.engine import score
 from cotation.engine.scoring import ScoreTable
 from cotation.grid import ir
@@ -63,15 +63,6 @@ class Evaluation:
     waiting: dict[str, list]        # well-ranked demandes left waiting at ``end``
     criteria: dict[str, list]
     summary: dict[str, Any]
-
-
-def concat(a: DemandeTable, b: DemandeTable) -> DemandeTable:
-    """Rows of ``a`` then rows of ``b`` (extras absent on one side are missing there)."""
-    cols = {k: a.columns[k] + b.columns[k] for k in a.columns}
-    names = list(dict.fromkeys([*a.extras, *b.extras]))
-    extras = {h: list(a.extras.get(h, [None] * len(a))) + list(b.extras.get(h, [None] * len(b)))
-              for h in names}
-    return DemandeTable(cols, extras)
 
 
 def typologie_bits(sets: list) -> np.ndarray:

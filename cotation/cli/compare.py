@@ -126,11 +126,12 @@ def cmd_compare(args) -> int:
     table = _read_demandes(args)
     if table is None:
         return 1
-    attributions = None
+    attributions = attributed = None
     if args.attributions:
-        attributions = _read_attributions(args.attributions)
-        if attributions is None:
+        read = _read_attributions(args.attributions)
+        if read is None:
             return 1
+        attributions, attributed = read
     show = Progress(_("comparison"), args.progress)
     for name, g_b, label in runs:
         out = Path(args.output) / name if name else Path(args.output)
@@ -138,7 +139,8 @@ def cmd_compare(args) -> int:
             result = compare(grid_a, g_b, table, args.today, top=args.top, attributions=attributions,
                              window_months=args.window_months, engine=args.engine,
                              labels=(_label(args.grid_a, sets["A"]), label), progress=show,
-                             attribution_progress=Progress(_("attributions"), args.progress))
+                             attribution_progress=Progress(_("attributions"), args.progress),
+                             attributed=attributed)
             result.write(out)
         except OSError as exc:
             _err(_("cannot write in {path}: {reason}").format(path=out, reason=exc.strerror or exc))
@@ -185,16 +187,29 @@ def _read_demandes(args):
 
 
 def _read_attributions(path: str):
+    """(attributions, the attributed demandes or None); None after saying why. A file that
+    carries the attributed demandes' columns (as ``cotation evaluate`` reads it) gives them,
+    so that they are ranked at their dates even when the demandes file lacks them."""
+    from cotation.data.attributed import read_attributed
     from cotation.data.sources import read_attributions
     if not Path(path).is_file():
         _err(_("attributions file not found: {path}").format(path=path))
         return None
     try:
-        table, rejects, n_read = read_attributions(path)
-    except (OSError, ValueError) as exc:
+        both = read_attributed(path)
+        table, attributed, rejects, n_read = both.attributions, both.demandes, both.rejects, \
+            both.n_read
+    except ValueError:          # attributions alone: the demandes file must hold them
+        attributed = None
+        try:
+            table, rejects, n_read = read_attributions(path)
+        except (OSError, ValueError) as exc:
+            _err(_("cannot read {path}: {reason}").format(path=path, reason=exc))
+            return None
+    except OSError as exc:
         _err(_("cannot read {path}: {reason}").format(path=path, reason=exc))
         return None
     if rejects:
         print(_("{path}: {read} attributions read, {rejected} rejected").format(
             path=path, read=n_read, rejected=len(rejects)), file=sys.stderr)
-    return table
+    return table, attributed

@@ -565,3 +565,12 @@ def write_attributions_csv(table: AttributionTable, path: str | Path,
             w.writerow([format_cell(_ATTR_TYPES[k], table.columns[k][i]) for k in names]
                        + [format_cell(c, demandes.columns[c.name][i]) for c in more]
                        + [demandes.extras[h][i] or "" for h in extra_names])
+
+
+def concat(a: DemandeTable, b: DemandeTable) -> DemandeTable:
+    """Rows of ``a`` then rows of ``b`` (extras absent on one side are missing there)."""
+    cols = {k: a.columns[k] + b.columns[k] for k in a.columns}
+    names = list(dict.fromkeys([*a.extras, *b.extras]))
+    extras = {h: list(a.extras.get(h, [None] * len(a))) + list(b.extras.get(h, [None] * len(b)))
+              for h in names}
+    return DemandeTable(cols, extras)
