@@ -235,3 +235,27 @@ def test_constant_folding_at_the_edge():
     st_ = _both(grid, rows)
     # 2^53 + 1 reads as 2^53 and 2^53 + 3 as 2^53 + 4 (nearest double, ties to even)
     assert st_.score.tolist() == [0, 100, 200, 200, 600]
+
+
+def test_decimal_ordering_keys_are_doubles_on_both_engines():
+    """A decimal ordering key is reported as a double (docs/grid-language.md, "Ordering
+    keys"): ``coalesce(nb_enfants, 0.5)`` and ``if ... then nb_enfants else 0.5`` gave the
+    reference interpreter's Python int 1 where the kernels gave 1.0, and so did a decimal
+    column holding a whole number."""
+    text = grid_text("") + """\
+ordering:
+  - {key: score, direction: desc}
+  - {key: "coalesce(nb_enfants, 0.5)", direction: asc}
+  - {key: "if coalesce(prioritaire, false) then nb_enfants else 0.5", direction: desc}
+  - {key: loyer_actuel, direction: asc}
+  - {key: numero_unique, direction: asc}
+"""
+    grid = load_grid("keys.yaml", text, lint=False).ir
+    rows = [{"numero_unique": _nu(k), "localisations": ("69123",), "nb_enfants": e,
+             "prioritaire": p, "loyer_actuel": loyer}
+            for k, (e, p, loyer) in enumerate(((1, True, 300), (None, True, 450.5),
+                                               (2, None, None), (0, False, 0)))]
+    st_ = _both(grid, rows)
+    assert [list(col) for col in st_.order_keys[1:4]] == [
+        [1.0, 0.5, 2.0, 0.0], [1.0, None, 0.5, 0.5], [300.0, 450.5, None, 0.0]]
+    assert {type(v) for col in st_.order_keys[1:4] for v in col} == {float, type(None)}

@@ -90,11 +90,19 @@ def whole_key(v):
 
 
 def _key_reader(expr: ir.Expr):
-    """The compiled expression of an ordering key, its value reported by its kind."""
+    """The compiled expression of an ordering key, its value reported by its kind: an int
+    key by :func:`whole_key`, a decimal key as a double (``coalesce(nb_enfants, 0.5)`` or a
+    decimal column holding a whole number gives a Python int: reported 1.0, as the compiled
+    engine reports it)."""
     f = compile_expr(expr)
-    if expr.type.kind is not Kind.INT:
-        return f
-    return lambda env: whole_key(f(env))
+    if expr.type.kind is Kind.INT:
+        return lambda env: whole_key(f(env))
+    if expr.type.kind is Kind.DECIMAL:
+        def decimal_key(env):
+            v = f(env)
+            return None if v is None else float(v)
+        return decimal_key
+    return f
 
 
 class Interpreter:
