@@ -228,3 +228,23 @@ def test_ordering_tiebreak_appended_is_a_warning(tmp_path):
     grid = load_grid(write_grid(tmp_path, text))
     assert [w.code for w in grid.warnings] == ["ordering-tiebreak-appended"]
     assert grid.ir.ordering[-1].label == "numero_unique"
+
+
+@pytest.mark.parametrize("when", [
+    "typologie_actuelle in (if prioritaire then {'T1'} else {'T2'})",
+    "'T1' in coalesce({'T1'}, {'T2'})",
+    "is_missing(if prioritaire then {1} else {2})",
+])
+def test_set_literals_as_branches_are_a_type_mismatch(tmp_path, when):
+    """A set literal is only usable after 'in': two of them as the operands of if/else or
+    coalesce crashed the checker (AttributeError: 'SetLiteral' object has no attribute
+    'value') instead of a located error."""
+    text = grid_text(f"""\
+      - id: typo
+        label: "Typologie"
+        when: "{when}"
+        points: 5
+    """)
+    d = one(tmp_path, text, "type-mismatch")
+    assert d.criterion == "typo" and d.span.line == 19
+    assert "a set of codes" in d.message and "text literal" not in d.message

@@ -227,7 +227,7 @@ class ExpressionChecker:
     def _unify_pair(self, a: ir.Expr, b: ir.Expr, where: _Where, off_a: int, off_b: int,
                     op: str) -> tuple[ir.Expr, ir.Expr]:
         ta, tb = a.type, b.type
-        if ta.literal and tb.literal:
+        if ta.literal and tb.literal and isinstance(a, ir.Const) and isinstance(b, ir.Const):
             return ir.Const(TEXT, a.span, a.value), ir.Const(TEXT, b.span, b.value)
         if tb.literal and isinstance(b, ir.Const):
             return a, self._coerce_literal(b, ta, where, off_b)
@@ -239,7 +239,9 @@ class ExpressionChecker:
             return a, b
         if ta.kind is tb.kind is Kind.CODE and ta.enum == tb.enum:
             return a, b
-        if ta.kind is tb.kind is Kind.CODESET and ta.enum == tb.enum and op in ("if/else", "coalesce"):
+        # sets of one list's codes; not set literals (``{'T1'}``), which only follow 'in'
+        if ta.kind is tb.kind is Kind.CODESET and ta.enum == tb.enum and ta.enum is not None \
+                and op in ("if/else", "coalesce"):
             return a, b
         self._fail("type-mismatch", msg('{op} between {value} and {value2}', op=op, value=ta.describe(), value2=tb.describe()), where, off_b)
         raise AssertionError

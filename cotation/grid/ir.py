@@ -78,7 +78,7 @@ class Type:
         return self.kind in (Kind.INT, Kind.DECIMAL)
 
     def describe(self) -> str:
-        if self.literal:
+        if self.literal and self.kind is not Kind.CODESET:   # a set literal of texts: a set
             return msg("a text literal")
         names = {Kind.BOOL: N_("a boolean (true/false)"), Kind.INT: N_("a whole number"),
                  Kind.DECIMAL: N_("a number"), Kind.DATE: N_("a date"), Kind.TEXT: N_("a text"),
