@@ -35,3 +35,50 @@ def test_auto_falls_back_to_the_interpreter(monkeypatch):
 def test_unknown_engine():
     with pytest.raises(ValueError, match="unknown engine"):
         score(load_grid(GRID).ir, demandes_table(ROWS), TODAY, engine="gpu")
+
+
+def test_order_keys_decoded_once_shared_between_threads():
+    """Threads sharing a ScoreTable read its order keys: a thread that found them not decoded
+    yet, and was preempted while another decoded them and dropped the decoder, must not call
+    the dropped decoder (it raised TypeError). The preemption is forced: thread B's first read
+    of ``_values`` returns what it saw, after thread A has finished."""
+    import threading
+
+    from cotation.engine.scoring import DecodedOnDemand
+
+    a_done = threading.Event()
+
+    class Preempted(DecodedOnDemand):
+        def _get(self):
+            seen = self.__dict__.get("v")
+            if threading.current_thread().name == "B" and not self.__dict__.get("paused"):
+                self.__dict__["paused"] = True
+                a_done.wait(5)
+            return seen
+
+        def _put(self, value):
+            self.__dict__["v"] = value
+
+        _values = property(_get, _put)
+
+    keys = Preempted(1, lambda: [[1.5, "x"]])
+    got, errors = {}, []
+
+    def read(name):
+        try:
+            got[name] = keys[0]
+        except Exception as exc:  # noqa: BLE001 - what the test looks for
+            errors.append(exc)
+        finally:
+            if name == "A":
+                a_done.set()
+
+    b = threading.Thread(target=read, args=("B",), name="B")
+    b.start()
+    while not keys.__dict__.get("paused"):
+        pass
+    a = threading.Thread(target=read, args=("A",), name="A")
+    a.start()
+    a.join(5)
+    b.join(5)
+    assert errors == [] and got == {"A": [1.5, "x"], "B": [1.5, "x"]}

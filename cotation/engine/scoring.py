@@ -35,10 +35,16 @@ class DecodedOnDemand(Sequence):
         self._values: list[list[Any]] | None = None
 
     def _load(self) -> list[list[Any]]:
-        if self._values is None:
-            self._values = self._decode()
+        # Safe when threads share the table: each may decode (same values), none calls a
+        # decoder another has dropped (``_values`` is set before ``_decode`` is cleared).
+        values = self._values
+        if values is None:
+            decode = self._decode
+            if decode is None:           # decoded by another thread meanwhile
+                return self._values      # type: ignore[return-value]
+            values = self._values = decode()
             self._decode = None          # what it held (the run's arrays) can go
-        return self._values
+        return values
 
     def __len__(self) -> int:
         return self._n
