@@ -123,12 +123,20 @@ def cmd_compare(args) -> int:
                                                           date=g.ir.effective_from.isoformat())),
                   file=sys.stderr)
 
-    table = _read_demandes(args)
+    from cotation.engine.reads import columns_read, local_field_columns
+    needs: dict[str, list[str]] = {}       # what either grid reads (B's variants included)
+    known: dict = {}
+    for g in (grid_a, *(r[1] for r in runs)):
+        for column, readers in columns_read(g.ir).items():
+            needs.setdefault(column, [])
+            needs[column] += [r for r in readers if r not in needs[column]]
+        known.update(local_field_columns(g.ir) or {})
+    table = _read_demandes(args, needs, known)
     if table is None:
         return 1
     attributions = attributed = None
     if args.attributions:
-        read = _read_attributions(args.attributions)
+        read = _read_attributions(args.attributions, needs)
         if read is None:
             return 1
         attributions, attributed = read
@@ -168,14 +176,22 @@ def _unranked_attributions(att: dict | None, args) -> None:
         demandes=args.demandes)), file=sys.stderr)
 
 
-def _read_demandes(args):
+def _read_demandes(args, needs: dict, known: dict):
+    from functools import partial
+
+    from cotation.data.boundary import MissingColumnsError, admit
     from cotation.data.table import StrictModeError
     from sne_adapters import read_demandes
     if not Path(args.demandes).is_file():
         _err(_("demandes file not found: {path}").format(path=args.demandes))
         return None
     try:
-        result = read_demandes(args.demandes, mapping=args.mapping)
+        # the boundary, with what both grids read: a column the file lacks stops the run
+        result = admit(args.demandes, needs=needs, known_extras=known or (),
+                       reader=partial(read_demandes, mapping=args.mapping)).result
+    except MissingColumnsError as exc:
+        _err(str(exc))
+        return None
     except (StrictModeError, OSError, ValueError) as exc:
         _err(_("cannot read {path}: {reason}").format(path=args.demandes, reason=exc))
         return None
@@ -186,7 +202,7 @@ def _read_demandes(args):
     return result.table
 
 
-def _read_attributions(path: str):
+def _read_attributions(path: str, needs: dict):
     """(attributions, the attributed demandes or None); None after saying why. A file that
     carries the attributed demandes' columns (as ``cotation evaluate`` reads it) gives them,
     so that they are ranked at their dates even when the demandes file lacks them."""
@@ -195,10 +211,14 @@ def _read_attributions(path: str):
     if not Path(path).is_file():
         _err(_("attributions file not found: {path}").format(path=path))
         return None
+    from cotation.data.boundary import MissingColumnsError
     try:
-        both = read_attributed(path)
+        both = read_attributed(path, needs=needs)
         table, attributed, rejects, n_read = both.attributions, both.demandes, both.rejects, \
             both.n_read
+    except MissingColumnsError as exc:     # it carries demandes, without a column read
+        _err(str(exc))
+        return None
     except ValueError:          # attributions alone: the demandes file must hold them
         attributed = None
         try:

@@ -107,8 +107,12 @@ def _grid_and_demandes(cmd: str, grid_path: str, demandes: str):
     except OSError as exc:
         _fail(cmd, _("unreadable grid: {reason}").format(reason=exc))
         return None
+    from cotation.data.boundary import admit
+    from cotation.engine.reads import columns_read, local_field_columns
     try:
-        res = read_demandes(demandes)
+        # through the boundary with what the grid reads: a column it lacks stops the run
+        res = admit(demandes, needs=columns_read(grid.ir),
+                    known_extras=local_field_columns(grid.ir) or (), reader=read_demandes).result
     except (OSError, ValueError) as exc:
         _fail(cmd, _("unreadable demandes: {reason}").format(reason=exc))
         return None
@@ -141,7 +145,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         return 1
     grid, stock = loaded
     try:
-        ar = read_attributed(args.attributions)
+        from cotation.engine.reads import columns_read
+        ar = read_attributed(args.attributions, needs=columns_read(grid.ir))
     except (OSError, ValueError) as exc:
         return _fail("evaluate", _("unreadable attributions: {reason}").format(reason=exc))
     if ar.rejects:

@@ -360,6 +360,7 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
                   household_size=dict(s.household_size) or None, max_taux_effort=s.max_taux_effort,
                   reader=read_demandes, explain=args.motifs)
         if args.grid:
+            from cotation.data.boundary import MissingColumnsError
             from cotation.grid.diagnostics import GridError
             try:
                 source = ScoreFileSource.from_grid(args.demandes, args.grid, on,
@@ -367,6 +368,9 @@ def cmd_dispatch(args: argparse.Namespace) -> int:
             except GridError as exc:
                 for diag in exc.diagnostics:
                     print(diag.format(), file=sys.stderr)
+                return _EXIT_INPUT
+            except MissingColumnsError as exc:     # a column a grid reads is not in the file
+                print_error(str(exc))
                 return _EXIT_INPUT
         else:
             source = ScoreFileSource.from_files(args.demandes, args.scores, **kw)

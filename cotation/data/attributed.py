@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping, Sequence
 
+from cotation.data.boundary import check_columns
 from cotation.data.schema import COLUMNS_BY_NAME
 from cotation.data.sources import read_demandes
 from cotation.data.table import (
@@ -35,10 +37,12 @@ class AttributedRead:
                 "rejected": len(self.rejects)}
 
 
-def read_attributed(path: str | Path, *, strict: bool = False) -> AttributedRead:
+def read_attributed(path: str | Path, *, strict: bool = False,
+                    needs: Mapping[str, Sequence[str]] | None = None) -> AttributedRead:
     """Read a CSV or Parquet attribution table with the attributed demandes' columns.
 
-    Raises ValueError (located, one line) when a required column is missing."""
+    Raises ValueError (located, one line) when a required column is missing, or a column of
+    ``needs`` (what a grid reads: :class:`~cotation.data.boundary.MissingColumnsError`)."""
     try:
         res = read_demandes(path, strict=strict)
     except StrictModeError:
@@ -46,6 +50,7 @@ def read_attributed(path: str | Path, *, strict: bool = False) -> AttributedRead
     except ValueError as exc:
         raise ValueError(_("{problem} (the attributions must carry the attributed demande's "
                            "columns: see docs/evaluation.md)").format(problem=exc)) from None
+    check_columns(res, needs, str(path))
     table = res.table
     attr_only = [k for k in ATTRIBUTION_FIELDS if k not in COLUMNS_BY_NAME]
     missing = [k for k in attr_only if ATTRIBUTION_FIELDS[k].required and k not in table.extras]

@@ -120,6 +120,21 @@ def did_you_mean(name: str, known: Sequence[str]) -> str | None:
     return hits[0] if hits else None
 
 
+def check_columns(result: ReadResult, needs: Mapping[str, Sequence[str]] | None,
+                  name: str) -> None:
+    """Raise :class:`MissingColumnsError` when the source ``result`` was read from lacks a
+    column of ``needs`` (what grids read: :func:`cotation.engine.reads.columns_read`). For the
+    readers that do not go through :func:`admit` (attributions carrying their demandes)."""
+    present = getattr(result, "source_columns", None)
+    if needs and present is not None:
+        have = set(present) | set(result.table.extras)
+        missing = {c: r for c, r in needs.items() if c not in have}
+        if missing:
+            near = {m: c for c in result.unmapped_columns
+                    if (m := did_you_mean(c, list(missing))) is not None}
+            raise MissingColumnsError(name, missing, near)
+
+
 def admit(data: Any, *, needs: Mapping[str, Sequence[str]] | None = None,
           known_extras: Sequence[str] | Mapping[str, Column] = (), strict: bool = False,
           reader: Callable[..., ReadResult] | None = None, source: str | None = None) -> Admitted:
@@ -154,13 +169,7 @@ def admit(data: Any, *, needs: Mapping[str, Sequence[str]] | None = None,
     present = getattr(result, "source_columns", None)
     fmt = getattr(result, "source_format", "") or ("table" if isinstance(data, DemandeTable)
                                                    else "")
-    if needs and present is not None:
-        have = set(present) | set(result.table.extras)
-        missing = {c: r for c, r in needs.items() if c not in have}
-        if missing:
-            near = {m: c for c in result.unmapped_columns
-                    if (m := did_you_mean(c, list(missing))) is not None}
-            raise MissingColumnsError(name, missing, near)
+    check_columns(result, needs, name)
     unknown: dict[str, str | None] = {}
     if fmt in ("csv", "parquet", "arrow"):
         vocabulary = [c.name for c in COLUMNS] + list(known_extras)

@@ -224,10 +224,13 @@ class ScoreFileSource:
         from cotation.engine import score
         from cotation.grid import load_grid
         paths = [grid] if isinstance(grid, (str, Path)) else list(grid)
+        from cotation.data.boundary import check_columns
+        from cotation.engine.reads import columns_read
         res = reader(demandes)
         parts, ids = [], []
         for path in paths:
             ir = load_grid(path).ir
+            check_columns(res, columns_read(ir), str(demandes))   # no column scored as missing
             st = score(ir, res.table, today, engine="auto")
             parts.append(ScoreArrays(np.asarray(st.numero_unique, dtype=str), np.asarray(st.commune, dtype=str),
                                      st.score / 100.0, st.score_valide / 100.0, st.rank.astype(np.int64)))
