@@ -350,3 +350,24 @@ def test_missing_extra_is_one_french_line(tmp_path, monkeypatch, capsys):
     assert main(["studio", str(tmp_path / "g.yaml"), "--no-browser"]) == 1
     err = capsys.readouterr().err
     assert "cotation[studio]" in err and err.count("\n") == 1
+
+
+def test_cli_reads_attributions_and_starts(tmp_path, monkeypatch):
+    """``cotation studio --attributions FILE`` up to the server (replaced here): the
+    attributions file is read as compare reads it, and the session gets the table."""
+    import cotation.studio.server as server
+    from cotation.cli import main
+
+    seen = {}
+
+    def serve(session, port, *, open_browser, announce):
+        seen["attributions"] = session.attributions
+
+    monkeypatch.setattr(server, "serve", serve)
+    grid = tmp_path / "g.yaml"
+    grid.write_text((ROOT / "grids" / "lyon-metropole.yaml").read_text(encoding="utf-8"),
+                    encoding="utf-8")
+    assert main(["studio", str(grid), "--attributions",
+                 str(ROOT / "examples" / "data" / "attributions.csv"), "--no-browser",
+                 "--today", "2025-06-30"]) == 0
+    assert len(seen["attributions"]) == 3000

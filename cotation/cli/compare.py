@@ -202,7 +202,7 @@ def _read_demandes(args, needs: dict, known: dict):
     return result.table
 
 
-def _read_attributions(path: str, needs: dict):
+def _read_attributions(path: str, needs: dict | None = None):
     """(attributions, the attributed demandes or None); None after saying why. A file that
     carries the attributed demandes' columns (as ``cotation evaluate`` reads it) gives them,
     so that they are ranked at their dates even when the demandes file lacks them."""

@@ -81,9 +81,10 @@ def cmd_studio(args) -> int:
     attributions = None
     if args.attributions:
         from cotation.cli.compare import _read_attributions
-        attributions = _read_attributions(args.attributions)
-        if attributions is None:
+        read = _read_attributions(args.attributions)
+        if read is None:
             return EXIT_INPUT
+        attributions = read[0]
     if args.compare and not Path(args.compare).is_file():
         print_error(_("grid file not found: {path}").format(path=args.compare))
         return EXIT_INPUT
