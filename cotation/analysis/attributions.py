@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from cotation.analysis.scoring import TwoGridScorer
 from cotation.analysis.summary import _share, rnd
-from cotation.data.table import AttributionTable, DemandeTable, concat
+from cotation.data.table import AttributionTable, DemandeTable, concat, without
 from cotation.engine import ScoreTable
 from cotation.info.positioning import waiting_window
 
@@ -50,13 +50,11 @@ def with_attributed(table: DemandeTable, att: AttributionTable,
     attributed, then each attributed demande once (its earliest attribution's row). An
     extraction of pending demandes lacks those already housed; this is where they are."""
     nus = att.columns["numero_unique"]
-    housed = set(nus)
-    keep = [i for i, nu in enumerate(table.columns["numero_unique"]) if nu not in housed]
     first: dict[str, int] = {}
     for j in sorted(range(len(nus)), key=lambda j: (att.columns["date_attribution"][j], j)):
         first.setdefault(nus[j], j)
     once = sorted(first.values())
-    return concat(table.take(keep) if len(keep) < len(table) else table,
+    return concat(without(table, set(nus)),
                   attributed.take(once) if len(once) < len(attributed) else attributed)
 
 

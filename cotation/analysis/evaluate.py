@@ -32,7 +32,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from cotation.data.schema import TYPOLOGIES
-from cotation.data.table import AttributionTable, DemandeTable, concat
+from cotation.data.table import AttributionTable, DemandeTable, concat, without
 from cotation.engine import score
 from cotation.engine.scoring import ScoreTable
 from cotation.grid import ir
@@ -181,11 +181,10 @@ def evaluate(grid: ir.GridIR, stock: DemandeTable, attributed: DemandeTable,
     if params.end < params.start:
         raise ValueError("la date de fin précède la date de début")
     a = attributions.columns
-    housed = set(a["numero_unique"])
-    keep = [i for i, nu in enumerate(stock.columns["numero_unique"]) if nu not in housed]
-    dropped = len(stock) - len(keep)
-    pool = concat(stock.take(keep) if dropped else stock, attributed)
-    n_stock = len(keep)
+    pending = without(stock, set(a["numero_unique"]))
+    dropped = len(stock) - len(pending)
+    pool = concat(pending, attributed)
+    n_stock = len(pending)
     depot = _ord(pool.columns["date_depot"])
     signed = _ord(a["date_attribution"])
     until = np.r_[np.full(n_stock, dt.date.max.toordinal(), np.int64), signed]
@@ -394,9 +393,7 @@ def _summary(grid: ir.GridIR, params: EvaluationParams, rows: dict, deciles: dic
     hors_qpv = [i for i in range(n) if rows["qpv"][i] is False]
     q_known = [i for i in hors_qpv if rows["quartile1"][i] is not None]
     q_yes = [i for i in q_known if rows["quartile1"][i]]
-    achieved = {"prioritaires": (len(prio), n),
-                "dalo": (sum(1 for i in range(n) if rows["dalo"][i]), n),
-                "quartile1_hors_qpv": (len(q_yes), len(q_known))}
+    # each objective: the attributions that meet it, among those it is counted on
     members = {"prioritaires": (set(prio), range(n)),
                "dalo": ({i for i in range(n) if rows["dalo"][i]}, range(n)),
                "quartile1_hors_qpv": (set(q_yes), q_known)}
@@ -405,11 +402,10 @@ def _summary(grid: ir.GridIR, params: EvaluationParams, rows: dict, deciles: dic
     who = sorted({r for r in rows["reservataire"] if r})
     objectives = []
     for key in OBJECTIVES:
-        num, den = achieved[key]
+        met, among = members[key]
         target = params.objectives.get(key)
         computed = key != "quartile1_hors_qpv" or params.quartile_threshold is not None
-        objectives.append(_objective(key, num, den, target, computed))
-        met, among = members[key]
+        objectives.append(_objective(key, len(met), len(among), target, computed))
         per = []
         for r in who if computed else ():
             theirs = [i for i in among if rows["reservataire"][i] == r]

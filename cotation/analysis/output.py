@@ -32,10 +32,7 @@ def write_table(cols: dict[str, list], directory: Path, name: str,
         values = cols[k]
         kinds = {type(v) for v in values if v is not None}
         typ = (types or {}).get(k) or (pa.float64() if kinds == {int, float} else None)
-        if typ is not None:
-            arrays[k] = pa.array(values, type=typ)
-            continue
-        arrays[k] = pa.array(values, type=typ) if kinds else pa.array(values, type=pa.string())
+        arrays[k] = pa.array(values, type=typ or (None if kinds else pa.string()))
     pq.write_table(pa.table(arrays), directory / f"{name}.parquet")
     return [f"{name}.csv", f"{name}.parquet"]
 

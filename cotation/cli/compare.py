@@ -123,14 +123,9 @@ def cmd_compare(args) -> int:
                                                           date=g.ir.effective_from.isoformat())),
                   file=sys.stderr)
 
-    from cotation.engine.reads import columns_read, local_field_columns
-    needs: dict[str, list[str]] = {}       # what either grid reads (B's variants included)
-    known: dict = {}
-    for g in (grid_a, *(r[1] for r in runs)):
-        for column, readers in columns_read(g.ir).items():
-            needs.setdefault(column, [])
-            needs[column] += [r for r in readers if r not in needs[column]]
-        known.update(local_field_columns(g.ir) or {})
+    from cotation.engine.reads import reads_of
+    # what either grid reads (B's variants included)
+    needs, known = reads_of(grid_a.ir, *(r[1].ir for r in runs))
     table = _read_demandes(args, needs, known)
     if table is None:
         return 1

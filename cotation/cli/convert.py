@@ -5,7 +5,6 @@ import argparse
 import json
 import sys
 from collections import Counter
-from pathlib import Path
 
 from cotation.cli.core import add_output
 from cotation.cli.outputs import EXIT_INPUT, atomic_file, input_file, output_file
@@ -51,12 +50,12 @@ def run_convert(args: argparse.Namespace) -> int:
     needs = known = None
     if args.grid:
         from cotation.cli.core import _load
-        from cotation.engine.reads import columns_read, local_field_columns
+        from cotation.engine.reads import reads_of
         input_file(args.grid, "--grid")
         grid = _load(args.grid)
         if grid is None:
             return EXIT_INPUT
-        needs, known = columns_read(grid.ir), local_field_columns(grid.ir)
+        needs, known = reads_of(grid.ir)
     try:
         admitted = admit(args.source, needs=needs, known_extras=known or (),
                          strict=args.strict, reader=partial(read_demandes, mapping=args.mapping))

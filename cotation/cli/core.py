@@ -260,8 +260,8 @@ def _read(args, grid=None, *, summary: bool = True):
     strict = getattr(args, "strict", False)
     needs = known = None
     if grid is not None:
-        from cotation.engine.reads import columns_read, local_field_columns
-        needs, known = columns_read(grid.ir), local_field_columns(grid.ir)
+        from cotation.engine.reads import reads_of
+        needs, known = reads_of(grid.ir)
     reader = partial(read_demandes, mapping=getattr(args, "mapping", None))
     try:
         admitted = admit(args.demandes, needs=needs, known_extras=known or (), strict=strict,

@@ -108,18 +108,17 @@ def _grid_and_demandes(cmd: str, grid_path: str, demandes: str):
         _fail(cmd, _("unreadable grid: {reason}").format(reason=exc))
         return None
     from cotation.data.boundary import admit
-    from cotation.engine.reads import columns_read, local_field_columns
+    from cotation.engine.reads import reads_of
+    needs, known = reads_of(grid.ir)
     try:
         # through the boundary with what the grid reads: a column it lacks stops the run
-        res = admit(demandes, needs=columns_read(grid.ir),
-                    known_extras=local_field_columns(grid.ir) or (), reader=read_demandes).result
+        res = admit(demandes, needs=needs, known_extras=known, reader=read_demandes).result
     except (OSError, ValueError) as exc:
         _fail(cmd, _("unreadable demandes: {reason}").format(reason=exc))
         return None
     if res.rejects:
-        r = res.rejects[0]
         print(_rejects_line(demandes, res.n_read, res.n_accepted, res.rejects), file=sys.stderr)
-    return grid, res.table
+    return grid, res.table, needs
 
 
 def _rejects_line(path, n_read: int, n_accepted: int, rejects) -> str:
@@ -143,14 +142,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     loaded = _grid_and_demandes("evaluate", args.grid, args.demandes)
     if loaded is None:
         return 1
-    grid, stock = loaded
+    grid, stock, needs = loaded
     try:
-        from cotation.engine.reads import columns_read
-        ar = read_attributed(args.attributions, needs=columns_read(grid.ir))
+        ar = read_attributed(args.attributions, needs=needs)
     except (OSError, ValueError) as exc:
         return _fail("evaluate", _("unreadable attributions: {reason}").format(reason=exc))
     if ar.rejects:
-        r = ar.rejects[0]
         print(_rejects_line(args.attributions, ar.n_read, len(ar.attributions), ar.rejects),
               file=sys.stderr)
     objectives = dict(args.objectif) if args.objectif else dict(DEFAULT_OBJECTIVES)
@@ -205,7 +202,7 @@ def cmd_location_voulue(args: argparse.Namespace) -> int:
     loaded = _grid_and_demandes("location-voulue", args.grid, args.demandes)
     if loaded is None:
         return 1
-    grid, table = loaded
+    grid, table, _needs = loaded
     if offre.commune not in grid.ir.communes:
         return _fail("location-voulue", _("the commune {commune} is not in the territory of "
                                           "the grid {grid}").format(commune=offre.commune,

@@ -574,3 +574,10 @@ def concat(a: DemandeTable, b: DemandeTable) -> DemandeTable:
     extras = {h: list(a.extras.get(h, [None] * len(a))) + list(b.extras.get(h, [None] * len(b)))
               for h in names}
     return DemandeTable(cols, extras)
+
+
+def without(table: DemandeTable, numeros: set[str]) -> DemandeTable:
+    """``table`` less its demandes whose ``numero_unique`` is in ``numeros`` (itself when none
+    is): the demandes still pending once ``numeros`` were housed."""
+    keep = [i for i, nu in enumerate(table.columns["numero_unique"]) if nu not in numeros]
+    return table.take(keep) if len(keep) < len(table) else table

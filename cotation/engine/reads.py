@@ -58,3 +58,17 @@ def local_field_columns(grid: ir.GridIR) -> dict[str, Column]:
     reads an in-memory source's column of one of them by (``known_extras`` of
     :func:`cotation.data.boundary.admit`)."""
     return {f.name: Column(f.name, f.type.kind, False, f.type.enum) for f in grid.local_fields}
+
+
+def reads_of(*grids: ir.GridIR) -> tuple[dict[str, list[str]], dict[str, Column]]:
+    """What the boundary checks a source against for ``grids`` (one, or the grids of a
+    comparison): the columns they read, each with its readers (:func:`columns_read`, merged),
+    and their local fields (:func:`local_field_columns`)."""
+    needs: dict[str, list[str]] = {}
+    known: dict[str, Column] = {}
+    for g in grids:
+        for column, readers in columns_read(g).items():
+            have = needs.setdefault(column, [])
+            have += [r for r in readers if r not in have]
+        known.update(local_field_columns(g))
+    return needs, known
