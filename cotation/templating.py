@@ -135,8 +135,7 @@ _JINJA_MESSAGES = (
     (r"Encountered unknown tag '(.+?)'\..*", N_("unknown tag '{0}'")),
     (r"Unexpected end of template\. Jinja was looking for the following tags: (.+?)\..*",
      N_("the template ends too early: {0} is missing")),
-    (r"No filter named '(.+)'\.?", N_("no filter named '{0}'")),
-    (r"no filter named '(.+)'", N_("no filter named '{0}'")),
+    (r"(?i)no filter named '(.+)'\.?", N_("no filter named '{0}'")),
 )
 
 

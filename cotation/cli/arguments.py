@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import re
 from typing import Any, Callable, Sequence
 
+from cotation.data.values import ValueParseError, parse_date
 from cotation.i18n import _
 
 # the dates a command accepts: windows of months and years are counted back from them, and
@@ -21,13 +21,10 @@ YEAR_MIN, YEAR_MAX = 1900, 2200
 
 def date_arg(text: str) -> dt.date:
     """``YYYY-MM-DD`` from ``FIRST_DATE`` to ``LAST_DATE``."""
-    try:        # YYYY-MM-DD only: fromisoformat also takes 20250630 and 2025-W27-1
-        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
-            raise ValueError(text)
-        day = dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            _("'{text}' is not a date YYYY-MM-DD").format(text=text)) from None
+    try:        # the canonical rule: YYYY-MM-DD only (not 20250630 nor 2025-W27-1)
+        day = parse_date(text)
+    except ValueParseError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     if not FIRST_DATE <= day <= LAST_DATE:
         raise argparse.ArgumentTypeError(_("'{text}' is outside the dates cotation handles "
                                            "({first} to {last})").format(

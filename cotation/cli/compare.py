@@ -9,7 +9,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from cotation.cli.core import _date, add_output
+from cotation.cli.arguments import date_arg
+from cotation.cli.core import add_output
 from cotation.grid.diagnostics import GridError
 from cotation.i18n import _, print_error, warning_line
 
@@ -36,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("grid_b", metavar=_("GRID_B"), help=_("grid file (or variant file) B, the proposal"))
     p.add_argument("demandes", metavar=_("DEMANDES"),
                    help=_("demandes: canonical CSV or Parquet, SNE XML, or an extraction with --mapping"))
-    p.add_argument("--today", type=_date, required=True, help=_("reference date YYYY-MM-DD"))
+    p.add_argument("--today", type=date_arg, required=True, help=_("reference date YYYY-MM-DD"))
     add_output(p, _("output folder (pairs.csv, pairs.parquet, summary.json, report.html)"),
                metavar=_("FOLDER"))
     p.add_argument("--attributions", metavar=_("FILE"),

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from cotation.cli.arguments import date_arg as _date, positive_int as _positive_int
+from cotation.cli.arguments import date_arg, positive_int as _positive_int
 from cotation.cli.outputs import (CommandError, input_file, output_file, usage_error)
 from cotation.grid.diagnostics import GridError
 from cotation.i18n import _, print_error, warning_line
@@ -164,7 +164,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description=_("Score the demandes with the grid and rank them per commune; "
                                      "one row per (demande, commune)."))
     add_inputs(p, "grid", "demandes")
-    p.add_argument("--today", type=_date, required=True, help=_("reference date YYYY-MM-DD"))
+    p.add_argument("--today", type=date_arg, required=True, help=_("reference date YYYY-MM-DD"))
     add_output(p, _("output file (.csv or .parquet)"))
     p.add_argument("--explain", action="store_true", help=_("add one pts_<criterion> column per criterion"))
     p.add_argument("--audit", action="store_true",
@@ -183,7 +183,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description=_("Explain one demande's cotation, criterion by criterion."))
     add_inputs(p, "grid", "demandes")
     p.add_argument("--id", required=True, help=_("numero_unique of the demande"))
-    p.add_argument("--today", type=_date, required=True, help=_("reference date YYYY-MM-DD"))
+    p.add_argument("--today", type=date_arg, required=True, help=_("reference date YYYY-MM-DD"))
     p.add_argument("--mapping", help=_("mapping file for a local CSV extraction"))
     p.add_argument("--json", action="store_true", help=_("print JSON instead of text"))
     p.set_defaults(func=cmd_explain)

@@ -7,7 +7,8 @@ from typing import Any
 
 from cotation.data.synth.attributions import attributed_demandes, generate_attributions
 from cotation.data.synth.demandes import generate_demandes
-from cotation.cli.core import _date, add_output
+from cotation.cli.arguments import date_arg
+from cotation.cli.core import add_output
 from cotation.cli.outputs import EXIT_USAGE, atomic_file, output_file
 from cotation.data.table import write_attributions_csv, write_demandes_csv
 from cotation.i18n import _, print_error
@@ -30,7 +31,7 @@ def register(subparsers: Any) -> None:
                       "an attribution history) calibrated on public statistics."))
     cmd.add_argument("-n", type=int, required=True, help=_("number of demandes"))
     cmd.add_argument("--seed", type=int, required=True, help=_("random seed (same seed, same file)"))
-    cmd.add_argument("--today", type=_date, required=True,
+    cmd.add_argument("--today", type=date_arg, required=True,
                      help=_("reference date YYYY-MM-DD (deposits and leases are before it)"))
     cmd.add_argument("--territory", type=_territory, action="append", required=True,
                      metavar="INSEE,INSEE,...",

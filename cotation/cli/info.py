@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from cotation.cli.core import _date, _engine_option, add_inputs, add_output, resolve_inputs
+from cotation.cli.arguments import date_arg
+from cotation.cli.core import _engine_option, add_inputs, add_output, resolve_inputs
 from cotation.cli.outputs import atomic_dir, atomic_file, input_file, output_dir, output_file
 from cotation.i18n import _, print_error, warning_line
 from cotation.info.positioning import Positioning, cell_key, format_fraction, position
@@ -22,7 +23,7 @@ from cotation.templating import TemplatesError
 def register(sub: argparse._SubParsersAction) -> None:
     def common(p: argparse.ArgumentParser) -> None:
         add_inputs(p, "grid", "demandes", "attributions")
-        p.add_argument("--today", type=_date, required=True, help=_("reference date YYYY-MM-DD"))
+        p.add_argument("--today", type=date_arg, required=True, help=_("reference date YYYY-MM-DD"))
         _engine_option(p)
         p.add_argument("--mapping", help=_("mapping file for a local CSV extraction"))
         p.add_argument("--progress", action="store_true", default=None, help=_("show progress on stderr"))
@@ -62,7 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                      "names. HTML or PDF (A4) according to the output's extension."))
     add_inputs(p, "grid")
     add_output(p, _("output file (.html or .pdf)"))
-    p.add_argument("--today", type=_date, default=None,
+    p.add_argument("--today", type=date_arg, default=None,
                    help=_("date printed as the document's date (YYYY-MM-DD; none by default)"))
     _document_options(p)
     p.set_defaults(func=cmd_publish)

@@ -11,7 +11,7 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from cotation.cli.core import _date
+from cotation.cli.arguments import date_arg
 from cotation.cli.outputs import EXIT_INPUT
 from cotation.grid.diagnostics import GridError
 from cotation.i18n import _, print_error
@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--compare", metavar=_("FILE"),
                    help=_("compare with this grid file (default: the grid as it was when opened)"))
     p.add_argument("--mapping", help=_("mapping file for a local CSV extraction"))
-    p.add_argument("--today", type=_date, default=None,
+    p.add_argument("--today", type=date_arg, default=None,
                    help=_("reference date YYYY-MM-DD (default: today)"))
     p.add_argument("--port", type=_port, default=8765, metavar=_("PORT"), help=_("port on 127.0.0.1 (default 8765; 0: any free port)"))
     p.add_argument("--no-browser", action="store_true", help=_("serve only, do not open a browser"))

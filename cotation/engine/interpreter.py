@@ -73,7 +73,7 @@ def set_aside_mask(outcomes: Sequence[Outcome]) -> int:
     return _bits([o.set_aside for o in outcomes])
 
 
-_EXACT = 2.0 ** 53
+_EXACT = ir.MAX_EXACT      # 2^53: ints beyond it are reported as doubles
 
 
 def whole_key(v):

@@ -57,7 +57,13 @@ def local_field_columns(grid: ir.GridIR) -> dict[str, Column]:
     """The grid's local fields as columns of their declared kind, by name: what the boundary
     reads an in-memory source's column of one of them by (``known_extras`` of
     :func:`cotation.data.boundary.admit`)."""
-    return {f.name: Column(f.name, f.type.kind, False, f.type.enum) for f in grid.local_fields}
+    return {f.name: local_field_column(f) for f in grid.local_fields}
+
+
+def local_field_column(f: ir.LocalFieldIR) -> Column:
+    """A local field as a column of its declared kind: how the boundary and both engines read
+    its values."""
+    return Column(f.name, f.type.kind, False, f.type.enum)
 
 
 def reads_of(*grids: ir.GridIR) -> tuple[dict[str, list[str]], dict[str, Column]]:

@@ -17,7 +17,7 @@ import numpy as np
 from cotation.grid import ir
 from cotation.engine.interpreter import Interpreter, PairScore
 from cotation.engine.ranking import rank_within
-from cotation.data.schema import Column
+from cotation.engine.reads import local_field_column
 from cotation.data.table import DemandeTable, Reject
 from cotation.data.values import ValueParseError, parse_cell
 
@@ -149,7 +149,7 @@ def local_field_values(grid: ir.GridIR, table: DemandeTable) -> tuple[dict[str, 
                 values[f.name] = [f.default] * n
                 continue
             arr = pa.array([None if c is None else str(c) for c in raw], pa.string())
-        col = Column(f.name, f.type.kind, False, f.type.enum)
+        col = local_field_column(f)
         encoded = arr.dictionary_encode()
         distinct = encoded.dictionary.to_pylist()
         parsed = np.empty(len(distinct) + 1, dtype=object)

@@ -289,5 +289,3 @@ def write_scores_csv(scores: ScoreArrays, path: str | Path) -> None:
                                   scores.score_valide.tolist(), scores.rank.tolist()):
             w.writerow([nu, c, "" if s != s else repr(s), "" if v != v else repr(v), "" if r < 0 else r])
 
-
-# ----------------------------------------------------------------------------- index

@@ -197,7 +197,6 @@ class ScoreFileSource:
                      if pmr is not None else np.zeros(n, dtype=bool))
         self._sizes = dict(HOUSEHOLD_SIZE) | dict(household_size or {})
         self._max_te = max_taux_effort
-        self._ceil_cache: dict[tuple[str, str], tuple[int, ...] | None] = {}
         self._income_cache: dict[tuple[int, str, str], np.ndarray | None] = {}
         self._build(table, scores, tuple(communes))
 
@@ -389,19 +388,13 @@ class ScoreFileSource:
                         nu=scores.numero_unique[i], commune=scores.commune[i]), "commune"))
         self.score_rejects = rejects
 
-    def _ceiling_row(self, financement: str, zone: str) -> tuple[int, ...] | None:
-        key = (financement, zone)
-        if key not in self._ceil_cache:
-            self._ceil_cache[key] = ceiling_row(self.year, financement, zone)
-        return self._ceil_cache[key]
-
     def _income_ok(self, t: int, financement: str, zone: str) -> np.ndarray | None:
         """Income test of slab ``t`` for one ceiling table, computed once and cached: the
         ceiling of each demande's household category (:func:`plafonds.row_ceilings`, closed
         form: a household of 10^12 persons asked a table of terabytes before)."""
         key = (t, financement, zone)
         if key not in self._income_cache:
-            row = self._ceiling_row(financement, zone)
+            row = ceiling_row(self.year, financement, zone)
             slab = self._slabs[t]
             # Unknown income is not proof of ineligibility: the bailleur checks the file.
             self._income_cache[key] = None if row is None else \

@@ -23,7 +23,7 @@ from cotation.data.schema import Kind
 
 Fn = Callable[["Env"], Any]
 
-_EXACT = 2 ** 53
+_EXACT = ir.MAX_EXACT
 _WHOLE = 2.0 ** 52   # from here on every double is a whole number
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from cotation.grid.diagnostics import Diagnostic, GridError, Message, Span, msg
-from cotation.grid.ir import short_number
+from cotation.grid.ir import MAX_EXACT, short_number
 from cotation.grid.source import MAX_GRID_BYTES, check_size, max_grid_bytes  # noqa: F401 (re-exported)
 
 PathKey = tuple  # a document path: keys (str) and list indices (int)
@@ -221,7 +221,7 @@ class _Builder:
             # beyond every limit of a grid number (and int() refuses over 4,300 digits)
             self.errors.append(Diagnostic("number-out-of-range", msg(
                 "the number {value} is beyond the limit of ±{limit}",
-                value=short_number(node.value), limit=str(2 ** 53)), self._span(node),
+                value=short_number(node.value), limit=str(MAX_EXACT)), self._span(node),
                 criterion=self._criterion))
             return 0
         try:

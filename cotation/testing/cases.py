@@ -14,7 +14,6 @@ for several, no ``commune``) it checks are refused with one line ``file:line: pr
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -206,10 +205,11 @@ def _check_today(path: Path, node: dict) -> None:
     today = node.get("today")
     if today is None or isinstance(today, dt.date):
         return
-    try:        # YYYY-MM-DD only: fromisoformat also takes 20250630 and 2025-W27-1
-        if not (isinstance(today, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", today)):
+    from cotation.data.values import parse_date
+    try:        # the canonical rule: YYYY-MM-DD only (not 20250630 nor 2025-W27-1)
+        if not isinstance(today, str):
             raise ValueError(today)
-        dt.date.fromisoformat(today)
+        parse_date(today)
     except ValueError:
         raise _fail(path, node, "today", _("'today' must be a date written YYYY-MM-DD, not '{value}'").format(
             value=today)) from None

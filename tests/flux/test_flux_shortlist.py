@@ -153,3 +153,20 @@ def test_a_huge_household_does_not_size_the_ceilings(source):
     assert "D8P" not in [c.numero_unique for c in
                          ScoreFileSource(DemandeTable.from_records(eight), None, year=2025,
                                          communes=["83001"]).shortlist(DW, BAILLEUR, 20)]
+
+
+def test_the_ceiling_of_a_large_household_is_cat_6_plus_increments():
+    """A household of 8 (category 8) is held to the ceiling of category 6 plus two increments
+    of the table (PLUS 2025, zone autres: 59,636 + 2 × 6,652 = 72,940), not to category 6's
+    and not to none: one euro under it is kept, one over it is filtered on income."""
+    row = ceiling_row(2025, "PLUS", "autres")
+    limit = row[5] + 2 * row[6]
+    assert limit == 72_940
+    dw = Logement("L8", "83001", False, "T6P", "PLUS")
+    eight = [_dem("UNDER", ["83001"], ["T6P"], 8, 2, limit),
+             _dem("OVER", ["83001"], ["T6P"], 8, 2, limit + 1),
+             _dem("CAT6", ["83001"], ["T6P"], 6, 2, row[5] + 1)]     # over cat. 6's own ceiling
+    src = ScoreFileSource(DemandeTable.from_records(eight), None, year=2025, communes=["83001"])
+    sl = src.shortlist(dw, BAILLEUR, 10)
+    assert [c.numero_unique for c in sl] == ["UNDER"]
+    assert dict(sl.filtered)["plafond_ressources"] == 2

@@ -21,7 +21,8 @@ import numpy as np
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from cotation.data.schema import COLUMNS_BY_NAME, Column, Kind
+from cotation.engine.reads import local_field_column
+from cotation.data.schema import COLUMNS_BY_NAME, Kind
 from cotation.data.table import Reject
 from cotation.data.values import MULTI_SEPARATOR, ValueParseError, parse_cell
 from cotation.engine.compiled.columns import (
@@ -128,7 +129,7 @@ def _lookup(sorted_values: Any, value: str) -> int:
 def _local_values(f: ir.LocalFieldIR, x: Any, n: int, lines: Sequence[int], nus: Any
                   ) -> tuple[list, list[Reject]]:
     """Parse a local field column of a non-table input like ``local_field_values`` does."""
-    col = Column(f.name, f.type.kind, False, f.type.enum)
+    col = local_field_column(f)
     if x is None:
         return [f.default] * n, []
     if _is_arrow(x) or (isinstance(x, np.ndarray) and x.dtype.kind in "US"):
